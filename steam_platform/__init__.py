@@ -1,0 +1,1 @@
+"""steam_platform: a Dagster data platform for Steam game data."""

@@ -1,0 +1,8 @@
+"""The local stack's services, in start order (`stack down` stops them in reverse)."""
+
+from __future__ import annotations
+
+from steam_platform.localstack.services.base import Service
+from steam_platform.localstack.services.kafka import KafkaService
+
+SERVICE_TYPES: list[type[Service]] = [KafkaService]

@@ -1,0 +1,1 @@
+"""Pure PySpark jobs (never import Dagster): runnable in-process and with `spark-submit`."""
