@@ -7,6 +7,7 @@ recycled pid is never mistaken for our server.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import pwd
@@ -96,26 +97,20 @@ class ManagedProcess:
         if pid is None:
             self.pid_file.unlink(missing_ok=True)
             return False
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(pid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline and _group_alive(pid):
             time.sleep(0.2)
         if _group_alive(pid):
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
             deadline = time.monotonic() + 10
             while time.monotonic() < deadline and _group_alive(pid):
                 time.sleep(0.1)
         # Reap if we are the parent (tests start and stop in one process).
-        try:
+        with contextlib.suppress(ChildProcessError):
             os.waitpid(pid, os.WNOHANG)
-        except ChildProcessError:
-            pass
         self.pid_file.unlink(missing_ok=True)
         return True
 

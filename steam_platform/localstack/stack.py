@@ -46,7 +46,12 @@ class LocalStack:
     ) -> None:
         self.state_dir = (state_dir or default_state_dir()).resolve()
         saved = self._load()
-        if brokers is not None and saved and saved.get("brokers") != brokers and self._anything_running(saved):
+        if (
+            brokers is not None
+            and saved
+            and saved.get("brokers") != brokers
+            and self._anything_running(saved)
+        ):
             raise StackError(
                 f"the stack in {self.state_dir} runs with {saved.get('brokers')} broker(s); "
                 "run `stack down` first to change the cluster size"

@@ -9,6 +9,7 @@ import subprocess
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
 from steam_platform.localstack.health import port_open
 from steam_platform.localstack.process import ManagedProcess
@@ -71,7 +72,7 @@ class Service(ABC):
 
     name: str = ""
     #: Named ports this service binds, with the preferred default for a developer's stack.
-    default_ports: dict[str, int] = {}
+    default_ports: ClassVar[dict[str, int]] = {}
 
     def __init__(self, ctx: StackContext) -> None:
         self.ctx = ctx

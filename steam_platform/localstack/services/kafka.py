@@ -11,6 +11,7 @@ import base64
 import subprocess
 import uuid
 from pathlib import Path
+from typing import ClassVar
 
 from steam_platform.localstack import maven
 from steam_platform.localstack.health import StackError, port_open, wait_until
@@ -27,7 +28,7 @@ class KafkaService(Service):
     """A KRaft Kafka cluster of `ctx.brokers` combined broker+controller nodes on 127.0.0.1."""
 
     name = "kafka"
-    default_ports = {
+    default_ports: ClassVar[dict[str, int]] = {
         **{f"kafka_broker_{i}": 19091 + 2 * i for i in range(1, MAX_NODES + 1)},
         **{f"kafka_controller_{i}": 19092 + 2 * i for i in range(1, MAX_NODES + 1)},
     }
@@ -93,13 +94,16 @@ class KafkaService(Service):
         cluster_file = data / "cluster.id"
         if not cluster_file.exists():
             cluster_file.write_text(base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("="))
+        cluster_id = cluster_file.read_text()
         cmd = self._java(
-            "kafka.tools.StorageTool", "format", f"--cluster-id={cluster_file.read_text()}", "-c", str(config),
+            "kafka.tools.StorageTool", "format", f"--cluster-id={cluster_id}", "-c", str(config),
             "--ignore-formatted", heap="-Xmx256m",
         )  # fmt: skip
         result = subprocess.run(cmd, capture_output=True, text=True, timeout=120, user=self.ctx.run_user)
         if result.returncode != 0:
-            raise StackError(f"kafka: formatting storage of node {node} failed:\n{result.stdout}{result.stderr}")
+            raise StackError(
+                f"kafka: formatting storage of node {node} failed:\n{result.stdout}{result.stderr}"
+            )
 
     def start(self) -> None:
         data = self.ctx.data_dir("kafka")
