@@ -28,6 +28,16 @@ def _only(value: str | None) -> list[str] | None:
     return [s.strip() for s in value.split(",") if s.strip()] if value else None
 
 
+@stack_app.command("install")
+def stack_install(only: Only = None) -> None:
+    """Fetch or build every server's artifacts into the cache (idempotent; no server starts)."""
+    try:
+        LocalStack(None, only=_only(only)).install()
+    except StackError as exc:
+        typer.echo(f"stack install failed: {exc}", err=True)
+        raise typer.Exit(1) from exc
+
+
 @stack_app.command("up")
 def stack_up(
     brokers: Annotated[int | None, typer.Option(help="Kafka nodes: 1 (default) or 3.")] = None,

@@ -66,6 +66,7 @@ class ManagedProcess:
                 start_new_session=True,
                 user=user,
                 group=pwd.getpwnam(user).pw_gid if user else None,
+                extra_groups=[] if user else None,
             )
         self.pid_file.write_text(json.dumps({"pid": proc.pid, "start": _start_ticks(proc.pid)}))
         return proc.pid

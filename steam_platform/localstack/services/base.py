@@ -5,11 +5,12 @@ from __future__ import annotations
 import os
 import pwd
 import shutil
+import stat
 import subprocess
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from steam_platform.localstack.health import port_open
 from steam_platform.localstack.process import ManagedProcess
@@ -35,11 +36,21 @@ class StackContext:
         """Servers refuse to run as root (PostgreSQL, Elasticsearch): as root, use a service user."""
         return RUN_USER if os.geteuid() == 0 else None
 
+    def run_as(self) -> dict[str, Any]:
+        """`subprocess` keyword arguments that drop to the service user (uid, gid, no root groups)."""
+        user = self.run_user
+        if user is None:
+            return {}
+        ensure_run_user()
+        return {"user": user, "group": pwd.getpwnam(user).pw_gid, "extra_groups": []}
+
     def data_dir(self, service: str) -> Path:
         """The service's data folder, created and owned by the user the service runs as."""
         path = self.state_dir / "data" / service
         path.mkdir(parents=True, exist_ok=True)
         self.give_to_run_user(path)
+        if self.run_user is not None:
+            _make_traversable(path.parent)
         return path
 
     def give_to_run_user(self, path: Path) -> None:
@@ -53,6 +64,18 @@ class StackContext:
             os.chown(root, entry.pw_uid, entry.pw_gid)
             for name in dirs + files:
                 os.chown(os.path.join(root, name), entry.pw_uid, entry.pw_gid, follow_symlinks=False)
+
+
+def _make_traversable(path: Path) -> None:
+    """Let the service user reach its data folder: add only the search (x) bit where missing.
+
+    Temporary folders (pytest's, mkdtemp's) are 0700 root; the unprivileged server could not
+    open its own config files below them otherwise.
+    """
+    for folder in [path, *path.parents]:
+        mode = folder.stat().st_mode
+        if not mode & stat.S_IXOTH:
+            folder.chmod(mode | stat.S_IXOTH)
 
 
 def ensure_run_user() -> None:

@@ -99,7 +99,7 @@ class KafkaService(Service):
             "kafka.tools.StorageTool", "format", f"--cluster-id={cluster_id}", "-c", str(config),
             "--ignore-formatted", heap="-Xmx256m",
         )  # fmt: skip
-        result = subprocess.run(cmd, capture_output=True, text=True, timeout=120, user=self.ctx.run_user)
+        result = subprocess.run(cmd, capture_output=True, text=True, timeout=120, **self.ctx.run_as())
         if result.returncode != 0:
             raise StackError(
                 f"kafka: formatting storage of node {node} failed:\n{result.stdout}{result.stderr}"

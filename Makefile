@@ -1,0 +1,39 @@
+# The two commands a newcomer runs (see README): `make run` and `make test`.
+SHELL := /bin/bash
+VENV := .venv/bin
+export DAGSTER_HOME ?= $(CURDIR)/.stack/dagster_home
+
+.PHONY: install run test lint typecheck validate unit integration dev up down status clean
+
+install:  ## Python venv, Debian packages, Maven artifacts (all cached)
+	./scripts/install.sh
+
+run: install  ## Bring the local stack up and run the whole pipeline end to end
+	$(VENV)/steam-platform run
+
+test: install  ## Lint, type-check, validate definitions, then every test against real servers
+	$(MAKE) lint typecheck validate
+	$(VENV)/pytest -q -p no:cacheprovider
+
+lint:
+	$(VENV)/ruff check steam_platform streaming tests
+	$(VENV)/ruff format --check steam_platform streaming tests
+
+typecheck:
+	$(VENV)/mypy
+
+validate:
+	STEAM_PLATFORM_ENV=local DAGSTER_HOME= $(VENV)/dagster definitions validate -w workspace.yaml
+
+dev: install up  ## Stack + `dagster dev` (UI on http://127.0.0.1:3000); Ctrl-C stops Dagster
+	mkdir -p $(DAGSTER_HOME) && cp deploy/dagster.yaml $(DAGSTER_HOME)/dagster.yaml
+	set -a && source .stack/env && set +a && exec $(VENV)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+
+up:
+	$(VENV)/steam-platform stack up
+
+down:
+	$(VENV)/steam-platform stack down
+
+status:
+	$(VENV)/steam-platform stack status
