@@ -1,0 +1,65 @@
+"""Process bookkeeping of the local stack: a stopped service leaves no process behind."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+from steam_platform.localstack.health import free_port, port_open
+from steam_platform.localstack.process import ManagedProcess, _group_alive
+
+
+def _managed(tmp_path: Path) -> ManagedProcess:
+    return ManagedProcess("probe", tmp_path / "probe.pid", tmp_path / "logs" / "probe.log")
+
+
+def test_stop_kills_the_whole_process_group_including_children(tmp_path: Path) -> None:
+    proc = _managed(tmp_path)
+    # The parent spawns a child that would outlive it if only the parent were signalled.
+    script = (
+        "import subprocess, time; subprocess.Popen(['sleep', '300']); "
+        "print('started', flush=True); time.sleep(300)"
+    )
+    pid = proc.start([sys.executable, "-c", script], cwd=tmp_path)
+    deadline = time.monotonic() + 10
+    while "started" not in proc.log_file.read_text() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert proc.is_running() and proc.pid() == pid
+    assert _group_alive(pid)
+
+    assert proc.stop(timeout=5) is True
+    assert not _group_alive(pid)
+    assert not proc.pid_file.exists()
+    assert proc.stop() is False  # idempotent
+
+
+def test_a_recycled_pid_is_not_mistaken_for_the_server(tmp_path: Path) -> None:
+    proc = _managed(tmp_path)
+    # Our own pid is alive, but with another start time than the one recorded.
+    proc.pid_file.write_text(json.dumps({"pid": __import__("os").getpid(), "start": 1}))
+    assert proc.pid() is None
+    assert proc.stop() is False
+
+
+def test_sigterm_ignoring_process_is_killed_after_the_timeout(tmp_path: Path) -> None:
+    proc = _managed(tmp_path)
+    script = (
+        "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
+        "print('ok', flush=True); time.sleep(300)"
+    )
+    pid = proc.start([sys.executable, "-c", script], cwd=tmp_path)
+    deadline = time.monotonic() + 10
+    while "ok" not in proc.log_file.read_text() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    started = time.monotonic()
+    assert proc.stop(timeout=1)
+    assert time.monotonic() - started < 10
+    assert not _group_alive(pid)
+
+
+def test_free_port_is_free() -> None:
+    port = free_port()
+    assert 1024 < port < 65536
+    assert not port_open("127.0.0.1", port)
