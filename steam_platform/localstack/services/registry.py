@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from steam_platform.localstack.services.base import Service
+from steam_platform.localstack.services.elasticsearch import ElasticsearchService
 from steam_platform.localstack.services.kafka import KafkaService
 
-SERVICE_TYPES: list[type[Service]] = [KafkaService]
+SERVICE_TYPES: list[type[Service]] = [KafkaService, ElasticsearchService]
