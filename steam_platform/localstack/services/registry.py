@@ -5,5 +5,6 @@ from __future__ import annotations
 from steam_platform.localstack.services.base import Service
 from steam_platform.localstack.services.elasticsearch import ElasticsearchService
 from steam_platform.localstack.services.kafka import KafkaService
+from steam_platform.localstack.services.postgres import PostgresService
 
-SERVICE_TYPES: list[type[Service]] = [KafkaService, ElasticsearchService]
+SERVICE_TYPES: list[type[Service]] = [PostgresService, KafkaService, ElasticsearchService]
