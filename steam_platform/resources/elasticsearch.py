@@ -25,6 +25,8 @@ from elasticsearch import Elasticsearch, Transport
 from elasticsearch.transport import _ProductChecker  # type: ignore[attr-defined]
 from pydantic import Field
 
+from steam_platform.search.bulk import RetrySettings
+
 
 class _OssTolerantTransport(Transport):
     """A transport that accepts an Elasticsearch OSS build (flavor "oss") of versions 7.0-7.13.
@@ -62,6 +64,13 @@ class ElasticsearchResource(dg.ConfigurableResource):
     ca_certs: str | None = Field(default=None, description="CA bundle path for a private CA (https).")
     request_timeout: float = Field(default=30.0, description="Seconds before a request times out.")
     max_retries: int = Field(default=3, description="Retries on connection errors and timeouts.")
+    index_replicas: int = Field(
+        default=0, description="Replicas per search index (0 on the one-node local stack, 1+ on a cluster)."
+    )
+    bulk_chunk_size: int = Field(default=500, description="Documents per bulk request when indexing.")
+    retry_attempts: int = Field(
+        default=5, description="Attempts (with exponential back-off) before indexing gives up on the cluster."
+    )
     accept_oss_distribution: bool = Field(
         default=True,
         description="Accept Elasticsearch 7.0-7.13 OSS builds (the local stack's 7.10.2 node), which "
@@ -100,6 +109,10 @@ class ElasticsearchResource(dg.ConfigurableResource):
         if self.accept_oss_distribution:
             kwargs["transport_class"] = _OssTolerantTransport
         return Elasticsearch([self._checked_url()], **kwargs)
+
+    def retry_settings(self) -> RetrySettings:
+        """Back-off and chunking for bulk indexing (see `steam_platform.search.bulk`)."""
+        return RetrySettings(attempts=self.retry_attempts, chunk_size=self.bulk_chunk_size)
 
     def server_version(self) -> str:
         """The cluster's version number (e.g. "7.10.2"), to check client/server compatibility."""

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import dagster as dg
 
+from steam_platform.resources.elasticsearch import ElasticsearchResource
 from steam_platform.resources.kafka import KafkaResource
+from steam_platform.resources.kibana import KibanaResource
 from steam_platform.settings import Environment, current_environment, local_setting
 
 
@@ -31,9 +34,39 @@ def _production_kafka() -> KafkaResource:
     )
 
 
+def _optional_env(key: str) -> dg.EnvVar | None:
+    """`EnvVar(key)` when the variable is set at load time, else None (an optional setting)."""
+    return dg.EnvVar(key) if os.environ.get(key) else None
+
+
+def _search_resources(env: Environment) -> dict[str, Any]:
+    """`elasticsearch` and `kibana`: the local stack's node (no Kibana locally), or env-provided."""
+    if env is Environment.PRODUCTION:
+        return {
+            "elasticsearch": ElasticsearchResource(
+                url=dg.EnvVar("ELASTICSEARCH_URL"),
+                username=_optional_env("ELASTICSEARCH_USERNAME"),
+                password=_optional_env("ELASTICSEARCH_PASSWORD"),
+                api_key=_optional_env("ELASTICSEARCH_API_KEY"),
+                index_replicas=int(os.environ.get("ELASTICSEARCH_INDEX_REPLICAS", "1")),
+            ),
+            "kibana": KibanaResource(
+                url=_optional_env("KIBANA_URL"),
+                username=_optional_env("KIBANA_USERNAME"),
+                password=_optional_env("KIBANA_PASSWORD"),
+            ),
+        }
+    return {
+        "elasticsearch": ElasticsearchResource(
+            url=local_setting("ELASTICSEARCH_URL", "http://127.0.0.1:19200") or ""
+        ),
+        "kibana": KibanaResource(url=local_setting("KIBANA_URL") or None),
+    }
+
+
 def build_resources(env: Environment | None = None) -> dict[str, Any]:
     """The resource dict for `env` (default: `STEAM_PLATFORM_ENV`)."""
     env = env or current_environment()
     if env is Environment.PRODUCTION:
-        return {"kafka": _production_kafka()}
-    return {"kafka": _local_kafka()}
+        return {"kafka": _production_kafka(), **_search_resources(env)}
+    return {"kafka": _local_kafka(), **_search_resources(env)}

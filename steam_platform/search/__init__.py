@@ -1,0 +1,1 @@
+"""The search layer: Elasticsearch templates, lake reader and bulk indexing for marts and news."""

@@ -1,0 +1,201 @@
+"""Indexing marts and news into the real Elasticsearch 7.10.2 node: counts, figures, CJK search,
+partition replacement, alias swap during a full refresh, and partial bulk failures with reasons."""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pyarrow.fs as pafs
+import pytest
+from elasticsearch import Elasticsearch
+from search_support import (
+    CHINESE_TITLE,
+    KOREAN_TITLE,
+    game_daily_rows,
+    news_rows,
+    write_partition,
+)
+
+from steam_platform.resources.elasticsearch import ElasticsearchResource
+from steam_platform.search import indexer, reader
+from steam_platform.search.bulk import RetrySettings
+from steam_platform.search.templates import GAME_DAILY, NEWS, IndexSpec
+from steam_platform.tables import FACT_NEWS, MART_GAME_DAILY
+
+pytestmark = pytest.mark.integration
+
+DAY1, DAY2 = "2026-10-05", "2026-10-06"
+FAST_RETRY = RetrySettings(attempts=2, initial_wait_s=0.1, max_wait_s=0.5)
+
+
+@pytest.fixture(scope="module")
+def es(stack_env: dict[str, str]) -> Elasticsearch:
+    return ElasticsearchResource(url=stack_env["ELASTICSEARCH_URL"], request_timeout=60).client()
+
+
+@pytest.fixture
+def spec_of(es: Elasticsearch) -> Iterator[Any]:
+    """Specs under unique aliases, so tests share the node without seeing each other's indices."""
+    made: list[IndexSpec] = []
+
+    def make(base: IndexSpec) -> IndexSpec:
+        spec = dataclasses.replace(base, alias=f"t{uuid.uuid4().hex[:6]}_{base.alias}")
+        made.append(spec)
+        return spec
+
+    yield make
+    for spec in made:
+        es.indices.delete(index=f"{spec.alias}-v*", ignore_unavailable=True)
+        es.indices.delete_index_template(name=spec.template_name, ignore=[404])
+
+
+def _sync(es: Elasticsearch, spec: IndexSpec, lake: Path, dt: str, **kw: Any) -> indexer.IndexReport:
+    fs = pafs.LocalFileSystem()
+    return indexer.sync(
+        es,
+        spec,
+        dt,
+        load=lambda d: reader.to_documents(reader.read_partition(fs, str(lake), spec.table, d), spec.fields),
+        list_partitions=lambda: reader.list_partitions(fs, str(lake), spec.table),
+        retry=FAST_RETRY,
+        **kw,
+    )
+
+
+def _count(es: Elasticsearch, index: str, **query: Any) -> int:
+    body = {"query": {"term": query}} if query else None
+    return int(es.count(index=index, body=body)["count"])
+
+
+def test_partitions_indexed_with_counts_figures_and_stale_docs_removed(
+    es: Elasticsearch, spec_of: Any, tmp_path: Path
+) -> None:
+    spec = spec_of(GAME_DAILY)
+    write_partition(tmp_path, MART_GAME_DAILY, DAY1, game_daily_rows(DAY1))
+    write_partition(tmp_path, MART_GAME_DAILY, DAY2, game_daily_rows(DAY2, scale=2))
+
+    first = _sync(es, spec, tmp_path, DAY2)  # no alias yet: a full refresh of every partition
+    assert first.mode == "full_refresh" and first.partitions == [DAY1, DAY2]
+    assert first.docs_indexed == first.rows == 10
+    assert _count(es, spec.alias) == 10
+
+    hit = es.search(
+        index=spec.alias, query={"bool": {"filter": [{"term": {"appid": 730}}, {"term": {"dt": DAY2}}]}}
+    )
+    (doc,) = hit["hits"]["hits"]
+    assert doc["_id"] == f"730:{DAY2}"
+    assert doc["_source"]["peak_players"] == 200_000 and doc["_source"]["app_name"] == "Counter-Strike 2"
+    by_name = es.search(index=spec.alias, query={"match": {"app_name.text": "counter strike"}})
+    assert {h["_source"]["appid"] for h in by_name["hits"]["hits"]} == {730}
+
+    # The day is rewritten without Apex Legends and with new figures: a partition sync replaces it.
+    rewritten = [r for r in game_daily_rows(DAY2, scale=3) if r["appid"] != 1172470]
+    write_partition(tmp_path, MART_GAME_DAILY, DAY2, rewritten)
+    second = _sync(es, spec, tmp_path, DAY2)
+    assert second.mode == "partition" and second.index == first.index
+    assert (second.docs_indexed, second.docs_deleted, second.failed) == (4, 1, [])
+    assert _count(es, spec.alias, dt=DAY2) == 4
+    assert _count(es, spec.alias, dt=DAY1) == 5  # the other day is untouched
+    assert es.get(index=spec.alias, id=f"730:{DAY2}")["_source"]["peak_players"] == 300_000
+
+    # Re-running the same partition changes nothing: same ids, no duplicates.
+    again = _sync(es, spec, tmp_path, DAY2)
+    assert (again.docs_indexed, again.docs_deleted) == (4, 0)
+    assert _count(es, spec.alias) == 9
+
+
+def test_news_titles_searchable_in_korean_and_chinese(
+    es: Elasticsearch, spec_of: Any, tmp_path: Path
+) -> None:
+    spec = spec_of(NEWS)
+    write_partition(tmp_path, FACT_NEWS, DAY1, news_rows(DAY1))
+    report = _sync(es, spec, tmp_path, DAY1)
+    assert report.docs_indexed == 3 and _count(es, spec.alias) == 3
+
+    def titles(query: str, field: str = "title") -> list[str]:
+        hits = es.search(index=spec.alias, query={"match": {field: query}})["hits"]["hits"]
+        return [h["_source"]["title"] for h in hits]
+
+    assert titles("업데이트") == [KOREAN_TITLE]  # a Korean word inside the title
+    assert titles("로스트아크") == [KOREAN_TITLE]
+    assert titles("悟空") == [CHINESE_TITLE]  # a Chinese word, no spaces around it
+    assert titles("更新") == [CHINESE_TITLE]
+    assert titles("map pool") == ["Counter-Strike 2 Update: new map pool"]
+    assert titles("修复", field="contents_text") == [CHINESE_TITLE]
+    mapping = es.indices.get_mapping(index=spec.alias)
+    props = next(iter(mapping.values()))["mappings"]["properties"]
+    assert "contents_raw" not in props and props["title"]["fields"]["keyword"]["type"] == "keyword"
+
+
+def test_alias_swap_keeps_searches_working_and_removes_old_index(
+    es: Elasticsearch, spec_of: Any, tmp_path: Path
+) -> None:
+    spec = spec_of(GAME_DAILY)
+    for dt in (DAY1, DAY2):
+        write_partition(tmp_path, MART_GAME_DAILY, dt, game_daily_rows(dt))
+    old = _sync(es, spec, tmp_path, DAY1).index
+
+    fs = pafs.LocalFileSystem()
+
+    def slow_load(dt: str) -> list[dict[str, Any]]:
+        time.sleep(1.0)  # a long rebuild, so searches run while it is under way
+        return reader.to_documents(reader.read_partition(fs, str(tmp_path), spec.table, dt), spec.fields)
+
+    result: dict[str, Any] = {}
+
+    def rebuild() -> None:
+        try:
+            result["report"] = indexer.sync(
+                es, spec, DAY1, slow_load, lambda: [DAY1, DAY2], force_full_refresh=True, retry=FAST_RETRY
+            )
+        except Exception as exc:  # surfaced by the assertion below
+            result["error"] = exc
+
+    worker = threading.Thread(target=rebuild)
+    worker.start()
+    counts = []
+    deadline = time.monotonic() + 60
+    while worker.is_alive() and time.monotonic() < deadline:
+        counts.append(_count(es, spec.alias))  # raises if the alias ever disappears
+        time.sleep(0.05)
+    worker.join(timeout=60)
+    assert "error" not in result, result.get("error")
+    report: indexer.IndexReport = result["report"]
+    counts.append(_count(es, spec.alias))
+    assert len(counts) > 5 and set(counts) == {10}  # every search during the rebuild saw all docs
+    assert report.index != old and report.old_indices_removed == [old]
+    assert list(es.indices.get_alias(name=spec.alias)) == [report.index]
+    assert not es.indices.exists(index=old)
+
+
+def test_mapping_conflict_is_reported_with_reasons_and_the_rest_indexed(
+    es: Elasticsearch, spec_of: Any, tmp_path: Path
+) -> None:
+    spec = spec_of(GAME_DAILY)
+    write_partition(tmp_path, MART_GAME_DAILY, DAY1, game_daily_rows(DAY1))
+    index = _sync(es, spec, tmp_path, DAY1).index
+    docs = reader.to_documents(
+        reader.read_partition(pafs.LocalFileSystem(), str(tmp_path), spec.table, DAY1), spec.fields
+    )
+    docs[0]["peak_players"] = "lots"  # conflicts with the long mapping
+    docs[1]["unexpected"] = 1  # not in the strict mapping
+    with pytest.raises(indexer.IndexingError) as excinfo:
+        indexer.sync(es, spec, DAY1, load=lambda _: docs, list_partitions=lambda: [DAY1], retry=FAST_RETRY)
+    report = excinfo.value.report
+    assert report.index == index and report.docs_indexed == 3
+    bad0, bad1 = f"{docs[0]['appid']}:{DAY1}", f"{docs[1]['appid']}:{DAY1}"
+    reasons = {f.doc_id: (f.status, f.reason) for f in report.failed}
+    assert set(reasons) == {bad0, bad1}
+    assert reasons[bad0][0] == 400 and "mapper_parsing_exception" in reasons[bad0][1]
+    assert "strict_dynamic_mapping_exception" in reasons[bad1][1]
+    message = str(excinfo.value)
+    assert f"2 of 5 document(s) were not written to {index}" in message
+    assert bad0 in message and "mapper_parsing_exception" in message
+    # Permanent refusals are not retried (they would fail again) and the good documents are in.
+    assert es.get(index=spec.alias, id=bad0)["_source"]["peak_players"] == 100_000
