@@ -125,6 +125,9 @@ class LocalStack:
         """Install, start what is not running, wait for health; returns the client environment."""
         self.install()
         for svc in self.services:
+            if not svc.processes():  # install-only components (e.g. Spark's connector jars)
+                print(f"[up] {svc.name}: installed (no server process)", file=sys.stderr, flush=True)
+                continue
             if svc.is_running() and svc.healthy():
                 print(f"[up] {svc.name}: already running", file=sys.stderr, flush=True)
                 continue

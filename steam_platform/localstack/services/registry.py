@@ -6,5 +6,13 @@ from steam_platform.localstack.services.base import Service
 from steam_platform.localstack.services.elasticsearch import ElasticsearchService
 from steam_platform.localstack.services.kafka import KafkaService
 from steam_platform.localstack.services.postgres import PostgresService
+from steam_platform.localstack.services.s3 import S3Service
+from steam_platform.localstack.services.spark import SparkConnectors
 
-SERVICE_TYPES: list[type[Service]] = [PostgresService, KafkaService, ElasticsearchService]
+SERVICE_TYPES: list[type[Service]] = [
+    PostgresService,
+    KafkaService,
+    S3Service,
+    SparkConnectors,
+    ElasticsearchService,
+]
