@@ -10,6 +10,7 @@ within one sensor tick — older partitions too, when a backfill rewrites them.
 import hashlib
 import time
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 from pydantic import Field
@@ -45,7 +46,7 @@ class SearchIndexConfig(dg.Config):
     )
 
 
-def _report_metadata(report: indexer.IndexReport) -> dict[str, dg.RawMetadataValue]:
+def _report_metadata(report: indexer.IndexReport) -> dict[str, Any]:
     return {
         "alias": report.alias,
         "index": report.index,

@@ -1,0 +1,176 @@
+"""The Kibana saved objects in `deploy/kibana/`: importable as they are, generated from the specs, and
+provisioned through the import API by the `kibana_saved_objects` asset (a no-op without Kibana)."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from email.parser import BytesParser
+from email.policy import HTTP
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import pytest
+
+from steam_platform.assets.search import KIBANA_DIR, kibana_saved_objects
+from steam_platform.resources.kibana import KibanaImportError, KibanaResource
+from steam_platform.search.dashboards import saved_object_files, write_all
+from steam_platform.search.templates import INDEX_SPECS
+
+JSON_ATTRIBUTES = ("visState", "uiStateJSON", "panelsJSON", "optionsJSON", "fields", "fieldAttrs")
+
+
+def _files() -> list[Path]:
+    files = sorted(KIBANA_DIR.glob("*.ndjson"))
+    assert files, f"no ndjson in {KIBANA_DIR}"
+    return files
+
+
+@pytest.mark.parametrize("path", _files(), ids=lambda p: p.name)
+def test_each_file_is_valid_for_the_import_api(path: Path) -> None:
+    lines = path.read_text(encoding="utf-8").splitlines()
+    objects = [json.loads(line) for line in lines]  # one JSON object per line, no blank lines
+    assert all(isinstance(o, dict) for o in objects)
+    ids = {(o["type"], o["id"]) for o in objects}
+    assert len(ids) == len(objects), "duplicate (type, id) in one file"
+    for obj in objects:
+        assert obj["type"] in {"index-pattern", "visualization", "search", "dashboard"}
+        assert isinstance(obj["id"], str) and obj["id"]
+        attrs = obj["attributes"]
+        assert isinstance(attrs, dict) and attrs["title"]
+        for key in JSON_ATTRIBUTES:
+            if key in attrs:
+                json.loads(attrs[key])  # JSON-in-string attributes must parse
+        if "kibanaSavedObjectMeta" in attrs:
+            source = json.loads(attrs["kibanaSavedObjectMeta"]["searchSourceJSON"])
+            if "indexRefName" in source:
+                assert source["indexRefName"] in {r["name"] for r in obj["references"]}
+        for ref in obj["references"]:
+            assert (ref["type"], ref["id"]) in ids, f"{obj['id']} references {ref} outside {path.name}"
+            assert ref["name"]
+        if obj["type"] == "dashboard":
+            panel_refs = {p["panelRefName"] for p in json.loads(attrs["panelsJSON"])}
+            assert panel_refs == {r["name"] for r in obj["references"]}
+        if obj["type"] == "visualization":
+            vis = json.loads(attrs["visState"])
+            for control in vis["params"].get("controls", []):
+                assert control["indexPatternRefName"] in {r["name"] for r in obj["references"]}
+
+
+def test_dashboards_cover_the_questions_and_every_alias() -> None:
+    titles = {
+        json.loads(line)["attributes"]["title"]
+        for path in _files()
+        for line in path.read_text(encoding="utf-8").splitlines()
+        if json.loads(line)["type"] == "dashboard"
+    }
+    assert titles == {
+        "Steam: most played now",
+        "Steam: player curves",
+        "Steam: news timeline and impact",
+    }
+    patterns = {
+        json.loads(line)["attributes"]["title"]
+        for path in _files()
+        for line in path.read_text(encoding="utf-8").splitlines()
+        if json.loads(line)["type"] == "index-pattern"
+    }
+    assert patterns == {spec.alias for spec in INDEX_SPECS}
+
+
+def test_committed_files_match_the_generator(tmp_path: Path) -> None:
+    write_all(tmp_path)
+    generated = {p.name: p.read_text(encoding="utf-8") for p in tmp_path.glob("*.ndjson")}
+    committed = {p.name: p.read_text(encoding="utf-8") for p in _files()}
+    assert set(generated) == set(saved_object_files())
+    assert committed == generated, "run `python -m steam_platform.search.dashboards` and commit"
+
+
+class _FakeKibana(BaseHTTPRequestHandler):
+    """Kibana's import endpoint, recording requests; answers like Kibana 7.10 does."""
+
+    received: list[dict[str, Any]] = []
+    refuse: bool = False
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        message = BytesParser(policy=HTTP).parsebytes(
+            f"Content-Type: {self.headers['Content-Type']}\r\n\r\n".encode() + body
+        )
+        parts = list(message.iter_parts())  # type: ignore[attr-defined]
+        self.received.append(
+            {"path": self.path, "xsrf": self.headers.get("kbn-xsrf"), "parts": parts}
+        )
+        ndjson = parts[0].get_payload(decode=True).decode()
+        n = len(ndjson.splitlines())
+        if self.refuse:
+            answer = {
+                "success": False,
+                "successCount": n - 1,
+                "errors": [{"type": "visualization", "id": "steam-vis-x", "error": {"type": "conflict"}}],
+            }
+        else:
+            answer = {"success": True, "successCount": n}
+        data = json.dumps(answer).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def fake_kibana() -> Iterator[str]:
+    _FakeKibana.received = []
+    _FakeKibana.refuse = False
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _FakeKibana)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_asset_imports_every_file_through_the_import_api(fake_kibana: str) -> None:
+    result = dg.materialize([kibana_saved_objects], resources={"kibana": KibanaResource(url=fake_kibana)})
+    assert result.success
+    files = _files()
+    assert len(_FakeKibana.received) == len(files)
+    for request, path in zip(_FakeKibana.received, files, strict=True):
+        assert request["path"] == "/api/saved_objects/_import?overwrite=true"
+        assert request["xsrf"] == "true"
+        (part,) = request["parts"]
+        assert part.get_filename() == path.name
+        assert part.get_payload(decode=True) == path.read_bytes()
+    meta = result.asset_materializations_for_node("kibana_saved_objects")[0].metadata
+    assert meta["provisioned"].value is True
+    total = sum(len(p.read_text(encoding="utf-8").splitlines()) for p in files)
+    assert meta["objects_imported"].value == total
+
+
+def test_refused_objects_fail_with_their_ids(fake_kibana: str) -> None:
+    _FakeKibana.refuse = True
+    with pytest.raises(KibanaImportError, match=r"steam-vis-x.*conflict"):
+        KibanaResource(url=fake_kibana).import_saved_objects(_files()[0])
+
+
+def test_without_kibana_url_the_asset_is_a_clear_no_op() -> None:
+    result = dg.materialize([kibana_saved_objects], resources={"kibana": KibanaResource()})
+    assert result.success
+    meta = result.asset_materializations_for_node("kibana_saved_objects")[0].metadata
+    assert meta["provisioned"].value is False
+    assert "KIBANA_URL not set" in meta["reason"].value
+
+
+def test_credentials_in_the_url_are_refused() -> None:
+    with pytest.raises(ValueError, match="must not contain credentials") as excinfo:
+        KibanaResource(url="http://elastic:s3cret@kibana:5601").import_saved_objects(_files()[0])
+    assert "s3cret" not in str(excinfo.value)
