@@ -10,7 +10,7 @@ from email.parser import BytesParser
 from email.policy import HTTP
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import dagster as dg
 import pytest
@@ -92,8 +92,8 @@ def test_committed_files_match_the_generator(tmp_path: Path) -> None:
 class _FakeKibana(BaseHTTPRequestHandler):
     """Kibana's import endpoint, recording requests; answers like Kibana 7.10 does."""
 
-    received: list[dict[str, Any]] = []
-    refuse: bool = False
+    received: ClassVar[list[dict[str, Any]]] = []
+    refuse: ClassVar[bool] = False
 
     def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers["Content-Length"]))
@@ -101,9 +101,7 @@ class _FakeKibana(BaseHTTPRequestHandler):
             f"Content-Type: {self.headers['Content-Type']}\r\n\r\n".encode() + body
         )
         parts = list(message.iter_parts())  # type: ignore[attr-defined]
-        self.received.append(
-            {"path": self.path, "xsrf": self.headers.get("kbn-xsrf"), "parts": parts}
-        )
+        self.received.append({"path": self.path, "xsrf": self.headers.get("kbn-xsrf"), "parts": parts})
         ndjson = parts[0].get_payload(decode=True).decode()
         n = len(ndjson.splitlines())
         if self.refuse:
