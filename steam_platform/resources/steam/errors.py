@@ -1,0 +1,111 @@
+"""Typed failures of the Steam client, and the redaction that keeps the API key out of every message.
+
+`requests` puts the full URL (with `key=...`) into its exception messages, and urllib3 logs it at
+DEBUG level. Every message the client produces goes through `redact`, exceptions are raised outside
+the `except` block that caught the library error (so no chained traceback carries the URL), and a
+logging filter scrubs urllib3's records.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+
+_KEY_PARAM = re.compile(r"(?i)(\bkey=)[^&\s'\"]+")
+
+
+def redact(text: str, secret: str | None = None) -> str:
+    """`text` with any `key=...` query value and the literal `secret` replaced by `***`."""
+    cleaned = _KEY_PARAM.sub(r"\1***", text)
+    if secret:
+        cleaned = cleaned.replace(secret, "***")
+    return cleaned
+
+
+class SteamError(RuntimeError):
+    """Base class of everything the Steam client raises; messages never contain the key."""
+
+    #: Short machine-readable reason, used in asset metadata ("apps skipped and why").
+    reason = "steam_error"
+
+
+class SteamAppError(SteamError):
+    """One app's (or player's) request failed; the run goes on without it."""
+
+    reason = "app_error"
+
+
+class SteamMalformedResponse(SteamAppError):
+    """Steam answered 2xx but the body is not the JSON shape expected (truncated, HTML, garbage)."""
+
+    reason = "malformed_response"
+
+
+class SteamNotFound(SteamAppError):
+    """Steam answered 404 (or `success: false`) for this app/player."""
+
+    reason = "not_found"
+
+
+class SteamRequestRejected(SteamAppError):
+    """A 4xx other than 403/404/429 for one request (bad parameter for this app)."""
+
+    reason = "rejected"
+
+
+class SteamSourceError(SteamError):
+    """The source as a whole cannot be used: the run should fail rather than skip items."""
+
+    reason = "source_error"
+
+
+class SteamUnavailable(SteamSourceError):
+    """429/5xx/connection failures persisted through every retry (Steam or the network is down)."""
+
+    reason = "unavailable"
+
+
+class SteamAuthError(SteamSourceError):
+    """Steam refused the API key (HTTP 401/403): retrying will not help."""
+
+    reason = "bad_key"
+
+
+class SteamForbidden(SteamSourceError):
+    """A keyless 403: the store blocks this IP (typically after too many requests)."""
+
+    reason = "forbidden"
+
+
+class SteamBudgetExhausted(SteamSourceError):
+    """The daily Web API call budget is used up; no more calls until the next UTC day."""
+
+    reason = "budget_exhausted"
+
+
+class SteamKeyMissing(SteamError):
+    """A keyed endpoint was requested but no STEAM_API_KEY is configured (skipped, not failed)."""
+
+    reason = "no_api_key"
+
+
+class RedactKeyFilter(logging.Filter):
+    """Scrubs `key=...` from log records (urllib3 logs request URLs at DEBUG level)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if "key=" in message.lower():
+            record.msg = redact(message)
+            record.args = None
+        return True
+
+
+_FILTER = RedactKeyFilter()
+
+
+def install_log_redaction() -> None:
+    """Attach the redacting filter to the loggers that see request URLs (idempotent)."""
+    for name in ("urllib3.connectionpool", "requests"):
+        logger = logging.getLogger(name)
+        if _FILTER not in logger.filters:
+            logger.addFilter(_FILTER)
