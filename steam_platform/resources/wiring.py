@@ -10,6 +10,8 @@ import dagster as dg
 from steam_platform.resources.elasticsearch import ElasticsearchResource
 from steam_platform.resources.kafka import KafkaResource
 from steam_platform.resources.kibana import KibanaResource
+from steam_platform.resources.s3 import S3Resource
+from steam_platform.resources.spark import build_pyspark_resource, split_jars
 from steam_platform.settings import Environment, current_environment, local_setting
 
 
@@ -64,9 +66,42 @@ def _search_resources(env: Environment) -> dict[str, Any]:
     }
 
 
+def _lake_resources(env: Environment) -> dict[str, Any]:
+    """`s3` (the lake's store) and `pyspark` (local Spark with the connector jars, S3A on `s3`)."""
+    if env is Environment.PRODUCTION:
+        endpoint = os.environ.get("S3_ENDPOINT_URL") or None
+        s3 = S3Resource(
+            endpoint_url=endpoint,
+            region=dg.EnvVar("AWS_REGION"),
+            access_key_id=_optional_env("AWS_ACCESS_KEY_ID"),
+            secret_access_key=_optional_env("AWS_SECRET_ACCESS_KEY"),
+            bucket=dg.EnvVar("LAKE_BUCKET"),
+            path_style=os.environ.get("S3_PATH_STYLE", "true" if endpoint else "false").lower() == "true",
+        )
+        pyspark = build_pyspark_resource(
+            s3,
+            jars=split_jars(os.environ.get("STEAM_SPARK_JARS")),
+            master=os.environ.get("SPARK_MASTER", "local[2]"),
+            driver_memory=os.environ.get("SPARK_DRIVER_MEMORY", "1g"),
+        )
+        return {"s3": s3, "pyspark": pyspark}
+    from steam_platform.localstack import maven
+
+    s3 = S3Resource(
+        endpoint_url=local_setting("S3_ENDPOINT_URL", "http://127.0.0.1:19000"),
+        region=local_setting("AWS_REGION", "us-east-1") or "us-east-1",
+        access_key_id=local_setting("AWS_ACCESS_KEY_ID"),
+        secret_access_key=local_setting("AWS_SECRET_ACCESS_KEY"),
+        bucket=local_setting("LAKE_BUCKET", "steam-lake") or "steam-lake",
+        path_style=True,
+    )
+    jars = split_jars(local_setting("STEAM_SPARK_JARS") or maven.classpath("spark"))
+    return {"s3": s3, "pyspark": build_pyspark_resource(s3, jars=jars)}
+
+
 def build_resources(env: Environment | None = None) -> dict[str, Any]:
     """The resource dict for `env` (default: `STEAM_PLATFORM_ENV`)."""
     env = env or current_environment()
     if env is Environment.PRODUCTION:
-        return {"kafka": _production_kafka(), **_search_resources(env)}
-    return {"kafka": _local_kafka(), **_search_resources(env)}
+        return {"kafka": _production_kafka(), **_lake_resources(env), **_search_resources(env)}
+    return {"kafka": _local_kafka(), **_lake_resources(env), **_search_resources(env)}

@@ -1,0 +1,75 @@
+"""The `pyspark` resource: a capped local Spark session that reads and writes the S3 lake and Kafka.
+
+Assets that run Spark (bronze ingestion from Kafka, warehouse and mart builds) ask for `pyspark`
+and get dagster-pyspark's `PySparkResource` with the platform's settings: `local[2]` with a capped
+driver heap, the connector jars by path (Kafka source, S3A), dynamic partition overwrite, UTC,
+and S3A pointed at the lake's store.
+
+`LakePySparkResource` only adds how the S3 part is configured: from the nested `S3Resource`,
+resolved at run time (production fills it with `dg.EnvVar`), and with the access key pair put into
+the running session's Hadoop configuration, never into `spark_config` (shown in Dagster's UI) nor
+on the driver's command line.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import dagster as dg
+from dagster_pyspark import PySparkResource
+
+from steam_platform.resources.s3 import S3Resource
+from streaming.spark_session import local_session_conf, session_from_conf
+
+DEFAULT_MASTER = "local[2]"
+DEFAULT_DRIVER_MEMORY = "1g"
+APP_NAME = "steam-platform"
+
+
+class MissingSparkJarsError(RuntimeError):
+    """A connector jar in `spark.jars` does not exist (the stack's install step did not run)."""
+
+
+class LakePySparkResource(PySparkResource):
+    """`PySparkResource` whose S3A settings and credentials come from the lake's `S3Resource`."""
+
+    s3: S3Resource
+
+    @classmethod
+    def _is_dagster_maintained(cls) -> bool:
+        return False
+
+    def session_conf(self) -> dict[str, str]:
+        """The full Spark conf: S3A settings from `s3`, overridden by `spark_config`."""
+        return {**self.s3.spark_hadoop_conf(), **{k: str(v) for k, v in self.spark_config.items()}}
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        conf = self.session_conf()
+        missing = [j for j in conf.get("spark.jars", "").split(",") if j and not Path(j).is_file()]
+        if missing:
+            raise MissingSparkJarsError(
+                f"{len(missing)} Spark connector jar(s) are missing, e.g. {missing[0]}: "
+                "run `steam-platform stack install` (or set STEAM_SPARK_JARS)"
+            )
+        self._spark_session = session_from_conf(conf, hadoop_secrets=self.s3.spark_credentials())
+
+
+def build_pyspark_resource(
+    s3: S3Resource,
+    *,
+    jars: Sequence[str],
+    master: str = DEFAULT_MASTER,
+    driver_memory: str = DEFAULT_DRIVER_MEMORY,
+    extra_conf: Mapping[str, str] | None = None,
+) -> LakePySparkResource:
+    """The `pyspark` resource for `s3`'s lake with the connector `jars` (paths) on the classpath."""
+    spark_config = local_session_conf(
+        APP_NAME, master=master, driver_memory=driver_memory, jars=jars, conf=extra_conf
+    )
+    return LakePySparkResource(spark_config=dict(spark_config), s3=s3)
+
+
+def split_jars(value: str | None) -> list[str]:
+    """Jar paths from a colon-separated list (`STEAM_SPARK_JARS`), blanks dropped."""
+    return [p for p in (value or "").split(":") if p]
