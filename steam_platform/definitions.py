@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import dagster as dg
 
-from steam_platform.assets import bus
+from steam_platform.assets import bus, ingest
 from steam_platform.resources.wiring import build_resources
+from steam_platform.schedules import INGEST_JOBS, INGEST_SCHEDULES
 
 defs = dg.Definitions(
-    assets=dg.load_assets_from_modules([bus]),
+    assets=dg.load_assets_from_modules([bus, ingest]),
     asset_checks=dg.load_asset_checks_from_modules([bus]),
+    jobs=INGEST_JOBS,
+    schedules=INGEST_SCHEDULES,
     resources=build_resources(),
 )

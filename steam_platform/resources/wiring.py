@@ -12,6 +12,7 @@ from steam_platform.resources.kafka import KafkaResource
 from steam_platform.resources.kibana import KibanaResource
 from steam_platform.resources.s3 import S3Resource
 from steam_platform.resources.spark import build_pyspark_resource, split_jars
+from steam_platform.resources.steam_api import STEAM_API_BASE_URL, STEAM_STORE_BASE_URL, SteamApiResource
 from steam_platform.settings import Environment, current_environment, local_setting
 
 
@@ -99,9 +100,30 @@ def _lake_resources(env: Environment) -> dict[str, Any]:
     return {"s3": s3, "pyspark": build_pyspark_resource(s3, jars=jars)}
 
 
+def _steam(env: Environment) -> SteamApiResource:
+    """`steam`: the local stack's simulator (URLs and key from its env), or Steam with an env key."""
+    if env is Environment.PRODUCTION:
+        return SteamApiResource(
+            api_base_url=os.environ.get("STEAM_API_BASE_URL", STEAM_API_BASE_URL),
+            store_base_url=os.environ.get("STEAM_STORE_BASE_URL", STEAM_STORE_BASE_URL),
+            api_key=_optional_env("STEAM_API_KEY"),
+            budget_state_dir=os.environ.get("STEAM_BUDGET_STATE_DIR"),
+        )
+    return SteamApiResource(
+        api_base_url=local_setting("STEAM_API_BASE_URL", STEAM_API_BASE_URL) or STEAM_API_BASE_URL,
+        store_base_url=local_setting("STEAM_STORE_BASE_URL", STEAM_STORE_BASE_URL) or STEAM_STORE_BASE_URL,
+        api_key=local_setting("STEAM_API_KEY") or None,
+    )
+
+
 def build_resources(env: Environment | None = None) -> dict[str, Any]:
     """The resource dict for `env` (default: `STEAM_PLATFORM_ENV`)."""
     env = env or current_environment()
     if env is Environment.PRODUCTION:
-        return {"kafka": _production_kafka(), **_lake_resources(env), **_search_resources(env)}
-    return {"kafka": _local_kafka(), **_lake_resources(env), **_search_resources(env)}
+        return {
+            "kafka": _production_kafka(),
+            "steam": _steam(env),
+            **_lake_resources(env),
+            **_search_resources(env),
+        }
+    return {"kafka": _local_kafka(), "steam": _steam(env), **_lake_resources(env), **_search_resources(env)}

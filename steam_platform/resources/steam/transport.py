@@ -78,6 +78,22 @@ class CallStats:
     def total_calls(self) -> int:
         return sum(self.calls.values())
 
+    def since(self, earlier: CallStats) -> CallStats:
+        """What happened after `earlier` (a `snapshot()` of the same stats)."""
+        return CallStats(
+            calls=self.calls - earlier.calls,
+            retries=self.retries - earlier.retries,
+            throttled=self.throttled - earlier.throttled,
+            server_errors=self.server_errors - earlier.server_errors,
+            connection_errors=self.connection_errors - earlier.connection_errors,
+            waited_s=self.waited_s - earlier.waited_s,
+            bytes_received=self.bytes_received - earlier.bytes_received,
+        )
+
+    def snapshot(self) -> CallStats:
+        """A copy of the counters now."""
+        return self.since(CallStats())
+
     def as_metadata(self) -> dict[str, Any]:
         """Plain values for asset metadata."""
         return {

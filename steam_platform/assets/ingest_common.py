@@ -1,0 +1,193 @@
+"""What every ingest asset shares: envelopes + validation/DLQ, isolated per-item fetches, metadata.
+
+An ingest run collects events for every tracked item, isolates per-item failures (reported in
+metadata with the reason), then produces everything with delivery checks. It fails only when the
+source as a whole is unusable (bad key, budget exhausted, store pace, Steam down for several items
+in a row); even then, what was collected is produced first, so nothing fetched is lost.
+"""
+
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, TypeVar
+
+import dagster as dg
+
+from steam_platform.events.dead_letter import dead_letter
+from steam_platform.events.envelope import envelope
+from steam_platform.events.payloads import validation_error
+from steam_platform.resources.kafka import DeliverySummary, KafkaResource, OutgoingMessage
+from steam_platform.resources.steam import SteamAppError, SteamSourceError, SteamUnavailable
+from steam_platform.resources.steam.transport import CallStats
+from steam_platform.resources.steam_api import SteamApiResource
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+#: Steam-down detector: this many items in a row failing with 429/5xx/connection errors.
+CONSECUTIVE_UNAVAILABLE_LIMIT = 5
+
+#: Retries of a whole asset step when the source is down (the client already retried each call).
+INGEST_RETRY_POLICY = dg.RetryPolicy(
+    max_retries=2, delay=60, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS
+)
+
+#: Concurrency pools: one shared by Web API assets (the daily budget), one for the store's pace.
+POOL_STEAM_API = "steam_api"
+POOL_STEAM_STORE = "steam_store"
+
+
+@dataclass
+class EventBatch:
+    """Events for one topic from one run: valid ones to the topic, invalid ones to the DLQ."""
+
+    topic: str
+    source: str
+    partition_key: str
+    messages: list[OutgoingMessage] = field(default_factory=list)
+    event_ids: list[str] = field(default_factory=list)
+    dead_lettered: int = 0
+    skipped: dict[str, str] = field(default_factory=dict)
+
+    def add(
+        self, key: str, natural_key: tuple[object, ...], payload: dict[str, Any], observed_at: datetime
+    ) -> None:
+        """Wrap `payload` in the envelope; invalid payloads go to `steam.dlq` with the reason."""
+        event = envelope(
+            source=self.source,
+            natural_key=natural_key,
+            observed_at=observed_at,
+            partition_key=self.partition_key,
+            payload=payload,
+        )
+        value = event.to_json_bytes()
+        reason = validation_error(self.topic, payload)
+        if reason is None:
+            self.messages.append(OutgoingMessage(self.topic, key, value))
+            self.event_ids.append(event.event_id)
+        else:
+            self.messages.append(
+                dead_letter(
+                    intended_topic=self.topic, key=key, value=value, reason=reason, source=self.source
+                )
+            )
+            self.dead_lettered += 1
+
+    def skip(self, item: object, reason: str) -> None:
+        """Record an item that produced no event, and why (metadata `skipped`)."""
+        self.skipped[str(item)] = reason
+
+
+def fetch_each(
+    items: Iterable[T], fetch: Callable[[T], R], workers: int
+) -> Iterator[tuple[T, R | SteamAppError]]:
+    """(item, result or per-item error) for every item, fetched on `workers` threads.
+
+    Source-level errors (bad key, budget, pace) and a run of consecutive "unavailable" items stop
+    the fetching and are raised; the results already yielded stay with the caller.
+    """
+    pending = list(items)
+    consecutive_unavailable = 0
+    with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="steam") as pool:
+        running: dict[Future[R], T] = {}
+        try:
+            while pending or running:
+                while pending and len(running) < max(1, workers) * 2:
+                    item = pending.pop(0)
+                    running[pool.submit(fetch, item)] = item
+                done, _ = wait(running, return_when=FIRST_COMPLETED)
+                for future in done:
+                    item = running.pop(future)
+                    error = future.exception()
+                    if error is None:
+                        consecutive_unavailable = 0
+                        yield item, future.result()
+                    elif isinstance(error, SteamUnavailable):
+                        consecutive_unavailable += 1
+                        if consecutive_unavailable >= CONSECUTIVE_UNAVAILABLE_LIMIT:
+                            raise SteamUnavailable(
+                                f"Steam looks down: {consecutive_unavailable} items in a row failed; "
+                                f"last: {error}"
+                            )
+                        yield item, SteamAppError(f"unavailable: {error}")
+                    elif isinstance(error, SteamAppError):
+                        consecutive_unavailable = 0
+                        yield item, error
+                    else:
+                        raise error
+        finally:
+            for future in running:
+                future.cancel()
+
+
+def _delivery_metadata(summary: DeliverySummary) -> dict[str, Any]:
+    return {
+        "events_per_topic": dg.MetadataValue.json(summary.per_topic()),
+        "events_per_partition": dg.MetadataValue.json(
+            {t: {str(p): n for p, n in summary.per_partition(t).items()} for t in summary.per_topic()}
+        ),
+        "events_total": summary.acked_total,
+        "bytes_produced": summary.bytes_acked,
+    }
+
+
+def run_metadata(
+    batches: list[EventBatch],
+    summary: DeliverySummary,
+    steam: SteamApiResource,
+    calls: CallStats,
+    started: float,
+    extra: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Metadata for one ingest materialisation: calls, events per topic/partition, skipped items."""
+    skipped: dict[str, str] = {}
+    for batch in batches:
+        skipped.update(batch.skipped)
+    reasons = Counter(reason.split(":", 1)[0] for reason in skipped.values())
+    return {
+        **_delivery_metadata(summary),
+        "steam_calls": calls.total_calls,
+        "steam_calls_detail": dg.MetadataValue.json(calls.as_metadata()),
+        **steam.usage(),
+        "dead_lettered": sum(b.dead_lettered for b in batches),
+        "skipped_count": len(skipped),
+        "skipped_reasons": dg.MetadataValue.json(dict(reasons)),
+        "skipped": dg.MetadataValue.json(dict(list(skipped.items())[:200])),
+        "duration_s": round(time.monotonic() - started, 3),
+        **(extra or {}),
+    }
+
+
+def publish(
+    context: dg.AssetExecutionContext,
+    kafka: KafkaResource,
+    steam: SteamApiResource,
+    batches: list[EventBatch],
+    calls_before: CallStats,
+    started: float,
+    source_error: SteamSourceError | None = None,
+    extra: dict[str, Any] | None = None,
+) -> dg.MaterializeResult:
+    """Produce every batch (delivery checked), then succeed with metadata or fail on a source error."""
+    messages = [m for b in batches for m in b.messages]
+    summary = kafka.produce_all(messages) if messages else DeliverySummary()
+    calls = steam.stats().since(calls_before)
+    metadata = run_metadata(batches, summary, steam, calls, started, extra)
+    for batch in batches:
+        for item, reason in list(batch.skipped.items())[:20]:
+            context.log.warning(f"{batch.topic}: skipped {item}: {reason}")
+    if source_error is not None:
+        raise dg.Failure(
+            description=f"{source_error.reason}: {source_error} "
+            f"({summary.acked_total} events collected before the failure were produced)",
+            metadata=metadata,
+            allow_retries=isinstance(source_error, SteamUnavailable),
+        )
+    context.log.info(
+        f"{summary.acked_total} events, {calls.total_calls} Steam calls, "
+        f"{metadata['skipped_count']} skipped, {metadata['duration_s']}s"
+    )
+    return dg.MaterializeResult(metadata=metadata)

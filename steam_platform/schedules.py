@@ -1,0 +1,97 @@
+"""When ingestion runs: partitioned jobs for the ingest assets and the schedules that start them.
+
+- `player_counts_poll`: every N minutes (env `STEAM_POLL_INTERVAL_MINUTES`, default 10), the
+  current hour's partition, tagged with the poll slot so the snapshot's event ids are stable.
+- `player_activity_hourly`: at minute 5, the current hour.
+- `news_daily`: at 00:30 UTC, yesterday (a complete day of posts).
+- `apps_daily`: at 06:00 UTC, today's catalogue and details snapshot.
+Backfills of `news` over a date range use `news_job` from the UI or `dagster job backfill`.
+"""
+
+import os
+from datetime import UTC, datetime, timedelta
+
+import dagster as dg
+
+from steam_platform.assets.ingest_players import (
+    DEFAULT_POLL_INTERVAL_MINUTES,
+    POLL_SLOT_TAG,
+    poll_slot,
+)
+from steam_platform.partitions import daily_partitions, hourly_partitions
+
+POLL_INTERVAL_MINUTES = int(os.environ.get("STEAM_POLL_INTERVAL_MINUTES", str(DEFAULT_POLL_INTERVAL_MINUTES)))
+
+player_counts_job = dg.define_asset_job(
+    "player_counts_job", selection=["player_counts"], partitions_def=hourly_partitions
+)
+player_activity_job = dg.define_asset_job(
+    "player_activity_job", selection=["player_activity"], partitions_def=hourly_partitions
+)
+news_job = dg.define_asset_job("news_job", selection=["news"], partitions_def=daily_partitions)
+apps_job = dg.define_asset_job(
+    "apps_job", selection=["app_catalog", "app_details"], partitions_def=daily_partitions
+)
+
+
+def _tick_time(context: dg.ScheduleEvaluationContext) -> datetime:
+    tick = context.scheduled_execution_time or datetime.now(UTC)
+    return tick.astimezone(UTC)
+
+
+@dg.schedule(
+    job=player_counts_job,
+    cron_schedule=f"*/{POLL_INTERVAL_MINUTES} * * * *",
+    execution_timezone="UTC",
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+)
+def player_counts_poll(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
+    """One player-count snapshot per tick into the hour that contains the tick."""
+    slot = poll_slot(_tick_time(context), POLL_INTERVAL_MINUTES)
+    return dg.RunRequest(
+        run_key=f"player_counts:{slot.isoformat()}",
+        partition_key=hourly_partitions.get_partition_key_for_timestamp(slot.timestamp()),
+        run_config={"ops": {"player_counts": {"config": {"poll_interval_minutes": POLL_INTERVAL_MINUTES}}}},
+        tags={POLL_SLOT_TAG: slot.isoformat()},
+    )
+
+
+@dg.schedule(
+    job=player_activity_job,
+    cron_schedule="5 * * * *",
+    execution_timezone="UTC",
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+)
+def player_activity_hourly(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
+    """Tracked players' games, once an hour, into the current hour."""
+    key = hourly_partitions.get_partition_key_for_timestamp(_tick_time(context).timestamp())
+    return dg.RunRequest(run_key=f"player_activity:{key}", partition_key=key)
+
+
+@dg.schedule(
+    job=news_job,
+    cron_schedule="30 0 * * *",
+    execution_timezone="UTC",
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+)
+def news_daily(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
+    """Yesterday's news, once the day is complete."""
+    yesterday = _tick_time(context) - timedelta(days=1)
+    key = daily_partitions.get_partition_key_for_timestamp(yesterday.timestamp())
+    return dg.RunRequest(run_key=f"news:{key}", partition_key=key)
+
+
+@dg.schedule(
+    job=apps_job,
+    cron_schedule="0 6 * * *",
+    execution_timezone="UTC",
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+)
+def apps_daily(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
+    """Today's catalogue and store details snapshot."""
+    key = daily_partitions.get_partition_key_for_timestamp(_tick_time(context).timestamp())
+    return dg.RunRequest(run_key=f"apps:{key}", partition_key=key)
+
+
+INGEST_JOBS = [player_counts_job, player_activity_job, news_job, apps_job]
+INGEST_SCHEDULES = [player_counts_poll, player_activity_hourly, news_daily, apps_daily]
