@@ -13,10 +13,12 @@ import typer
 
 from steam_platform.localstack.health import StackError
 from steam_platform.localstack.stack import LocalStack
+from steam_platform.simulator.command import simulator
 
 app = typer.Typer(help="Steam data platform: local stack, simulator, pipeline.", no_args_is_help=True)
 stack_app = typer.Typer(help="Local stack of real servers (no Docker).", no_args_is_help=True)
 app.add_typer(stack_app, name="stack")
+app.command("simulator")(simulator)
 
 StateDir = Annotated[
     Path | None, typer.Option("--state-dir", help="Stack state folder (default .stack/ or $STEAM_STACK_DIR).")

@@ -7,6 +7,7 @@ from steam_platform.localstack.services.elasticsearch import ElasticsearchServic
 from steam_platform.localstack.services.kafka import KafkaService
 from steam_platform.localstack.services.postgres import PostgresService
 from steam_platform.localstack.services.s3 import S3Service
+from steam_platform.localstack.services.simulator import SimulatorService
 from steam_platform.localstack.services.spark import SparkConnectors
 
 SERVICE_TYPES: list[type[Service]] = [
@@ -15,4 +16,5 @@ SERVICE_TYPES: list[type[Service]] = [
     S3Service,
     SparkConnectors,
     ElasticsearchService,
+    SimulatorService,
 ]
