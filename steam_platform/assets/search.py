@@ -101,9 +101,16 @@ def _index_asset(spec: IndexSpec, upstream: str, name: str, description: str) ->
             )
         except indexer.IndexingError as exc:
             exc.report.duration_s = round(time.monotonic() - started, 3)
-            raise dg.Failure(description=str(exc), metadata=_report_metadata(exc.report)) from exc
+            # Documents the mapping refuses fail the same way next time: only outages are retried.
+            raise dg.Failure(
+                description=str(exc),
+                metadata=_report_metadata(exc.report),
+                allow_retries=any(f.transient for f in exc.report.failed),
+            ) from exc
         except indexer.MappingConflictError as exc:
-            raise dg.Failure(description=f"mapping conflict for {spec.alias}: {exc}") from exc
+            raise dg.Failure(
+                description=f"mapping conflict for {spec.alias}: {exc}", allow_retries=False
+            ) from exc
         context.log.info(
             f"{spec.alias}: {report.mode} of dt={dt} -> {report.index}: {report.docs_indexed} indexed, "
             f"{report.docs_deleted} stale deleted in {report.duration_s}s"
