@@ -21,6 +21,7 @@ from steam_platform.events.envelope import envelope
 from steam_platform.events.payloads import validation_error
 from steam_platform.resources.kafka import DeliverySummary, KafkaResource, OutgoingMessage
 from steam_platform.resources.steam import SteamAppError, SteamSourceError, SteamUnavailable
+from steam_platform.resources.steam.errors import SteamItemUnavailable
 from steam_platform.resources.steam.transport import CallStats
 from steam_platform.resources.steam_api import SteamApiResource
 
@@ -112,7 +113,7 @@ def fetch_each(
                                 f"Steam looks down: {consecutive_unavailable} items in a row failed; "
                                 f"last: {error}"
                             )
-                        yield item, SteamAppError(f"unavailable: {error}")
+                        yield item, SteamItemUnavailable(str(error))
                     elif isinstance(error, SteamAppError):
                         consecutive_unavailable = 0
                         yield item, error

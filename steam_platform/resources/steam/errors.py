@@ -47,6 +47,12 @@ class SteamNotFound(SteamAppError):
     reason = "not_found"
 
 
+class SteamItemUnavailable(SteamAppError):
+    """429/5xx/connection errors outlasted the retries for this item while others went through."""
+
+    reason = "unavailable"
+
+
 class SteamRequestRejected(SteamAppError):
     """A 4xx other than 403/404/429 for one request (bad parameter for this app)."""
 
