@@ -130,10 +130,9 @@ def _group_alive(pgid: int) -> bool:
     return False
 
 
-def group_rss_bytes(pgid: int) -> int:
-    """Resident memory of every process in process group `pgid`, for `stack status`."""
-    total = 0
-    page = os.sysconf("SC_PAGE_SIZE")
+def _process_table() -> dict[int, tuple[int, int, int]]:
+    """Every live, non-zombie process: pid -> (parent pid, process group, resident pages)."""
+    table: dict[int, tuple[int, int, int]] = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -141,6 +140,37 @@ def group_rss_bytes(pgid: int) -> int:
             fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        if int(fields[2]) == pgid:
-            total += int(fields[21]) * page
-    return total
+        if fields[0] != "Z":
+            table[int(entry.name)] = (int(fields[1]), int(fields[2]), int(fields[21]))
+    return table
+
+
+def service_pids(root: int) -> set[int]:
+    """`root`'s process group plus every descendant of `root`, wherever it moved.
+
+    A server's children normally share its process group, but some leave it: every PostgreSQL
+    backend calls `setsid()`. Following parent pids as well counts them all.
+    """
+    table = _process_table()
+    children: dict[int, list[int]] = {}
+    for pid, (ppid, _, _) in table.items():
+        children.setdefault(ppid, []).append(pid)
+    found = {pid for pid, (_, pgid, _) in table.items() if pgid == root}
+    todo = [root, *found]
+    while todo:
+        pid = todo.pop()
+        if pid in table:
+            found.add(pid)
+            todo += [c for c in children.get(pid, []) if c not in found]
+    return found
+
+
+def service_rss_bytes(root: int) -> int:
+    """Resident memory of a server and all its processes (see `service_pids`), for `stack status`.
+
+    Shared memory (e.g. PostgreSQL's shared buffers) counts once per process that touched it, as
+    `ps` shows it: an upper bound.
+    """
+    page = os.sysconf("SC_PAGE_SIZE")
+    table = _process_table()
+    return sum(table[pid][2] * page for pid in service_pids(root) if pid in table)

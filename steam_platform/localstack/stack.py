@@ -1,13 +1,15 @@
 """The local stack as a whole: choose ports once, bring services up in order, report, tear down.
 
-`stack.json` in the state folder records the ports and cluster size chosen at the first `up`, so
-later `up`/`status`/`down` calls (and the tests) address the same servers. `env` in the same folder
-holds `export KEY=value` lines pointing every client at the stack.
+`stack.json` in the state folder records the ports and cluster size chosen at the first `up`, and
+which services `up` started, so later `up`/`status`/`down` calls (and the tests) address the same
+servers. `env` in the same folder holds `export KEY=value` lines pointing every client at the stack;
+it holds passwords, so only its owner may read it (0600).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import shlex
 import shutil
 import sys
@@ -16,7 +18,7 @@ from pathlib import Path
 
 from steam_platform.localstack.health import StackError, free_port, port_open
 from steam_platform.localstack.paths import cache_dir, default_state_dir
-from steam_platform.localstack.process import group_rss_bytes
+from steam_platform.localstack.process import service_rss_bytes
 from steam_platform.localstack.services.base import Service, StackContext
 from steam_platform.localstack.services.registry import SERVICE_TYPES
 
@@ -67,6 +69,8 @@ class LocalStack:
             ports=dict((saved or {}).get("ports", {})),
             brokers=int(n_brokers),
         )
+        self._explicit_only = bool(only)
+        self.started: list[str] = list((saved or {}).get("services", []))
         names = only or [t.name for t in SERVICE_TYPES]
         unknown = set(names) - {t.name for t in SERVICE_TYPES}
         if unknown:
@@ -95,7 +99,11 @@ class LocalStack:
     def _save(self) -> None:
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self.manifest.write_text(
-            json.dumps({"brokers": self.ctx.brokers, "ports": self.ctx.ports}, indent=2, sort_keys=True)
+            json.dumps(
+                {"brokers": self.ctx.brokers, "ports": self.ctx.ports, "services": self.started},
+                indent=2,
+                sort_keys=True,
+            )
         )
 
     def _assign_ports(self, prefer_default: bool) -> None:
@@ -122,7 +130,14 @@ class LocalStack:
             svc.install()
 
     def up(self) -> dict[str, str]:
-        """Install, start what is not running, wait for health; returns the client environment."""
+        """Install, start what is not running, wait for health; returns the client environment.
+
+        The started services are recorded (added to those of earlier `up --only` calls), so
+        `status` reports them and `env` points at all of them.
+        """
+        wanted = set(self.started) | {svc.name for svc in self.services}
+        self.started = [t.name for t in SERVICE_TYPES if t.name in wanted]
+        self._save()
         self.install()
         for svc in self.services:
             if not svc.processes():  # install-only components (e.g. Spark's connector jars)
@@ -142,7 +157,11 @@ class LocalStack:
             print(f"[up] {svc.name}: starting", file=sys.stderr, flush=True)
             svc.start()
         env = self.endpoints()
-        self.env_file.write_text("".join(f"export {k}={shlex.quote(v)}\n" for k, v in sorted(env.items())))
+        for svc in (t(self.ctx) for t in SERVICE_TYPES if t.name in self.started):
+            env = {**svc.endpoints(), **env}
+        _write_private(
+            self.env_file, "".join(f"export {k}={shlex.quote(v)}\n" for k, v in sorted(env.items()))
+        )
         return env
 
     def down(self, purge: bool = False) -> list[str]:
@@ -161,10 +180,16 @@ class LocalStack:
             env.update(svc.endpoints())
         return env
 
+    def reported_services(self) -> list[Service]:
+        """What `status` covers: the services named by `only`, else those `up` started (else all)."""
+        if self._explicit_only or not self.started:
+            return self.services
+        return [svc for svc in self.services if svc.name in self.started]
+
     def status(self) -> list[ServiceStatus]:
-        """What runs where, whether it answers, and how much memory it holds."""
+        """What runs where, whether it answers, and how much memory (its whole process tree) it holds."""
         rows = []
-        for svc in self.services:
+        for svc in self.reported_services():
             pids = [p for p in (proc.pid() for proc in svc.processes()) if p is not None]
             running = len(pids) == len(svc.processes())
             rows.append(
@@ -173,8 +198,17 @@ class LocalStack:
                     running=running,
                     healthy=running and svc.healthy(),
                     pids=pids,
-                    rss_mb=sum(group_rss_bytes(p) for p in pids) / 2**20,
+                    rss_mb=sum(service_rss_bytes(p) for p in pids) / 2**20,
                     endpoints=svc.endpoints(),
                 )
             )
         return rows
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Replace `path` with `text`, readable by its owner only (it holds passwords)."""
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(text)
+    os.replace(tmp, path)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -93,10 +93,8 @@ def test_unacknowledged_records_fail_the_batch_with_a_count(kafka: KafkaResource
 
 
 @pytest.fixture(scope="module")
-def three_node_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
-    stack = LocalStack(
-        Path(tmp_path_factory.mktemp("kafka3")), brokers=3, only=["kafka"], prefer_default_ports=False
-    )
+def three_node_cluster(stack_state_dir: Callable[[str], Path]) -> Iterator[LocalStack]:
+    stack = LocalStack(stack_state_dir("kafka3"), brokers=3, only=["kafka"], prefer_default_ports=False)
     try:
         stack.up()
         yield stack

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -33,8 +35,8 @@ def _cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.mark.timeout(600)
-def test_up_twice_status_then_down_leaves_no_process(tmp_path: Path) -> None:
-    state = tmp_path / "cli-stack"
+def test_up_twice_status_then_down_leaves_no_process(stack_state_dir: Callable[[str], Path]) -> None:
+    state = stack_state_dir("cli-stack")
     up = _cli("stack", "up", "--only", "kafka", "--state-dir", str(state))
     assert up.returncode == 0, up.stderr
     try:
@@ -45,10 +47,16 @@ def test_up_twice_status_then_down_leaves_no_process(tmp_path: Path) -> None:
         assert again.returncode == 0, again.stderr
         assert "already running" in again.stderr
 
+        # `status` covers the services this stack was started with (recorded by `up`), not all.
         status = _cli("stack", "status", "--state-dir", str(state))
         assert status.returncode == 0, status.stdout
-        assert "kafka" in status.stdout and "healthy" in status.stdout
+        rows = {line.split()[0]: line.split() for line in status.stdout.splitlines()[1:]}
+        assert list(rows) == ["kafka"]
+        assert rows["kafka"][1] == "healthy" and float(rows["kafka"][2]) > 50  # a JVM's RSS, in MB
+        assert json.loads((state / "stack.json").read_text())["services"] == ["kafka"]
         assert _processes_mentioning(str(state)), "the broker should be running"
+        # The env file may hold passwords: owner-only.
+        assert stat.S_IMODE((state / "env").stat().st_mode) == 0o600
     finally:
         down = _cli("stack", "down", "--state-dir", str(state))
     assert down.returncode == 0, down.stderr
@@ -56,3 +64,4 @@ def test_up_twice_status_then_down_leaves_no_process(tmp_path: Path) -> None:
     assert _processes_mentioning(str(state)) == []
     status = _cli("stack", "status", "--state-dir", str(state))
     assert status.returncode == 1 and "stopped" in status.stdout
+    assert [line.split()[0] for line in status.stdout.splitlines()[1:]] == ["kafka"]

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import signal
 import sys
 import time
 from pathlib import Path
@@ -63,3 +66,33 @@ def test_free_port_is_free() -> None:
     port = free_port()
     assert 1024 < port < 65536
     assert not port_open("127.0.0.1", port)
+
+
+def test_memory_of_a_service_counts_children_that_left_its_process_group(tmp_path: Path) -> None:
+    """PostgreSQL backends call setsid(): `stack status` must still count them."""
+    from steam_platform.localstack.process import service_pids, service_rss_bytes
+
+    proc = _managed(tmp_path)
+    script = (
+        "import os, subprocess, sys, time; "
+        "child = subprocess.Popen([sys.executable, '-c', "
+        "'import os, time; os.setsid(); x = bytearray(64 * 2**20); time.sleep(300)']); "
+        "print('child', child.pid, flush=True); time.sleep(300)"
+    )
+    pid = proc.start([sys.executable, "-c", script], cwd=tmp_path)
+    child = None
+    try:
+        deadline = time.monotonic() + 10
+        while "child" not in proc.log_file.read_text() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        child = int(proc.log_file.read_text().split()[1])
+        while time.monotonic() < deadline and os.getpgid(child) == pid:
+            time.sleep(0.05)  # until the child has called setsid()
+        assert os.getpgid(child) != pid
+        assert service_pids(pid) == {pid, child}
+        assert service_rss_bytes(pid) > 64 * 2**20  # the child's 64 MB buffer is counted
+    finally:
+        proc.stop(timeout=5)
+        if child is not None:  # in its own session: not stopped with the group
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(child, signal.SIGKILL)
