@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import dagster as dg
 
-from steam_platform.assets import bus, ingest
+from steam_platform.assets import bus, ingest, search
 from steam_platform.resources.wiring import build_resources
 from steam_platform.schedules import INGEST_JOBS, INGEST_SCHEDULES
+from steam_platform.sensors import SENSORS
 
 defs = dg.Definitions(
-    assets=dg.load_assets_from_modules([bus, ingest]),
+    assets=dg.load_assets_from_modules([bus, ingest, search]),
     asset_checks=dg.load_asset_checks_from_modules([bus]),
     jobs=INGEST_JOBS,
     schedules=INGEST_SCHEDULES,
+    sensors=SENSORS,
     resources=build_resources(),
 )

@@ -3,7 +3,6 @@ S3 server) becomes searchable with counts equal to the mart's rows and the metad
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -26,6 +25,7 @@ from search_support import (
 
 from steam_platform.assets.search import search_game_daily, search_news, search_news_impact, search_top_games
 from steam_platform.resources.elasticsearch import ElasticsearchResource
+from steam_platform.resources.s3 import S3Resource
 from steam_platform.search.templates import INDEX_SPECS
 from steam_platform.tables import FACT_NEWS, MART_GAME_DAILY, MART_NEWS_IMPACT, MART_TOP_GAMES
 
@@ -148,42 +148,19 @@ def test_a_conflicting_document_fails_the_run_with_reasons(
     assert not any(e.event_type_value == "STEP_RESTARTED" for e in result.all_events)
 
 
-class PyarrowS3Lake(dg.ConfigurableResource):
-    """The lake on the stack's S3 server through pyarrow (what S3Resource.filesystem() returns)."""
-
-    endpoint_url: str
-    access_key: str
-    secret_key: str
-    region: str
-    root: str
-
-    def filesystem(self) -> pafs.FileSystem:
-        scheme, _, host = self.endpoint_url.partition("://")
-        return pafs.S3FileSystem(
-            access_key=self.access_key,
-            secret_key=self.secret_key,
-            region=self.region,
-            endpoint_override=host,
-            scheme=scheme,
-        )
-
-    def lake_root(self) -> str:
-        return self.root
-
-
 def test_partition_read_from_the_s3_server(
     es: Elasticsearch, es_resource: ElasticsearchResource, stack_env: dict[str, str], tmp_path: Path
 ) -> None:
-    lake = PyarrowS3Lake(
+    lake = S3Resource(
         endpoint_url=stack_env["S3_ENDPOINT_URL"],
-        access_key=stack_env["AWS_ACCESS_KEY_ID"],
-        secret_key=stack_env["AWS_SECRET_ACCESS_KEY"],
+        access_key_id=stack_env["AWS_ACCESS_KEY_ID"],
+        secret_access_key=stack_env["AWS_SECRET_ACCESS_KEY"],
         region=stack_env["AWS_REGION"],
-        root=f"s3a://{stack_env['LAKE_BUCKET']}/test-{uuid.uuid4().hex[:6]}/lake",
+        bucket=stack_env["LAKE_BUCKET"],
     )
     local = write_partition(tmp_path, FACT_NEWS, DAY, news_rows(DAY))
     fs = lake.filesystem()
-    target = f"{lake.root.removeprefix('s3a://')}/warehouse/fact_news/dt={DAY}"
+    target = f"{lake.lake_path()}/warehouse/fact_news/dt={DAY}"
     pafs.copy_files(str(local), target, source_filesystem=pafs.LocalFileSystem(), destination_filesystem=fs)
     result = _materialize([search_news], lake, es_resource)
     meta = _metadata(result, "search_news")
