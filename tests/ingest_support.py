@@ -9,15 +9,20 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pytest
 import requests
 from confluent_kafka import Consumer, KafkaException, TopicPartition
 
 from steam_platform.resources.kafka import KafkaResource
 from steam_platform.resources.steam_api import SteamApiResource
+from steam_platform.simulator.server import SimulatorServer
+
+IN_PROCESS_KEY = "test-key"
 
 
 class SimAdmin:
@@ -51,6 +56,29 @@ class SimAdmin:
             **overrides,
         }
         return SteamApiResource(**settings)
+
+    def info(self) -> dict[str, Any]:
+        """Sizes and example ids of every quirk (`GET /__sim/info`)."""
+        return dict(requests.get(f"{self.base_url}/__sim/info", timeout=10).json())
+
+
+@pytest.fixture(scope="module")
+def sim(stack_env: dict[str, str]) -> Iterator[SimAdmin]:
+    """The stack's `simulator` service when running (STEAM_TEST_SERVICES=kafka,simulator), else an
+    in-process simulator on a free port; either way the client talks HTTP."""
+    if "STEAM_API_BASE_URL" in stack_env:
+        yield SimAdmin(stack_env["STEAM_API_BASE_URL"], stack_env["STEAM_API_KEY"])
+        return
+    with SimulatorServer(port=0, seed=7, api_keys=(IN_PROCESS_KEY,)) as server:
+        yield SimAdmin(server.base_url, IN_PROCESS_KEY)
+
+
+@pytest.fixture(autouse=True)
+def clean_sim(sim: SimAdmin) -> Iterator[None]:
+    """No faults, zero counters, fresh rate-limit windows before and after each test."""
+    sim.reset()
+    yield
+    sim.reset()
 
 
 @dataclass(frozen=True)

@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
 import pytest
-from ingest_support import SimAdmin, TopicWindow
+from ingest_support import SimAdmin, TopicWindow, clean_sim, sim
 
 from steam_platform.assets.bus import kafka_topics
 from steam_platform.assets.ingest import app_catalog, app_details, news, player_activity, player_counts
@@ -25,27 +24,10 @@ from steam_platform.constants import TOPIC_APPS, TOPIC_DLQ, TOPIC_NEWS, TOPIC_PL
 from steam_platform.events.envelope import make_event_id
 from steam_platform.partitions import daily_partitions, hourly_partitions
 from steam_platform.resources.kafka import KafkaResource
-from steam_platform.simulator.server import SimulatorServer
 from steam_platform.tracked import load_tracked
 
 pytestmark = pytest.mark.integration
-KEY = "test-key"
-
-
-@pytest.fixture(scope="module")
-def sim(stack_env: dict[str, str]) -> Iterator[SimAdmin]:
-    if "STEAM_API_BASE_URL" in stack_env:  # the stack's simulator service
-        yield SimAdmin(stack_env["STEAM_API_BASE_URL"], stack_env["STEAM_API_KEY"])
-        return
-    with SimulatorServer(port=0, seed=7, api_keys=(KEY,)) as server:
-        yield SimAdmin(server.base_url, KEY)
-
-
-@pytest.fixture(autouse=True)
-def clean_sim(sim: SimAdmin) -> Iterator[None]:
-    sim.reset()
-    yield
-    sim.reset()
+__all__ = ["clean_sim", "sim"]  # fixtures shared with the other Steam tests
 
 
 @pytest.fixture(scope="module")
