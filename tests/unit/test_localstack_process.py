@@ -73,21 +73,23 @@ def test_memory_of_a_service_counts_children_that_left_its_process_group(tmp_pat
     from steam_platform.localstack.process import service_pids, service_rss_bytes
 
     proc = _managed(tmp_path)
+    # The child leaves the group, fills 64 MB (written, so resident), then says so.
     script = (
-        "import os, subprocess, sys, time; "
+        "import subprocess, sys, time; "
         "child = subprocess.Popen([sys.executable, '-c', "
-        "'import os, time; os.setsid(); x = bytearray(64 * 2**20); time.sleep(300)']); "
+        '\'import os, time; os.setsid(); x = b"x" * (64 * 2**20); print("ready", flush=True); '
+        "time.sleep(300)']); "
         "print('child', child.pid, flush=True); time.sleep(300)"
     )
     pid = proc.start([sys.executable, "-c", script], cwd=tmp_path)
     child = None
     try:
         deadline = time.monotonic() + 10
-        while "child" not in proc.log_file.read_text() and time.monotonic() < deadline:
+        while time.monotonic() < deadline and not {"ready", "child"} <= set(
+            proc.log_file.read_text().split()
+        ):
             time.sleep(0.05)
-        child = int(proc.log_file.read_text().split()[1])
-        while time.monotonic() < deadline and os.getpgid(child) == pid:
-            time.sleep(0.05)  # until the child has called setsid()
+        child = int(proc.log_file.read_text().split("child", 1)[1].split()[0])
         assert os.getpgid(child) != pid
         assert service_pids(pid) == {pid, child}
         assert service_rss_bytes(pid) > 64 * 2**20  # the child's 64 MB buffer is counted
