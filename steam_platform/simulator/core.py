@@ -142,6 +142,7 @@ class Simulator:
         rule = self.faults.pick(name, call.appids())
         if rule is None:
             return Outcome(serve())
+        log.info("fault %s injected on %s", rule.kind, name)
         delay = rule.delay_ms / 1000 if rule.kind == "slow" else 0.0
         return Outcome(apply_fault(rule, serve), delay)
 
