@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
+from elasticsearch import ConnectionError as EsConnectionError
 from pydantic import Field
 
 from steam_platform.constants import GROUP_SEARCH
@@ -106,6 +107,14 @@ def _index_asset(spec: IndexSpec, upstream: str, name: str, description: str) ->
                 description=str(exc),
                 metadata=_report_metadata(exc.report),
                 allow_retries=any(f.transient for f in exc.report.failed),
+            ) from exc
+        except EsConnectionError as exc:
+            # Raised only after the client's and our back-off retries (see search.bulk).
+            raise dg.Failure(
+                description=f"Elasticsearch at {elasticsearch.url} unreachable while syncing {spec.alias} "
+                f"dt={dt} ({elasticsearch.retry_attempts} attempts with back-off); re-running the "
+                "partition is safe (deterministic ids), the retry policy does so.",
+                allow_retries=True,
             ) from exc
         except indexer.MappingConflictError as exc:
             raise dg.Failure(
