@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import dagster as dg
 
-from steam_platform.assets import bus, ingest, search
+from steam_platform.assets import bus, ingest, lake, marts, search, warehouse
 from steam_platform.resources.wiring import build_resources
 from steam_platform.schedules import INGEST_JOBS, INGEST_SCHEDULES
 from steam_platform.sensors import SENSORS
 
 defs = dg.Definitions(
-    assets=dg.load_assets_from_modules([bus, ingest, search]),
+    assets=dg.load_assets_from_modules([bus, ingest, lake, warehouse, marts, search]),
     asset_checks=dg.load_asset_checks_from_modules([bus]),
     jobs=INGEST_JOBS,
     schedules=INGEST_SCHEDULES,

@@ -1,0 +1,175 @@
+"""Marts (gold): per-day game stats, news impact on player counts, daily rankings, built by Spark.
+
+Each daily partition reads the silver days it needs (declared as partition mappings, so a
+backfill runs them in order and waits for their inputs), and replaces its own `dt=` folder.
+"""
+
+from datetime import date, timedelta
+
+import dagster as dg
+from dagster_pyspark import PySparkResource
+from pydantic import Field
+from pyspark.sql import DataFrame, SparkSession
+
+from steam_platform.assets.lake_common import (
+    MART_FRESHNESS,
+    POOL_SPARK,
+    SPARK_RETRY,
+    check_result,
+    partition_day,
+    session,
+    table_metadata,
+)
+from steam_platform.constants import GROUP_MARTS
+from steam_platform.lake_schemas import spark_schema, written_schema
+from steam_platform.partitions import daily_partitions
+from steam_platform.resources.s3 import S3Resource
+from steam_platform.tables import (
+    DIM_APP,
+    FACT_NEWS,
+    FACT_PLAYER_COUNTS,
+    MART_GAME_DAILY,
+    MART_NEWS_IMPACT,
+    MART_TOP_GAMES,
+    Table,
+)
+from steam_platform.warehouse_quality import CHECK_SCHEMA, schema_outcome
+from streaming import marts
+from streaming.quality import no_duplicate_keys
+from streaming.tables_io import conform, read_days, read_table, write_days
+
+CHECK_KEY = "unique_key"
+#: The day before (rank change), or the day before and after (news windows crossing midnight).
+PREVIOUS_DAY = dg.TimeWindowPartitionMapping(
+    start_offset=-1, end_offset=0, allow_nonexistent_upstream_partitions=True
+)
+NEIGHBOUR_DAYS = dg.TimeWindowPartitionMapping(
+    start_offset=-1, end_offset=1, allow_nonexistent_upstream_partitions=True
+)
+
+
+def _checks(table: Table) -> list[dg.AssetCheckSpec]:
+    return [
+        dg.AssetCheckSpec(
+            CHECK_SCHEMA, asset=table.name, description="Written columns and types equal tables.py"
+        ),
+        dg.AssetCheckSpec(CHECK_KEY, asset=table.name, description=f"One row per ({', '.join(table.key)})"),
+    ]
+
+
+def _write(
+    spark: SparkSession, table: Table, rows_in: DataFrame, lake_root: str, day: date
+) -> dg.MaterializeResult:
+    """Conform `rows_in` to the contract, replace partition `day`, and check what was written."""
+    rows = conform(rows_in, spark_schema(table))
+    written = write_days(spark, rows, table.path(lake_root), [day])
+    back = read_days(spark, table.path(lake_root), written_schema(table), [day])
+    key = no_duplicate_keys(
+        back.selectExpr(f"concat_ws('|', {', '.join(f'CAST({k} AS STRING)' for k in table.key)}) AS k"),
+        table.name,
+        key="k",
+    )
+    return dg.MaterializeResult(
+        metadata={"dagster/row_count": written, "path": f"{table.path(lake_root)}/dt={day}"},
+        check_results=[
+            check_result(CHECK_SCHEMA, schema_outcome(spark, table, lake_root)),
+            check_result(CHECK_KEY, key),
+        ],
+    )
+
+
+def _silver(spark: SparkSession, table: Table, lake_root: str, days: list[date]) -> DataFrame:
+    """The silver/gold table's rows of `days`."""
+    return read_days(spark, table.path(lake_root), written_schema(table), days)
+
+
+def _dim_app(spark: SparkSession, lake_root: str) -> DataFrame:
+    """Every version of every app (marts take the current name)."""
+    return read_table(spark, DIM_APP.path(lake_root), written_schema(DIM_APP))
+
+
+@dg.asset(
+    group_name=GROUP_MARTS,
+    partitions_def=daily_partitions,
+    deps=["fact_player_counts", "fact_news", "dim_app"],
+    kinds={"spark", "parquet", "s3"},
+    pool=POOL_SPARK,
+    retry_policy=SPARK_RETRY,
+    freshness_policy=MART_FRESHNESS,
+    metadata=table_metadata(MART_GAME_DAILY),
+    check_specs=_checks(MART_GAME_DAILY),
+)
+def mart_game_daily(
+    context: dg.AssetExecutionContext, pyspark: PySparkResource, s3: S3Resource
+) -> dg.MaterializeResult:
+    """Per app and day: peak, average and minimum concurrent players, samples and news posts."""
+    spark, day, root = session(pyspark), partition_day(context), s3.lake_root()
+    rows = marts.mart_game_daily(
+        _silver(spark, FACT_PLAYER_COUNTS, root, [day]),
+        _silver(spark, FACT_NEWS, root, [day]),
+        _dim_app(spark, root),
+        day,
+    )
+    return _write(spark, MART_GAME_DAILY, rows, root, day)
+
+
+class NewsImpactConfig(dg.Config):
+    """How far around a post players are compared."""
+
+    window_hours: int = Field(default=6, ge=1, le=24, description="Hours before and after each post.")
+
+
+@dg.asset(
+    group_name=GROUP_MARTS,
+    partitions_def=daily_partitions,
+    deps=[
+        dg.AssetDep("fact_news"),
+        dg.AssetDep("fact_player_counts", partition_mapping=NEIGHBOUR_DAYS),
+        dg.AssetDep("dim_app"),
+    ],
+    kinds={"spark", "parquet", "s3"},
+    pool=POOL_SPARK,
+    retry_policy=SPARK_RETRY,
+    freshness_policy=MART_FRESHNESS,
+    metadata=table_metadata(MART_NEWS_IMPACT),
+    check_specs=_checks(MART_NEWS_IMPACT),
+)
+def mart_news_impact(
+    context: dg.AssetExecutionContext, config: NewsImpactConfig, pyspark: PySparkResource, s3: S3Resource
+) -> dg.MaterializeResult:
+    """Per news post: average players in the hours before vs after publication.
+
+    Player counts of the previous and next day are read too, so posts near midnight are measured
+    on full windows (the next day is partial until it has been built).
+    """
+    spark, day, root = session(pyspark), partition_day(context), s3.lake_root()
+    neighbours = [day - timedelta(days=1), day, day + timedelta(days=1)]
+    rows = marts.mart_news_impact(
+        _silver(spark, FACT_NEWS, root, [day]),
+        _silver(spark, FACT_PLAYER_COUNTS, root, neighbours),
+        _dim_app(spark, root),
+        day,
+        config.window_hours,
+    )
+    return _write(spark, MART_NEWS_IMPACT, rows, root, day)
+
+
+@dg.asset(
+    group_name=GROUP_MARTS,
+    partitions_def=daily_partitions,
+    deps=[dg.AssetDep("mart_game_daily", partition_mapping=PREVIOUS_DAY)],
+    kinds={"spark", "parquet", "s3"},
+    pool=POOL_SPARK,
+    retry_policy=SPARK_RETRY,
+    freshness_policy=MART_FRESHNESS,
+    metadata=table_metadata(MART_TOP_GAMES),
+    check_specs=_checks(MART_TOP_GAMES),
+)
+def mart_top_games(
+    context: dg.AssetExecutionContext, pyspark: PySparkResource, s3: S3Resource
+) -> dg.MaterializeResult:
+    """Daily ranking by peak players with the rank change vs the previous day."""
+    spark, day, root = session(pyspark), partition_day(context), s3.lake_root()
+    previous = day - timedelta(days=1)
+    daily = _silver(spark, MART_GAME_DAILY, root, [previous, day])
+    return _write(spark, MART_TOP_GAMES, marts.mart_top_games(daily, day, previous), root, day)

@@ -1,0 +1,264 @@
+"""Bronze job: one Kafka topic -> Parquet under `<lake_root>/bronze/<topic>/dt=YYYY-MM-DD/`.
+
+Structured Streaming reads the topic from the checkpointed offsets, parses each envelope with an
+explicit schema, adds Kafka provenance and landing time, and writes each micro-batch into
+`dt=<observed day>/batch_id=<n>/` with dynamic partition overwrite. A batch that is re-run after a
+crash (Spark replays it from the checkpoint's offset log with the same offsets) replaces exactly
+the files of its own earlier attempt, so every record lands once. Malformed envelopes go to
+`<lake_root>/quarantine/<topic>/` with a reason and never stop the stream.
+
+In-process: `run_bronze(spark, BronzeJob(...))` returns `BronzeStats`. As a job:
+
+    spark-submit streaming/bronze.py --topic steam.news --bootstrap 127.0.0.1:19093 \
+        --lake-root s3a://steam-lake/lake [--checkpoint ...] [--continuous --interval "1 minute"]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+if __package__ in (None, ""):  # run as a script by spark-submit: make `streaming` importable
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from streaming.envelope_parse import good_rows, parse_kafka_records, quarantined_rows
+from streaming.lake_paths import bronze_path, checkpoint_path, quarantine_path
+from streaming.lakefs import FileStats, parquet_stats
+
+
+@dataclass(frozen=True)
+class BronzeJob:
+    """What to land and where: topic, brokers, lake root, checkpoint, trigger."""
+
+    topic: str
+    bootstrap_servers: str
+    lake_root: str
+    checkpoint: str | None = None
+    #: None: `availableNow` (land everything new, then stop); else a processing-time interval.
+    continuous_interval: str | None = None
+    max_offsets_per_trigger: int | None = None
+    fail_on_data_loss: bool = True
+    timeout_s: float | None = 1800.0
+    #: Extra `kafka.*` consumer options (security protocol, SASL) for production clusters.
+    kafka_options: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def checkpoint_location(self) -> str:
+        return self.checkpoint or checkpoint_path(self.lake_root, self.topic)
+
+
+@dataclass
+class BatchStats:
+    """What one micro-batch landed: rows, quarantined rows, offsets per Kafka partition."""
+
+    rows: int = 0
+    quarantined: int = 0
+    #: partition -> (first offset, last offset + 1, records)
+    offsets: dict[int, tuple[int, int, int]] = field(default_factory=dict)
+
+
+@dataclass
+class BronzeStats:
+    """What one run of the job landed (for Dagster metadata and the reconciliation check)."""
+
+    topic: str
+    rows_landed: int
+    rows_quarantined: int
+    batches: list[int]
+    #: Kafka partition -> {"from": first offset read, "to": last offset + 1, "records": n}
+    offsets: dict[int, dict[str, int]]
+    files: FileStats
+    duration_s: float
+
+    @property
+    def records_read(self) -> int:
+        return sum(o["records"] for o in self.offsets.values())
+
+    @property
+    def offset_span(self) -> int:
+        """Records the offsets say were read (to - from summed over partitions)."""
+        return sum(o["to"] - o["from"] for o in self.offsets.values())
+
+
+def _offsets_of(parsed: DataFrame) -> dict[int, tuple[int, int, int]]:
+    rows = (
+        parsed.groupBy("kafka_partition")
+        .agg(F.min("kafka_offset").alias("lo"), F.max("kafka_offset").alias("hi"), F.count("*").alias("n"))
+        .collect()
+    )
+    return {int(r.kafka_partition): (int(r.lo), int(r.hi) + 1, int(r.n)) for r in rows}
+
+
+def land_batch(batch: DataFrame, batch_id: int, lake_root: str, topic: str) -> BatchStats:
+    """Write one micro-batch's good rows to bronze and bad rows to quarantine (idempotent per id)."""
+    parsed = parse_kafka_records(batch.withColumn("batch_id", F.lit(batch_id))).persist()
+    try:
+        stats = BatchStats(offsets=_offsets_of(parsed))
+        good = good_rows(parsed)
+        bad = quarantined_rows(parsed)
+        stats.rows = good.count()
+        stats.quarantined = bad.count()
+        writer_opts = {"partitionOverwriteMode": "dynamic"}
+        if stats.rows:
+            good.write.mode("overwrite").options(**writer_opts).partitionBy("dt", "batch_id").parquet(
+                bronze_path(lake_root, topic)
+            )
+        if stats.quarantined:
+            bad.write.mode("overwrite").options(**writer_opts).partitionBy("batch_id").parquet(
+                quarantine_path(lake_root, topic)
+            )
+        return stats
+    finally:
+        parsed.unpersist()
+
+
+def _kafka_stream(spark: SparkSession, job: BronzeJob) -> DataFrame:
+    reader = (
+        spark.readStream.format("kafka")
+        .option("kafka.bootstrap.servers", job.bootstrap_servers)
+        .option("subscribe", job.topic)
+        .option("startingOffsets", "earliest")
+        .option("failOnDataLoss", str(job.fail_on_data_loss).lower())
+        .option("kafka.isolation.level", "read_committed")
+    )
+    if job.max_offsets_per_trigger:
+        reader = reader.option("maxOffsetsPerTrigger", str(job.max_offsets_per_trigger))
+    for key, value in job.kafka_options.items():
+        reader = reader.option(key if key.startswith("kafka.") else f"kafka.{key}", value)
+    return reader.load()
+
+
+def _summarise(
+    job: BronzeJob, batches: dict[int, BatchStats], spark: SparkSession, started: float
+) -> BronzeStats:
+    offsets: dict[int, dict[str, int]] = {}
+    for stats in batches.values():
+        for part, (lo, hi, n) in stats.offsets.items():
+            seen = offsets.setdefault(part, {"from": lo, "to": hi, "records": 0})
+            seen["from"] = min(seen["from"], lo)
+            seen["to"] = max(seen["to"], hi)
+            seen["records"] += n
+    ids = sorted(batches)
+    files = FileStats(0, 0)
+    if ids:
+        glob = "{" + ",".join(str(i) for i in ids) + "}"
+        landed = parquet_stats(spark, f"{bronze_path(job.lake_root, job.topic)}/dt=*/batch_id={glob}")
+        held = parquet_stats(spark, f"{quarantine_path(job.lake_root, job.topic)}/batch_id={glob}")
+        files = FileStats(landed.files + held.files, landed.bytes + held.bytes)
+    return BronzeStats(
+        topic=job.topic,
+        rows_landed=sum(b.rows for b in batches.values()),
+        rows_quarantined=sum(b.quarantined for b in batches.values()),
+        batches=ids,
+        offsets=dict(sorted(offsets.items())),
+        files=files,
+        duration_s=round(time.monotonic() - started, 3),
+    )
+
+
+class BronzeRunError(RuntimeError):
+    """The streaming query failed or did not finish in time (nothing is lost: re-run resumes)."""
+
+
+def run_bronze(spark: SparkSession, job: BronzeJob) -> BronzeStats:
+    """Run the query: availableNow (default) returns when everything new has landed.
+
+    In continuous mode it runs until `timeout_s` (None: until stopped) and then stops cleanly.
+    """
+    started = time.monotonic()
+    batches: dict[int, BatchStats] = {}
+
+    def on_batch(batch: DataFrame, batch_id: int) -> None:
+        batches[batch_id] = land_batch(batch, batch_id, job.lake_root, job.topic)
+
+    writer = (
+        _kafka_stream(spark, job)
+        .writeStream.queryName(f"bronze_{job.topic}")
+        .option("checkpointLocation", job.checkpoint_location)
+        .foreachBatch(on_batch)
+    )
+    if job.continuous_interval:
+        writer = writer.trigger(processingTime=job.continuous_interval)
+    else:
+        writer = writer.trigger(availableNow=True)
+    query = writer.start()
+    try:
+        finished = query.awaitTermination(int(job.timeout_s)) if job.timeout_s else query.awaitTermination()
+    finally:
+        if query.isActive:
+            query.stop()
+    error = query.exception()
+    if error is not None:
+        raise BronzeRunError(f"bronze query for {job.topic} failed: {error}")
+    if finished is False and not job.continuous_interval:
+        raise BronzeRunError(f"bronze query for {job.topic} did not finish within {job.timeout_s}s")
+    return _summarise(job, batches, spark, started)
+
+
+def stats_as_dict(stats: BronzeStats) -> dict[str, object]:
+    """A JSON-friendly view of `stats` (what the script prints)."""
+    return {
+        "topic": stats.topic,
+        "rows_landed": stats.rows_landed,
+        "rows_quarantined": stats.rows_quarantined,
+        "batches": stats.batches,
+        "offsets": {str(k): v for k, v in stats.offsets.items()},
+        "files_written": stats.files.files,
+        "bytes_written": stats.files.bytes,
+        "duration_s": stats.duration_s,
+    }
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    """Command-line arguments of the `spark-submit` entry point."""
+    parser = argparse.ArgumentParser(description="Land one Kafka topic into the bronze Parquet lake.")
+    parser.add_argument("--topic", required=True)
+    parser.add_argument("--bootstrap", required=True, help="Kafka bootstrap servers (host:port,...)")
+    parser.add_argument("--lake-root", required=True, help="e.g. s3a://steam-lake/lake")
+    parser.add_argument("--checkpoint", help="default: <lake-root>/_checkpoints/bronze_<topic>")
+    parser.add_argument(
+        "--continuous", action="store_true", help="processing-time trigger, runs until stopped"
+    )
+    parser.add_argument(
+        "--interval", default="1 minute", help='trigger interval with --continuous, e.g. "1 minute"'
+    )
+    parser.add_argument("--max-offsets-per-trigger", type=int, default=None)
+    parser.add_argument("--timeout-s", type=float, default=None, help="stop after this long (default: none)")
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """`spark-submit streaming/bronze.py ...`: build the session from the environment and run."""
+    from streaming.spark_session import build_spark_session, connector_jars_from_env, s3a_conf_from_env
+
+    args = parse_args(argv)
+    job = BronzeJob(
+        topic=args.topic,
+        bootstrap_servers=args.bootstrap,
+        lake_root=args.lake_root,
+        checkpoint=args.checkpoint,
+        continuous_interval=args.interval if args.continuous else None,
+        max_offsets_per_trigger=args.max_offsets_per_trigger,
+        timeout_s=args.timeout_s,
+    )
+    spark = build_spark_session(
+        f"bronze_{args.topic}", jars=connector_jars_from_env(), conf=s3a_conf_from_env()
+    )
+    try:
+        stats = run_bronze(spark, job)
+    finally:
+        spark.stop()
+    print(json.dumps(stats_as_dict(stats)), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

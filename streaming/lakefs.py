@@ -1,0 +1,52 @@
+"""Small Hadoop FileSystem helpers through the session's JVM (works for `file:` and `s3a:` alike)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from pyspark.sql import SparkSession
+
+
+@dataclass(frozen=True)
+class FileStats:
+    """Data files under a path (Parquet parts only) and their total size."""
+
+    files: int
+    bytes: int
+
+
+def _fs(spark: SparkSession, path: str) -> tuple[Any, Any]:
+    jvm: Any = spark.sparkContext._jvm
+    hpath = jvm.org.apache.hadoop.fs.Path(path)
+    conf = spark.sparkContext._jsc.hadoopConfiguration()  # type: ignore[union-attr]
+    return hpath.getFileSystem(conf), hpath
+
+
+def exists(spark: SparkSession, path: str) -> bool:
+    """True when `path` (a folder or file) exists."""
+    fs, hpath = _fs(spark, path)
+    return bool(fs.exists(hpath))
+
+
+def parquet_stats(spark: SparkSession, pattern: str) -> FileStats:
+    """Parquet files matching the glob `pattern` (e.g. `.../dt=*/batch_id=7`) and their bytes."""
+    fs, hpath = _fs(spark, pattern)
+    statuses = fs.globStatus(hpath) or []
+    files = 0
+    size = 0
+    for status in statuses:
+        iterator = fs.listFiles(status.getPath(), True)
+        while iterator.hasNext():
+            item = iterator.next()
+            name = item.getPath().getName()
+            if name.endswith(".parquet") and not name.startswith((".", "_")):
+                files += 1
+                size += int(item.getLen())
+    return FileStats(files, size)
+
+
+def delete(spark: SparkSession, path: str) -> bool:
+    """Delete `path` recursively; False when it did not exist."""
+    fs, hpath = _fs(spark, path)
+    return bool(fs.delete(hpath, True))

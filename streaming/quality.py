@@ -1,0 +1,127 @@
+"""Data-quality rules over lake tables, as plain outcomes (the Dagster checks report them).
+
+Each rule returns whether it passed, a message a person can act on, and numbers for metadata.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+from pyspark.sql.types import StructType
+
+EXAMPLES = 5
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """The result of one rule: passed, why, and figures for metadata."""
+
+    passed: bool
+    message: str
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+def no_duplicate_keys(frame: DataFrame, table: str, key: str = "event_id") -> Outcome:
+    """Every `key` value occurs once."""
+    dups = frame.groupBy(key).agg(F.count("*").alias("n")).where("n > 1")
+    found = dups.orderBy(F.col("n").desc(), key).limit(EXAMPLES).collect()
+    total = dups.count() if found else 0
+    if not found:
+        return Outcome(True, f"{table}: every {key} is unique", {"duplicate_keys": 0})
+    examples = ", ".join(f"{r[key]} x{r.n}" for r in found)
+    return Outcome(
+        False,
+        f"{table}: {total} {key} value(s) occur more than once, e.g. {examples}",
+        {"duplicate_keys": total},
+    )
+
+
+def no_negative(frame: DataFrame, table: str, column: str, key: str = "event_id") -> Outcome:
+    """`column` is never below zero (nulls allowed)."""
+    bad = frame.where(F.col(column) < 0)
+    found = bad.select(key, column).limit(EXAMPLES).collect()
+    total = bad.count() if found else 0
+    if not found:
+        return Outcome(True, f"{table}: no negative {column}", {"negative_rows": 0})
+    examples = ", ".join(f"{r[key]}={r[column]}" for r in found)
+    return Outcome(
+        False, f"{table}: {total} row(s) with negative {column}, e.g. {examples}", {"negative_rows": total}
+    )
+
+
+def schema_matches(actual: StructType, expected: StructType, table: str) -> Outcome:
+    """The written columns are exactly the contract's: same names, order and types."""
+    got = [(f.name, f.dataType.simpleString()) for f in actual.fields]
+    want = [(f.name, f.dataType.simpleString()) for f in expected.fields]
+    if got == want:
+        return Outcome(True, f"{table}: schema matches the contract ({len(want)} columns)")
+    missing = [n for n, _ in want if n not in dict(got)]
+    extra = [n for n, _ in got if n not in dict(want)]
+    retyped = [f"{n}: {dict(got)[n]} (contract {t})" for n, t in want if n in dict(got) and dict(got)[n] != t]
+    problems = [
+        f"missing {missing}" if missing else "",
+        f"unexpected {extra}" if extra else "",
+        f"types differ {retyped}" if retyped else "",
+    ]
+    detail = "; ".join(p for p in problems if p) or f"column order differs: {[n for n, _ in got]}"
+    return Outcome(False, f"{table}: schema differs from the contract: {detail}")
+
+
+def silver_reconciles(
+    bronze_events: int, silver_rows: int, table: str, day: date, invalid: int = 0
+) -> Outcome:
+    """Silver holds one row per distinct bronze event of the day (minus rows without their keys)."""
+    meta = {"bronze_distinct_events": bronze_events, "silver_rows": silver_rows, "invalid_payloads": invalid}
+    expected = bronze_events - invalid
+    if silver_rows == expected:
+        return Outcome(True, f"{table} dt={day}: {silver_rows} rows = {bronze_events} bronze events", meta)
+    if silver_rows == 0:
+        return Outcome(
+            False,
+            f"{table} dt={day}: partition missing or empty, but bronze holds {expected} event(s) for it "
+            "(materialise the partition)",
+            meta,
+        )
+    return Outcome(
+        False,
+        f"{table} dt={day}: {silver_rows} rows but bronze holds {expected} distinct event(s) "
+        f"({silver_rows - expected:+d})",
+        meta,
+    )
+
+
+def kafka_offsets_reconcile(landed: DataFrame, topic: str) -> Outcome:
+    """Bronze + quarantine hold each Kafka offset once and no offset in between is missing.
+
+    `landed` has `kafka_partition` and `kafka_offset` of every bronze and quarantine row. The
+    producer is idempotent and non-transactional, so a partition's offsets are contiguous.
+    """
+    per_part = (
+        landed.groupBy("kafka_partition")
+        .agg(
+            F.count("*").alias("rows"),
+            F.countDistinct("kafka_offset").alias("distinct"),
+            F.min("kafka_offset").alias("lo"),
+            F.max("kafka_offset").alias("hi"),
+        )
+        .orderBy("kafka_partition")
+        .collect()
+    )
+    problems = []
+    meta: dict[str, Any] = {"rows": 0, "partitions": len(per_part)}
+    for r in per_part:
+        meta["rows"] += int(r.rows)
+        span = int(r.hi) - int(r.lo) + 1
+        if r.rows != r.distinct:
+            problems.append(f"partition {r.kafka_partition}: {r.rows - r.distinct} offset(s) landed twice")
+        if span != r.distinct:
+            problems.append(
+                f"partition {r.kafka_partition}: {span - r.distinct} offset(s) missing in {r.lo}..{r.hi}"
+            )
+    if problems:
+        return Outcome(False, f"{topic}: " + "; ".join(problems), meta)
+    return Outcome(True, f"{topic}: {meta['rows']} rows, each Kafka offset exactly once", meta)

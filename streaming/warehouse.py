@@ -1,0 +1,160 @@
+"""Silver transforms: bronze envelopes -> typed, deduplicated facts and the app dimension.
+
+Each function takes bronze rows (BRONZE_SCHEMA) and returns the table's rows; callers `conform`
+them to the contract and write them with `tables_io.write_days`. One row per `event_id`: a record
+that reached Kafka twice (a producer retry, a re-run ingest partition) keeps its first landing.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from pyspark.sql import DataFrame, Window
+from pyspark.sql import functions as F
+
+from streaming.news_text import text_and_words
+
+RESULT_OK = 1  # GetNumberOfCurrentPlayers' `result` when the app is live
+
+PLAYER_COUNT_PAYLOAD = "appid long, result int, player_count long"
+PLAYTIME_PAYLOAD = "steamid string, appid long, playtime_forever long, playtime_2weeks long"
+NEWS_PAYLOAD = (
+    "gid string, appid long, title string, url string, author string, feedlabel string, "
+    "feed_type int, contents string, date long"
+)
+APP_PAYLOAD = (
+    "appid long, name string, type string, is_free boolean, developers array<string>, "
+    "publishers array<string>, genres array<struct<id:string,description:string>>, "
+    "release_date struct<coming_soon:boolean,date:string>, price_overview struct<final:long>"
+)
+APP_ATTRIBUTES = (
+    "name",
+    "type",
+    "is_free",
+    "developers",
+    "publishers",
+    "genres",
+    "release_date",
+    "price_cents",
+)
+
+
+def dedupe_events(bronze: DataFrame) -> DataFrame:
+    """One row per event_id: the earliest observation, ties broken by Kafka position."""
+    first = Window.partitionBy("event_id").orderBy("observed_at", "kafka_partition", "kafka_offset")
+    return bronze.withColumn("_n", F.row_number().over(first)).where("_n = 1").drop("_n")
+
+
+def _with_payload(bronze: DataFrame, ddl: str) -> DataFrame:
+    return bronze.withColumn("p", F.from_json("payload", ddl))
+
+
+def fact_player_counts(bronze: DataFrame, day: date) -> DataFrame:
+    """Player-count snapshots observed on `day` (bronze `dt = day`)."""
+    rows = _with_payload(dedupe_events(events_of_day(bronze, day)), PLAYER_COUNT_PAYLOAD)
+    live = F.col("p.result") == RESULT_OK
+    return rows.select(
+        "event_id",
+        F.col("p.appid").alias("appid"),
+        F.when(live, F.col("p.player_count")).alias("player_count"),
+        live.alias("is_live"),
+        "observed_at",
+        "dt",
+    ).where(F.col("appid").isNotNull())
+
+
+def fact_playtime(bronze: DataFrame, day: date) -> DataFrame:
+    """Playtime per tracked player and game polled on `day`; `source` is the endpoint's method."""
+    rows = _with_payload(dedupe_events(events_of_day(bronze, day)), PLAYTIME_PAYLOAD)
+    return rows.select(
+        "event_id",
+        F.col("p.steamid").alias("steamid"),
+        F.col("p.appid").alias("appid"),
+        F.col("p.playtime_2weeks").alias("playtime_2weeks"),
+        F.col("p.playtime_forever").alias("playtime_forever"),
+        F.regexp_extract("source", r"(GetRecentlyPlayedGames|GetOwnedGames)", 1).alias("source"),
+        "observed_at",
+        "dt",
+    ).where(F.col("appid").isNotNull() & F.col("steamid").isNotNull())
+
+
+def events_of_day(bronze: DataFrame, day: date) -> DataFrame:
+    """Bronze rows observed on `day` (the selection of player counts and playtime)."""
+    return bronze.where(F.col("dt") == F.lit(day))
+
+
+def news_published_on(bronze: DataFrame, day: date) -> DataFrame:
+    """Bronze news rows whose post was published on `day`, whenever they were observed.
+
+    Only bronze days from `day` on are read: a post is never observed before it exists.
+    """
+    published = F.to_date(F.timestamp_seconds(F.get_json_object("payload", "$.date").cast("long")))
+    return bronze.where((F.col("dt") >= F.lit(day)) & (published == F.lit(day)))
+
+
+def fact_news(bronze: DataFrame, day: date) -> DataFrame:
+    """News posts published on `day` (UTC) with their plain text and word count."""
+    rows = _with_payload(dedupe_events(news_published_on(bronze, day)), NEWS_PAYLOAD)
+    rows = rows.withColumn("published_at", F.timestamp_seconds(F.col("p.date")))
+    text = text_and_words(F.col("p.contents"))
+    return rows.select(
+        "event_id",
+        F.col("p.gid").alias("gid"),
+        F.col("p.appid").alias("appid"),
+        F.col("p.title").alias("title"),
+        F.col("p.url").alias("url"),
+        F.col("p.author").alias("author"),
+        F.col("p.feedlabel").alias("feedlabel"),
+        F.col("p.feed_type").alias("feed_type"),
+        F.col("p.contents").alias("contents_raw"),
+        text["text"].alias("contents_text"),
+        text["words"].alias("word_count"),
+        "published_at",
+        F.to_date("published_at").alias("dt"),
+    ).where(F.col("gid").isNotNull() & F.col("appid").isNotNull())
+
+
+def _app_observations(bronze: DataFrame) -> DataFrame:
+    """Each app event's attributes; list fields joined as comma-separated text."""
+    rows = _with_payload(dedupe_events(bronze), APP_PAYLOAD)
+    return rows.select(
+        F.col("p.appid").alias("appid"),
+        "observed_at",
+        "kafka_partition",
+        "kafka_offset",
+        F.col("p.name").alias("name"),
+        F.col("p.type").alias("type"),
+        F.col("p.is_free").alias("is_free"),
+        F.array_join("p.developers", ", ").alias("developers"),
+        F.array_join("p.publishers", ", ").alias("publishers"),
+        F.array_join(F.transform("p.genres", lambda g: g["description"]), ", ").alias("genres"),
+        F.col("p.release_date.date").alias("release_date"),
+        F.col("p.price_overview.final").alias("price_cents"),
+    ).where(F.col("appid").isNotNull())
+
+
+def dim_app(bronze: DataFrame) -> DataFrame:
+    """App versions with validity (SCD type 2) from every app observation in bronze.
+
+    The catalogue and the store details arrive as separate events that each carry some fields:
+    an attribute an event lacks keeps its last known value (carried forward), so a catalogue
+    refresh does not erase the genres. A new version starts whenever the carried-forward
+    attributes change; `valid_to` is the next version's `valid_from`.
+    """
+    obs = _app_observations(bronze)
+    ordered = Window.partitionBy("appid").orderBy("observed_at", "kafka_partition", "kafka_offset")
+    history = ordered.rowsBetween(Window.unboundedPreceding, Window.currentRow)
+    for attr in APP_ATTRIBUTES:
+        obs = obs.withColumn(attr, F.last(attr, ignorenulls=True).over(history))
+    obs = obs.withColumn("_state", F.sha2(F.to_json(F.struct(*APP_ATTRIBUTES)), 256))
+    changed = F.lag("_state").over(ordered).isNull() | (F.lag("_state").over(ordered) != F.col("_state"))
+    versions = obs.withColumn("_changed", changed).where("_changed")
+    by_version = Window.partitionBy("appid").orderBy("observed_at", "kafka_partition", "kafka_offset")
+    valid_to = F.lead("observed_at").over(by_version)
+    return versions.select(
+        "appid",
+        *APP_ATTRIBUTES,
+        F.col("observed_at").alias("valid_from"),
+        valid_to.alias("valid_to"),
+        valid_to.isNull().alias("is_current"),
+    )
