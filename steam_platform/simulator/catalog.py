@@ -107,7 +107,7 @@ class Catalog:
             apps[appid] = App(
                 appid=appid,
                 name=names.get(appid, f"App {appid}"),
-                kind="game" if appid != 431960 else "application",
+                kind="game",
                 release_time=release_time_for(seed, appid),
                 peak_players=peak,
                 tracked=True,

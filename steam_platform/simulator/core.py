@@ -147,9 +147,9 @@ class Simulator:
         return Outcome(apply_fault(rule, serve), delay)
 
     def _serve(self, endpoint: Endpoint, call: Call) -> Reply:
-        key = call.params.get("key")
+        key = call.params.get("key") if endpoint.web_api else None  # the store ignores keys
         if key is not None and key not in self.config.api_keys:
-            return forbidden_key()  # Steam checks a key whenever one is sent
+            return forbidden_key()  # the Web API checks a key whenever one is sent
         if endpoint.keyed and not key:
             if endpoint.missing_key_status == 403:
                 return forbidden_key()

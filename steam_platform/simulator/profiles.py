@@ -80,16 +80,17 @@ class Players:
         )
         plays_recently = index % 5 != 4
         recent = set(gen.sample(owned, min(gen.randint(3, 8), len(owned)))) if plays_recently else set()
-        library = tuple(
-            OwnedGame(
-                appid=appid,
-                base_minutes=gen.choice((0, 0, gen.randint(1, 600), gen.randint(60, 60_000))),
-                minutes_per_day=gen.randint(10, 240) if appid in recent else 0,
-                last_played=0 if appid not in recent else PLAYTIME_EPOCH,
-            )
-            for appid in owned
+        library: list[OwnedGame] = []
+        for appid in owned:
+            minutes = gen.choice((0, 0, gen.randint(1, 600), gen.randint(60, 60_000)))
+            if appid in recent:
+                library.append(OwnedGame(appid, minutes, gen.randint(10, 240), PLAYTIME_EPOCH))
+            else:  # never launched: 0; else last played some time before the epoch
+                last = PLAYTIME_EPOCH - gen.randint(1, 1_500) * 86_400 if minutes else 0
+                library.append(OwnedGame(appid, minutes, 0, last))
+        return Player(
+            steamid, index, private=index % 4 == 3, plays_recently=plays_recently, library=tuple(library)
         )
-        return Player(steamid, index, private=index % 4 == 3, plays_recently=plays_recently, library=library)
 
     def get(self, steamid: str) -> Player | None:
         return self.by_id.get(steamid)

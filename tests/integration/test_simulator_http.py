@@ -171,6 +171,7 @@ def test_keys_missing_bad_and_good(sim: SimulatorServer) -> None:
         assert get(sim, path, key=KEY, **params).status_code == 200
     assert get(sim, PLAYERS, appid=730).status_code == 200, "keyless methods need no key"
     assert get(sim, PLAYERS, appid=730, key="wrong").status_code == 403, "a sent key is always checked"
+    assert get(sim, DETAILS, appids=730, key="wrong").status_code == 200, "the store ignores keys"
 
 
 def test_players_private_idle_public(sim: SimulatorServer, examples: dict[str, Any]) -> None:
