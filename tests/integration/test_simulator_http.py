@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -364,6 +365,29 @@ def test_wildcard_and_probability_rules(sim: SimulatorServer) -> None:
     assert requests.get(f"{sim.base_url}/__sim/health", timeout=TIMEOUT).status_code == 200, (
         "admin is never faulted"
     )
+
+
+def test_parallel_clients_get_consistent_answers_exact_counts_and_fault_budgets(sim: SimulatorServer) -> None:
+    apps = [730, 570, 440, 578080, 1172470, 271590, 252490, 1085660]
+    expected = {a: get(sim, PLAYERS, appid=a).json() for a in apps}
+    sim.reset()
+    sim.set_faults([{"endpoint": "ISteamUserStats/GetNumberOfCurrentPlayers", "kind": "503", "count": 10}])
+
+    def poll(appid: int) -> list[tuple[int, Any]]:
+        with requests.Session() as session:
+            out = []
+            for _ in range(25):
+                resp = session.get(sim.base_url + PLAYERS, params={"appid": appid}, timeout=TIMEOUT)
+                out.append((resp.status_code, resp.json() if resp.status_code == 200 else None))
+            return out
+
+    with ThreadPoolExecutor(max_workers=len(apps)) as pool:
+        results = dict(zip(apps, pool.map(poll, apps), strict=True))
+    statuses = [status for answers in results.values() for status, _ in answers]
+    assert statuses.count(503) == 10 and statuses.count(200) == len(statuses) - 10
+    for appid, answers in results.items():
+        assert all(body == expected[appid] for status, body in answers if status == 200)
+    assert sim.calls() == {"total": 200, "by_endpoint": {"ISteamUserStats/GetNumberOfCurrentPlayers": 200}}
 
 
 # -- store rate limit -------------------------------------------------------------------------------------
