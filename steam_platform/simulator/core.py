@@ -82,6 +82,7 @@ class Simulator:
 
     # -- clock ---------------------------------------------------------------------------------
     def now(self) -> float:
+        """The simulated time: frozen, or the wall clock."""
         with self._lock:
             return self._frozen_now if self._frozen_now is not None else time.time()
 

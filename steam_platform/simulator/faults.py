@@ -78,6 +78,7 @@ class _Active:
     fired: int = 0
 
     def exhausted(self) -> bool:
+        """True once the rule fired `count` times."""
         return self.rule.count is not None and self.fired >= self.rule.count
 
 
@@ -112,6 +113,7 @@ class FaultBook:
             self._random = random.Random(self.seed)
 
     def record(self, endpoint: str) -> None:
+        """Count one call of `endpoint`."""
         with self._lock:
             self._calls[endpoint] += 1
 

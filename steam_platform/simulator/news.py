@@ -50,6 +50,7 @@ class Post:
 
     @property
     def is_patch(self) -> bool:
+        """Patch notes: an announcement tagged `patchnotes` (every major update is one)."""
         return self.feed_type == 1 and (self.major > 0 or self.gid % 3 == 0)
 
     @property

@@ -62,6 +62,7 @@ class Players:
 
     @cached_property
     def by_id(self) -> dict[str, Player]:
+        """Every tracked player by steamid (built on first use)."""
         return {sid: self._make(i, sid) for i, sid in enumerate(self.catalog.tracked_players)}
 
     def _make(self, index: int, steamid: str) -> Player:
@@ -93,6 +94,7 @@ class Players:
         )
 
     def get(self, steamid: str) -> Player | None:
+        """The tracked player, or None for steamids Steam would not know."""
         return self.by_id.get(steamid)
 
     def _times(self, player: Player, game: OwnedGame, now: float) -> dict[str, int]:

@@ -50,6 +50,7 @@ class SlidingWindowLimit:
             return max(0.0, times[0] + self.window_s - now)
 
     def reset(self) -> None:
+        """Forget every client's recent requests."""
         with self._lock:
             self._seen.clear()
 

@@ -28,6 +28,7 @@ def spacing_s(app: App) -> int:
 
 
 def encode_cursor(appid: int, k_next: int) -> str:
+    """The opaque cursor of the page that starts at review `k_next` (counting down)."""
     return base64.b64encode(_CURSOR_PREFIX + f"{appid}:{k_next}".encode()).decode()
 
 

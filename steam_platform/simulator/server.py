@@ -137,6 +137,7 @@ class SimulatorServer:
 
     @property
     def port(self) -> int:
+        """The port actually bound (the OS picks one for `port=0`)."""
         return int(self._httpd.server_address[1])
 
     @property

@@ -36,6 +36,7 @@ def delisted(seed: int, app: App) -> bool:
 
 
 def is_free(seed: int, app: App) -> bool:
+    """Free-to-play apps (about 10%): no price, `is_free: true`."""
     return unit(seed, "free", app.appid) < 0.1
 
 

@@ -26,6 +26,7 @@ class World:
 
     @classmethod
     def build(cls, seed: int, app_count: int = DEFAULT_APP_COUNT, tracked_path: Path | None = None) -> World:
+        """Generate the catalogue and wire every data source to it."""
         catalog = Catalog(seed, app_count, tracked_path)
         news = NewsFeed(catalog)
         return cls(catalog, news, PlayerCounts(news), Players(catalog), Storefront(catalog), Reviews(seed))

@@ -35,12 +35,14 @@ class SimulatorService(Service):
 
     @property
     def base_url(self) -> str:
+        """Both the Web API and the store base URL."""
         return f"http://{HOST}:{self.port('simulator')}"
 
     def install(self) -> None:
         """Nothing to fetch: the simulator is part of this package."""
 
     def argv(self) -> list[str]:
+        """The command that runs the simulator on this service's port with the local key."""
         return [
             sys.executable, "-m", "steam_platform.simulator",
             "--port", str(self.port("simulator")), "--seed", str(SEED), "--api-key", LOCAL_API_KEY,
