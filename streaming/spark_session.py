@@ -1,7 +1,12 @@
 """One way to build the SparkSession every lake job runs in: locally capped, S3A-ready, UTC.
 
 Pure PySpark (no Dagster, no steam_platform): the same settings serve the Dagster `pyspark`
-resource, tests, and `spark-submit streaming/<job>.py` from a shell that sourced `.stack/env`.
+resource, tests, and `spark-submit` from a shell that sourced `.stack/env`:
+
+    spark-submit --jars "${STEAM_SPARK_JARS//:/,}" streaming/<job>.py
+
+(`--jars` because spark-submit starts the driver JVM before the job runs: jars the session adds
+later reach the tasks but not the driver's Hadoop filesystem loader, so `s3a://` would fail.)
 
 - Spark runs `local[2]` with a capped driver heap, few shuffle partitions and no UI, so a job fits
   on a small machine next to the local stack.
@@ -159,9 +164,10 @@ def build_spark_session(
 ) -> SparkSession:
     """A local Spark session with the platform's settings, the given connector jars and `conf`.
 
-    For `spark-submit`: `build_spark_session(name, jars=connector_jars_from_env(),
-    conf=s3a_conf_from_env())`. Only one session per process: later calls return the first
-    session (Spark cannot change jars or memory of a running driver).
+    In a job run by `spark-submit --jars ...`: `build_spark_session(name,
+    jars=connector_jars_from_env(), conf=s3a_conf_from_env())` (S3A reads the keys from
+    `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY`). Only one session per process: later calls return
+    the first session (Spark cannot change jars or memory of a running driver).
     """
     settings = local_session_conf(app_name, master=master, driver_memory=driver_memory, jars=jars, conf=conf)
     return session_from_conf(settings, hadoop_secrets=hadoop_secrets)
