@@ -17,9 +17,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from steam_platform.simulator.replies import HTML_TYPE, Reply, html_page
+from steam_platform.simulator.replies import HTML_TYPE, Reply, forbidden_key, html_page
 
-FaultKind = Literal["429", "500", "503", "slow", "truncated", "html", "bad_json"]
+#: "403" answers like a revoked key (Steam's HTML access-denied page), whatever key was sent.
+FaultKind = Literal["429", "500", "503", "slow", "truncated", "html", "bad_json", "403"]
 _STEAM_ERROR_PAGE = (
     "<!DOCTYPE html><html><head><title>Steam Community :: Error</title></head><body>"
     '<div id="message"><h3>Sorry!</h3><p>An error was encountered while processing your request:</p>'
@@ -150,6 +151,8 @@ def apply_fault(rule: FaultRule, serve: Callable[[], Reply]) -> Reply:
         return html_page(
             int(rule.kind), "Internal Server Error" if rule.kind == "500" else "Service Unavailable"
         )
+    if rule.kind == "403":
+        return forbidden_key()
     if rule.kind == "html":
         return Reply(rule.status, _STEAM_ERROR_PAGE.encode(), HTML_TYPE)
     reply = serve()

@@ -356,6 +356,13 @@ def test_unparseable_body_faults(sim: SimulatorServer, kind: str, content_type: 
     assert get(sim, PLAYERS, appid=730).json()["response"]["result"] == 1, "other appids are not hit"
 
 
+def test_revoked_key_fault_answers_like_a_bad_key(sim: SimulatorServer) -> None:
+    sim.set_faults([{"endpoint": "IStoreService/GetAppList", "kind": "403", "count": 1}])
+    revoked = get(sim, APPLIST, key=KEY)
+    assert revoked.status_code == 403 and ACCESS_DENIED in revoked.text
+    assert get(sim, APPLIST, key=KEY).status_code == 200
+
+
 def test_wildcard_and_probability_rules(sim: SimulatorServer) -> None:
     sim.set_faults([{"endpoint": "*", "kind": "503", "probability": 0.0}])
     assert get(sim, DETAILS, appids=730).status_code == 200
