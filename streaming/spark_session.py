@@ -43,10 +43,20 @@ class MissingConnectorJarsError(RuntimeError):
     """The Kafka/S3A connector jars are not where the environment says (run `stack install`)."""
 
 
+def expand_jars(value: str | None) -> list[str]:
+    """Jar paths from a colon-separated list; a folder stands for every `*.jar` in it (sorted)."""
+    jars: list[str] = []
+    for entry in (value or "").split(":"):
+        if entry and Path(entry).is_dir():
+            jars += sorted(str(p) for p in Path(entry).glob("*.jar"))
+        elif entry:
+            jars.append(entry)
+    return jars
+
+
 def connector_jars_from_env(var: str = JARS_ENV, environ: Mapping[str, str] | None = None) -> list[str]:
-    """The connector jar paths listed (colon-separated) in `$STEAM_SPARK_JARS`; each must exist."""
-    value = (environ if environ is not None else os.environ).get(var, "")
-    jars = [p for p in value.split(":") if p]
+    """The connector jars `$STEAM_SPARK_JARS` lists (paths or folders, colon-separated); all must exist."""
+    jars = expand_jars((environ if environ is not None else os.environ).get(var, ""))
     if not jars:
         raise MissingConnectorJarsError(
             f"${var} is empty: run `steam-platform stack install` and source .stack/env "

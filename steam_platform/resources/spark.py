@@ -20,7 +20,7 @@ import dagster as dg
 from dagster_pyspark import PySparkResource
 
 from steam_platform.resources.s3 import S3Resource
-from streaming.spark_session import local_session_conf, session_from_conf
+from streaming.spark_session import expand_jars, local_session_conf, session_from_conf
 
 DEFAULT_MASTER = "local[2]"
 DEFAULT_DRIVER_MEMORY = "1g"
@@ -71,5 +71,5 @@ def build_pyspark_resource(
 
 
 def split_jars(value: str | None) -> list[str]:
-    """Jar paths from a colon-separated list (`STEAM_SPARK_JARS`), blanks dropped."""
-    return [p for p in (value or "").split(":") if p]
+    """Jar paths from `STEAM_SPARK_JARS`: colon-separated paths, a folder meaning all its jars."""
+    return expand_jars(value)

@@ -85,6 +85,12 @@ def test_jars_from_the_environment(tmp_path) -> None:
     with pytest.raises(MissingConnectorJarsError, match="missing"):
         connector_jars_from_env(environ={"STEAM_SPARK_JARS": str(tmp_path / "nope.jar")})
     assert split_jars("a.jar::b.jar") == ["a.jar", "b.jar"]
+    # A folder stands for its jars (the Docker image sets STEAM_SPARK_JARS to the cache folder).
+    (tmp_path / "hadoop-aws.jar").write_bytes(b"")
+    (tmp_path / "notes.txt").write_text("not a jar")
+    expected = [str(tmp_path / "hadoop-aws.jar"), str(jar)]
+    assert connector_jars_from_env(environ={"STEAM_SPARK_JARS": str(tmp_path)}) == expected
+    assert split_jars(str(tmp_path)) == expected
 
 
 def test_s3a_conf_from_env_for_spark_submit() -> None:
