@@ -86,7 +86,7 @@ def retrying(settings: RetrySettings) -> Retrying:
     )
 
 
-def call(settings: RetrySettings, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+def call(settings: RetrySettings, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
     """`fn(*args, **kwargs)` retried on transient cluster errors."""
     return retrying(settings)(fn, *args, **kwargs)
 

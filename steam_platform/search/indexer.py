@@ -133,7 +133,7 @@ def full_refresh(
     index = new_index_name(spec)
     report = IndexReport(alias=spec.alias, index=index, mode="full_refresh", partitions=list(partitions))
     try:
-        bulk.call(retry, es.indices.create, index=index, body={"settings": {"refresh_interval": "-1"}})
+        bulk.call(retry, es.indices.create, index=index, settings={"refresh_interval": "-1"})
     except RequestError as exc:
         raise MappingConflictError(f"creating {index} failed: {exc.error} {exc.info}") from exc
     try:
