@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import bisect
 import calendar
+import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -81,7 +82,7 @@ def release_time_for(seed: int, appid: int) -> int:
 
 def tracked_names(path: Path | None = None) -> dict[int, str]:
     """The names written as comments next to each appid in tracked.yaml (`- 730  # Counter-Strike 2`)."""
-    source = path or DEFAULT_CONFIG
+    source = path or Path(os.environ.get("STEAM_TRACKED_CONFIG", DEFAULT_CONFIG))  # as load_tracked()
     names: dict[int, str] = {}
     for line in source.read_text().splitlines():
         match = _TRACKED_LINE.match(line)

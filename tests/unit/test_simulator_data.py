@@ -9,6 +9,7 @@ from __future__ import annotations
 import calendar
 import re
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -81,6 +82,18 @@ def test_catalogue_holds_thousands_of_apps_including_every_tracked_one_by_name(w
     assert kinds == {"game", "dlc", "application"}
     assert world.catalog.unreleased(NOW), "some announced apps launch later"
     assert world.catalog.get(1) is None
+
+
+def test_tracked_apps_and_players_follow_the_configured_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = tmp_path / "tracked.yaml"
+    config.write_text('apps:\n  - 4242420  # Мой 🎮 Game\nplayers:\n  - "76561198999999999"\n')
+    monkeypatch.setenv("STEAM_TRACKED_CONFIG", str(config))
+    custom = World.build(SEED, app_count=50)
+    assert custom.catalog.apps[4242420].name == "Мой 🎮 Game" and custom.catalog.apps[4242420].tracked
+    assert custom.catalog.tracked_players == ("76561198999999999",)
+    assert custom.players.summary("76561198999999999", NOW) is not None
 
 
 def test_catalogue_size_is_configurable_but_never_drops_tracked_apps() -> None:
