@@ -149,3 +149,23 @@ def test_wrong_secret_is_refused(s3: S3Resource) -> None:
         intruder.client().list_objects_v2(Bucket=s3.bucket)
     assert raised.value.response["Error"]["Code"] in ("SignatureDoesNotMatch", "AccessDenied")
     assert "not-the-secret" not in str(raised.value)
+
+
+def test_server_accepts_default_flexible_checksums(s3: S3Resource, prefix: str) -> None:
+    """Clients with boto3 >= 1.36 defaults (CRC32 in a chunked trailer) work too, e.g. the AWS CLI."""
+    import boto3
+    from botocore.config import Config
+
+    plain = boto3.client(
+        "s3",
+        endpoint_url=s3.endpoint_url,
+        region_name=s3.region,
+        aws_access_key_id=s3.access_key_id,
+        aws_secret_access_key=s3.secret_access_key,
+        config=Config(s3={"addressing_style": "path"}, request_checksum_calculation="when_supported"),
+    )
+    key = f"{prefix}checksummed.bin"
+    body = os.urandom(300_000)
+    put = plain.put_object(Bucket=s3.bucket, Key=key, Body=body, ChecksumAlgorithm="CRC32")
+    assert "ChecksumCRC32" in put
+    assert plain.get_object(Bucket=s3.bucket, Key=key)["Body"].read() == body
