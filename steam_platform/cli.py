@@ -57,6 +57,9 @@ def stack_up(
     for key, value in sorted(env.items()):
         if "PASSWORD" in key or "SECRET" in key or key.endswith("_KEY"):
             value = "***"
+        elif key == "STEAM_SPARK_JARS":  # dozens of jar paths: say where they are
+            jars = value.split(":")
+            value = f"<{len(jars)} jars in {Path(jars[0]).parent}>" if jars[0] else value
         typer.echo(f"  {key}={value}")
 
 
