@@ -14,6 +14,7 @@ from typing import Any, ClassVar
 
 import dagster as dg
 import pytest
+import yaml
 
 from steam_platform.assets.search import KIBANA_DIR, kibana_saved_objects
 from steam_platform.resources.kibana import KibanaImportError, KibanaResource
@@ -172,3 +173,15 @@ def test_credentials_in_the_url_are_refused() -> None:
     with pytest.raises(ValueError, match="must not contain credentials") as excinfo:
         KibanaResource(url="http://elastic:s3cret@kibana:5601").import_saved_objects(_files()[0])
     assert "s3cret" not in str(excinfo.value)
+
+
+def test_compose_starts_kibana_on_elasticsearch_and_points_dagster_at_it() -> None:
+    compose = yaml.safe_load((KIBANA_DIR.parent / "docker-compose.yml").read_text())
+    kibana = compose["services"]["kibana"]
+    assert kibana["image"].endswith("kibana-oss:7.10.2")  # same version as Elasticsearch
+    assert compose["services"]["elasticsearch"]["image"].endswith("elasticsearch-oss:7.10.2")
+    assert kibana["environment"]["ELASTICSEARCH_HOSTS"] == "http://elasticsearch:9200"
+    assert kibana["depends_on"]["elasticsearch"]["condition"] == "service_healthy"
+    dagster_env = compose["services"]["dagster-daemon"]["environment"]
+    assert dagster_env["KIBANA_URL"] == "http://kibana:5601"
+    assert dagster_env["ELASTICSEARCH_URL"] == "http://elasticsearch:9200"
