@@ -140,6 +140,7 @@ def print_where_to_look(env: dict[str, str]) -> None:
         es = env["ELASTICSEARCH_URL"]
         print(f"  Elasticsearch:   curl '{es}/_cat/aliases?v'")
         print(f"                   curl '{es}/mart_top_games/_search?q=rank:1&pretty'")
+        print(f"                   curl '{es}/steam_news/_search?q=title:update&pretty'")
     kibana = os.environ.get("KIBANA_URL")
     print(
         f"  Kibana:          {kibana}"
