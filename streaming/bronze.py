@@ -9,8 +9,12 @@ the files of its own earlier attempt, so every record lands once. Malformed enve
 
 In-process: `run_bronze(spark, BronzeJob(...))` returns `BronzeStats`. As a job:
 
-    spark-submit streaming/bronze.py --topic steam.news --bootstrap 127.0.0.1:19093 \
-        --lake-root s3a://steam-lake/lake [--checkpoint ...] [--continuous --interval "1 minute"]
+    spark-submit --jars "${STEAM_SPARK_JARS//:/,}" streaming/bronze.py --topic steam.news \
+        --bootstrap 127.0.0.1:19093 --lake-root s3a://steam-lake/lake \
+        [--checkpoint ...] [--continuous --interval "1 minute"] [--max-offsets-per-trigger N]
+
+(`--jars` is needed: a submitted driver's classpath is fixed at launch, so the Kafka source must
+be on it then.) S3 credentials come from `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY`.
 """
 
 from __future__ import annotations

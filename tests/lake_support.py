@@ -1,0 +1,105 @@
+"""Helpers of the lake tests: envelopes as the ingest assets produce them, lake reads."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+from steam_platform.events.envelope import envelope
+from steam_platform.resources.kafka import KafkaResource, OutgoingMessage
+
+SRC_PLAYERS = "ISteamUserStats/GetNumberOfCurrentPlayers/v1"
+SRC_NEWS = "ISteamNews/GetNewsForApp/v2"
+SRC_DETAILS = "store/api/appdetails"
+SRC_CATALOG = "IStoreService/GetAppList/v1"
+SRC_RECENT = "IPlayerService/GetRecentlyPlayedGames/v1"
+
+
+def at(text: str) -> datetime:
+    """`2026-10-01T23:30` -> aware UTC datetime."""
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
+
+
+def player_count_message(topic: str, appid: int, when: datetime, count: int | None) -> OutgoingMessage:
+    """A GetNumberOfCurrentPlayers observation (count None: Steam's 'no match')."""
+    payload: dict[str, Any] = {"appid": appid, "result": 1 if count is not None else 42}
+    if count is not None:
+        payload["player_count"] = count
+    env = envelope(
+        source=SRC_PLAYERS,
+        natural_key=(appid, when.isoformat()),
+        observed_at=when,
+        partition_key=when.strftime("%Y-%m-%d-%H:00"),
+        payload=payload,
+    )
+    return OutgoingMessage(topic, key=str(appid), value=env.to_json_bytes())
+
+
+def news_message(
+    topic: str, appid: int, gid: str, published: datetime, observed: datetime, **fields: Any
+) -> OutgoingMessage:
+    """A GetNewsForApp item observed at `observed`."""
+    payload = {
+        "gid": gid,
+        "appid": appid,
+        "title": fields.get("title", f"Post {gid}"),
+        "url": f"https://store.example/news/{gid}",
+        "author": "dev",
+        "contents": fields.get("contents", "Hello <b>world</b>"),
+        "feedlabel": "Community Announcements",
+        "date": int(published.timestamp()),
+        "feed_type": fields.get("feed_type", 1),
+    }
+    env = envelope(
+        source=SRC_NEWS,
+        natural_key=(gid,),
+        observed_at=observed,
+        partition_key=published.strftime("%Y-%m-%d"),
+        payload=payload,
+    )
+    return OutgoingMessage(topic, key=str(appid), value=env.to_json_bytes())
+
+
+def app_message(topic: str, appid: int, observed: datetime, source: str, **payload: Any) -> OutgoingMessage:
+    """An app observation (catalogue entry or store details)."""
+    env = envelope(
+        source=source,
+        natural_key=(appid, observed.isoformat()),
+        observed_at=observed,
+        partition_key=observed.strftime("%Y-%m-%d"),
+        payload={"appid": appid, **payload},
+    )
+    return OutgoingMessage(topic, key=str(appid), value=env.to_json_bytes())
+
+
+def playtime_message(
+    topic: str, steamid: str, appid: int, observed: datetime, forever: int
+) -> OutgoingMessage:
+    """A recently-played entry of a tracked player."""
+    env = envelope(
+        source=SRC_RECENT,
+        natural_key=(steamid, appid, observed.isoformat()),
+        observed_at=observed,
+        partition_key=observed.strftime("%Y-%m-%d-%H:00"),
+        payload={"steamid": steamid, "appid": appid, "playtime_forever": forever, "playtime_2weeks": 30},
+    )
+    return OutgoingMessage(topic, key=steamid, value=env.to_json_bytes())
+
+
+def produce(kafka: KafkaResource, messages: Iterable[OutgoingMessage]) -> int:
+    """Produce and require every record acknowledged; returns the count."""
+    batch = list(messages)
+    assert kafka.produce_all(batch).acked_total == len(batch)
+    return len(batch)
+
+
+def raw_message(topic: str, value: bytes | None, key: str = "bad") -> OutgoingMessage:
+    """A record that bypassed the envelope builder (for quarantine tests)."""
+    return OutgoingMessage(topic, key=key, value=value if value is not None else b"")
+
+
+def event_ids(messages: Iterable[OutgoingMessage]) -> set[str]:
+    """The event ids inside produced envelopes."""
+    return {json.loads(m.value)["event_id"] for m in messages}
