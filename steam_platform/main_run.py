@@ -35,6 +35,10 @@ from steam_platform.localstack.stack import LocalStack
 GROUP_ORDER = (GROUP_BUS, GROUP_INGEST, GROUP_LAKE, GROUP_WAREHOUSE, GROUP_MARTS, GROUP_SEARCH)
 
 
+#: Step-level INFO logs on the console (DEBUG lists every engine event); the UI keeps everything.
+QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
+
+
 @dataclass(frozen=True)
 class Stage:
     """One run of the main job: assets of one layer sharing a partitioning, and the partition."""
@@ -113,6 +117,7 @@ def run_stages(defs: dg.Definitions, instance: dg.DagsterInstance, stages: list[
             partition_key=stage.partition_key,
             asset_selection=list(stage.asset_keys),
             raise_on_error=False,
+            run_config=QUIET_LOGS,
             tags={"steam_platform/main_run": "true"},
         )
         materialised = sum(1 for e in result.all_events if e.is_step_materialization)
