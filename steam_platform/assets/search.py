@@ -87,9 +87,10 @@ def _index_asset(spec: IndexSpec, upstream: str, name: str, description: str) ->
         fs, root = s3.filesystem(), s3.lake_root()
         dt = context.partition_key
         started = time.monotonic()
+        es = elasticsearch.client()
         try:
             report = indexer.sync(
-                elasticsearch.client(),
+                es,
                 spec,
                 dt,
                 load=lambda day: reader.to_documents(
@@ -120,6 +121,8 @@ def _index_asset(spec: IndexSpec, upstream: str, name: str, description: str) ->
             raise dg.Failure(
                 description=f"mapping conflict for {spec.alias}: {exc}", allow_retries=False
             ) from exc
+        finally:
+            es.close()
         context.log.info(
             f"{spec.alias}: {report.mode} of dt={dt} -> {report.index}: {report.docs_indexed} indexed, "
             f"{report.docs_deleted} stale deleted in {report.duration_s}s"

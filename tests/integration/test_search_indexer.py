@@ -199,3 +199,35 @@ def test_mapping_conflict_is_reported_with_reasons_and_the_rest_indexed(
     assert bad0 in message and "mapper_parsing_exception" in message
     # Permanent refusals are not retried (they would fail again) and the good documents are in.
     assert es.get(index=spec.alias, id=bad0)["_source"]["peak_players"] == 100_000
+
+
+def test_an_index_built_from_another_schema_is_rebuilt_not_written_into(
+    es: Elasticsearch, spec_of: Any, tmp_path: Path
+) -> None:
+    spec = spec_of(GAME_DAILY)
+    # What an older release left behind: the alias on an index whose mapping disagrees with the code.
+    legacy = f"{spec.alias}-v00000000-20260101t000000000000"
+    es.indices.create(index=legacy, mappings={"properties": {"peak_players": {"type": "keyword"}}})
+    es.indices.put_alias(index=legacy, name=spec.alias)
+    write_partition(tmp_path, MART_GAME_DAILY, DAY1, game_daily_rows(DAY1))
+    report = _sync(es, spec, tmp_path, DAY1)
+    assert report.mode == "full_refresh" and report.old_indices_removed == [legacy]
+    (live,) = es.indices.get_alias(name=spec.alias)
+    assert live.startswith(spec.index_prefix) and not es.indices.exists(index=legacy)
+    mapping = es.indices.get_mapping(index=spec.alias)[live]["mappings"]
+    assert mapping["properties"]["peak_players"]["type"] == "long"
+
+
+def test_a_template_the_cluster_refuses_is_reported_as_a_mapping_conflict(
+    es: Elasticsearch, spec_of: Any
+) -> None:
+    @dataclasses.dataclass(frozen=True)
+    class BrokenSpec(IndexSpec):
+        def mappings(self) -> dict[str, Any]:
+            return {"properties": {"peak_players": {"type": "no_such_type"}}}
+
+    spec = spec_of(BrokenSpec(MART_GAME_DAILY, alias="broken"))
+    with pytest.raises(indexer.MappingConflictError, match="no_such_type") as excinfo:
+        indexer.sync(es, spec, DAY1, load=lambda _: [], list_partitions=lambda: [], retry=FAST_RETRY)
+    assert spec.template_name in str(excinfo.value)
+    assert not es.indices.exists_alias(name=spec.alias)
