@@ -31,7 +31,8 @@ R = TypeVar("R")
 #: Steam-down detector: this many items in a row failing with 429/5xx/connection errors.
 CONSECUTIVE_UNAVAILABLE_LIMIT = 5
 
-#: Retries of a whole asset step when the source is down (the client already retried each call).
+#: Step retries for transient failures outside the Steam client (e.g. Kafka not acknowledging a
+#: batch). Steam failures are not retried here: the client retried each call already.
 INGEST_RETRY_POLICY = dg.RetryPolicy(
     max_retries=2, delay=60, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS
 )
@@ -88,40 +89,41 @@ def fetch_each(
     """(item, result or per-item error) for every item, fetched on `workers` threads.
 
     Source-level errors (bad key, budget, pace) and a run of consecutive "unavailable" items stop
-    the fetching and are raised; the results already yielded stay with the caller.
+    new requests; requests already in flight are finished and their results yielded (a call that
+    was paid for is not thrown away), then the source error is raised.
     """
     pending = list(items)
+    workers = max(1, workers)
     consecutive_unavailable = 0
-    with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="steam") as pool:
+    abort: BaseException | None = None
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="steam") as pool:
         running: dict[Future[R], T] = {}
-        try:
-            while pending or running:
-                while pending and len(running) < max(1, workers) * 2:
-                    item = pending.pop(0)
-                    running[pool.submit(fetch, item)] = item
-                done, _ = wait(running, return_when=FIRST_COMPLETED)
-                for future in done:
-                    item = running.pop(future)
-                    error = future.exception()
-                    if error is None:
-                        consecutive_unavailable = 0
-                        yield item, future.result()
-                    elif isinstance(error, SteamUnavailable):
-                        consecutive_unavailable += 1
-                        if consecutive_unavailable >= CONSECUTIVE_UNAVAILABLE_LIMIT:
-                            raise SteamUnavailable(
-                                f"Steam looks down: {consecutive_unavailable} items in a row failed; "
-                                f"last: {error}"
-                            )
-                        yield item, SteamItemUnavailable(str(error))
-                    elif isinstance(error, SteamAppError):
-                        consecutive_unavailable = 0
-                        yield item, error
-                    else:
-                        raise error
-        finally:
-            for future in running:
-                future.cancel()
+        while running or (pending and abort is None):
+            while abort is None and pending and len(running) < workers * 2:
+                item = pending.pop(0)
+                running[pool.submit(fetch, item)] = item
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in done:
+                item = running.pop(future)
+                error = future.exception()
+                if error is None:
+                    consecutive_unavailable = 0
+                    yield item, future.result()
+                elif isinstance(error, SteamUnavailable):
+                    consecutive_unavailable += 1
+                    if consecutive_unavailable >= CONSECUTIVE_UNAVAILABLE_LIMIT and abort is None:
+                        abort = SteamUnavailable(
+                            f"Steam looks down: {consecutive_unavailable} items in a row failed; "
+                            f"last: {error}"
+                        )
+                    yield item, SteamItemUnavailable(str(error))
+                elif isinstance(error, SteamAppError):
+                    consecutive_unavailable = 0
+                    yield item, error
+                elif abort is None:
+                    abort = error
+    if abort is not None:
+        raise abort
 
 
 def _delivery_metadata(summary: DeliverySummary) -> dict[str, Any]:
@@ -185,7 +187,9 @@ def publish(
             description=f"{source_error.reason}: {source_error} "
             f"({summary.acked_total} events collected before the failure were produced)",
             metadata=metadata,
-            allow_retries=isinstance(source_error, SteamUnavailable),
+            # The client already retried every call with backoff; the instance's run retries
+            # re-run the whole run later. The step policy is for Kafka hiccups.
+            allow_retries=False,
         )
     context.log.info(
         f"{summary.acked_total} events, {calls.total_calls} Steam calls, "

@@ -19,6 +19,7 @@ from ingest_support import SimAdmin, TopicWindow, clean_sim, sim
 
 from steam_platform.assets.bus import kafka_topics
 from steam_platform.assets.ingest import app_catalog, app_details, news, player_activity, player_counts
+from steam_platform.assets.ingest_common import CONSECUTIVE_UNAVAILABLE_LIMIT
 from steam_platform.assets.ingest_players import POLL_SLOT_TAG, poll_slot
 from steam_platform.constants import TOPIC_APPS, TOPIC_DLQ, TOPIC_NEWS, TOPIC_PLAYER_COUNTS, TOPIC_PLAYTIME
 from steam_platform.events.envelope import make_event_id
@@ -298,3 +299,37 @@ def test_invalid_payloads_go_to_the_dlq_with_the_reason(kafka: KafkaResource) ->
     assert dead.headers["dlq.intended_topic"] == TOPIC_NEWS
     assert "gid" in dead.headers["dlq.reason"] and dead.key == "570"
     assert dead.value["payload"]["gid"] == "not-a-number"  # nothing lost: the whole envelope is kept
+
+
+def test_runs_fail_only_when_steam_is_down_or_the_budget_is_used_up(
+    sim: SimAdmin, kafka: KafkaResource, tmp_path: Path
+) -> None:
+    partition, slot = _current_hour()
+    sim.set_faults([{"endpoint": "*", "kind": "503"}])
+    down = dg.materialize(
+        [player_counts],
+        partition_key=partition,
+        resources={"steam": sim.steam(tmp_path / "down", max_attempts=2), "kafka": kafka},
+        tags={POLL_SLOT_TAG: slot},
+        raise_on_error=False,
+    )
+    assert not down.success
+    failure = next(e for e in down.all_events if e.is_step_failure)
+    assert "unavailable: Steam looks down" in failure.step_failure_data.error.to_string()
+    workers = 4
+    assert sim.calls()["total"] <= (CONSECUTIVE_UNAVAILABLE_LIMIT + 2 * workers) * 2  # stopped early
+
+    sim.reset()
+    window = TopicWindow(kafka, TOPIC_PLAYER_COUNTS)
+    exhausted = dg.materialize(
+        [player_counts],
+        partition_key=partition,
+        resources={"steam": sim.steam(tmp_path / "budget", daily_call_budget=30), "kafka": kafka},
+        tags={POLL_SLOT_TAG: slot},
+        raise_on_error=False,
+    )
+    assert not exhausted.success
+    failure = next(e for e in exhausted.all_events if e.is_step_failure)
+    assert "budget_exhausted" in failure.step_failure_data.error.to_string()
+    assert sim.calls()["total"] == 30
+    assert len(window.records(TOPIC_PLAYER_COUNTS)) == 30  # what was fetched was still produced

@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import sys
 import time
 from pathlib import Path
 
 import pytest
+from steam_fake import Canned, FakeSteam
 
 from steam_platform.resources.steam import SteamBudgetExhausted
 from steam_platform.resources.steam.budget import CallBudget
 from steam_platform.resources.steam.pacing import StorePace, StorePaceExceeded
 from steam_platform.resources.steam_api import SteamApiResource
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from steam_fake import Canned, FakeSteam
 
 
 def test_budget_is_shared_by_runs_and_stops_at_the_limit(tmp_path: Path) -> None:

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import logging
 import socket
-import sys
 import time
 import traceback
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from steam_fake import Canned, FakeSteam
 
 from steam_platform.resources.steam import (
     SteamAuthError,
@@ -19,9 +19,6 @@ from steam_platform.resources.steam import (
     SteamUnavailable,
 )
 from steam_platform.resources.steam_api import SteamApiResource
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from steam_fake import Canned, FakeSteam
 
 KEY = "ABCDEF0123456789SECRETKEY0000000"
 PLAYERS = "ISteamUserStats/GetNumberOfCurrentPlayers/v1"
