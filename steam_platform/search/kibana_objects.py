@@ -92,7 +92,6 @@ def index_pattern(spec: IndexSpec) -> Obj:
             "title": spec.alias,
             "timeFieldName": spec.time_field,
             "fields": json.dumps(index_pattern_fields(spec), ensure_ascii=False),
-            "fieldAttrs": "{}",
         },
         "references": [],
         "migrationVersion": {"index-pattern": "7.6.0"},

@@ -21,7 +21,7 @@ from steam_platform.resources.kibana import KibanaImportError, KibanaResource
 from steam_platform.search.dashboards import saved_object_files, write_all
 from steam_platform.search.templates import INDEX_SPECS
 
-JSON_ATTRIBUTES = ("visState", "uiStateJSON", "panelsJSON", "optionsJSON", "fields", "fieldAttrs")
+JSON_ATTRIBUTES = ("visState", "uiStateJSON", "panelsJSON", "optionsJSON", "fields")
 
 
 def _files() -> list[Path]:
