@@ -61,6 +61,7 @@ def player_activity(
     now = datetime.now(UTC)
     source_error: SteamSourceError | None = None
     not_visible: list[str] = []
+    summaries: dict[str, dict] = {}
 
     def fetch(steamid: str) -> tuple[PlayerGames, PlayerGames]:
         return client.recently_played(steamid), client.owned_games(steamid)
@@ -78,10 +79,8 @@ def player_activity(
                     payload = {**game, "steamid": steamid}
                     batch.add(steamid, (steamid, game["appid"], context.partition_key), payload, now)
             if not result[0].visible and not result[1].visible:
-                not_visible.append(steamid)
-                recent.skip(steamid, "private_profile: games not visible")
+                not_visible.append(steamid)  # private profile: data ("not visible"), not a failure
     except SteamSourceError as exc:
-        summaries = {}
         source_error = exc
     return publish(
         context,
