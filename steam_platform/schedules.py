@@ -20,7 +20,17 @@ from steam_platform.assets.ingest_players import (
 )
 from steam_platform.partitions import daily_partitions, hourly_partitions
 
-POLL_INTERVAL_MINUTES = int(os.environ.get("STEAM_POLL_INTERVAL_MINUTES", str(DEFAULT_POLL_INTERVAL_MINUTES)))
+
+
+def poll_interval_minutes() -> int:
+    """`STEAM_POLL_INTERVAL_MINUTES` (default 10); must divide an hour so slots align with hours."""
+    raw = os.environ.get("STEAM_POLL_INTERVAL_MINUTES", str(DEFAULT_POLL_INTERVAL_MINUTES))
+    if not raw.isdigit() or int(raw) < 1 or 60 % int(raw):
+        raise ValueError(f"STEAM_POLL_INTERVAL_MINUTES={raw!r} must be a divisor of 60 (5, 10, 15, ...)")
+    return int(raw)
+
+
+POLL_INTERVAL_MINUTES = poll_interval_minutes()
 
 player_counts_job = dg.define_asset_job(
     "player_counts_job", selection=["player_counts"], partitions_def=hourly_partitions

@@ -232,6 +232,8 @@ def test_player_activity_and_apps_with_a_key(sim: SimAdmin, kafka: KafkaResource
     assert by_source["store/api/appdetails"] == details_meta["events_per_topic"][TOPIC_APPS]
     assert details_meta["events_per_topic"][TOPIC_APPS] + details_meta["skipped_count"] == len(tracked.apps)
     assert sim.calls()["by_endpoint"]["store/appdetails"] == len(tracked.apps)
+    events_text = "\n".join(str(e) for e in [*activity.all_events, *apps.all_events])
+    assert sim.api_key not in events_text  # the key was used, and is in no event or metadata
 
 
 def test_keyed_assets_are_skipped_with_a_clear_message_without_a_key(

@@ -5,10 +5,17 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import dagster as dg
+import pytest
 
 from steam_platform.assets.ingest_players import POLL_SLOT_TAG, poll_slot
 from steam_platform.definitions import defs
-from steam_platform.schedules import apps_daily, news_daily, player_activity_hourly, player_counts_poll
+from steam_platform.schedules import (
+    apps_daily,
+    news_daily,
+    player_activity_hourly,
+    player_counts_poll,
+    poll_interval_minutes,
+)
 
 
 def _requests(schedule: dg.ScheduleDefinition, at: datetime) -> list[dg.RunRequest]:
@@ -41,3 +48,12 @@ def test_poll_slot_rounds_down_to_the_interval() -> None:
         2026, 11, 25, 10, 20, tzinfo=UTC
     )
     assert poll_slot(datetime(2026, 11, 25, 23, 59, tzinfo=UTC), 15).minute == 45
+
+
+def test_poll_interval_must_divide_an_hour(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("STEAM_POLL_INTERVAL_MINUTES", "15")
+    assert poll_interval_minutes() == 15
+    for bad in ("7", "0", "ten"):
+        monkeypatch.setenv("STEAM_POLL_INTERVAL_MINUTES", bad)
+        with pytest.raises(ValueError, match="divisor of 60"):
+            poll_interval_minutes()
