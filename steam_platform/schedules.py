@@ -21,7 +21,6 @@ from steam_platform.assets.ingest_players import (
 from steam_platform.partitions import daily_partitions, hourly_partitions
 
 
-
 def poll_interval_minutes() -> int:
     """`STEAM_POLL_INTERVAL_MINUTES` (default 10); must divide an hour so slots align with hours."""
     raw = os.environ.get("STEAM_POLL_INTERVAL_MINUTES", str(DEFAULT_POLL_INTERVAL_MINUTES))
