@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs everything the platform needs on a fresh Debian machine, each step cached/idempotent:
-#   1. Debian packages: a JDK 17, Maven, PostgreSQL server (only those missing; needs root or sudo)
+#   1. Debian packages: a JDK 17, Maven, PostgreSQL server, promtool (only those missing; root/sudo)
 #   2. Python venv (.venv) with the package and its dev tools (skipped when pyproject is unchanged)
 #   3. The local stack's artifacts: Kafka/Elasticsearch/S3 jars and the Spark connectors from Maven
 #      Central (skipped when already resolved)
@@ -14,13 +14,15 @@ need=()
 command -v java >/dev/null 2>&1 || need+=(openjdk-17-jdk-headless)
 command -v mvn >/dev/null 2>&1 || need+=(maven)
 ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || need+=(postgresql)
+# promtool checks and unit-tests the Prometheus config and Kafka alert rules (deploy/monitoring/)
+command -v promtool >/dev/null 2>&1 || need+=(prometheus)
 if ((${#need[@]})); then
   step "apt-get install ${need[*]}"
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
   $SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq
   $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}"
 else
-  step "Debian packages present (java, mvn, postgresql)"
+  step "Debian packages present (java, mvn, postgresql, promtool)"
 fi
 
 # ---- 2. Python venv -----------------------------------------------------------------------------

@@ -3,6 +3,11 @@
 The broker's jars come from Maven Central (`deploy/local/maven/kafka/pom.xml`); storage is
 formatted with Kafka's own storage tool; every node is a `java -cp ... kafka.Kafka` process with a
 capped heap. Auto topic creation is off: the platform creates its topics explicitly.
+
+Every node carries the Prometheus JMX exporter java agent (`deploy/local/maven/jmx-exporter`), with
+the rules the compose brokers use too (`deploy/monitoring/kafka-jmx.yml`): under-replicated and
+offline partitions, ISR shrinks, bytes/messages per topic, log size per partition, controller state
+are served on `http://127.0.0.1:<kafka_metrics_N>/metrics` (exported as `KAFKA_METRICS_URLS`).
 """
 
 from __future__ import annotations
@@ -15,13 +20,14 @@ from typing import ClassVar
 
 from steam_platform.localstack import maven
 from steam_platform.localstack.health import StackError, port_open, wait_until
-from steam_platform.localstack.paths import DEPLOY_LOCAL
+from steam_platform.localstack.paths import DEPLOY_LOCAL, REPO_ROOT
 from steam_platform.localstack.process import ManagedProcess
 from steam_platform.localstack.services.base import Service
 
 MAX_NODES = 3
 HEAP = "-Xmx512m"
 START_TIMEOUT_S = 120
+JMX_RULES = REPO_ROOT / "deploy" / "monitoring" / "kafka-jmx.yml"
 
 
 class KafkaService(Service):
@@ -31,6 +37,7 @@ class KafkaService(Service):
     default_ports: ClassVar[dict[str, int]] = {
         **{f"kafka_broker_{i}": 19091 + 2 * i for i in range(1, MAX_NODES + 1)},
         **{f"kafka_controller_{i}": 19092 + 2 * i for i in range(1, MAX_NODES + 1)},
+        **{f"kafka_metrics_{i}": 19300 + i for i in range(1, MAX_NODES + 1)},
     }
 
     @property
@@ -46,13 +53,23 @@ class KafkaService(Service):
         """The `host:port` list clients bootstrap from."""
         return ",".join(f"127.0.0.1:{self.port(f'kafka_broker_{n}')}" for n in self.node_ids)
 
+    def metrics_urls(self) -> list[str]:
+        """The Prometheus endpoint of every node's JMX exporter agent, in node order."""
+        return [f"http://127.0.0.1:{self.port(f'kafka_metrics_{n}')}/metrics" for n in self.node_ids]
+
     def install(self) -> None:
         maven.resolve("kafka")
+        maven.resolve("jmx-exporter")
 
-    def _java(self, main: str, *args: str, heap: str = HEAP) -> list[str]:
+    def _metrics_agent(self, node: int) -> str:
+        """`-javaagent:` serving the node's MBeans as Prometheus metrics on 127.0.0.1 only."""
+        (jar,) = maven.jars_dir("jmx-exporter").glob("jmx_prometheus_javaagent-*.jar")
+        return f"-javaagent:{jar}=127.0.0.1:{self.port(f'kafka_metrics_{node}')}:{JMX_RULES}"
+
+    def _java(self, main: str, *args: str, heap: str = HEAP, agent: tuple[str, ...] = ()) -> list[str]:
         log4j = DEPLOY_LOCAL / "kafka" / "log4j2.properties"
         return [
-            "java", heap, "-Xms128m", "-XX:+UseG1GC", "-Djava.awt.headless=true",
+            "java", heap, "-Xms128m", "-XX:+UseG1GC", "-Djava.awt.headless=true", *agent,
             f"-Dlog4j2.configurationFile={log4j}", "-cp", maven.classpath("kafka"), main, *args,
         ]  # fmt: skip
 
@@ -114,7 +131,8 @@ class KafkaService(Service):
         for node, proc in zip(self.node_ids, self.processes(), strict=True):
             if not proc.is_running():
                 config = data / f"server-{node}.properties"
-                proc.start(self._java("kafka.Kafka", str(config)), cwd=data, user=self.ctx.run_user)
+                argv = self._java("kafka.Kafka", str(config), agent=(self._metrics_agent(node),))
+                proc.start(argv, cwd=data, user=self.ctx.run_user)
         wait_until(
             self.healthy,
             what=f"kafka ({len(self.node_ids)} node(s))",
@@ -124,8 +142,9 @@ class KafkaService(Service):
         )
 
     def healthy(self) -> bool:
-        """Every node listens and the cluster metadata lists all brokers."""
-        if not all(port_open("127.0.0.1", self.port(f"kafka_broker_{n}")) for n in self.node_ids):
+        """Every node listens (Kafka and metrics) and the cluster metadata lists all brokers."""
+        ports = [self.port(f"kafka_{kind}_{n}") for n in self.node_ids for kind in ("broker", "metrics")]
+        if not all(port_open("127.0.0.1", port) for port in ports):
             return False
         from confluent_kafka.admin import AdminClient
 
@@ -139,4 +158,5 @@ class KafkaService(Service):
         return {
             "KAFKA_BOOTSTRAP_SERVERS": self.bootstrap_servers(),
             "KAFKA_BROKERS": str(len(self.node_ids)),
+            "KAFKA_METRICS_URLS": ",".join(self.metrics_urls()),
         }
