@@ -18,7 +18,7 @@ from steam_platform.tables import DIM_APP, FACT_NEWS, FACT_PLAYER_COUNTS, FACT_P
 from streaming import warehouse
 from streaming.envelope_schema import BRONZE_SCHEMA
 from streaming.lake_paths import bronze_path
-from streaming.lakefs import exists
+from streaming.lakefs import exists, parquet_stats
 from streaming.quality import Outcome, no_duplicate_keys, no_negative, schema_matches, silver_reconciles
 from streaming.tables_io import read_days, read_table
 
@@ -64,14 +64,16 @@ def read_bronze(spark: SparkSession, lake_root: str, topic: str) -> DataFrame:
 
 def _written(spark: SparkSession, table: Table, lake_root: str) -> DataFrame | None:
     path = table.path(lake_root)
-    return spark.read.parquet(path) if exists(spark, path) else None
+    if not exists(spark, path) or parquet_stats(spark, path).files == 0:
+        return None
+    return spark.read.parquet(path)
 
 
 def schema_outcome(spark: SparkSession, table: Table, lake_root: str) -> Outcome:
     """The table's files have the contract's columns and types (partition column last)."""
     written = _written(spark, table, lake_root)
     if written is None:
-        return Outcome(False, f"{table.name}: nothing written at {table.path(lake_root)}")
+        return Outcome(False, f"{table.name}: no data files at {table.path(lake_root)}")
     return schema_matches(written.schema, written_schema(table), table.name)
 
 

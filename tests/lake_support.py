@@ -9,6 +9,7 @@ from typing import Any
 
 from steam_platform.events.envelope import envelope
 from steam_platform.resources.kafka import KafkaResource, OutgoingMessage
+from steam_platform.resources.s3 import S3Resource
 
 SRC_PLAYERS = "ISteamUserStats/GetNumberOfCurrentPlayers/v1"
 SRC_NEWS = "ISteamNews/GetNewsForApp/v2"
@@ -103,3 +104,18 @@ def raw_message(topic: str, value: bytes | None, key: str = "bad") -> OutgoingMe
 def event_ids(messages: Iterable[OutgoingMessage]) -> set[str]:
     """The event ids inside produced envelopes."""
     return {json.loads(m.value)["event_id"] for m in messages}
+
+
+def s3_for(stack_env: dict[str, str], bucket: str) -> S3Resource:
+    """The stack's object store with the lake in `bucket`.
+
+    Built from fields, not `model_copy`: Dagster re-creates a resource from the config it was
+    constructed with, so a copied resource would still point runs at the original bucket.
+    """
+    return S3Resource(
+        endpoint_url=stack_env["S3_ENDPOINT_URL"],
+        region=stack_env["AWS_REGION"],
+        access_key_id=stack_env["AWS_ACCESS_KEY_ID"],
+        secret_access_key=stack_env["AWS_SECRET_ACCESS_KEY"],
+        bucket=bucket,
+    )

@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 
 import dagster as dg
 import pytest
+from lake_support import s3_for
 from pyspark.sql import SparkSession
 
 from steam_platform.assets.bus import kafka_topics
@@ -23,23 +24,17 @@ from steam_platform.resources.spark import LakePySparkResource, build_pyspark_re
 @pytest.fixture(scope="session")
 def lake_s3(stack_env: dict[str, str]) -> S3Resource:
     """The stack's object store with its default lake bucket."""
-    return S3Resource(
-        endpoint_url=stack_env["S3_ENDPOINT_URL"],
-        region=stack_env["AWS_REGION"],
-        access_key_id=stack_env["AWS_ACCESS_KEY_ID"],
-        secret_access_key=stack_env["AWS_SECRET_ACCESS_KEY"],
-        bucket=stack_env["LAKE_BUCKET"],
-    )
+    return s3_for(stack_env, stack_env["LAKE_BUCKET"])
 
 
 @pytest.fixture
-def fresh_s3(lake_s3: S3Resource) -> Callable[[], S3Resource]:
+def fresh_s3(lake_s3: S3Resource, stack_env: dict[str, str]) -> Callable[[], S3Resource]:
     """Makes a new empty bucket on the same store and returns its resource (an empty lake)."""
 
     def make() -> S3Resource:
         bucket = f"lake-test-{uuid.uuid4().hex[:12]}"
         lake_s3.client().create_bucket(Bucket=bucket)
-        return lake_s3.model_copy(update={"bucket": bucket})
+        return s3_for(stack_env, bucket)
 
     return make
 
