@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from confluent_kafka import Consumer, TopicPartition
 
+from steam_platform.localstack.kafka_drill import three_node_stack
 from steam_platform.localstack.stack import LocalStack
 from steam_platform.resources.kafka import (
     KafkaDeliveryError,
@@ -94,12 +95,8 @@ def test_unacknowledged_records_fail_the_batch_with_a_count(kafka: KafkaResource
 
 @pytest.fixture(scope="module")
 def three_node_cluster(stack_state_dir: Callable[[str], Path]) -> Iterator[LocalStack]:
-    stack = LocalStack(stack_state_dir("kafka3"), brokers=3, only=["kafka"], prefer_default_ports=False)
-    try:
-        stack.up()
+    with three_node_stack(stack_state_dir("kafka3")) as stack:
         yield stack
-    finally:
-        stack.down()
 
 
 def test_three_node_cluster_survives_a_dead_broker(three_node_cluster: LocalStack) -> None:
