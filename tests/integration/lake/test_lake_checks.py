@@ -96,6 +96,13 @@ def test_checks_name_the_duplicate_the_negative_and_the_missing_partition(
     assert "7 rows but bronze holds 6 distinct event(s) (+1)" in broken[CHECK_RECONCILE].message
     assert broken[CHECK_SCHEMA].passed
 
+    # A wrongly typed column is named with both types.
+    retyped = day_rows.limit(1).withColumn("player_count", F.col("player_count").cast("string"))
+    retyped.write.mode("overwrite").parquet(f"{root}/warehouse/broken_table")
+    bad_schema = schema_outcome(spark, replace(FACT_PLAYER_COUNTS, name="broken_table"), root)
+    assert not bad_schema.passed
+    assert "player_count: string (contract bigint)" in bad_schema.message
+
     delete(spark, f"{path}/dt={DAY}")
     missing = fact_outcomes(spark, spec, root, DAY)
     assert not missing[CHECK_SCHEMA].passed
@@ -104,13 +111,6 @@ def test_checks_name_the_duplicate_the_negative_and_the_missing_partition(
     assert f"fact_player_counts dt={DAY}: partition missing or empty, but bronze holds 6 event(s)" in (
         missing[CHECK_RECONCILE].message
     )
-
-    # A wrongly typed column is named with both types.
-    retyped = day_rows.limit(1).withColumn("player_count", F.col("player_count").cast("string"))
-    retyped.write.mode("overwrite").parquet(f"{root}/warehouse/broken_table")
-    bad_schema = schema_outcome(spark, replace(FACT_PLAYER_COUNTS, name="broken_table"), root)
-    assert not bad_schema.passed
-    assert "player_count: string (contract bigint)" in bad_schema.message
 
 
 def test_negative_count_from_kafka_blocks_the_mart(
