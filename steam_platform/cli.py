@@ -79,7 +79,10 @@ def stack_status(state_dir: StateDir = None) -> None:
     rows = LocalStack(state_dir).status()
     typer.echo(f"{'service':<14}{'state':<10}{'rss MB':>8}  pids / endpoints")
     for row in rows:
-        state = "healthy" if row.healthy else ("running" if row.running else "stopped")
+        if row.healthy:
+            state = "healthy" if row.pids else "ready"  # no process: artifacts only (Spark's jars)
+        else:
+            state = "running" if row.running else "stopped"
         shown = {k: v for k, v in row.endpoints.items() if "PASSWORD" not in k and "SECRET" not in k}
         typer.echo(f"{row.name:<14}{state:<10}{row.rss_mb:>8.0f}  {row.pids} {shown}")
     if not all(r.healthy for r in rows):
