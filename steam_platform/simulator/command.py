@@ -34,7 +34,10 @@ def _load_faults(path: Path | None) -> list[dict[str, Any]]:
 
 
 def simulator(
-    port: Annotated[int, typer.Option(help="Port on 127.0.0.1 (0 = any free port).")] = 8787,
+    port: Annotated[int, typer.Option(help="Port to listen on (0 = any free port).")] = 8787,
+    host: Annotated[
+        str, typer.Option(help="Address to bind: loopback by default; 0.0.0.0 in a container.")
+    ] = "127.0.0.1",
     seed: Annotated[int, typer.Option(help="Seed of all generated data.")] = 7,
     api_key: Annotated[
         list[str] | None,
@@ -59,6 +62,7 @@ def simulator(
     )
     try:
         server = SimulatorServer(
+            host=host,
             port=port,
             seed=seed,
             api_keys=tuple(api_key or (DEFAULT_API_KEY,)),
@@ -73,7 +77,7 @@ def simulator(
     except FaultRuleError as exc:
         raise typer.BadParameter(str(exc), param_hint="--faults") from exc
     except OSError as exc:
-        typer.echo(f"simulator: cannot listen on 127.0.0.1:{port}: {exc}", err=True)
+        typer.echo(f"simulator: cannot listen on {host}:{port}: {exc}", err=True)
         raise typer.Exit(1) from exc
 
     def stop(signum: int, frame: FrameType | None) -> None:

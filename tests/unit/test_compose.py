@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -9,6 +10,9 @@ from typing import Any
 
 import pytest
 import yaml
+
+from steam_platform.localstack.services.kafka import JMX_RULES
+from steam_platform.localstack.services.simulator import LOCAL_API_KEY
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 COMPOSE = DEPLOY / "docker-compose.yml"
@@ -20,14 +24,17 @@ def compose() -> dict[str, Any]:
 
 
 def test_every_service_has_a_memory_limit(compose: dict[str, Any]) -> None:
-    missing = [name for name, svc in compose["services"].items() if "mem_limit" not in svc]
-    assert missing == []
+    limits = {name: svc.get("mem_limit") for name, svc in compose["services"].items()}
+    assert [name for name, limit in limits.items() if not limit] == []
+    for name, limit in limits.items():
+        assert re.fullmatch(r"\d+[mg]", str(limit)), f"{name}: mem_limit {limit!r} is not like 512m/2g"
 
 
 def test_required_services_are_present(compose: dict[str, Any]) -> None:
     required = {
         "kafka-1", "kafka-2", "kafka-3", "minio", "elasticsearch", "kibana", "postgres",
         "prometheus", "grafana", "dagster-webserver", "dagster-daemon", "dagster-code",
+        "simulator", "kafka-jmx-agent", "kafka-exporter",
     }  # fmt: skip
     assert required <= set(compose["services"])
 
@@ -45,6 +52,54 @@ def test_kafka_is_a_three_node_kraft_cluster_with_durable_defaults(compose: dict
         assert env["KAFKA_DEFAULT_REPLICATION_FACTOR"] == 3
         assert env["KAFKA_MIN_INSYNC_REPLICAS"] == 2
         assert env["KAFKA_AUTO_CREATE_TOPICS_ENABLE"] == "false"
+
+
+def _default(value: str) -> str:
+    """The default of a `${VAR:-default}` compose value (the value itself when not a variable)."""
+    match = re.fullmatch(r"\$\{\w+:-(.*)\}", value)
+    return match.group(1) if match else value
+
+
+def test_simulator_serves_the_dagster_services_by_default(compose: dict[str, Any]) -> None:
+    sim = compose["services"]["simulator"]
+    command = sim["command"]
+    assert command[:2] == ["steam-platform", "simulator"]
+    assert command[command.index("--host") + 1] == "0.0.0.0"  # reachable from the other containers
+    port = command[command.index("--port") + 1]
+    assert command[command.index("--api-key") + 1] == LOCAL_API_KEY
+    assert f"127.0.0.1:{port}/__sim/health" in " ".join(sim["healthcheck"]["test"])
+    assert sim["image"] == compose["services"]["dagster-code"]["image"]
+    for name in ("dagster-code", "dagster-webserver", "dagster-daemon"):
+        env = compose["services"][name]["environment"]
+        assert _default(env["STEAM_API_BASE_URL"]) == f"http://simulator:{port}"
+        assert _default(env["STEAM_STORE_BASE_URL"]) == f"http://simulator:{port}"
+        assert _default(env["STEAM_API_KEY"]) == LOCAL_API_KEY
+    code_deps = compose["services"]["dagster-code"]["depends_on"]
+    assert code_deps["simulator"] == {"condition": "service_healthy"}
+
+
+def test_brokers_serve_jmx_metrics_with_the_local_stack_rules(compose: dict[str, Any]) -> None:
+    brokers = {n: s for n, s in compose["services"].items() if re.fullmatch(r"kafka-\d", n)}
+    targets = []
+    for name, svc in brokers.items():
+        agent = re.fullmatch(r"-javaagent:(\S+\.jar)=(\d+):(\S+)", svc["environment"]["KAFKA_OPTS"])
+        assert agent, svc["environment"]["KAFKA_OPTS"]
+        jar, port, rules = agent.groups()
+        mounts = {v.split(":")[1]: v.split(":")[0] for v in svc["volumes"]}
+        assert mounts[str(Path(jar).parent)] == "kafka-jmx-agent"
+        assert (DEPLOY / mounts[rules]).resolve() == JMX_RULES  # the very file the local brokers use
+        assert svc["depends_on"]["kafka-jmx-agent"] == {"condition": "service_completed_successfully"}
+        # The health probe is a Kafka CLI: it must not start a second agent on the same port.
+        assert "KAFKA_OPTS= " in svc["healthcheck"]["test"][1]
+        targets.append(f"{name}:{port}")
+    init = compose["services"]["kafka-jmx-agent"]
+    assert "jmx_prometheus_javaagent" in init["command"][0] and init["volumes"] == ["kafka-jmx-agent:/agent"]
+    prometheus = yaml.safe_load((DEPLOY / "monitoring" / "prometheus.yml").read_text())
+    jobs = {job["job_name"]: job["static_configs"][0]["targets"] for job in prometheus["scrape_configs"]}
+    assert sorted(jobs["kafka-jmx"]) == sorted(targets)
+    mounted = {v.split(":")[1]: v.split(":")[0] for v in compose["services"]["prometheus"]["volumes"]}
+    assert mounted["/etc/prometheus/alerts.yml"] == "./monitoring/alerts.yml"
+    assert prometheus["rule_files"] == ["alerts.yml"]  # resolved next to /etc/prometheus/prometheus.yml
 
 
 def test_published_ports_bind_loopback_only(compose: dict[str, Any]) -> None:
