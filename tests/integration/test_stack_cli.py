@@ -53,6 +53,8 @@ def test_up_twice_status_then_down_leaves_no_process(stack_state_dir: Callable[[
         rows = {line.split()[0]: line.split() for line in status.stdout.splitlines()[1:]}
         assert list(rows) == ["kafka"]
         assert rows["kafka"][1] == "healthy" and float(rows["kafka"][2]) > 50  # a JVM's RSS, in MB
+        # Each broker's Prometheus endpoint (JMX exporter agent) is listed with the endpoints.
+        assert f"KAFKA_METRICS_URLS': 'http://127.0.0.1:{ports['kafka_metrics_1']}/metrics" in status.stdout
         assert json.loads((state / "stack.json").read_text())["services"] == ["kafka"]
         assert _processes_mentioning(str(state)), "the broker should be running"
         # The env file may hold passwords: owner-only.
