@@ -92,33 +92,40 @@ class BronzeStats:
         return sum(o["to"] - o["from"] for o in self.offsets.values())
 
 
-def _offsets_of(parsed: DataFrame) -> dict[int, tuple[int, int, int]]:
+def _tally(parsed: DataFrame) -> BatchStats:
+    """Offsets per Kafka partition and good/bad counts, in one pass over the batch."""
     rows = (
         parsed.groupBy("kafka_partition")
-        .agg(F.min("kafka_offset").alias("lo"), F.max("kafka_offset").alias("hi"), F.count("*").alias("n"))
+        .agg(
+            F.min("kafka_offset").alias("lo"),
+            F.max("kafka_offset").alias("hi"),
+            F.count("*").alias("n"),
+            F.count("reason").alias("bad"),
+        )
         .collect()
     )
-    return {int(r.kafka_partition): (int(r.lo), int(r.hi) + 1, int(r.n)) for r in rows}
+    stats = BatchStats()
+    for r in rows:
+        stats.offsets[int(r.kafka_partition)] = (int(r.lo), int(r.hi) + 1, int(r.n))
+        stats.quarantined += int(r.bad)
+        stats.rows += int(r.n) - int(r.bad)
+    return stats
 
 
 def land_batch(batch: DataFrame, batch_id: int, lake_root: str, topic: str) -> BatchStats:
     """Write one micro-batch's good rows to bronze and bad rows to quarantine (idempotent per id)."""
     parsed = parse_kafka_records(batch.withColumn("batch_id", F.lit(batch_id))).persist()
     try:
-        stats = BatchStats(offsets=_offsets_of(parsed))
-        good = good_rows(parsed)
-        bad = quarantined_rows(parsed)
-        stats.rows = good.count()
-        stats.quarantined = bad.count()
+        stats = _tally(parsed)
         writer_opts = {"partitionOverwriteMode": "dynamic"}
         if stats.rows:
-            good.write.mode("overwrite").options(**writer_opts).partitionBy("dt", "batch_id").parquet(
-                bronze_path(lake_root, topic)
-            )
+            good_rows(parsed).write.mode("overwrite").options(**writer_opts).partitionBy(
+                "dt", "batch_id"
+            ).parquet(bronze_path(lake_root, topic))
         if stats.quarantined:
-            bad.write.mode("overwrite").options(**writer_opts).partitionBy("batch_id").parquet(
-                quarantine_path(lake_root, topic)
-            )
+            quarantined_rows(parsed).write.mode("overwrite").options(**writer_opts).partitionBy(
+                "batch_id"
+            ).parquet(quarantine_path(lake_root, topic))
         return stats
     finally:
         parsed.unpersist()

@@ -1,0 +1,176 @@
+"""Bronze throughput: rows/s landed from Kafka into the Parquet lake on S3, and Spark's peak memory.
+
+Starts its own local stack (one Kafka broker and the S3 server, temporary state), produces
+`--events` small player-count envelopes to a fresh 6-partition topic, then measures in the same run:
+
+- baseline: a plain Python lander (one confluent-kafka consumer, `json.loads` per record, pyarrow
+  Parquet files written to the same bucket) - what the job would be without Spark;
+- bronze: `streaming.bronze.run_bronze` with `availableNow` (parse with the explicit schema,
+  quarantine split, Parquet per dt/batch on S3A, checkpoint on S3), optionally split into batches
+  of `--max-offsets-per-trigger`.
+
+Prints rows/s for each, the ratio to the baseline, and the Spark driver JVM's peak RSS (VmHWM).
+
+    .venv/bin/python benchmarks/bronze_throughput.py [--events 1000000] [--max-offsets-per-trigger N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import dagster as dg
+import pyarrow as pa
+import pyarrow.parquet as pq
+from confluent_kafka import Consumer
+
+from steam_platform.localstack.services.spark import connector_jars
+from steam_platform.localstack.stack import LocalStack
+from steam_platform.resources.kafka import KafkaResource, OutgoingMessage, TopicSpec
+from steam_platform.resources.s3 import S3Resource
+from steam_platform.resources.spark import build_pyspark_resource
+from streaming.bronze import BronzeJob, run_bronze
+
+SOURCE = "ISteamUserStats/GetNumberOfCurrentPlayers/v1"
+
+
+def messages(topic: str, n: int) -> list[OutgoingMessage]:
+    """`n` envelopes (~230 bytes) spread over 1,000 apps and two days."""
+    out = []
+    for i in range(n):
+        appid = 10 + i % 1000
+        second = i * 7 % 172_800
+        day, rest = 1 + second // 86_400, second % 86_400
+        observed = f"2026-10-{day:02d}T{rest // 3600:02d}:{rest % 3600 // 60:02d}:{rest % 60:02d}.000000Z"
+        value = json.dumps(
+            {
+                "event_id": uuid.UUID(int=i).hex,
+                "schema_version": 1,
+                "source": SOURCE,
+                "observed_at": observed,
+                "partition_key": observed[:13].replace("T", "-") + ":00",
+                "payload": {"appid": appid, "result": 1, "player_count": i % 50_000},
+            },
+            separators=(",", ":"),
+        ).encode()
+        out.append(OutgoingMessage(topic, key=str(appid), value=value))
+    return out
+
+
+def baseline_lander(kafka: KafkaResource, s3: S3Resource, topic: str, n: int, chunk: int = 100_000) -> float:
+    """Consume every record with one Python consumer and write Parquet chunks to S3; returns seconds."""
+    started = time.monotonic()
+    consumer = Consumer(kafka.consumer_config(f"bench-{uuid.uuid4().hex[:6]}"))
+    consumer.subscribe([topic])
+    fs, root = s3.filesystem(), f"{s3.lake_path()}/baseline/{topic}"
+    rows: list[dict[str, object]] = []
+    seen = files = 0
+    deadline = time.monotonic() + 1800
+    while seen < n and time.monotonic() < deadline:
+        for msg in consumer.consume(10_000, timeout=1.0):
+            if msg.error():
+                continue
+            env = json.loads(msg.value())
+            env["payload"] = json.dumps(env["payload"])
+            env.update(kafka_partition=msg.partition(), kafka_offset=msg.offset())
+            rows.append(env)
+            seen += 1
+        if len(rows) >= chunk or (seen >= n and rows):
+            pq.write_table(pa.Table.from_pylist(rows), f"{root}/part-{files:05d}.parquet", filesystem=fs)
+            files += 1
+            rows = []
+    consumer.close()
+    if seen < n:
+        raise RuntimeError(f"baseline read only {seen} of {n} records")
+    return time.monotonic() - started
+
+
+def jvm_peak_rss_mib() -> float:
+    """Peak resident memory (VmHWM) of this process's Java children, i.e. the Spark driver."""
+    peak = 0
+    me = str(os.getpid())
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            status = (proc / "status").read_text()
+        except OSError:
+            continue
+        fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+        if fields.get("PPid", "").strip() == me and "java" in fields.get("Name", ""):
+            peak = max(peak, int(fields.get("VmHWM", "0 kB").split()[0]))
+    return peak / 1024
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--max-offsets-per-trigger", type=int, default=None)
+    parser.add_argument("--driver-memory", default="1g")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+
+    with tempfile.TemporaryDirectory(prefix="bench-bronze-") as tmp:
+        stack = LocalStack(Path(tmp), brokers=1, only=["kafka", "s3"], prefer_default_ports=False)
+        stack.up()
+        try:
+            env = stack.endpoints()
+            kafka = KafkaResource(bootstrap_servers=env["KAFKA_BOOTSTRAP_SERVERS"])
+            s3 = S3Resource(
+                endpoint_url=env["S3_ENDPOINT_URL"],
+                region=env["AWS_REGION"],
+                access_key_id=env["AWS_ACCESS_KEY_ID"],
+                secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+                bucket=env["LAKE_BUCKET"],
+            )
+            topic = f"bench.bronze.{uuid.uuid4().hex[:6]}"
+            kafka.ensure_topics([TopicSpec(topic, partitions=6)])
+            t0 = time.monotonic()
+            batch = messages(topic, args.events)
+            kafka.produce_all(batch)
+            size = sum(len(m.value) for m in batch)
+            del batch
+            took = time.monotonic() - t0
+            print(f"produced {args.events} events ({size / args.events:.0f} B each) in {took:.1f}s")
+
+            base_s = baseline_lander(kafka, s3, topic, args.events)
+
+            resource = build_pyspark_resource(
+                s3, jars=[str(p) for p in connector_jars()], driver_memory=args.driver_memory
+            )
+            with resource.yield_for_execution(dg.build_init_resource_context()) as ready:
+                spark = ready.spark_session
+                job = BronzeJob(
+                    topic,
+                    kafka.bootstrap_servers,
+                    s3.lake_root(),
+                    max_offsets_per_trigger=args.max_offsets_per_trigger,
+                    timeout_s=3600,
+                )
+                t1 = time.monotonic()
+                stats = run_bronze(spark, job)
+                spark_s = time.monotonic() - t1
+                peak = jvm_peak_rss_mib()
+                spark.stop()
+            assert stats.rows_landed == args.events, stats
+            base_rate, spark_rate = args.events / base_s, args.events / spark_s
+            print(f"{'variant':<44} {'rows/s':>10} {'vs baseline':>12}")
+            print(f"{'baseline: Python consumer + pyarrow to S3':<44} {base_rate:>10.0f} {1.0:>11.3f}x")
+            label = f"bronze: Spark availableNow ({len(stats.batches)} batch(es))"
+            print(f"{label:<44} {spark_rate:>10.0f} {spark_rate / base_rate:>11.3f}x")
+            print(
+                f"bronze files {stats.files.files}, {stats.files.bytes / 2**20:.1f} MiB; "
+                f"Spark driver JVM peak RSS {peak:.0f} MiB (driver heap {args.driver_memory})"
+            )
+        finally:
+            stack.down()
+
+
+if __name__ == "__main__":
+    main()
