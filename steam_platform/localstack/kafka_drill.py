@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from steam_platform.events.envelope import envelope
+from steam_platform.kafka_audit import isr_sizes
 from steam_platform.localstack.health import wait_until
 from steam_platform.localstack.services.kafka import KafkaService
 from steam_platform.localstack.stack import LocalStack
@@ -65,8 +67,6 @@ def player_count_messages(topic: str, count: int, n_apps: int = 2000) -> list[Ou
     every envelope has its own deterministic `event_id`. Built with the project's own envelope code
     (`steam_platform.events.envelope`).
     """
-    from steam_platform.events.envelope import envelope
-
     messages = []
     for i in range(count):
         appid, slot = 10 * (i % n_apps) + 10, i // n_apps
@@ -164,7 +164,6 @@ def restart_dead_nodes(stack: LocalStack) -> None:
 
 def wait_for_full_isr(kafka: KafkaResource, topics: list[str], timeout_s: float = 120.0) -> None:
     """Block (bounded) until every partition of `topics` has all its replicas in sync again."""
-    from steam_platform.kafka_audit import isr_sizes
 
     def full() -> bool:
         return all(n == kafka.replication_factor for t in topics for n in isr_sizes(kafka, t).values())
