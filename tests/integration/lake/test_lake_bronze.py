@@ -161,3 +161,22 @@ def test_killed_run_then_rerun_lands_every_event_exactly_once(
     total = read_table(spark, bronze_path(s3.lake_root(), topic), BRONZE_SCHEMA)
     assert total.count() == total.select("event_id").distinct().count() == len(good) + 40
     assert total.where(F.col("ingested_at").isNull()).count() == 0
+
+
+def test_continuous_mode_lands_what_arrives_while_it_runs(
+    spark: SparkSession, lake_kafka: KafkaResource, fresh_s3: Callable[[], S3Resource]
+) -> None:
+    s3 = fresh_s3()
+    topic = f"test.bronze.{uuid.uuid4().hex[:8]}"
+    lake_kafka.ensure_topics([TopicSpec(topic, partitions=2)])
+    events = [
+        player_count_message(topic, 5, at("2026-10-05T00:00") + timedelta(minutes=i), i) for i in range(30)
+    ]
+    produce(lake_kafka, events)
+    job = BronzeJob(
+        topic, lake_kafka.bootstrap_servers, s3.lake_root(), continuous_interval="2 seconds", timeout_s=25
+    )
+    stats = run_bronze(spark, job)  # processing-time trigger until the timeout, then a clean stop
+    assert stats.rows_landed == 30
+    bronze = read_table(spark, bronze_path(s3.lake_root(), topic), BRONZE_SCHEMA)
+    assert {r.event_id for r in bronze.select("event_id").collect()} == event_ids(events)
