@@ -7,7 +7,7 @@ then in the same run:
 - baseline: `--messages` player-count envelopes keyed by appid, produced through
   `KafkaResource.produce_all` in batches of `--batch` (acks=all, idempotent), all brokers up;
 - failover: the same number into the second topic while the broker leading the most partitions
-  is crashed (SIGKILL) as batch `--kill-at-batch` starts.
+  is crashed (SIGKILL, no controlled shutdown) as batch `--kill-at-batch` starts.
 
 Then reads both topics back in full and reports produced/acked/consumed counts, duplicates by
 `event_id`, per-partition counts and bytes, leaders and bytes-in per broker (from the brokers' JMX

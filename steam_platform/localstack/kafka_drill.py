@@ -8,6 +8,9 @@ platform produces loses nothing, and the cluster keeps accepting writes.
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
 import threading
 import time
 from collections import Counter
@@ -137,16 +140,25 @@ def produce_in_batches(
     return run
 
 
+def crash_node(stack: LocalStack, node: int) -> None:
+    """SIGKILL node `node`'s process group: a crash, no controlled shutdown, no flush."""
+    pid = kafka_service(stack).processes()[node - 1].pid()
+    if pid is None:
+        raise RuntimeError(f"kafka node {node} is not running")
+    os.killpg(pid, signal.SIGKILL)
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, 0)  # reap when this process started the broker (tests, benchmark)
+
+
 def crash_node_during(stack: LocalStack, node: int, at_batch: int) -> Callable[[int], None]:
-    """An `on_batch_start` hook that kills `node` (SIGKILL right after SIGTERM) as `at_batch` starts.
+    """An `on_batch_start` hook that crashes `node` (SIGKILL) as batch `at_batch` starts.
 
     The kill runs in a thread, so the producer is already sending the batch when the broker dies.
     """
-    proc = kafka_service(stack).processes()[node - 1]
 
     def hook(batch: int) -> None:
         if batch == at_batch:
-            threading.Thread(target=proc.stop, kwargs={"timeout": 0.0}, daemon=True).start()
+            threading.Thread(target=crash_node, args=(stack, node), daemon=True).start()
 
     return hook
 
