@@ -4,6 +4,7 @@ Each daily partition reads the silver days it needs (declared as partition mappi
 backfill runs them in order and waits for their inputs), and replaces its own `dt=` folder.
 """
 
+import warnings
 from datetime import date, timedelta
 
 import dagster as dg
@@ -40,12 +41,15 @@ from streaming.tables_io import conform, read_days, read_table, write_days
 
 CHECK_KEY = "unique_key"
 #: The day before (rank change), or the day before and after (news windows crossing midnight).
-PREVIOUS_DAY = dg.TimeWindowPartitionMapping(
-    start_offset=-1, end_offset=0, allow_nonexistent_upstream_partitions=True
-)
-NEIGHBOUR_DAYS = dg.TimeWindowPartitionMapping(
-    start_offset=-1, end_offset=1, allow_nonexistent_upstream_partitions=True
-)
+#: Nonexistent neighbours are allowed: the first day has no previous one, today no next one.
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", dg.BetaWarning)  # the flag is beta in 1.13; the mapping is not
+    PREVIOUS_DAY = dg.TimeWindowPartitionMapping(
+        start_offset=-1, end_offset=0, allow_nonexistent_upstream_partitions=True
+    )
+    NEIGHBOUR_DAYS = dg.TimeWindowPartitionMapping(
+        start_offset=-1, end_offset=1, allow_nonexistent_upstream_partitions=True
+    )
 
 
 def _checks(table: Table) -> list[dg.AssetCheckSpec]:

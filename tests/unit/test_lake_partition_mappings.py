@@ -1,0 +1,63 @@
+"""The marts' partition mappings: which silver days a mart day reads (what a backfill waits for)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import dagster as dg
+import pytest
+
+from steam_platform.definitions import defs
+from steam_platform.partitions import daily_partitions
+
+NOW = datetime(2026, 11, 25, 12, tzinfo=UTC)
+
+
+def _upstream_days(downstream: str, upstream: str, day: str) -> tuple[list[str], list[str]]:
+    graph = defs.resolve_asset_graph()
+    mapping = graph.get(dg.AssetKey(downstream)).partition_mappings.get(dg.AssetKey(upstream))
+    mapping = mapping or dg.IdentityPartitionMapping()
+    result = mapping.get_upstream_mapped_partitions_result_for_partitions(
+        daily_partitions.empty_subset().with_partition_keys([day]),
+        daily_partitions,
+        daily_partitions,
+        current_time=NOW,
+    )
+    return sorted(result.partitions_subset.get_partition_keys()), sorted(
+        result.required_but_nonexistent_subset.get_partition_keys()
+    )
+
+
+@pytest.mark.parametrize(
+    ("downstream", "upstream", "day", "days"),
+    [
+        ("mart_top_games", "mart_game_daily", "2026-10-02", ["2026-10-01", "2026-10-02"]),
+        ("mart_news_impact", "fact_player_counts", "2026-10-02", ["2026-10-01", "2026-10-02", "2026-10-03"]),
+        ("mart_news_impact", "fact_news", "2026-10-02", ["2026-10-02"]),
+        ("mart_game_daily", "fact_player_counts", "2026-10-02", ["2026-10-02"]),
+        ("mart_game_daily", "dim_app", "2026-10-02", ["2026-10-02"]),
+        # Edges of the range: no day before the first partition, no day after today.
+        ("mart_top_games", "mart_game_daily", "2026-10-01", ["2026-10-01"]),
+        ("mart_news_impact", "fact_player_counts", "2026-11-25", ["2026-11-24", "2026-11-25"]),
+    ],
+)
+def test_mart_reads_the_days_it_needs(downstream: str, upstream: str, day: str, days: list[str]) -> None:
+    mapped, missing = _upstream_days(downstream, upstream, day)
+    assert mapped == days
+    assert missing == []  # nonexistent neighbours are allowed, not required
+
+
+def test_lake_lineage() -> None:
+    graph = defs.resolve_asset_graph()
+    parents = {
+        k.to_user_string(): sorted(p.to_user_string() for p in graph.get(k).parent_keys)
+        for k in graph.get_all_asset_keys()
+    }
+    assert parents["bronze_apps"] == ["app_catalog", "app_details"]
+    assert parents["bronze_player_counts"] == ["player_counts"]
+    assert parents["fact_news"] == ["bronze_news"]
+    assert parents["mart_game_daily"] == ["dim_app", "fact_news", "fact_player_counts"]
+    assert parents["mart_top_games"] == ["mart_game_daily"]
+    for key in ("fact_player_counts", "fact_news", "dim_app", "fact_playtime"):
+        assert graph.get(dg.AssetKey(key)).partitions_def == daily_partitions
+        assert graph.get(dg.AssetKey(key)).group_name == "warehouse"
