@@ -131,7 +131,7 @@ def drill(args: argparse.Namespace, root: Path) -> int:
         stall = failover.batch_seconds[k] - statistics.median(baseline.batch_seconds)
         steady = failover.records_per_s_after(k) / baseline.records_per_s_after(k)
         print(f"slowest failover batch: {k} ({failover.batch_seconds[k]:.2f}s, {stall:.1f}s over the "
-              "baseline median) while the controller fenced the dead broker and moved its leaders")  # fmt: skip
+              "baseline median): the controller fencing the dead broker, moving its leaders")  # fmt: skip
         print(f"after the failover (2 brokers, batches {k + 1}+) vs baseline's same batches: {steady:.3f}x")
 
         print("\nper partition (failover topic): records acked / consumed / KB consumed")
