@@ -163,7 +163,9 @@ def run_main(state_dir: Path | None = None, brokers: int | None = None) -> int:
     except StackError as exc:
         print(f"stack up failed: {exc}", file=sys.stderr)
         return 1
-    os.environ.update(env)
+    for key, value in env.items():  # what the caller set wins, e.g. STEAM_API_BASE_URL for real Steam
+        os.environ.setdefault(key, value)
+    print(f"Steam Web API: {os.environ.get('STEAM_API_BASE_URL', 'https://api.steampowered.com')}")
     os.environ["DAGSTER_HOME"] = str(prepare_dagster_home(stack))
 
     from steam_platform.definitions import defs

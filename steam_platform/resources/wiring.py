@@ -112,7 +112,9 @@ def _steam(env: Environment) -> SteamApiResource:
     return SteamApiResource(
         api_base_url=local_setting("STEAM_API_BASE_URL", STEAM_API_BASE_URL) or STEAM_API_BASE_URL,
         store_base_url=local_setting("STEAM_STORE_BASE_URL", STEAM_STORE_BASE_URL) or STEAM_STORE_BASE_URL,
-        api_key=local_setting("STEAM_API_KEY") or None,
+        # A key in the process environment may be a real one: pass it as EnvVar so it never shows in
+        # the UI's resource config; the simulator's fixed key from `.stack/env` is not a secret.
+        api_key=_optional_env("STEAM_API_KEY") or local_setting("STEAM_API_KEY") or None,
     )
 
 

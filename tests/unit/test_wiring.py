@@ -1,0 +1,43 @@
+"""Resource wiring: a real Steam key never becomes plain resource config (the UI shows config)."""
+
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from steam_platform.resources.wiring import build_resources
+from steam_platform.settings import Environment
+
+
+@pytest.mark.parametrize("env", [Environment.LOCAL, Environment.PRODUCTION])
+def test_a_steam_key_from_the_environment_stays_an_env_var(
+    env: Environment, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("STEAM_API_KEY", "0123456789ABCDEF0123456789ABCDEF")
+    monkeypatch.setenv("STEAM_API_BASE_URL", "https://api.steampowered.com")
+    for key in ("KAFKA_BOOTSTRAP_SERVERS", "KAFKA_REPLICATION_FACTOR", "KAFKA_MIN_INSYNC_REPLICAS"):
+        monkeypatch.setenv(key, "1" if key != "KAFKA_BOOTSTRAP_SERVERS" else "127.0.0.1:9092")
+    monkeypatch.setenv("ELASTICSEARCH_URL", "http://127.0.0.1:9200")
+    monkeypatch.setenv("LAKE_BUCKET", "steam-lake")
+
+    steam = build_resources(env)["steam"]
+
+    assert isinstance(steam.api_key, dg.EnvVar)
+    assert steam.api_key == "STEAM_API_KEY"  # the variable's name, not its value
+    assert steam.api_base_url == "https://api.steampowered.com"
+
+
+def test_local_without_a_key_in_the_environment_uses_the_stack_simulator_key(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.delenv("STEAM_API_KEY", raising=False)
+    monkeypatch.setenv("STEAM_STACK_DIR", str(tmp_path))
+    (tmp_path / "env").write_text(
+        "export STEAM_API_KEY=local-simulator-key\nexport STEAM_API_BASE_URL=http://127.0.0.1:8787\n"
+    )
+
+    steam = build_resources(Environment.LOCAL)["steam"]
+
+    assert steam.api_key == "local-simulator-key"
+    assert not isinstance(steam.api_key, dg.EnvVar)
+    assert steam.api_base_url == "http://127.0.0.1:8787"
