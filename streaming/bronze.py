@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from collections.abc import Mapping, Sequence
@@ -246,6 +247,21 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def submitted_settings() -> dict[str, str]:
+    """`spark-submit`'s own master and driver memory, which must win over the local defaults.
+
+    Under spark-submit the driver JVM is already running (PYSPARK_GATEWAY_PORT is set) with the
+    settings it was given (`--master`, `--driver-memory`); a plain `python bronze.py` has none.
+    """
+    if "PYSPARK_GATEWAY_PORT" not in os.environ:
+        return {}
+    from pyspark import SparkConf, SparkContext
+
+    SparkContext._ensure_initialized()
+    conf = SparkConf()
+    return {k: str(conf.get(k)) for k in ("spark.master", "spark.driver.memory") if conf.contains(k)}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """`spark-submit streaming/bronze.py ...`: build the session from the environment and run."""
     from streaming.spark_session import build_spark_session, connector_jars_from_env, s3a_conf_from_env
@@ -261,7 +277,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         timeout_s=args.timeout_s,
     )
     spark = build_spark_session(
-        f"bronze_{args.topic}", jars=connector_jars_from_env(), conf=s3a_conf_from_env()
+        f"bronze_{args.topic}",
+        jars=connector_jars_from_env(),
+        conf={**s3a_conf_from_env(), **submitted_settings()},
     )
     try:
         stats = run_bronze(spark, job)

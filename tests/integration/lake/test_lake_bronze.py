@@ -55,6 +55,8 @@ def _kill_mid_batch(s3: S3Resource, topic: str, env: dict[str, str], log: Path) 
     """Start the job with spark-submit and SIGKILL it while a batch is logged but not committed."""
     cmd = [
         str(REPO / ".venv/bin/spark-submit"),
+        "--master",
+        "local[2]",
         "--driver-memory",
         "768m",
         "--jars",
