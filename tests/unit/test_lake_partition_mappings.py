@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 import pytest
@@ -61,3 +61,14 @@ def test_lake_lineage() -> None:
     for key in ("fact_player_counts", "fact_news", "dim_app", "fact_playtime"):
         assert graph.get(dg.AssetKey(key)).partitions_def == daily_partitions
         assert graph.get(dg.AssetKey(key)).group_name == "warehouse"
+
+
+def test_bronze_and_marts_carry_freshness_policies() -> None:
+    specs = {s.key.to_user_string(): s for s in defs.resolve_all_asset_specs()}
+    for key in ("bronze_player_counts", "bronze_news", "bronze_apps", "bronze_playtime"):
+        policy = specs[key].freshness_policy
+        assert isinstance(policy, dg.FreshnessPolicy)
+        assert policy.fail_window.to_timedelta() == timedelta(hours=2)
+    for key in ("mart_game_daily", "mart_news_impact", "mart_top_games"):
+        policy = specs[key].freshness_policy
+        assert policy is not None and policy.fail_window.to_timedelta() == timedelta(hours=26)
