@@ -4,20 +4,10 @@ Keyed by steamid (so one player's history stays ordered on one partition). A pri
 not an error: it is reported as "not visible" and produces nothing. Needs the Web API key.
 """
 
-import time
-from datetime import UTC, datetime
-
 import dagster as dg
 
-from steam_platform.assets.ingest_apps import NO_KEY_MESSAGE
-from steam_platform.assets.ingest_common import (
-    INGEST_RETRY_POLICY,
-    POOL_STEAM_API,
-    EventBatch,
-    fetch_each,
-    publish,
-)
-from steam_platform.constants import GROUP_INGEST, TOPIC_PLAYTIME
+from steam_platform.assets.ingest_common import IngestRun, ingest_asset, skipped_without_key
+from steam_platform.constants import TOPIC_PLAYTIME
 from steam_platform.partitions import hourly_partitions
 from steam_platform.resources.kafka import KafkaResource
 from steam_platform.resources.steam import (
@@ -25,21 +15,12 @@ from steam_platform.resources.steam import (
     EP_RECENT,
     PATHS,
     PlayerGames,
-    SteamAppError,
-    SteamSourceError,
 )
 from steam_platform.resources.steam_api import SteamApiResource
 from steam_platform.tracked import load_tracked
 
 
-@dg.asset(
-    group_name=GROUP_INGEST,
-    kinds={"steam", "kafka"},
-    partitions_def=hourly_partitions,
-    deps=["kafka_topics"],
-    retry_policy=INGEST_RETRY_POLICY,
-    pool=POOL_STEAM_API,
-)
+@ingest_asset(hourly_partitions)
 def player_activity(
     context: dg.AssetExecutionContext, steam: SteamApiResource, kafka: KafkaResource
 ) -> dg.MaterializeResult:
@@ -48,48 +29,32 @@ def player_activity(
     Feeds the engagement marts (who plays what, how long). Private profiles are counted, not
     failed; without an API key the run succeeds with nothing produced and says so.
     """
-    started = time.monotonic()
-    if not steam.has_key:
-        message = NO_KEY_MESSAGE.format(endpoint="IPlayerService")
-        context.log.warning(message)
-        return dg.MaterializeResult(metadata={"skipped_reason": message, "events_total": 0})
+    skipped = skipped_without_key(context, steam, "IPlayerService")
+    if skipped is not None:
+        return skipped
     players = load_tracked().players
-    client = steam.client()
-    before = steam.stats().snapshot()
-    recent = EventBatch(TOPIC_PLAYTIME, PATHS[EP_RECENT].rstrip("/"), context.partition_key)
-    owned = EventBatch(TOPIC_PLAYTIME, PATHS[EP_OWNED].rstrip("/"), context.partition_key)
-    now = datetime.now(UTC)
-    source_error: SteamSourceError | None = None
+    run = IngestRun(context, steam, kafka)
+    recent = run.batch(TOPIC_PLAYTIME, PATHS[EP_RECENT].rstrip("/"))
+    owned = run.batch(TOPIC_PLAYTIME, PATHS[EP_OWNED].rstrip("/"))
     not_visible: list[str] = []
     summaries: dict[str, dict] = {}
 
     def fetch(steamid: str) -> tuple[PlayerGames, PlayerGames]:
-        return client.recently_played(steamid), client.owned_games(steamid)
+        return run.client.recently_played(steamid), run.client.owned_games(steamid)
 
-    try:
-        summaries = client.player_summaries(players)
-        for steamid, result in fetch_each(players, fetch, steam.max_concurrency):
-            if isinstance(result, SteamAppError):
-                recent.skip(steamid, f"{result.reason}: {result}")
-                continue
+    with run.collecting():
+        summaries = run.client.player_summaries(players)
+        for steamid, result in run.fetch_each(players, fetch, skipped=recent):
             for batch, games in zip((recent, owned), result, strict=True):
                 if not games.visible:
                     continue
                 for game in games.games:
                     payload = {**game, "steamid": steamid}
-                    batch.add(steamid, (steamid, game["appid"], context.partition_key), payload, now)
+                    batch.add(steamid, (steamid, game["appid"], context.partition_key), payload, run.now)
             if not result[0].visible and not result[1].visible:
                 not_visible.append(steamid)  # private profile: data ("not visible"), not a failure
-    except SteamSourceError as exc:
-        source_error = exc
-    return publish(
-        context,
-        kafka,
-        steam,
+    return run.publish(
         [recent, owned],
-        before,
-        started,
-        source_error,
         extra={
             "players_tracked": len(players),
             "players_not_visible": len(not_visible),

@@ -6,21 +6,16 @@ of the day they run for. Catalogue events are keyed by their change marker (`las
 `price_change_number`), so an unchanged app produces the same event id every day.
 """
 
-import time
-from datetime import UTC, datetime
-
 import dagster as dg
 from pydantic import Field
 
 from steam_platform.assets.ingest_common import (
-    INGEST_RETRY_POLICY,
-    POOL_STEAM_API,
     POOL_STEAM_STORE,
-    EventBatch,
-    fetch_each,
-    publish,
+    IngestRun,
+    ingest_asset,
+    skipped_without_key,
 )
-from steam_platform.constants import GROUP_INGEST, TOPIC_APPS
+from steam_platform.constants import TOPIC_APPS
 from steam_platform.partitions import daily_partitions
 from steam_platform.resources.kafka import KafkaResource
 from steam_platform.resources.steam import (
@@ -28,12 +23,9 @@ from steam_platform.resources.steam import (
     PATHS,
     AppDetails,
     SteamAppError,
-    SteamSourceError,
 )
 from steam_platform.resources.steam_api import SteamApiResource
 from steam_platform.tracked import load_tracked
-
-NO_KEY_MESSAGE = "skipped: STEAM_API_KEY is not set and {endpoint} needs a Web API key"
 
 
 class AppCatalogConfig(dg.Config):
@@ -44,14 +36,7 @@ class AppCatalogConfig(dg.Config):
     include_software: bool = False
 
 
-@dg.asset(
-    group_name=GROUP_INGEST,
-    kinds={"steam", "kafka"},
-    partitions_def=daily_partitions,
-    deps=["kafka_topics"],
-    retry_policy=INGEST_RETRY_POLICY,
-    pool=POOL_STEAM_API,
-)
+@ingest_asset(daily_partitions)
 def app_catalog(
     context: dg.AssetExecutionContext,
     config: AppCatalogConfig,
@@ -63,33 +48,27 @@ def app_catalog(
     Gives every app a name in the app dimension, also apps that are not tracked. Needs the API
     key: without one the run succeeds with nothing produced and says so.
     """
-    started = time.monotonic()
     source = PATHS[EP_APP_LIST].rstrip("/")
-    if not steam.has_key:
-        message = NO_KEY_MESSAGE.format(endpoint=source)
-        context.log.warning(message)
-        return dg.MaterializeResult(metadata={"skipped_reason": message, "events_total": 0})
-    client = steam.client()
-    before = steam.stats().snapshot()
-    batch = EventBatch(TOPIC_APPS, source, context.partition_key)
-    now = datetime.now(UTC)
-    source_error: SteamSourceError | None = None
+    skipped = skipped_without_key(context, steam, source)
+    if skipped is not None:
+        return skipped
+    run = IngestRun(context, steam, kafka)
+    batch = run.batch(TOPIC_APPS, source)
     pages = 0
-    try:
-        for page in client.app_list(
-            max_results=config.page_size,
-            include_dlc=config.include_dlc,
-            include_software=config.include_software,
-        ):
-            pages += 1
-            for app in page.apps:
-                natural = (app["appid"], app.get("last_modified"), app.get("price_change_number"))
-                batch.add(str(app["appid"]), natural, app, observed_at=now)
-    except SteamAppError as exc:  # a bad page: what came before is kept, the run reports it
-        batch.skip(f"page {pages + 1}", f"{exc.reason}: {exc}")
-    except SteamSourceError as exc:
-        source_error = exc
-    return publish(context, kafka, steam, [batch], before, started, source_error, extra={"pages": pages})
+    with run.collecting():
+        try:
+            for page in run.client.app_list(
+                max_results=config.page_size,
+                include_dlc=config.include_dlc,
+                include_software=config.include_software,
+            ):
+                pages += 1
+                for app in page.apps:
+                    natural = (app["appid"], app.get("last_modified"), app.get("price_change_number"))
+                    batch.add(str(app["appid"]), natural, app, observed_at=run.now)
+        except SteamAppError as exc:  # a bad page: what came before is kept, the run reports it
+            batch.skip(f"page {pages + 1}", f"{exc.reason}: {exc}")
+    return run.publish([batch], extra={"pages": pages})
 
 
 class AppDetailsConfig(dg.Config):
@@ -99,14 +78,7 @@ class AppDetailsConfig(dg.Config):
     language: str = "english"
 
 
-@dg.asset(
-    group_name=GROUP_INGEST,
-    kinds={"steam", "kafka"},
-    partitions_def=daily_partitions,
-    deps=["kafka_topics"],
-    retry_policy=INGEST_RETRY_POLICY,
-    pool=POOL_STEAM_STORE,
-)
+@ingest_asset(daily_partitions, pool=POOL_STEAM_STORE)
 def app_details(
     context: dg.AssetExecutionContext,
     config: AppDetailsConfig,
@@ -118,27 +90,17 @@ def app_details(
     Feeds the app dimension behind every dashboard filter. Paced to the store's limit across
     runs; unknown apps (`success: false`) and failed requests are listed in metadata.
     """
-    started = time.monotonic()
     apps = load_tracked().apps
-    client = steam.client()
-    before = steam.stats().snapshot()
-    batch = EventBatch(TOPIC_APPS, "store/api/appdetails", context.partition_key)
-    now = datetime.now(UTC)
-    source_error: SteamSourceError | None = None
+    run = IngestRun(context, steam, kafka)
+    batch = run.batch(TOPIC_APPS, "store/api/appdetails")
 
     def fetch(appid: int) -> AppDetails:
-        return client.app_details(appid, cc=config.country_code, language=config.language)
+        return run.client.app_details(appid, cc=config.country_code, language=config.language)
 
-    try:
-        for appid, result in fetch_each(apps, fetch, steam.max_concurrency):
-            if isinstance(result, SteamAppError):
-                batch.skip(appid, f"{result.reason}: {result}")
-            elif not result.success:
+    with run.collecting():
+        for appid, result in run.fetch_each(apps, fetch, skipped=batch):
+            if not result.success:
                 batch.skip(appid, "unknown_app: store answered success=false")
             else:
-                batch.add(str(appid), (appid, context.partition_key), result.payload(), observed_at=now)
-    except SteamSourceError as exc:
-        source_error = exc
-    return publish(
-        context, kafka, steam, [batch], before, started, source_error, extra={"apps_tracked": len(apps)}
-    )
+                batch.add(str(appid), (appid, context.partition_key), result.payload(), observed_at=run.now)
+    return run.publish([batch], extra={"apps_tracked": len(apps)})

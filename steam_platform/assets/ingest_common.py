@@ -10,12 +10,14 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import dagster as dg
 
+from steam_platform.constants import GROUP_INGEST
 from steam_platform.events.dead_letter import dead_letter
 from steam_platform.events.envelope import envelope
 from steam_platform.events.payloads import validation_error
@@ -40,6 +42,40 @@ INGEST_RETRY_POLICY = dg.RetryPolicy(
 #: Concurrency pools: one shared by Web API assets (the daily budget), one for the store's pace.
 POOL_STEAM_API = "steam_api"
 POOL_STEAM_STORE = "steam_store"
+
+NO_KEY_MESSAGE = "skipped: STEAM_API_KEY is not set and {endpoint} needs a Web API key"
+
+
+def ingest_asset(
+    partitions_def: dg.PartitionsDefinition, pool: str = POOL_STEAM_API
+) -> Callable[[Callable[..., Any]], dg.AssetsDefinition]:
+    """`@dg.asset` as every ingest asset declares it: ingest group, Steam -> Kafka, after the topics.
+
+    Step retries are for Kafka hiccups only (see `INGEST_RETRY_POLICY`); `pool` is the Steam
+    budget the asset draws on (Web API or store).
+    """
+    return dg.asset(
+        group_name=GROUP_INGEST,
+        kinds={"steam", "kafka"},
+        partitions_def=partitions_def,
+        deps=["kafka_topics"],
+        retry_policy=INGEST_RETRY_POLICY,
+        pool=pool,
+    )
+
+
+def skipped_without_key(
+    context: dg.AssetExecutionContext, steam: SteamApiResource, endpoint: str
+) -> dg.MaterializeResult | None:
+    """A successful, empty result saying why, when `endpoint` needs the Web API key and none is set.
+
+    None when the key is there and the run should go on.
+    """
+    if steam.has_key:
+        return None
+    message = NO_KEY_MESSAGE.format(endpoint=endpoint)
+    context.log.warning(message)
+    return dg.MaterializeResult(metadata={"skipped_reason": message, "events_total": 0})
 
 
 @dataclass
@@ -196,3 +232,59 @@ def publish(
         f"{metadata['skipped_count']} skipped, {metadata['duration_s']}s"
     )
     return dg.MaterializeResult(metadata=metadata)
+
+
+class IngestRun:
+    """One ingest materialisation from its first Steam call to `publish`.
+
+    Holds what every ingest asset tracks the same way: the start time and observation time, the
+    Steam client and its call counter at the start, and a source-level failure. The failure is
+    kept (not raised) while collecting, so that what was fetched before it is still produced.
+    """
+
+    def __init__(
+        self, context: dg.AssetExecutionContext, steam: SteamApiResource, kafka: KafkaResource
+    ) -> None:
+        self.context = context
+        self.steam = steam
+        self.kafka = kafka
+        self.started = time.monotonic()
+        self.now = datetime.now(UTC)
+        self.client = steam.client()
+        self.calls_before = steam.stats().snapshot()
+        self.source_error: SteamSourceError | None = None
+
+    def batch(self, topic: str, source: str) -> EventBatch:
+        """An empty batch of events for `topic` from `source`, in this run's partition."""
+        return EventBatch(topic, source, self.context.partition_key)
+
+    @contextmanager
+    def collecting(self) -> Iterator[None]:
+        """Run the fetch loop; a source-level failure stops it and is held for `publish`."""
+        try:
+            yield
+        except SteamSourceError as exc:
+            self.source_error = exc
+
+    def fetch_each(
+        self, items: Iterable[T], fetch: Callable[[T], R], skipped: EventBatch
+    ) -> Iterator[tuple[T, R]]:
+        """`fetch_each` on the resource's concurrency; failed items go to `skipped` with the reason."""
+        for item, result in fetch_each(items, fetch, self.steam.max_concurrency):
+            if isinstance(result, SteamAppError):
+                skipped.skip(item, f"{result.reason}: {result}")
+                continue
+            yield item, result
+
+    def publish(self, batches: list[EventBatch], extra: dict[str, Any] | None = None) -> dg.MaterializeResult:
+        """Produce the batches and finish the run (see `publish`)."""
+        return publish(
+            self.context,
+            self.kafka,
+            self.steam,
+            batches,
+            self.calls_before,
+            self.started,
+            self.source_error,
+            extra,
+        )

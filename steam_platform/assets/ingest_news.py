@@ -5,23 +5,14 @@ day's end until a page reaches the day's start. The event id is the post's `gid`
 and a re-run produce the same ids.
 """
 
-import time
-from datetime import UTC, datetime
-
 import dagster as dg
 from pydantic import Field
 
-from steam_platform.assets.ingest_common import (
-    INGEST_RETRY_POLICY,
-    POOL_STEAM_API,
-    EventBatch,
-    fetch_each,
-    publish,
-)
-from steam_platform.constants import GROUP_INGEST, TOPIC_NEWS
+from steam_platform.assets.ingest_common import IngestRun, ingest_asset
+from steam_platform.constants import TOPIC_NEWS
 from steam_platform.partitions import daily_partitions
 from steam_platform.resources.kafka import KafkaResource
-from steam_platform.resources.steam import EP_NEWS, PATHS, SteamAppError, SteamSourceError
+from steam_platform.resources.steam import EP_NEWS, PATHS
 from steam_platform.resources.steam_api import SteamApiResource
 from steam_platform.tracked import load_tracked
 
@@ -33,14 +24,7 @@ class NewsConfig(dg.Config):
     max_pages_per_app: int = Field(default=20, ge=1)
 
 
-@dg.asset(
-    group_name=GROUP_INGEST,
-    kinds={"steam", "kafka"},
-    partitions_def=daily_partitions,
-    deps=["kafka_topics"],
-    retry_policy=INGEST_RETRY_POLICY,
-    pool=POOL_STEAM_API,
-)
+@ingest_asset(daily_partitions)
 def news(
     context: dg.AssetExecutionContext,
     config: NewsConfig,
@@ -52,40 +36,25 @@ def news(
     Feeds the news timeline, full-text search and "news impact on players" marts. Contents stay
     as Steam sent them (HTML or BBCode); apps whose news cannot be read are listed in metadata.
     """
-    started = time.monotonic()
     window = context.partition_time_window
     start, end = int(window.start.timestamp()), int(window.end.timestamp())
     apps = load_tracked().apps
-    client = steam.client()
-    before = steam.stats().snapshot()
-    batch = EventBatch(TOPIC_NEWS, PATHS[EP_NEWS].rstrip("/"), context.partition_key)
-    now = datetime.now(UTC)
-    source_error: SteamSourceError | None = None
+    run = IngestRun(context, steam, kafka)
+    batch = run.batch(TOPIC_NEWS, PATHS[EP_NEWS].rstrip("/"))
 
     def fetch(appid: int) -> list[dict]:
-        return client.news_between(
+        return run.client.news_between(
             appid, start, end, page_size=config.page_size, max_pages=config.max_pages_per_app
         )
 
     apps_with_news = 0
-    try:
-        for appid, result in fetch_each(apps, fetch, steam.max_concurrency):
-            if isinstance(result, SteamAppError):
-                batch.skip(appid, f"{result.reason}: {result}")
-                continue
+    with run.collecting():
+        for appid, result in run.fetch_each(apps, fetch, skipped=batch):
             apps_with_news += bool(result)
             for item in result:
-                batch.add(str(appid), (item["gid"],), item, observed_at=now)
-    except SteamSourceError as exc:
-        source_error = exc
-    return publish(
-        context,
-        kafka,
-        steam,
+                batch.add(str(appid), (item["gid"],), item, observed_at=run.now)
+    return run.publish(
         [batch],
-        before,
-        started,
-        source_error,
         extra={
             "day_start": window.start.isoformat(),
             "day_end": window.end.isoformat(),

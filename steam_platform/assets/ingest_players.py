@@ -6,23 +6,16 @@ interval. The schedule passes the slot as a run tag, so a re-executed run re-pro
 event ids; without the tag the slot comes from the clock.
 """
 
-import time
 from datetime import UTC, datetime
 
 import dagster as dg
 from pydantic import Field
 
-from steam_platform.assets.ingest_common import (
-    INGEST_RETRY_POLICY,
-    POOL_STEAM_API,
-    EventBatch,
-    fetch_each,
-    publish,
-)
-from steam_platform.constants import GROUP_INGEST, TOPIC_PLAYER_COUNTS
+from steam_platform.assets.ingest_common import IngestRun, ingest_asset
+from steam_platform.constants import TOPIC_PLAYER_COUNTS
 from steam_platform.partitions import hourly_partitions
 from steam_platform.resources.kafka import KafkaResource
-from steam_platform.resources.steam import EP_PLAYERS, PATHS, SteamAppError, SteamSourceError
+from steam_platform.resources.steam import EP_PLAYERS, PATHS
 from steam_platform.resources.steam_api import SteamApiResource
 from steam_platform.tracked import load_tracked
 
@@ -60,14 +53,7 @@ def _slot_for_run(context: dg.AssetExecutionContext, interval: int, now: datetim
     return slot
 
 
-@dg.asset(
-    group_name=GROUP_INGEST,
-    kinds={"steam", "kafka"},
-    partitions_def=hourly_partitions,
-    deps=["kafka_topics"],
-    retry_policy=INGEST_RETRY_POLICY,
-    pool=POOL_STEAM_API,
-)
+@ingest_asset(hourly_partitions)
 def player_counts(
     context: dg.AssetExecutionContext,
     config: PlayerCountsConfig,
@@ -79,32 +65,17 @@ def player_counts(
     Feeds the player curves, peaks and "most played now" rankings. Unknown or unreleased apps are
     data (`live: false`), not errors; apps whose request fails are skipped and listed in metadata.
     """
-    started = time.monotonic()
-    now = datetime.now(UTC)
-    slot = _slot_for_run(context, config.poll_interval_minutes, now)
+    run = IngestRun(context, steam, kafka)
+    slot = _slot_for_run(context, config.poll_interval_minutes, run.now)
     apps = load_tracked().apps
-    client = steam.client()
-    before = steam.stats().snapshot()
-    batch = EventBatch(TOPIC_PLAYER_COUNTS, PATHS[EP_PLAYERS].rstrip("/"), context.partition_key)
-    source_error: SteamSourceError | None = None
+    batch = run.batch(TOPIC_PLAYER_COUNTS, PATHS[EP_PLAYERS].rstrip("/"))
     not_live = 0
-    try:
-        for appid, result in fetch_each(apps, client.current_players, steam.max_concurrency):
-            if isinstance(result, SteamAppError):
-                batch.skip(appid, f"{result.reason}: {result}")
-                continue
+    with run.collecting():
+        for appid, result in run.fetch_each(apps, run.client.current_players, skipped=batch):
             not_live += not result.live
-            batch.add(str(appid), (appid, slot.isoformat()), result.payload(), observed_at=now)
-    except SteamSourceError as exc:
-        source_error = exc
-    return publish(
-        context,
-        kafka,
-        steam,
+            batch.add(str(appid), (appid, slot.isoformat()), result.payload(), observed_at=run.now)
+    return run.publish(
         [batch],
-        before,
-        started,
-        source_error,
         extra={
             "poll_slot": slot.isoformat(),
             "apps_tracked": len(apps),
