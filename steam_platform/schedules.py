@@ -10,6 +10,7 @@ Backfills of `news` over a date range use `news_job` from the UI or `dagster job
 
 import os
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 import dagster as dg
 
@@ -19,6 +20,9 @@ from steam_platform.assets.ingest_players import (
     poll_slot,
 )
 from steam_platform.partitions import daily_partitions, hourly_partitions
+
+if TYPE_CHECKING:  # what define_asset_job returns; dagster does not export the name
+    from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition
 
 
 def poll_interval_minutes() -> int:
@@ -65,41 +69,61 @@ def player_counts_poll(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
     )
 
 
-@dg.schedule(
-    job=player_activity_job,
-    cron_schedule="5 * * * *",
-    execution_timezone="UTC",
-    default_status=dg.DefaultScheduleStatus.RUNNING,
+def _partition_schedule(
+    name: str,
+    run_key_prefix: str,
+    job: "UnresolvedAssetJobDefinition",
+    partitions_def: dg.TimeWindowPartitionsDefinition,
+    cron_schedule: str,
+    description: str,
+    lag: timedelta = timedelta(0),
+) -> dg.ScheduleDefinition:
+    """A running UTC schedule that asks, once per tick, for the partition containing `tick - lag`.
+
+    The run key is `<run_key_prefix>:<partition key>`, so a tick evaluated twice starts one run.
+    """
+
+    @dg.schedule(
+        name=name,
+        job=job,
+        cron_schedule=cron_schedule,
+        execution_timezone="UTC",
+        default_status=dg.DefaultScheduleStatus.RUNNING,
+        description=description,
+    )
+    def _schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
+        moment = _tick_time(context) - lag
+        key = partitions_def.get_partition_key_for_timestamp(moment.timestamp())
+        return dg.RunRequest(run_key=f"{run_key_prefix}:{key}", partition_key=key)
+
+    return _schedule
+
+
+player_activity_hourly = _partition_schedule(
+    "player_activity_hourly",
+    "player_activity",
+    player_activity_job,
+    hourly_partitions,
+    "5 * * * *",
+    "Tracked players' games, once an hour, into the current hour.",
 )
-def player_activity_hourly(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
-    """Tracked players' games, once an hour, into the current hour."""
-    key = hourly_partitions.get_partition_key_for_timestamp(_tick_time(context).timestamp())
-    return dg.RunRequest(run_key=f"player_activity:{key}", partition_key=key)
-
-
-@dg.schedule(
-    job=news_job,
-    cron_schedule="30 0 * * *",
-    execution_timezone="UTC",
-    default_status=dg.DefaultScheduleStatus.RUNNING,
+news_daily = _partition_schedule(
+    "news_daily",
+    "news",
+    news_job,
+    daily_partitions,
+    "30 0 * * *",
+    "Yesterday's news, once the day is complete.",
+    lag=timedelta(days=1),
 )
-def news_daily(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
-    """Yesterday's news, once the day is complete."""
-    yesterday = _tick_time(context) - timedelta(days=1)
-    key = daily_partitions.get_partition_key_for_timestamp(yesterday.timestamp())
-    return dg.RunRequest(run_key=f"news:{key}", partition_key=key)
-
-
-@dg.schedule(
-    job=apps_job,
-    cron_schedule="0 6 * * *",
-    execution_timezone="UTC",
-    default_status=dg.DefaultScheduleStatus.RUNNING,
+apps_daily = _partition_schedule(
+    "apps_daily",
+    "apps",
+    apps_job,
+    daily_partitions,
+    "0 6 * * *",
+    "Today's catalogue and store details snapshot.",
 )
-def apps_daily(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
-    """Today's catalogue and store details snapshot."""
-    key = daily_partitions.get_partition_key_for_timestamp(_tick_time(context).timestamp())
-    return dg.RunRequest(run_key=f"apps:{key}", partition_key=key)
 
 
 INGEST_JOBS = [player_counts_job, player_activity_job, news_job, apps_job]
