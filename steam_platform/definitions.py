@@ -5,6 +5,7 @@ from __future__ import annotations
 import dagster as dg
 
 from steam_platform.assets import bus, ingest, lake, marts, search, warehouse
+from steam_platform.assets.lake_continuous import bronze_continuous_job
 from steam_platform.resources.wiring import build_resources
 from steam_platform.schedules import INGEST_JOBS, INGEST_SCHEDULES
 from steam_platform.sensors import SENSORS
@@ -12,7 +13,7 @@ from steam_platform.sensors import SENSORS
 defs = dg.Definitions(
     assets=dg.load_assets_from_modules([bus, ingest, lake, warehouse, marts, search]),
     asset_checks=dg.load_asset_checks_from_modules([bus]),
-    jobs=INGEST_JOBS,
+    jobs=[*INGEST_JOBS, bronze_continuous_job],
     schedules=INGEST_SCHEDULES,
     sensors=SENSORS,
     resources=build_resources(),

@@ -11,10 +11,14 @@ In-process: `run_bronze(spark, BronzeJob(...))` returns `BronzeStats`. As a job:
 
     spark-submit --jars "${STEAM_SPARK_JARS//:/,}" streaming/bronze.py --topic steam.news \
         --bootstrap 127.0.0.1:19093 --lake-root s3a://steam-lake/lake \
-        [--checkpoint ...] [--continuous --interval "1 minute"] [--max-offsets-per-trigger N]
+        [--checkpoint ...] [--continuous --interval "1 minute"] [--max-offsets-per-trigger N] \
+        [--timeout-s S]
 
 (`--jars` is needed: a submitted driver's classpath is fixed at launch, so the Kafka source must
-be on it then.) S3 credentials come from `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY`.
+be on it then.) S3 credentials come from `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY`; Kafka
+security options (SASL JAAS line included) from `BRONZE_KAFKA_OPTIONS`, a JSON object, so no secret
+is on the command line. `--timeout-s` bounds a continuous run: it stops cleanly and reports. Launched
+by Dagster Pipes, the job streams its progress to the Dagster run (`streaming/bronze_pipes.py`).
 """
 
 from __future__ import annotations
@@ -24,8 +28,9 @@ import json
 import os
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 if __package__ in (None, ""):  # run as a script by spark-submit: make `streaming` importable
@@ -180,16 +185,23 @@ class BronzeRunError(RuntimeError):
     """The streaming query failed or did not finish in time (nothing is lost: re-run resumes)."""
 
 
-def run_bronze(spark: SparkSession, job: BronzeJob) -> BronzeStats:
+def run_bronze(
+    spark: SparkSession,
+    job: BronzeJob,
+    on_batch_landed: Callable[[int, BatchStats], None] | None = None,
+) -> BronzeStats:
     """Run the query: availableNow (default) returns when everything new has landed.
 
     In continuous mode it runs until `timeout_s` (None: until stopped) and then stops cleanly.
+    `on_batch_landed(batch_id, stats)` is called after each micro-batch has landed (progress).
     """
     started = time.monotonic()
     batches: dict[int, BatchStats] = {}
 
     def on_batch(batch: DataFrame, batch_id: int) -> None:
         batches[batch_id] = land_batch(batch, batch_id, job.lake_root, job.topic)
+        if on_batch_landed is not None:
+            on_batch_landed(batch_id, batches[batch_id])
 
     writer = (
         _kafka_stream(spark, job)
@@ -262,8 +274,23 @@ def submitted_settings() -> dict[str, str]:
     return {k: str(conf.get(k)) for k in ("spark.master", "spark.driver.memory") if conf.contains(k)}
 
 
+KAFKA_OPTIONS_ENV = "BRONZE_KAFKA_OPTIONS"
+
+
+def kafka_options_from_env(environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """`kafka.*` source options from `$BRONZE_KAFKA_OPTIONS` (a JSON object; unset: none)."""
+    raw = (environ if environ is not None else os.environ).get(KAFKA_OPTIONS_ENV, "")
+    if not raw:
+        return {}
+    options = json.loads(raw)
+    if not isinstance(options, dict):
+        raise ValueError(f"${KAFKA_OPTIONS_ENV} must be a JSON object of Kafka options")
+    return {str(k): str(v) for k, v in options.items()}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """`spark-submit streaming/bronze.py ...`: build the session from the environment and run."""
+    from streaming.bronze_pipes import pipes_progress
     from streaming.spark_session import build_spark_session, connector_jars_from_env, s3a_conf_from_env
 
     args = parse_args(argv)
@@ -275,16 +302,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         continuous_interval=args.interval if args.continuous else None,
         max_offsets_per_trigger=args.max_offsets_per_trigger,
         timeout_s=args.timeout_s,
+        kafka_options=kafka_options_from_env(),
     )
-    spark = build_spark_session(
-        f"bronze_{args.topic}",
-        jars=connector_jars_from_env(),
-        conf={**s3a_conf_from_env(), **submitted_settings()},
-    )
-    try:
-        stats = run_bronze(spark, job)
-    finally:
-        spark.stop()
+    with pipes_progress() as progress:
+        spark = build_spark_session(
+            f"bronze_{args.topic}",
+            jars=connector_jars_from_env(),
+            conf={**s3a_conf_from_env(), **submitted_settings()},
+        )
+        try:
+            report = partial(progress.batch_landed, job.topic) if progress else None
+            stats = run_bronze(spark, job, on_batch_landed=report)
+        finally:
+            spark.stop()
+        if progress:
+            path = bronze_path(job.lake_root, job.topic)
+            progress.finished(stats, path=path, interval=job.continuous_interval)
     print(json.dumps(stats_as_dict(stats)), flush=True)
     return 0
 

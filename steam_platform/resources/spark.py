@@ -13,6 +13,7 @@ on the driver's command line.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -73,3 +74,34 @@ def build_pyspark_resource(
 def split_jars(value: str | None) -> list[str]:
     """Jar paths from `STEAM_SPARK_JARS`: colon-separated paths, a folder meaning all its jars."""
     return expand_jars(value)
+
+
+#: Variables of the `pipes_subprocess` client that say how `spark-submit` launches a job.
+SUBMIT_JARS_ENV = "STEAM_SPARK_JARS"
+SUBMIT_MASTER_ENV = "SPARK_MASTER"
+SUBMIT_DRIVER_MEMORY_ENV = "SPARK_DRIVER_MEMORY"
+
+
+def build_pipes_client(
+    *,
+    jars: Sequence[str],
+    master: str = DEFAULT_MASTER,
+    driver_memory: str = DEFAULT_DRIVER_MEMORY,
+    python: str | None = None,
+) -> dg.PipesSubprocessClient:
+    """The `pipes_subprocess` resource: launches `spark-submit` jobs with the lake's Spark settings.
+
+    Its environment carries the same connector jars, master and driver memory as the `pyspark`
+    resource (no secret: credentials are passed per run), and the Python of this process for
+    the PySpark driver, so the job finds `dagster-pipes`. Termination of the Dagster run sends
+    SIGINT to the job.
+    """
+    return dg.PipesSubprocessClient(
+        env={
+            SUBMIT_JARS_ENV: ":".join(jars),
+            SUBMIT_MASTER_ENV: master,
+            SUBMIT_DRIVER_MEMORY_ENV: driver_memory,
+            "PYSPARK_PYTHON": python or sys.executable,
+        },
+        forward_termination=True,
+    )

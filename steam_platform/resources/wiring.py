@@ -11,7 +11,7 @@ from steam_platform.resources.elasticsearch import ElasticsearchResource
 from steam_platform.resources.kafka import KafkaResource
 from steam_platform.resources.kibana import KibanaResource
 from steam_platform.resources.s3 import S3Resource
-from steam_platform.resources.spark import build_pyspark_resource, split_jars
+from steam_platform.resources.spark import build_pipes_client, build_pyspark_resource, split_jars
 from steam_platform.resources.steam_api import STEAM_API_BASE_URL, STEAM_STORE_BASE_URL, SteamApiResource
 from steam_platform.settings import Environment, current_environment, local_setting
 
@@ -68,7 +68,8 @@ def _search_resources(env: Environment) -> dict[str, Any]:
 
 
 def _lake_resources(env: Environment) -> dict[str, Any]:
-    """`s3` (the lake's store) and `pyspark` (local Spark with the connector jars, S3A on `s3`)."""
+    """`s3` (the lake's store), `pyspark` (local Spark with the connector jars, S3A on `s3`) and
+    `pipes_subprocess` (launches `spark-submit` jobs such as continuous bronze with the same settings)."""
     if env is Environment.PRODUCTION:
         endpoint = os.environ.get("S3_ENDPOINT_URL") or None
         s3 = S3Resource(
@@ -79,13 +80,12 @@ def _lake_resources(env: Environment) -> dict[str, Any]:
             bucket=dg.EnvVar("LAKE_BUCKET"),
             path_style=os.environ.get("S3_PATH_STYLE", "true" if endpoint else "false").lower() == "true",
         )
-        pyspark = build_pyspark_resource(
-            s3,
-            jars=split_jars(os.environ.get("STEAM_SPARK_JARS")),
-            master=os.environ.get("SPARK_MASTER", "local[2]"),
-            driver_memory=os.environ.get("SPARK_DRIVER_MEMORY", "1g"),
-        )
-        return {"s3": s3, "pyspark": pyspark}
+        jars = split_jars(os.environ.get("STEAM_SPARK_JARS"))
+        master = os.environ.get("SPARK_MASTER", "local[2]")
+        driver_memory = os.environ.get("SPARK_DRIVER_MEMORY", "1g")
+        pyspark = build_pyspark_resource(s3, jars=jars, master=master, driver_memory=driver_memory)
+        pipes = build_pipes_client(jars=jars, master=master, driver_memory=driver_memory)
+        return {"s3": s3, "pyspark": pyspark, "pipes_subprocess": pipes}
     from steam_platform.localstack import maven
 
     s3 = S3Resource(
@@ -97,7 +97,11 @@ def _lake_resources(env: Environment) -> dict[str, Any]:
         path_style=True,
     )
     jars = split_jars(local_setting("STEAM_SPARK_JARS") or maven.classpath("spark"))
-    return {"s3": s3, "pyspark": build_pyspark_resource(s3, jars=jars)}
+    return {
+        "s3": s3,
+        "pyspark": build_pyspark_resource(s3, jars=jars),
+        "pipes_subprocess": build_pipes_client(jars=jars),
+    }
 
 
 def _steam(env: Environment) -> SteamApiResource:
