@@ -11,9 +11,11 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from http_fake import respond, serve_handler
 
 
 @dataclass
@@ -70,23 +72,10 @@ class FakeSteam:
                 query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
                 canned = fake.answer(parts.path.strip("/"), query)
                 body, content_type = canned.encoded()
-                self.send_response(canned.status)
-                self.send_header("Content-Type", content_type)
-                self.send_header("Content-Length", str(len(body)))
-                for name, value in canned.headers.items():
-                    self.send_header(name, value)
-                self.end_headers()
-                self.wfile.write(body)
+                respond(self, canned.status, body, content_type, canned.headers)
 
             def log_message(self, format: str, *args: Any) -> None:  # quiet
                 return
 
-        server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        thread = threading.Thread(target=server.serve_forever, daemon=True)
-        thread.start()
-        try:
-            yield f"http://127.0.0.1:{server.server_address[1]}"
-        finally:
-            server.shutdown()
-            server.server_close()
-            thread.join(timeout=5)
+        with serve_handler(Handler) as url:
+            yield url

@@ -4,17 +4,17 @@ provisioned through the import API by the `kibana_saved_objects` asset (a no-op 
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
 from email.parser import BytesParser
 from email.policy import HTTP
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any, ClassVar
 
 import dagster as dg
 import pytest
 import yaml
+from http_fake import respond, serve_handler
 
 from steam_platform.assets.search import KIBANA_DIR, kibana_saved_objects
 from steam_platform.resources.kibana import KibanaImportError, KibanaResource
@@ -113,12 +113,7 @@ class _FakeKibana(BaseHTTPRequestHandler):
             }
         else:
             answer = {"success": True, "successCount": n}
-        data = json.dumps(answer).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        respond(self, 200, json.dumps(answer).encode(), "application/json")
 
     def log_message(self, *args: Any) -> None:
         pass
@@ -128,14 +123,8 @@ class _FakeKibana(BaseHTTPRequestHandler):
 def fake_kibana() -> Iterator[str]:
     _FakeKibana.received = []
     _FakeKibana.refuse = False
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _FakeKibana)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serve_handler(_FakeKibana) as url:
+        yield url
 
 
 def test_asset_imports_every_file_through_the_import_api(fake_kibana: str) -> None:
