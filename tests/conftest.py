@@ -2,6 +2,9 @@
 
 The stack lives in a temporary state folder and is always stopped at the end of the session (also
 when tests fail). `STEAM_TEST_SERVICES=kafka,s3` limits which servers start, for quick iteration.
+Clients of the stack shared by several modules live here too: `s3` (the lake's object store) and
+`spark` (one Spark session with the connector jars for the whole test session: Spark starts slowly
+on two cores).
 
 Stack state folders live under their own temporary root, not pytest's `tmp_path`: when the tests
 run as root the servers run as an unprivileged user, and every pytest session that starts (another
@@ -16,10 +19,21 @@ import shutil
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+import dagster as dg
 import pytest
+from lake_support import s3_for
 
 from steam_platform.localstack.stack import LocalStack
+from steam_platform.resources.elasticsearch import ElasticsearchResource
+from steam_platform.resources.s3 import S3Resource
+
+if TYPE_CHECKING:
+    from elasticsearch import Elasticsearch
+    from pyspark.sql import SparkSession
+
+    from steam_platform.resources.spark import LakePySparkResource
 
 
 @pytest.fixture(scope="session")
@@ -54,3 +68,48 @@ def local_stack(stack_state_dir: Callable[[str], Path]) -> Iterator[LocalStack]:
 def stack_env(local_stack: LocalStack) -> dict[str, str]:
     """Client environment variables (`KAFKA_BOOTSTRAP_SERVERS`, `S3_ENDPOINT_URL`, ...) of the stack."""
     return local_stack.endpoints()
+
+
+@pytest.fixture(scope="session")
+def s3(stack_env: dict[str, str]) -> S3Resource:
+    """The stack's object store with its default lake bucket (`LAKE_BUCKET`)."""
+    return s3_for(stack_env, stack_env["LAKE_BUCKET"])
+
+
+@pytest.fixture(scope="session")
+def pyspark_resource(s3: S3Resource) -> LakePySparkResource:
+    """The `pyspark` resource as wired for the local stack (connector jars, S3A on the store)."""
+    from steam_platform.localstack.services.spark import connector_jars
+    from steam_platform.resources.spark import build_pyspark_resource
+
+    return build_pyspark_resource(s3, jars=[str(p) for p in connector_jars()])
+
+
+@pytest.fixture(scope="session")
+def spark(pyspark_resource: LakePySparkResource) -> Iterator[SparkSession]:
+    """The one Spark session of the test session, as the `pyspark` resource builds it for a run."""
+    with pyspark_resource.yield_for_execution(dg.build_init_resource_context()) as initialised:
+        session: SparkSession = initialised.spark_session
+        try:
+            yield session
+        finally:
+            session.stop()
+
+
+@pytest.fixture(scope="session")
+def es_resource(stack_env: dict[str, str]) -> ElasticsearchResource:
+    """The stack's Elasticsearch, with few retries so a broken call fails fast."""
+    return ElasticsearchResource(url=stack_env["ELASTICSEARCH_URL"], retry_attempts=2)
+
+
+@pytest.fixture
+def es(es_resource: ElasticsearchResource) -> Iterator[Elasticsearch]:
+    """A client; the platform's search indices (shared alias names) are removed before and after."""
+    from steam_platform.search.templates import INDEX_SPECS
+
+    client = es_resource.client()
+    for spec in INDEX_SPECS:
+        client.indices.delete(index=f"{spec.alias}-v*", ignore_unavailable=True)
+    yield client
+    for spec in INDEX_SPECS:
+        client.indices.delete(index=f"{spec.alias}-v*", ignore_unavailable=True)

@@ -19,17 +19,6 @@ pytestmark = pytest.mark.integration
 PART = 5 * 2**20  # S3's minimum size of every part but the last
 
 
-@pytest.fixture(scope="module")
-def s3(stack_env: dict[str, str]) -> S3Resource:
-    return S3Resource(
-        endpoint_url=stack_env["S3_ENDPOINT_URL"],
-        region=stack_env["AWS_REGION"],
-        access_key_id=stack_env["AWS_ACCESS_KEY_ID"],
-        secret_access_key=stack_env["AWS_SECRET_ACCESS_KEY"],
-        bucket=stack_env["LAKE_BUCKET"],
-    )
-
-
 @pytest.fixture
 def prefix(s3: S3Resource) -> Iterator[str]:
     """A fresh key prefix per test; whatever the test leaves there is deleted afterwards."""

@@ -3,7 +3,6 @@ S3 server) becomes searchable with counts equal to the mart's rows and the metad
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -33,22 +32,6 @@ pytestmark = pytest.mark.integration
 
 DAY = "2026-10-08"
 SEARCH_ASSETS = [search_game_daily, search_top_games, search_news_impact, search_news]
-
-
-@pytest.fixture(scope="module")
-def es_resource(stack_env: dict[str, str]) -> ElasticsearchResource:
-    return ElasticsearchResource(url=stack_env["ELASTICSEARCH_URL"], retry_attempts=2)
-
-
-@pytest.fixture
-def es(es_resource: ElasticsearchResource) -> Iterator[Elasticsearch]:
-    """The client, with the real aliases' indices removed before and after (they are shared names)."""
-    client = es_resource.client()
-    for spec in INDEX_SPECS:
-        client.indices.delete(index=f"{spec.alias}-v*", ignore_unavailable=True)
-    yield client
-    for spec in INDEX_SPECS:
-        client.indices.delete(index=f"{spec.alias}-v*", ignore_unavailable=True)
 
 
 def _materialize(assets: list[Any], lake: Any, es_resource: ElasticsearchResource, **kw: Any) -> Any:

@@ -5,7 +5,6 @@ with fewer rows leaves no stale documents behind."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import date
 from typing import Any
 
@@ -17,55 +16,14 @@ from search_support import CHINESE_TITLE, KOREAN_TITLE, game_daily_rows, news_im
 
 from steam_platform.assets.search import search_game_daily, search_news_impact
 from steam_platform.lake_schemas import spark_schema
-from steam_platform.localstack.services.spark import connector_jars
 from steam_platform.resources.elasticsearch import ElasticsearchResource
 from steam_platform.resources.s3 import S3Resource
-from steam_platform.resources.spark import build_pyspark_resource
-from steam_platform.search.templates import GAME_DAILY, NEWS_IMPACT
 from steam_platform.tables import MART_GAME_DAILY, MART_NEWS_IMPACT, Table
 from streaming.tables_io import conform, write_days
 
 pytestmark = pytest.mark.integration
 
 DAY = date(2026, 10, 12)
-
-
-@pytest.fixture(scope="module")
-def s3(stack_env: dict[str, str]) -> S3Resource:
-    return S3Resource(
-        endpoint_url=stack_env["S3_ENDPOINT_URL"],
-        region=stack_env["AWS_REGION"],
-        access_key_id=stack_env["AWS_ACCESS_KEY_ID"],
-        secret_access_key=stack_env["AWS_SECRET_ACCESS_KEY"],
-        bucket=stack_env["LAKE_BUCKET"],
-    )
-
-
-@pytest.fixture(scope="module")
-def spark(s3: S3Resource) -> Iterator[SparkSession]:
-    """The session the `pyspark` resource builds for a run (stopped after the module)."""
-    resource = build_pyspark_resource(s3, jars=[str(p) for p in connector_jars()])
-    with resource.yield_for_execution(dg.build_init_resource_context()) as initialised:
-        session: SparkSession = initialised.spark_session
-        try:
-            yield session
-        finally:
-            session.stop()
-
-
-@pytest.fixture(scope="module")
-def es_resource(stack_env: dict[str, str]) -> ElasticsearchResource:
-    return ElasticsearchResource(url=stack_env["ELASTICSEARCH_URL"], retry_attempts=2)
-
-
-@pytest.fixture
-def es(es_resource: ElasticsearchResource) -> Iterator[Elasticsearch]:
-    client = es_resource.client()
-    for spec in (GAME_DAILY, NEWS_IMPACT):
-        client.indices.delete(index=f"{spec.alias}-v*", ignore_unavailable=True)
-    yield client
-    for spec in (GAME_DAILY, NEWS_IMPACT):
-        client.indices.delete(index=f"{spec.alias}-v*", ignore_unavailable=True)
 
 
 def _spark_write(spark: SparkSession, s3: S3Resource, table: Table, rows: list[dict[str, Any]]) -> int:

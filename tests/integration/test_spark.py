@@ -8,18 +8,14 @@ S3 too. Each run takes exactly what arrived since the last one: no record lost, 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
-import dagster as dg
 import pytest
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
-from steam_platform.localstack.services.spark import connector_jars
 from steam_platform.resources.kafka import KafkaResource, OutgoingMessage, TopicSpec
 from steam_platform.resources.s3 import S3Resource
-from steam_platform.resources.spark import build_pyspark_resource
 
 pytestmark = pytest.mark.integration
 
@@ -27,31 +23,8 @@ STREAM_TIMEOUT_S = 180
 
 
 @pytest.fixture(scope="module")
-def s3(stack_env: dict[str, str]) -> S3Resource:
-    return S3Resource(
-        endpoint_url=stack_env["S3_ENDPOINT_URL"],
-        region=stack_env["AWS_REGION"],
-        access_key_id=stack_env["AWS_ACCESS_KEY_ID"],
-        secret_access_key=stack_env["AWS_SECRET_ACCESS_KEY"],
-        bucket=stack_env["LAKE_BUCKET"],
-    )
-
-
-@pytest.fixture(scope="module")
 def kafka(stack_env: dict[str, str]) -> KafkaResource:
     return KafkaResource(bootstrap_servers=stack_env["KAFKA_BOOTSTRAP_SERVERS"])
-
-
-@pytest.fixture(scope="module")
-def spark(s3: S3Resource) -> Iterator[SparkSession]:
-    """The session the `pyspark` resource builds for a run (stopped after the module)."""
-    resource = build_pyspark_resource(s3, jars=[str(p) for p in connector_jars()])
-    with resource.yield_for_execution(dg.build_init_resource_context()) as initialised:
-        session: SparkSession = initialised.spark_session
-        try:
-            yield session
-        finally:
-            session.stop()
 
 
 def test_spark_writes_and_reads_partitioned_parquet_on_s3a(spark: SparkSession, s3: S3Resource) -> None:
