@@ -58,11 +58,12 @@ class SteamApiResource(dg.ConfigurableResource):
     api_key: str | None = Field(default=None, description="Secret: fill with EnvVar('STEAM_API_KEY').")
     connect_timeout_s: float = 5.0
     read_timeout_s: float = 30.0
-    max_attempts: int = 6
-    backoff_initial_s: float = 1.0
-    backoff_max_s: float = 60.0
-    max_retry_after_s: float = 300.0
-    retry_total_s: float = 900.0
+    # Retry knobs of the transport; defaults come from RetrySettings, the one place that sets them.
+    max_attempts: int = RetrySettings.max_attempts
+    backoff_initial_s: float = RetrySettings.backoff_initial_s
+    backoff_max_s: float = RetrySettings.backoff_max_s
+    max_retry_after_s: float = RetrySettings.max_retry_after_s
+    retry_total_s: float = RetrySettings.total_s
     daily_call_budget: int = 100_000
     store_requests_per_window: int = 200
     store_window_s: float = 300.0
