@@ -1,0 +1,163 @@
+"""Continuous bronze under Dagster Pipes, against real Kafka, the real object store and spark-submit.
+
+`bronze_continuous_job` launches `spark-submit streaming/bronze.py --continuous` through the
+`pipes_subprocess` client for a bounded time. Half the events exist before it starts, half arrive
+after its first batch has landed. Bronze must hold each of them exactly once, and the Dagster run
+must have recorded the job's own per-batch logs and the materialization it reported on stopping.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+
+import dagster as dg
+import pyarrow.dataset as pads
+import pytest
+from lake_support import at, event_ids, player_count_message, produce
+
+from steam_platform.assets.lake_continuous import BRONZE_SCRIPT, bronze_continuous_job
+from steam_platform.localstack.services.spark import connector_jars
+from steam_platform.resources.kafka import KafkaResource, TopicSpec
+from steam_platform.resources.s3 import S3Resource
+from steam_platform.resources.spark import build_pipes_client
+from streaming.lake_paths import checkpoint_path
+
+pytestmark = pytest.mark.integration
+
+#: The job stops itself after STOP_AFTER_S; the whole Dagster run gets RUN_BOUND_S, then it is killed.
+STOP_AFTER_S = 60
+RUN_BOUND_S = 300
+FIRST_BATCH_WAIT_S = 180
+ASSET = "bronze_player_counts"
+
+
+def _committed_batches(s3: S3Resource, topic: str) -> int:
+    prefix = checkpoint_path(s3.lake_root(), topic).split(f"{s3.bucket}/", 1)[1] + "/commits/"
+    listing = s3.client().list_objects_v2(Bucket=s3.bucket, Prefix=prefix)
+    return sum(1 for o in listing.get("Contents", []) if o["Key"].rsplit("/", 1)[-1].isdigit())
+
+
+def _kill_job_processes(topic: str) -> list[int]:
+    """SIGKILL the spark-submit JVM and Python driver of this test's job (matched on script + topic)."""
+    killed = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            args = (proc / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if str(BRONZE_SCRIPT).encode() in args and topic.encode() in args:
+            try:
+                os.kill(int(proc.name), signal.SIGKILL)
+                killed.append(int(proc.name))
+            except ProcessLookupError:
+                pass
+    return killed
+
+
+def _bronze_rows(s3: S3Resource, topic: str) -> tuple[int, list[str]]:
+    dataset = pads.dataset(
+        f"{s3.lake_path()}/bronze/{topic}", filesystem=s3.filesystem(), format="parquet", partitioning="hive"
+    )
+    table = dataset.to_table(columns=["event_id"])
+    return table.num_rows, table.column("event_id").to_pylist()
+
+
+def test_continuous_bronze_under_pipes_lands_every_event_once_and_reports(
+    lake_kafka: KafkaResource, fresh_s3: Callable[[], S3Resource]
+) -> None:
+    s3 = fresh_s3()
+    topic = f"test.bronze.{uuid.uuid4().hex[:8]}"
+    lake_kafka.ensure_topics([TopicSpec(topic, partitions=2)])
+    start = at("2026-10-07T10:00")
+    events = [player_count_message(topic, 11, start + timedelta(minutes=i), 100 + i) for i in range(80)]
+    produce(lake_kafka, events[:50])
+
+    instance = dg.DagsterInstance.ephemeral()
+    outcome: dict[str, object] = {}
+
+    def run() -> None:
+        try:
+            outcome["result"] = bronze_continuous_job.execute_in_process(
+                run_config={
+                    "ops": {
+                        "bronze_continuous": {
+                            "config": {
+                                "topic": topic,
+                                "interval": "2 seconds",
+                                "stop_after_s": STOP_AFTER_S,
+                                "asset_key": ASSET,
+                            }
+                        }
+                    }
+                },
+                resources={
+                    "pipes_subprocess": build_pipes_client(
+                        jars=[str(p) for p in connector_jars()], driver_memory="768m"
+                    ),
+                    "kafka": lake_kafka,
+                    "s3": s3,
+                },
+                instance=instance,
+                raise_on_error=False,
+            )
+        except BaseException as exc:  # surfaced by the assertion below
+            outcome["error"] = exc
+
+    runner = threading.Thread(target=run, name="bronze-continuous-run", daemon=True)
+    runner.start()
+    try:
+        deadline = time.monotonic() + FIRST_BATCH_WAIT_S
+        while _committed_batches(s3, topic) == 0:
+            assert runner.is_alive(), f"the run ended before its first batch: {outcome}"
+            assert time.monotonic() < deadline, f"no batch committed within {FIRST_BATCH_WAIT_S}s"
+            time.sleep(0.5)
+        produce(lake_kafka, events[50:])  # arrives while the query runs
+        runner.join(RUN_BOUND_S)
+    finally:
+        if runner.is_alive():
+            killed = _kill_job_processes(topic)
+            runner.join(60)
+            pytest.fail(f"the bounded run did not end within {RUN_BOUND_S}s (killed {killed})")
+
+    assert "error" not in outcome, outcome.get("error")
+    result = outcome["result"]
+    assert isinstance(result, dg.ExecuteInProcessResult)
+    assert result.success, [e.message for e in result.all_events if e.is_failure]
+    assert not _kill_job_processes(topic), "the job's processes outlived the run"
+
+    rows, ids = _bronze_rows(s3, topic)
+    assert rows == len(events)
+    assert set(ids) == event_ids(events) and len(set(ids)) == rows
+
+    # The materialization the job reported through Pipes, recorded against the bronze asset.
+    recorded = instance.get_latest_materialization_event(dg.AssetKey(ASSET))
+    assert recorded is not None and recorded.run_id == result.run_id
+    materialization = recorded.asset_materialization
+    assert materialization is not None
+    meta = materialization.metadata
+    assert meta["rows_landed"].value == len(events)
+    assert meta["records_read"].value == meta["offset_span"].value == len(events)
+    assert meta["rows_quarantined"].value == 0
+    assert int(meta["batches"].value) >= 2  # the late half landed in a later batch
+    offsets = meta["kafka_offsets"].value
+    assert isinstance(offsets, dict) and sum(o["records"] for o in offsets.values()) == len(events)
+    assert meta["trigger"].value == "processingTime=2 seconds"
+    assert int(meta["files_written"].value) >= 2 and int(meta["bytes_written"].value) > 0
+
+    # The job's own per-batch progress lines, streamed into the run's logs.
+    messages = [entry.user_message for entry in instance.all_logs(result.run_id)]
+    batch_lines = [m for m in messages if f"{topic} batch" in m and "landed" in m]
+    assert len(batch_lines) >= 2
+    assert sum(int(m.split("landed ", 1)[1].split(" ", 1)[0]) for m in batch_lines) == len(events)
+    assert any(f"{topic}: stopping after" in m for m in messages)
+    secret = s3.secret_access_key
+    assert secret and not any(secret in m for m in messages)

@@ -1,0 +1,97 @@
+"""Continuous bronze via Pipes, without servers: the launch command, its environment, the fallbacks."""
+
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from steam_platform.assets.lake_continuous import (
+    BRONZE_SCRIPT,
+    BronzeContinuousConfig,
+    bronze_asset_for,
+    submit_command,
+    submit_env,
+)
+from steam_platform.resources.kafka import KafkaResource
+from steam_platform.resources.s3 import S3Resource
+from streaming.bronze import KAFKA_OPTIONS_ENV, kafka_options_from_env, parse_args
+from streaming.bronze_pipes import pipes_progress
+
+SECRET = "s3-secret-value-0123456789"
+SASL_PASSWORD = "sasl-password-0123456789"
+
+
+def test_the_command_is_a_bounded_continuous_submit_and_secrets_travel_only_in_the_env(
+    tmp_path: Path,
+) -> None:
+    jar = tmp_path / "spark-sql-kafka.jar"
+    jar.write_bytes(b"")
+    s3 = S3Resource(
+        endpoint_url="http://127.0.0.1:19000", access_key_id="AKID", secret_access_key=SECRET, bucket="b"
+    )
+    kafka = KafkaResource(
+        bootstrap_servers="k:9092",
+        security_protocol="SASL_SSL",
+        sasl_mechanism="PLAIN",
+        sasl_username="u",
+        sasl_password=SASL_PASSWORD,
+    )
+    config = BronzeContinuousConfig(topic="steam.news", interval="30 seconds", stop_after_s=90)
+    command = submit_command(
+        config,
+        {"STEAM_SPARK_JARS": str(tmp_path), "SPARK_MASTER": "local[1]", "SPARK_DRIVER_MEMORY": "512m"},
+        bootstrap=kafka.bootstrap_servers,
+        lake_root=s3.lake_root(),
+    )
+    env = submit_env(s3, kafka)
+
+    assert command[command.index("--jars") + 1] == str(jar)
+    assert command[command.index("--master") + 1] == "local[1]"
+    assert str(BRONZE_SCRIPT) in command
+    args = parse_args(command[command.index(str(BRONZE_SCRIPT)) + 1 :])
+    assert (args.topic, args.continuous, args.interval, args.timeout_s) == (
+        "steam.news",
+        True,
+        "30 seconds",
+        90.0,
+    )
+    assert args.lake_root == "s3a://b/lake" and args.bootstrap == "k:9092"
+    assert not any(SECRET in part or SASL_PASSWORD in part for part in command)
+    assert env["AWS_SECRET_ACCESS_KEY"] == SECRET and env["S3_ENDPOINT_URL"] == "http://127.0.0.1:19000"
+    options = kafka_options_from_env(env)
+    assert options["kafka.security.protocol"] == "SASL_SSL"
+    assert SASL_PASSWORD in options["kafka.sasl.jaas.config"]
+
+
+def test_an_unbounded_run_has_no_timeout_and_needs_jars(tmp_path: Path) -> None:
+    config = BronzeContinuousConfig()
+    command = submit_command(
+        config, {"STEAM_SPARK_JARS": str(tmp_path / "a.jar")}, bootstrap="k", lake_root="r"
+    )
+    assert "--timeout-s" not in command and "--continuous" in command
+    with pytest.raises(dg.Failure, match="STEAM_SPARK_JARS"):
+        submit_command(config, {}, bootstrap="k", lake_root="r")
+
+
+def test_the_reported_asset_is_the_topics_bronze_asset_unless_named() -> None:
+    assert bronze_asset_for("steam.news") == "bronze_news"
+    assert bronze_asset_for("steam.player_counts") == "bronze_player_counts"
+    assert bronze_asset_for("other.topic", "bronze_custom") == "bronze_custom"
+    with pytest.raises(dg.Failure, match="asset_key"):
+        bronze_asset_for("other.topic")
+
+
+def test_without_pipes_the_job_reports_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("DAGSTER_PIPES_CONTEXT", raising=False)
+    monkeypatch.delenv("DAGSTER_PIPES_MESSAGES", raising=False)
+    with pipes_progress() as progress:
+        assert progress is None
+
+
+def test_kafka_options_env_must_be_a_json_object() -> None:
+    assert kafka_options_from_env({}) == {}
+    assert kafka_options_from_env({KAFKA_OPTIONS_ENV: '{"kafka.security.protocol": "SSL"}'}) == {
+        "kafka.security.protocol": "SSL"
+    }
+    with pytest.raises(ValueError, match=KAFKA_OPTIONS_ENV):
+        kafka_options_from_env({KAFKA_OPTIONS_ENV: '["SSL"]'})
