@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 
 import dagster as dg
 
+from steam_platform.assets.bus import topic_specs
 from steam_platform.constants import GROUP_INGEST
 from steam_platform.events.dead_letter import dead_letter
 from steam_platform.events.envelope import envelope
@@ -212,6 +213,11 @@ def publish(
 ) -> dg.MaterializeResult:
     """Produce every batch (delivery checked), then succeed with metadata or fail on a source error."""
     messages = [m for b in batches for m in b.messages]
+    topics = {m.topic for m in messages}
+    if topics:
+        # A schedule can fire before anyone materialised `kafka_topics` (a fresh `make dev`): create
+        # missing topics with the platform's explicit configs (brokers never auto-create them).
+        kafka.ensure_topics([spec for spec in topic_specs() if spec.name in topics])
     summary = kafka.produce_all(messages) if messages else DeliverySummary()
     calls = steam.stats().since(calls_before)
     metadata = run_metadata(batches, summary, steam, calls, started, extra)

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
 import pytest
-from ingest_support import SimAdmin, TopicWindow, clean_sim, sim
+from ingest_support import SimAdmin, TopicWindow, clean_sim, read_between, sim, watermarks
 
 from steam_platform.assets.bus import kafka_topics
 from steam_platform.assets.ingest import app_catalog, app_details, news, player_activity, player_counts
@@ -335,3 +336,32 @@ def test_runs_fail_only_when_steam_is_down_or_the_budget_is_used_up(
     assert "budget_exhausted" in failure.step_failure_data.error.to_string()
     assert sim.calls()["total"] == 30
     assert len(window.records(TOPIC_PLAYER_COUNTS)) == 30  # what was fetched was still produced
+
+
+def test_a_schedule_on_a_fresh_broker_creates_the_topics_it_needs(
+    sim: SimAdmin, tmp_path: Path, stack_state_dir: Callable[[str], Path]
+) -> None:
+    """`make dev` on a new stack: the first scheduled poll runs before anyone materialised
+    `kafka_topics`; the brokers never auto-create topics, so the ingest creates its own, with the
+    platform's explicit partitions, instead of failing with "unknown topic"."""
+    from steam_platform.localstack.stack import LocalStack
+
+    fresh = LocalStack(stack_state_dir("fresh-kafka"), only=["kafka"], prefer_default_ports=False)
+    try:
+        env = fresh.up()
+        kafka = KafkaResource(bootstrap_servers=env["KAFKA_BOOTSTRAP_SERVERS"])
+        assert TOPIC_NEWS not in kafka.admin().list_topics(timeout=30).topics
+
+        day = (datetime.now(UTC) - timedelta(days=1)).strftime("%Y-%m-%d")  # a whole day of news
+        result = dg.materialize(
+            [news], partition_key=day, resources={"steam": sim.steam(tmp_path), "kafka": kafka}
+        )
+
+        assert result.success
+        topic = kafka.admin().list_topics(timeout=30).topics[TOPIC_NEWS]
+        assert len(topic.partitions) == 6
+        produced = _meta(result, "news")["events_per_topic"][TOPIC_NEWS]
+        assert produced > 0
+        assert len(read_between(kafka, TOPIC_NEWS, {}, watermarks(kafka, TOPIC_NEWS))) == produced
+    finally:
+        fresh.down(purge=True)
