@@ -1,30 +1,28 @@
-"""Fixtures of the lake tests: one Spark session for all of them, fresh buckets, Kafka topics.
+"""Fixtures of the lake tests: fresh buckets and Kafka topics.
 
-Spark starts slowly on two cores, so every lake test shares one session (the one the `pyspark`
-resource builds); isolation comes from a fresh bucket per test and, where needed, fresh topics.
+Spark starts slowly on two cores, so every lake test uses the test session's one Spark session
+(`spark` / `pyspark_resource` in tests/conftest.py); isolation comes from a fresh bucket per test
+and, where needed, fresh topics.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import dagster as dg
 import pytest
 from lake_support import s3_for
-from pyspark.sql import SparkSession
 
 from steam_platform.assets.bus import kafka_topics
-from steam_platform.localstack.services.spark import connector_jars
 from steam_platform.resources.kafka import KafkaResource
 from steam_platform.resources.s3 import S3Resource
-from steam_platform.resources.spark import LakePySparkResource, build_pyspark_resource
 
 
 @pytest.fixture(scope="session")
-def lake_s3(stack_env: dict[str, str]) -> S3Resource:
-    """The stack's object store with its default lake bucket."""
-    return s3_for(stack_env, stack_env["LAKE_BUCKET"])
+def lake_s3(s3: S3Resource) -> S3Resource:
+    """The stack's object store with its default lake bucket (the session's shared `s3`)."""
+    return s3
 
 
 @pytest.fixture
@@ -45,20 +43,3 @@ def lake_kafka(stack_env: dict[str, str]) -> KafkaResource:
     kafka = KafkaResource(bootstrap_servers=stack_env["KAFKA_BOOTSTRAP_SERVERS"])
     assert dg.materialize([kafka_topics], resources={"kafka": kafka}).success
     return kafka
-
-
-@pytest.fixture(scope="session")
-def pyspark_resource(lake_s3: S3Resource) -> LakePySparkResource:
-    """The `pyspark` resource as wired for the local stack (connector jars, S3A on the store)."""
-    return build_pyspark_resource(lake_s3, jars=[str(p) for p in connector_jars()])
-
-
-@pytest.fixture(scope="session")
-def spark(pyspark_resource: LakePySparkResource) -> Iterator[SparkSession]:
-    """The one Spark session of the test session (stopped at the end)."""
-    with pyspark_resource.yield_for_execution(dg.build_init_resource_context()) as initialised:
-        session: SparkSession = initialised.spark_session
-        try:
-            yield session
-        finally:
-            session.stop()
