@@ -5,7 +5,9 @@ backfill runs them in order and waits for their inputs), and replaces its own `d
 """
 
 import warnings
+from collections.abc import Callable
 from datetime import date, timedelta
+from typing import Any
 
 import dagster as dg
 from dagster_pyspark import PySparkResource
@@ -52,13 +54,30 @@ with warnings.catch_warnings():
     )
 
 
-def _checks(table: Table) -> list[dg.AssetCheckSpec]:
-    return [
-        dg.AssetCheckSpec(
-            CHECK_SCHEMA, asset=table.name, description="Written columns and types equal tables.py"
-        ),
-        dg.AssetCheckSpec(CHECK_KEY, asset=table.name, description=f"One row per ({', '.join(table.key)})"),
-    ]
+def _mart_asset(
+    table: Table, deps: list[str | dg.AssetDep]
+) -> Callable[[Callable[..., Any]], dg.AssetsDefinition]:
+    """The daily Spark asset every mart is: shared pool, retries, freshness, contract metadata and
+    the two checks (schema as declared in tables.py, one row per key)."""
+    return dg.asset(
+        name=table.name,
+        group_name=GROUP_MARTS,
+        partitions_def=daily_partitions,
+        deps=deps,
+        kinds={"spark", "parquet", "s3"},
+        pool=POOL_SPARK,
+        retry_policy=SPARK_RETRY,
+        freshness_policy=MART_FRESHNESS,
+        metadata=table_metadata(table),
+        check_specs=[
+            dg.AssetCheckSpec(
+                CHECK_SCHEMA, asset=table.name, description="Written columns and types equal tables.py"
+            ),
+            dg.AssetCheckSpec(
+                CHECK_KEY, asset=table.name, description=f"One row per ({', '.join(table.key)})"
+            ),
+        ],
+    )
 
 
 def _write(
@@ -92,16 +111,9 @@ def _dim_app(spark: SparkSession, lake_root: str) -> DataFrame:
     return read_table(spark, DIM_APP.path(lake_root), written_schema(DIM_APP))
 
 
-@dg.asset(
-    group_name=GROUP_MARTS,
-    partitions_def=daily_partitions,
+@_mart_asset(
+    MART_GAME_DAILY,
     deps=["fact_player_counts", "fact_news", "dim_app"],
-    kinds={"spark", "parquet", "s3"},
-    pool=POOL_SPARK,
-    retry_policy=SPARK_RETRY,
-    freshness_policy=MART_FRESHNESS,
-    metadata=table_metadata(MART_GAME_DAILY),
-    check_specs=_checks(MART_GAME_DAILY),
 )
 def mart_game_daily(
     context: dg.AssetExecutionContext, pyspark: PySparkResource, s3: S3Resource
@@ -123,20 +135,13 @@ class NewsImpactConfig(dg.Config):
     window_hours: int = Field(default=6, ge=1, le=24, description="Hours before and after each post.")
 
 
-@dg.asset(
-    group_name=GROUP_MARTS,
-    partitions_def=daily_partitions,
+@_mart_asset(
+    MART_NEWS_IMPACT,
     deps=[
         dg.AssetDep("fact_news"),
         dg.AssetDep("fact_player_counts", partition_mapping=NEIGHBOUR_DAYS),
         dg.AssetDep("dim_app"),
     ],
-    kinds={"spark", "parquet", "s3"},
-    pool=POOL_SPARK,
-    retry_policy=SPARK_RETRY,
-    freshness_policy=MART_FRESHNESS,
-    metadata=table_metadata(MART_NEWS_IMPACT),
-    check_specs=_checks(MART_NEWS_IMPACT),
 )
 def mart_news_impact(
     context: dg.AssetExecutionContext, config: NewsImpactConfig, pyspark: PySparkResource, s3: S3Resource
@@ -158,16 +163,9 @@ def mart_news_impact(
     return _write(spark, MART_NEWS_IMPACT, rows, root, day)
 
 
-@dg.asset(
-    group_name=GROUP_MARTS,
-    partitions_def=daily_partitions,
+@_mart_asset(
+    MART_TOP_GAMES,
     deps=[dg.AssetDep("mart_game_daily", partition_mapping=PREVIOUS_DAY)],
-    kinds={"spark", "parquet", "s3"},
-    pool=POOL_SPARK,
-    retry_policy=SPARK_RETRY,
-    freshness_policy=MART_FRESHNESS,
-    metadata=table_metadata(MART_TOP_GAMES),
-    check_specs=_checks(MART_TOP_GAMES),
 )
 def mart_top_games(
     context: dg.AssetExecutionContext, pyspark: PySparkResource, s3: S3Resource
