@@ -156,9 +156,9 @@ class LocalStack:
                 )
             print(f"[up] {svc.name}: starting", file=sys.stderr, flush=True)
             svc.start()
-        env = self.endpoints()
+        env: dict[str, str] = {}  # every service started so far (earlier `up --only` calls too)
         for svc in (t(self.ctx) for t in SERVICE_TYPES if t.name in self.started):
-            env = {**svc.endpoints(), **env}
+            env.update(svc.endpoints())
         _write_private(
             self.env_file, "".join(f"export {k}={shlex.quote(v)}\n" for k, v in sorted(env.items()))
         )
