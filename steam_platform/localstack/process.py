@@ -14,20 +14,15 @@ import pwd
 import signal
 import subprocess
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 
 def _start_ticks(pid: int) -> int | None:
     """The kernel's start time of `pid` (clock ticks since boot), or None if it does not exist."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    # Field 22 (starttime); the command name (field 2) may contain spaces, so split after ')'.
-    fields = stat.rsplit(")", 1)[1].split()
-    return int(fields[19])
+    info = _read_stat(pid)
+    return None if info is None else info.start_ticks
 
 
 @dataclass(frozen=True)
@@ -116,53 +111,78 @@ class ManagedProcess:
         return True
 
 
-def _group_alive(pgid: int) -> bool:
-    """True while any non-zombie process of process group `pgid` exists."""
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[2]) == pgid and fields[0] != "Z":
-            return True
-    return False
+@dataclass(frozen=True)
+class ProcInfo:
+    """The fields of `/proc/<pid>/stat` the stack uses to find, measure and stop its servers."""
+
+    ppid: int
+    state: str
+    pgid: int
+    start_ticks: int
+    rss_pages: int
+
+    @property
+    def alive(self) -> bool:
+        """False for a zombie (exited, not yet reaped)."""
+        return self.state != "Z"
 
 
-def _process_table() -> dict[int, tuple[int, int, int]]:
-    """Every live, non-zombie process: pid -> (parent pid, process group, resident pages)."""
-    table: dict[int, tuple[int, int, int]] = {}
+def process_table() -> dict[int, ProcInfo]:
+    """Every process on the machine now, zombies included."""
+    table: dict[int, ProcInfo] = {}
     for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if fields[0] != "Z":
-            table[int(entry.name)] = (int(fields[1]), int(fields[2]), int(fields[21]))
+        if entry.name.isdigit() and (info := _read_stat(int(entry.name))) is not None:
+            table[int(entry.name)] = info
     return table
 
 
-def service_pids(root: int) -> set[int]:
-    """`root`'s process group plus every descendant of `root`, wherever it moved.
+def _read_stat(pid: int) -> ProcInfo | None:
+    """`/proc/<pid>/stat` parsed, or None when the process does not exist (any more)."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # The command name (field 2) may contain spaces, so split after ')'.
+    fields = text.rsplit(")", 1)[1].split()
+    return ProcInfo(
+        ppid=int(fields[1]),
+        state=fields[0],
+        pgid=int(fields[2]),
+        start_ticks=int(fields[19]),
+        rss_pages=int(fields[21]),
+    )
 
-    A server's children normally share its process group, but some leave it: every PostgreSQL
-    backend calls `setsid()`. Following parent pids as well counts them all.
-    """
-    table = _process_table()
+
+def descendants(roots: Iterable[int], table: Mapping[int, ProcInfo]) -> set[int]:
+    """`roots` and every process below them in `table` (following parent pids)."""
     children: dict[int, list[int]] = {}
-    for pid, (ppid, _, _) in table.items():
-        children.setdefault(ppid, []).append(pid)
-    found = {pid for pid, (_, pgid, _) in table.items() if pgid == root}
-    todo = [root, *found]
+    for pid, info in table.items():
+        children.setdefault(info.ppid, []).append(pid)
+    found: set[int] = set()
+    todo = list(roots)
     while todo:
         pid = todo.pop()
-        if pid in table:
+        if pid in table and pid not in found:
             found.add(pid)
-            todo += [c for c in children.get(pid, []) if c not in found]
+            todo += children.get(pid, [])
     return found
+
+
+def _group_alive(pgid: int) -> bool:
+    """True while any non-zombie process of process group `pgid` exists."""
+    return any(info.pgid == pgid and info.alive for info in process_table().values())
+
+
+def service_pids(root: int, table: Mapping[int, ProcInfo] | None = None) -> set[int]:
+    """`root`'s process group plus every descendant of `root`, wherever it moved (no zombies).
+
+    A server's children normally share its process group, but some leave it: every PostgreSQL
+    backend calls `setsid()`. Following parent pids as well counts them all. `table` is a snapshot
+    from `process_table()` when the caller already has one.
+    """
+    table = process_table() if table is None else table
+    group = [pid for pid, info in table.items() if info.pgid == root]
+    return {pid for pid in descendants([root, *group], table) if table[pid].alive}
 
 
 def service_rss_bytes(root: int) -> int:
@@ -172,5 +192,5 @@ def service_rss_bytes(root: int) -> int:
     `ps` shows it: an upper bound.
     """
     page = os.sysconf("SC_PAGE_SIZE")
-    table = _process_table()
-    return sum(table[pid][2] * page for pid in service_pids(root) if pid in table)
+    table = process_table()
+    return sum(table[pid].rss_pages * page for pid in service_pids(root, table))

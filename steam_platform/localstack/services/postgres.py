@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from steam_platform.localstack.health import StackError, port_open, wait_until
+from steam_platform.localstack.process import descendants, process_table
 from steam_platform.localstack.services.base import Service
 
 SUPERUSER = "postgres"
@@ -138,55 +139,20 @@ def find_binaries(prefer_major: int | None = None) -> PgBinaries:
     return PgBinaries(versions[newest], newest)
 
 
-def _process_table() -> dict[int, tuple[int, str, int]]:
-    """Every live process: pid -> (parent pid, state letter, start time in clock ticks)."""
-    table: dict[int, tuple[int, str, int]] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        table[int(entry.name)] = (int(fields[1]), fields[0], int(fields[19]))
-    return table
-
-
 def process_tree(root: int) -> dict[int, int]:
     """`root` and all its descendants that are not zombies: pid -> start ticks (to spot pid reuse)."""
-    table = _process_table()
-    children: dict[int, list[int]] = {}
-    for pid, (ppid, _, _) in table.items():
-        children.setdefault(ppid, []).append(pid)
-    tree: dict[int, int] = {}
-    todo = [root]
-    while todo:
-        pid = todo.pop()
-        if pid in table and pid not in tree:
-            if table[pid][1] != "Z":
-                tree[pid] = table[pid][2]
-            todo += children.get(pid, [])
-    return tree
+    table = process_table()
+    return {pid: table[pid].start_ticks for pid in descendants([root], table) if table[pid].alive}
 
 
 def _still_alive(procs: dict[int, int]) -> dict[int, int]:
     """The processes of `procs` that still run (same pid *and* start time, not a zombie)."""
-    table = _process_table()
+    table = process_table()
     return {
         pid: ticks
         for pid, ticks in procs.items()
-        if pid in table and table[pid][2] == ticks and table[pid][1] != "Z"
+        if pid in table and table[pid].start_ticks == ticks and table[pid].alive
     }
-
-
-def tree_rss_bytes(root: int) -> int:
-    """Resident memory of the postmaster and its children (shared buffers counted once per process)."""
-    page = os.sysconf("SC_PAGE_SIZE")
-    total = 0
-    for pid in process_tree(root):
-        with contextlib.suppress(OSError, IndexError, ValueError):
-            total += int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * page
-    return total
 
 
 def scram_verifier(password: str, iterations: int = 4096) -> str:
