@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from steam_platform.localstack.health import StackError, free_port, port_open
-from steam_platform.localstack.paths import cache_dir, default_state_dir
+from steam_platform.localstack.paths import REPO_ROOT, cache_dir, default_state_dir
 from steam_platform.localstack.process import service_rss_bytes
 from steam_platform.localstack.services.base import Service, StackContext
 from steam_platform.localstack.services.registry import SERVICE_TYPES
@@ -139,6 +139,7 @@ class LocalStack:
         self.started = [t.name for t in SERVICE_TYPES if t.name in wanted]
         self._save()
         self.install()
+        self.ctx.expose_to_run_user(self.ctx.cache_dir, REPO_ROOT)
         for svc in self.services:
             if not svc.processes():  # install-only components (e.g. Spark's connector jars)
                 print(f"[up] {svc.name}: installed (no server process)", file=sys.stderr, flush=True)

@@ -6,6 +6,7 @@ import contextlib
 import json
 import os
 import signal
+import stat
 import sys
 import time
 from pathlib import Path
@@ -98,3 +99,23 @@ def test_memory_of_a_service_counts_children_that_left_its_process_group(tmp_pat
         if child is not None:  # in its own session: not stopped with the group
             with contextlib.suppress(ProcessLookupError):
                 os.kill(child, signal.SIGKILL)
+
+
+def test_a_checkout_in_a_private_folder_is_made_traversable_for_the_service_user(tmp_path: Path) -> None:
+    """`git clone` into `mktemp -d` (0700): the servers, run as the service user, must reach the
+    jars and configs inside; only the search bit is added, nothing becomes readable."""
+    from steam_platform.localstack.services.base import StackContext
+
+    private = tmp_path / "clone"
+    jars = private / ".cache" / "jars"
+    jars.mkdir(parents=True)
+    private.chmod(0o700)
+    ctx = StackContext(state_dir=tmp_path / "state", cache_dir=private / ".cache")
+
+    ctx.expose_to_run_user(ctx.cache_dir)
+
+    mode = stat.S_IMODE(private.stat().st_mode)
+    if ctx.run_user is None:  # not root: servers run as the caller, nothing to change
+        assert mode == 0o700
+    else:
+        assert mode == 0o701

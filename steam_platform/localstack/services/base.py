@@ -53,6 +53,18 @@ class StackContext:
             _make_traversable(path.parent)
         return path
 
+    def expose_to_run_user(self, *paths: Path) -> None:
+        """Let the service user reach `paths` (jars in the cache, configs in the checkout).
+
+        A checkout in a 0700 folder (`mktemp -d`, a home directory) hides the jars and configs the
+        servers load; only the search (x) bit is added to the folders on the way, nothing is made
+        readable that was not. No-op when not root.
+        """
+        if self.run_user is None:
+            return
+        for path in paths:
+            _make_traversable(path)
+
     def give_to_run_user(self, path: Path) -> None:
         """chown `path` recursively to the service user (no-op when not root)."""
         user = self.run_user
