@@ -8,29 +8,17 @@
 Backfills of `news` over a date range use `news_job` from the UI or `dagster job backfill`.
 """
 
-import os
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 import dagster as dg
 
-from steam_platform.assets.ingest_players import (
-    DEFAULT_POLL_INTERVAL_MINUTES,
-    POLL_SLOT_TAG,
-    poll_slot,
-)
+from steam_platform.assets.ingest_players import POLL_SLOT_TAG, poll_slot
+from steam_platform.cadence import poll_interval_minutes
 from steam_platform.partitions import daily_partitions, hourly_partitions
 
 if TYPE_CHECKING:  # what define_asset_job returns; dagster does not export the name
     from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition
-
-
-def poll_interval_minutes() -> int:
-    """`STEAM_POLL_INTERVAL_MINUTES` (default 10); must divide an hour so slots align with hours."""
-    raw = os.environ.get("STEAM_POLL_INTERVAL_MINUTES", str(DEFAULT_POLL_INTERVAL_MINUTES))
-    if not raw.isdigit() or int(raw) < 1 or 60 % int(raw):
-        raise ValueError(f"STEAM_POLL_INTERVAL_MINUTES={raw!r} must be a divisor of 60 (5, 10, 15, ...)")
-    return int(raw)
 
 
 POLL_INTERVAL_MINUTES = poll_interval_minutes()

@@ -1,20 +1,27 @@
-"""Sensors of the platform: event-driven runs (no schedules) for the layers that follow others.
+"""Sensors of the platform: how every layer after ingest runs itself, with nobody clicking.
 
-`search_indexing_sensor` evaluates the search assets' `AutomationCondition`s: when a mart (or
-`fact_news`) partition is materialised, the next tick requests a run of the matching search asset
-for that partition, and nothing else. It starts running with the daemon (no click in the UI).
+- `lake_refresh_sensor` (steam_platform/automation/lake_sensor.py): after each ingest run, one run
+  lands the new events in bronze and refreshes the day's silver, marts and search; days a landing
+  changed in the past (news backfills) and each closed day are rebuilt too.
+- `downstream_automation_sensor`: evaluates the `AutomationCondition`s of the marts and search
+  assets (steam_platform/automation/conditions.py): past days whose upstream changed outside a
+  lake run, and the Kibana saved objects.
+
+Both start running with the daemon (`make dev`, compose, any production Dagster).
 """
 
 import dagster as dg
 
-from steam_platform.constants import GROUP_SEARCH
+from steam_platform.automation.lake_sensor import lake_refresh_sensor
+from steam_platform.constants import GROUP_MARTS, GROUP_SEARCH
 
-search_indexing_sensor = dg.AutomationConditionSensorDefinition(
-    "search_indexing_sensor",
-    target=dg.AssetSelection.groups(GROUP_SEARCH),
+downstream_automation_sensor = dg.AutomationConditionSensorDefinition(
+    "downstream_automation_sensor",
+    target=dg.AssetSelection.groups(GROUP_MARTS, GROUP_SEARCH),
     default_status=dg.DefaultSensorStatus.RUNNING,
     minimum_interval_seconds=30,
-    description="Indexes a mart/news partition into Elasticsearch as soon as it is materialised.",
+    description="Marts and search of past days follow their upstream (at most hourly); Kibana "
+    "saved objects are provisioned when missing or changed.",
 )
 
-SENSORS: list[dg.SensorDefinition] = [search_indexing_sensor]
+SENSORS: list[dg.SensorDefinition] = [lake_refresh_sensor, downstream_automation_sensor]

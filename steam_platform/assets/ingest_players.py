@@ -12,6 +12,7 @@ import dagster as dg
 from pydantic import Field
 
 from steam_platform.assets.ingest_common import IngestRun, ingest_asset
+from steam_platform.cadence import DEFAULT_POLL_INTERVAL_MINUTES
 from steam_platform.constants import TOPIC_PLAYER_COUNTS
 from steam_platform.partitions import hourly_partitions
 from steam_platform.resources.kafka import KafkaResource
@@ -21,7 +22,6 @@ from steam_platform.tracked import load_tracked
 
 #: Run tag carrying the poll slot (ISO-8601 UTC) chosen by the schedule.
 POLL_SLOT_TAG = "steam_platform/poll_slot"
-DEFAULT_POLL_INTERVAL_MINUTES = 10
 
 
 class PlayerCountsConfig(dg.Config):

@@ -5,23 +5,28 @@ everything that arrived since the checkpoint, then stops. The checkpoint makes l
 exactly-once across runs, crashes and retries; the reconciliation check proves it on the data.
 """
 
+from datetime import date
 from typing import Any
 
 import dagster as dg
 from dagster_pyspark import PySparkResource
 from pyspark.sql import functions as F
 
-from steam_platform.assets.lake_common import BRONZE_FRESHNESS, POOL_SPARK, SPARK_RETRY, check_result, session
+from steam_platform.assets.lake_common import POOL_SPARK, SPARK_RETRY, check_result, session
+from steam_platform.cadence import Cadence, freshness
 from steam_platform.constants import GROUP_LAKE, TOPIC_APPS, TOPIC_NEWS, TOPIC_PLAYER_COUNTS, TOPIC_PLAYTIME
 from steam_platform.resources.kafka import KafkaResource
 from steam_platform.resources.s3 import S3Resource
 from streaming.bronze import BronzeJob, BronzeStats, run_bronze
 from streaming.envelope_schema import BRONZE_SCHEMA, QUARANTINE_SCHEMA
 from streaming.lake_paths import bronze_path, quarantine_path
+from streaming.landed_days import landed_days
 from streaming.quality import Outcome, kafka_offsets_reconcile
 from streaming.tables_io import read_table
 
 CHECK_OFFSETS = "kafka_offsets_reconcile"
+#: Metadata key: the silver days this landing changed (ISO dates), read by `lake_refresh_sensor`.
+DAYS_LANDED = "days_landed"
 
 #: asset key -> (topic, ingest assets producing into it)
 BRONZE_TOPICS: dict[str, tuple[str, tuple[str, ...]]] = {
@@ -32,9 +37,11 @@ BRONZE_TOPICS: dict[str, tuple[str, tuple[str, ...]]] = {
 }
 
 
-def run_metadata(stats: BronzeStats) -> dict[str, Any]:
-    """What one landing did: rows, quarantined rows, offsets per Kafka partition, files, bytes, time."""
+def run_metadata(stats: BronzeStats, days: list[date]) -> dict[str, Any]:
+    """What one landing did: rows, quarantined rows, offsets per Kafka partition, files, bytes, time,
+    and the silver days it changed (what the warehouse must refresh)."""
     return {
+        DAYS_LANDED: dg.MetadataValue.json([d.isoformat() for d in days]),
         "rows_landed": stats.rows_landed,
         "rows_quarantined": stats.rows_quarantined,
         "records_read": stats.records_read,
@@ -88,6 +95,15 @@ def spark_kafka_options(kafka: KafkaResource) -> dict[str, str]:
     return options
 
 
+#: How often each topic receives events (the bronze freshness promise follows from it).
+TOPIC_CADENCE = {
+    TOPIC_PLAYER_COUNTS: Cadence.POLL,
+    TOPIC_NEWS: Cadence.DAILY,
+    TOPIC_APPS: Cadence.DAILY,
+    TOPIC_PLAYTIME: Cadence.HOURLY,
+}
+
+
 def _bronze_asset(name: str, topic: str, upstream: tuple[str, ...]) -> dg.AssetsDefinition:
     @dg.asset(
         name=name,
@@ -96,7 +112,7 @@ def _bronze_asset(name: str, topic: str, upstream: tuple[str, ...]) -> dg.Assets
         kinds={"spark", "kafka", "s3"},
         pool=POOL_SPARK,
         retry_policy=SPARK_RETRY,
-        freshness_policy=BRONZE_FRESHNESS,
+        freshness_policy=freshness(TOPIC_CADENCE[topic]),
         check_specs=[
             dg.AssetCheckSpec(
                 CHECK_OFFSETS,
@@ -121,8 +137,9 @@ def _bronze_asset(name: str, topic: str, upstream: tuple[str, ...]) -> dg.Assets
         stats = run_bronze(spark, job)
         context.log.info(f"{topic}: landed {stats.rows_landed} rows, quarantined {stats.rows_quarantined}")
         outcome = offsets_outcome(spark, lake_root, topic, stats)
+        days = landed_days(spark, lake_root, topic, stats.batches)
         return dg.MaterializeResult(
-            metadata={**run_metadata(stats), "path": bronze_path(lake_root, topic)},
+            metadata={**run_metadata(stats, days), "path": bronze_path(lake_root, topic)},
             check_results=[check_result(CHECK_OFFSETS, outcome)],
         )
 

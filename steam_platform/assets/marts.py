@@ -1,12 +1,15 @@
 """Marts (gold): per-day game stats, news impact on player counts, daily rankings, built by Spark.
 
 Each daily partition reads the silver days it needs (declared as partition mappings, so a
-backfill runs them in order and waits for their inputs), and replaces its own `dt=` folder.
+backfill runs them in order and waits for their inputs), and replaces its own `dt=` folder. A run
+may cover a range of days (one Spark session for a whole backfill). Their checks block: a mart
+that breaks its contract fails its run and is never indexed.
 """
 
 import warnings
 from collections.abc import Callable
 from datetime import date, timedelta
+from functools import reduce
 from typing import Any
 
 import dagster as dg
@@ -15,14 +18,16 @@ from pydantic import Field
 from pyspark.sql import DataFrame, SparkSession
 
 from steam_platform.assets.lake_common import (
-    MART_FRESHNESS,
     POOL_SPARK,
+    SPARK_BACKFILL,
     SPARK_RETRY,
     check_result,
-    partition_day,
+    partition_days,
     session,
     table_metadata,
 )
+from steam_platform.automation.conditions import FOLLOW_UPSTREAM_PAST_DAYS
+from steam_platform.cadence import Cadence, freshness
 from steam_platform.constants import GROUP_MARTS
 from steam_platform.lake_schemas import spark_schema, written_schema
 from steam_platform.partitions import daily_partitions
@@ -57,8 +62,9 @@ with warnings.catch_warnings():
 def _mart_asset(
     table: Table, deps: list[str | dg.AssetDep]
 ) -> Callable[[Callable[..., Any]], dg.AssetsDefinition]:
-    """The daily Spark asset every mart is: shared pool, retries, freshness, contract metadata and
-    the two checks (schema as declared in tables.py, one row per key)."""
+    """The daily Spark asset every mart is: shared pool, retries, single-run backfills, freshness
+    (refreshed with every player-count poll), automation for past days, contract metadata and the
+    two blocking checks (schema as declared in tables.py, one row per key)."""
     return dg.asset(
         name=table.name,
         group_name=GROUP_MARTS,
@@ -67,33 +73,46 @@ def _mart_asset(
         kinds={"spark", "parquet", "s3"},
         pool=POOL_SPARK,
         retry_policy=SPARK_RETRY,
-        freshness_policy=MART_FRESHNESS,
+        backfill_policy=SPARK_BACKFILL,
+        freshness_policy=freshness(Cadence.POLL),
+        automation_condition=FOLLOW_UPSTREAM_PAST_DAYS,
         metadata=table_metadata(table),
         check_specs=[
             dg.AssetCheckSpec(
-                CHECK_SCHEMA, asset=table.name, description="Written columns and types equal tables.py"
+                CHECK_SCHEMA,
+                asset=table.name,
+                blocking=True,
+                description="Written columns and types equal tables.py",
             ),
             dg.AssetCheckSpec(
-                CHECK_KEY, asset=table.name, description=f"One row per ({', '.join(table.key)})"
+                CHECK_KEY,
+                asset=table.name,
+                blocking=True,
+                description=f"One row per ({', '.join(table.key)})",
             ),
         ],
     )
 
 
-def _write(
-    spark: SparkSession, table: Table, rows_in: DataFrame, lake_root: str, day: date
+def _build(
+    spark: SparkSession,
+    table: Table,
+    days: list[date],
+    rows_of_day: Callable[[date], DataFrame],
+    lake_root: str,
 ) -> dg.MaterializeResult:
-    """Conform `rows_in` to the contract, replace partition `day`, and check what was written."""
-    rows = conform(rows_in, spark_schema(table))
-    written = write_days(spark, rows, table.path(lake_root), [day])
-    back = read_days(spark, table.path(lake_root), written_schema(table), [day])
+    """Build each of `days`, replace those partitions together, and check what was written."""
+    rows = conform(reduce(DataFrame.unionByName, [rows_of_day(day) for day in days]), spark_schema(table))
+    written = write_days(spark, rows, table.path(lake_root), days)
+    back = read_days(spark, table.path(lake_root), written_schema(table), days)
     key = no_duplicate_keys(
         back.selectExpr(f"concat_ws('|', {', '.join(f'CAST({k} AS STRING)' for k in table.key)}) AS k"),
         table.name,
         key="k",
     )
+    where = f"dt={days[0]}" if len(days) == 1 else f"dt={days[0]}..{days[-1]}"
     return dg.MaterializeResult(
-        metadata={"dagster/row_count": written, "path": f"{table.path(lake_root)}/dt={day}"},
+        metadata={"dagster/row_count": written, "path": f"{table.path(lake_root)}/{where}"},
         check_results=[
             check_result(CHECK_SCHEMA, schema_outcome(spark, table, lake_root)),
             check_result(CHECK_KEY, key),
@@ -119,14 +138,14 @@ def mart_game_daily(
     context: dg.AssetExecutionContext, pyspark: PySparkResource, s3: S3Resource
 ) -> dg.MaterializeResult:
     """Per app and day: peak, average and minimum concurrent players, samples and news posts."""
-    spark, day, root = session(pyspark), partition_day(context), s3.lake_root()
-    rows = marts.mart_game_daily(
-        _silver(spark, FACT_PLAYER_COUNTS, root, [day]),
-        _silver(spark, FACT_NEWS, root, [day]),
-        _dim_app(spark, root),
-        day,
-    )
-    return _write(spark, MART_GAME_DAILY, rows, root, day)
+    spark, root = session(pyspark), s3.lake_root()
+    apps = _dim_app(spark, root)
+
+    def of_day(day: date) -> DataFrame:
+        counts, news = _silver(spark, FACT_PLAYER_COUNTS, root, [day]), _silver(spark, FACT_NEWS, root, [day])
+        return marts.mart_game_daily(counts, news, apps, day)
+
+    return _build(spark, MART_GAME_DAILY, partition_days(context), of_day, root)
 
 
 class NewsImpactConfig(dg.Config):
@@ -151,16 +170,16 @@ def mart_news_impact(
     Player counts of the previous and next day are read too, so posts near midnight are measured
     on full windows (the next day is partial until it has been built).
     """
-    spark, day, root = session(pyspark), partition_day(context), s3.lake_root()
-    neighbours = [day - timedelta(days=1), day, day + timedelta(days=1)]
-    rows = marts.mart_news_impact(
-        _silver(spark, FACT_NEWS, root, [day]),
-        _silver(spark, FACT_PLAYER_COUNTS, root, neighbours),
-        _dim_app(spark, root),
-        day,
-        config.window_hours,
-    )
-    return _write(spark, MART_NEWS_IMPACT, rows, root, day)
+    spark, root = session(pyspark), s3.lake_root()
+    apps = _dim_app(spark, root)
+
+    def of_day(day: date) -> DataFrame:
+        neighbours = [day - timedelta(days=1), day, day + timedelta(days=1)]
+        news = _silver(spark, FACT_NEWS, root, [day])
+        counts = _silver(spark, FACT_PLAYER_COUNTS, root, neighbours)
+        return marts.mart_news_impact(news, counts, apps, day, config.window_hours)
+
+    return _build(spark, MART_NEWS_IMPACT, partition_days(context), of_day, root)
 
 
 @_mart_asset(
@@ -171,7 +190,11 @@ def mart_top_games(
     context: dg.AssetExecutionContext, pyspark: PySparkResource, s3: S3Resource
 ) -> dg.MaterializeResult:
     """Daily ranking by peak players with the rank change vs the previous day."""
-    spark, day, root = session(pyspark), partition_day(context), s3.lake_root()
-    previous = day - timedelta(days=1)
-    daily = _silver(spark, MART_GAME_DAILY, root, [previous, day])
-    return _write(spark, MART_TOP_GAMES, marts.mart_top_games(daily, day, previous), root, day)
+    spark, root = session(pyspark), s3.lake_root()
+
+    def of_day(day: date) -> DataFrame:
+        previous = day - timedelta(days=1)
+        daily = _silver(spark, MART_GAME_DAILY, root, [previous, day])
+        return marts.mart_top_games(daily, day, previous)
+
+    return _build(spark, MART_TOP_GAMES, partition_days(context), of_day, root)

@@ -1,10 +1,12 @@
 """Search layer: the marts and the news made searchable in Elasticsearch, and Kibana's dashboards.
 
 Each search asset mirrors one lake table behind an alias, one daily partition at a time (see
-`steam_platform.search.indexer`). They are not scheduled: their `AutomationCondition` requests a run
-as soon as the upstream mart (or `fact_news`) partition is materialised, evaluated by
-`search_indexing_sensor` (`steam_platform/sensors.py`), so a new mart partition becomes searchable
-within one sensor tick — older partitions too, when a backfill rewrites them.
+`steam_platform.search.indexer`); a run may cover a range of days (a backfill), synced day by day.
+They are not scheduled: `lake_refresh_sensor` indexes a day in the same run that rebuilt its marts
+(so a poll is searchable as soon as that run ends, backfilled days too), and for past days whose
+mart changed outside such a run the assets' `AutomationCondition` requests them (evaluated by
+`downstream_automation_sensor`, see `steam_platform/sensors.py`), never while the mart's blocking
+checks fail.
 """
 
 import hashlib
@@ -16,6 +18,12 @@ import dagster as dg
 from elasticsearch import ConnectionError as EsConnectionError
 from pydantic import Field
 
+from steam_platform.assets.lake_common import SPARK_BACKFILL
+from steam_platform.automation.conditions import (
+    FOLLOW_UPSTREAM_PAST_DAYS,
+    PROVISION_WHEN_MISSING_OR_CHANGED,
+)
+from steam_platform.cadence import Cadence, freshness
 from steam_platform.constants import GROUP_SEARCH
 from steam_platform.localstack.paths import REPO_ROOT
 from steam_platform.partitions import daily_partitions
@@ -26,12 +34,6 @@ from steam_platform.search.bulk import summarise
 from steam_platform.search.templates import GAME_DAILY, NEWS, NEWS_IMPACT, TOP_GAMES, IndexSpec
 
 KIBANA_DIR = REPO_ROOT / "deploy" / "kibana"
-
-#: Index a partition whenever its upstream partition is (re)materialised, any day, not only today;
-#: never while the upstream is missing or still running, never twice at once.
-INDEX_ON_UPSTREAM_UPDATE = dg.AutomationCondition.eager().without(
-    dg.AutomationCondition.in_latest_time_window()
-)
 
 #: An outage of the cluster longer than the in-run back-off: try the whole partition again later.
 INDEX_RETRY_POLICY = dg.RetryPolicy(max_retries=2, delay=30, backoff=dg.Backoff.EXPONENTIAL)
@@ -47,23 +49,53 @@ class SearchIndexConfig(dg.Config):
     )
 
 
-def _report_metadata(report: indexer.IndexReport) -> dict[str, Any]:
+def _report_metadata(*reports: indexer.IndexReport) -> dict[str, Any]:
+    """What the run's syncs did (one per day of the run), summed; index and mode of the last."""
+    last = reports[-1]
+    failed = [f for r in reports for f in r.failed]
     return {
-        "alias": report.alias,
-        "index": report.index,
-        "mode": report.mode,
-        "partitions_indexed": len(report.partitions),
-        "rows_in_lake": report.rows,
-        "docs_indexed": report.docs_indexed,
-        "docs_deleted": report.docs_deleted,
-        "docs_failed": len(report.failed),
-        "failures": dg.MetadataValue.md(f"```\n{summarise(report.failed)}\n```"),
-        "old_indices_removed": ", ".join(report.old_indices_removed) or "none",
-        "duration_s": report.duration_s,
+        "alias": last.alias,
+        "index": last.index,
+        "mode": ", ".join(sorted({r.mode for r in reports})),
+        "partitions_indexed": len({p for r in reports for p in r.partitions}),
+        "rows_in_lake": sum(r.rows for r in reports),
+        "docs_indexed": sum(r.docs_indexed for r in reports),
+        "docs_deleted": sum(r.docs_deleted for r in reports),
+        "docs_failed": len(failed),
+        "failures": dg.MetadataValue.md(f"```\n{summarise(failed)}\n```"),
+        "old_indices_removed": ", ".join(i for r in reports for i in r.old_indices_removed) or "none",
+        "superseded_by": ", ".join(r.superseded_by for r in reports if r.superseded_by) or "none",
+        "duration_s": round(sum(r.duration_s for r in reports), 3),
     }
 
 
-def _index_asset(spec: IndexSpec, upstream: str, name: str, description: str) -> dg.AssetsDefinition:
+def failed_upstream_checks(instance: dg.DagsterInstance, upstream: str, dt: str, run_id: str) -> list[str]:
+    """Blocking checks that failed in the run which last materialised `upstream`'s partition `dt`.
+
+    A mart rebuilt by another run whose blocking check failed must not reach Elasticsearch, even
+    when an automation condition (which judges checks per asset, not per partition) let this run
+    start. In the run that built the mart itself, Dagster's blocking checks already stop us.
+    """
+    latest = instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=dg.AssetKey(upstream), asset_partitions=[dt]), limit=1
+    ).records
+    if not latest or not latest[0].run_id or latest[0].run_id == run_id:
+        return []
+    failed = []
+    for entry in instance.all_logs(latest[0].run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION):
+        if entry.dagster_event is None:
+            continue
+        evaluation = entry.dagster_event.asset_check_evaluation_data
+        same_day = evaluation.partition in (dt, None)
+        ours = evaluation.asset_key == dg.AssetKey(upstream) and same_day and evaluation.blocking
+        if ours and not evaluation.passed:
+            failed.append(evaluation.check_name)
+    return sorted(set(failed))
+
+
+def _index_asset(
+    spec: IndexSpec, upstream: str, name: str, description: str, cadence: Cadence
+) -> dg.AssetsDefinition:
     """A daily search asset that keeps `spec.alias` in step with the `upstream` lake table."""
 
     @dg.asset(
@@ -73,8 +105,10 @@ def _index_asset(spec: IndexSpec, upstream: str, name: str, description: str) ->
         partitions_def=daily_partitions,
         deps=[dg.AssetDep(upstream)],
         kinds={"elasticsearch", "python"},
-        automation_condition=INDEX_ON_UPSTREAM_UPDATE,
+        automation_condition=FOLLOW_UPSTREAM_PAST_DAYS,
         retry_policy=INDEX_RETRY_POLICY,
+        backfill_policy=SPARK_BACKFILL,  # one run for a range: days are synced in turn
+        freshness_policy=freshness(cadence),
         pool="elasticsearch",
         metadata={"alias": spec.alias, "source_table": spec.table.name, "schema_hash": spec.schema_hash},
     )
@@ -85,28 +119,38 @@ def _index_asset(spec: IndexSpec, upstream: str, name: str, description: str) ->
         s3: dg.ResourceParam[reader.LakeStore],
     ) -> dg.MaterializeResult:
         fs, root = s3.filesystem(), s3.lake_root()
-        dt = context.partition_key
+        reports: list[indexer.IndexReport] = []
+        dt = context.partition_keys[0]
         started = time.monotonic()
         es = elasticsearch.client()
+        refused = {
+            day: checks
+            for day in context.partition_keys
+            if (checks := failed_upstream_checks(context.instance, upstream, day, context.run_id))
+        }
         try:
-            report = indexer.sync(
-                es,
-                spec,
-                dt,
-                load=lambda day: reader.to_documents(
-                    reader.read_partition(fs, root, spec.table, day), spec.fields
-                ),
-                list_partitions=lambda: reader.list_partitions(fs, root, spec.table),
-                replicas=elasticsearch.index_replicas,
-                force_full_refresh=config.full_refresh,
-                retry=elasticsearch.retry_settings(),
-            )
+            for number, dt in enumerate(k for k in context.partition_keys if k not in refused):
+                reports.append(
+                    indexer.sync(
+                        es,
+                        spec,
+                        dt,
+                        load=lambda day: reader.to_documents(
+                            reader.read_partition(fs, root, spec.table, day), spec.fields
+                        ),
+                        list_partitions=lambda: reader.list_partitions(fs, root, spec.table),
+                        replicas=elasticsearch.index_replicas,
+                        # a full refresh covers every day at once: the rest sync as partitions
+                        force_full_refresh=config.full_refresh and number == 0,
+                        retry=elasticsearch.retry_settings(),
+                    )
+                )
         except indexer.IndexingError as exc:
             exc.report.duration_s = round(time.monotonic() - started, 3)
             # Documents the mapping refuses fail the same way next time: only outages are retried.
             raise dg.Failure(
                 description=str(exc),
-                metadata=_report_metadata(exc.report),
+                metadata=_report_metadata(*reports, exc.report),
                 allow_retries=any(f.transient for f in exc.report.failed),
             ) from exc
         except EsConnectionError as exc:
@@ -123,11 +167,20 @@ def _index_asset(spec: IndexSpec, upstream: str, name: str, description: str) ->
             ) from exc
         finally:
             es.close()
-        context.log.info(
-            f"{spec.alias}: {report.mode} of dt={dt} -> {report.index}: {report.docs_indexed} indexed, "
-            f"{report.docs_deleted} stale deleted in {report.duration_s}s"
-        )
-        return dg.MaterializeResult(metadata=_report_metadata(report))
+        for report in reports:
+            context.log.info(
+                f"{spec.alias}: {report.mode} of {', '.join(report.partitions)} -> {report.index}: "
+                f"{report.docs_indexed} indexed, {report.docs_deleted} stale deleted in {report.duration_s}s"
+            )
+        if refused:
+            why = "; ".join(f"dt={day}: {', '.join(checks)}" for day, checks in sorted(refused.items()))
+            raise dg.Failure(
+                description=f"not indexed into {spec.alias}: {upstream} failed blocking checks ({why}); "
+                "fix and rebuild the mart, then this day is indexed again",
+                metadata=_report_metadata(*reports) if reports else None,
+                allow_retries=False,
+            )
+        return dg.MaterializeResult(metadata=_report_metadata(*reports))
 
     return _search_asset
 
@@ -138,6 +191,7 @@ search_game_daily = _index_asset(
     "search_game_daily",
     "Each game's daily player figures (peak/avg/min, news posts) searchable in Elasticsearch "
     "(alias mart_game_daily): the per-game player curves in Kibana.",
+    Cadence.POLL,
 )
 search_top_games = _index_asset(
     TOP_GAMES,
@@ -145,6 +199,7 @@ search_top_games = _index_asset(
     "search_top_games",
     "The daily most-played ranking and its change vs the day before, in Elasticsearch "
     "(alias mart_top_games): Kibana's 'most played now' panels.",
+    Cadence.POLL,
 )
 search_news_impact = _index_asset(
     NEWS_IMPACT,
@@ -152,6 +207,7 @@ search_news_impact = _index_asset(
     "search_news_impact",
     "Players before vs after each news post, in Elasticsearch (alias mart_news_impact): which news "
     "moved player counts.",
+    Cadence.POLL,
 )
 search_news = _index_asset(
     NEWS,
@@ -159,6 +215,7 @@ search_news = _index_asset(
     "search_news",
     "Steam news posts full-text searchable in any language, CJK included (alias steam_news): "
     "the news timeline and news search in Kibana.",
+    Cadence.DAILY,
 )
 
 
@@ -179,6 +236,7 @@ def _saved_objects_version() -> str:
     deps=[search_game_daily, search_top_games, search_news_impact, search_news],
     kinds={"kibana"},
     code_version=_saved_objects_version(),
+    automation_condition=PROVISION_WHEN_MISSING_OR_CHANGED,
 )
 def kibana_saved_objects(context: dg.AssetExecutionContext, kibana: KibanaResource) -> dg.MaterializeResult:
     """Kibana data views and dashboards (most played now, player curves, news timeline, news

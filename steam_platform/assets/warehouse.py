@@ -1,22 +1,31 @@
 """Warehouse (silver): typed, deduplicated facts per day and the app dimension, built by Spark.
 
 A daily partition reads the bronze rows of its day and replaces exactly its `dt=` folder (dynamic
-partition overwrite), so re-runs and backfills give the same rows. Blocking checks keep the marts
+partition overwrite), so re-runs and backfills give the same rows. A run may cover a range of days
+(a backfill, or the lake sensor rebuilding what a news backfill landed): one Spark session for
+all of them, each day checked on its own. Blocking checks keep the marts
 from building on a partition with duplicates, a wrong schema, negative counts or rows that do not
 reconcile with bronze.
 """
 
+from functools import reduce
+
 import dagster as dg
 from dagster_pyspark import PySparkResource
+from pyspark.sql import DataFrame
 
+from steam_platform.assets.lake import TOPIC_CADENCE
 from steam_platform.assets.lake_common import (
     POOL_SPARK,
+    SPARK_BACKFILL,
     SPARK_RETRY,
     check_result,
-    partition_day,
+    combine,
+    partition_days,
     session,
     table_metadata,
 )
+from steam_platform.cadence import Cadence, freshness
 from steam_platform.constants import GROUP_WAREHOUSE
 from steam_platform.lake_schemas import spark_schema
 from steam_platform.partitions import daily_partitions
@@ -61,6 +70,8 @@ def _fact_asset(name: str, spec: FactSpec) -> dg.AssetsDefinition:
         kinds={"spark", "parquet", "s3"},
         pool=POOL_SPARK,
         retry_policy=SPARK_RETRY,
+        backfill_policy=SPARK_BACKFILL,
+        freshness_policy=freshness(TOPIC_CADENCE[spec.topic]),
         metadata=table_metadata(spec.table),
         check_specs=[
             dg.AssetCheckSpec(c, asset=name, blocking=True, description=d) for c, d in FACT_CHECKS.items()
@@ -71,14 +82,17 @@ def _fact_asset(name: str, spec: FactSpec) -> dg.AssetsDefinition:
         context: dg.AssetExecutionContext, pyspark: PySparkResource, s3: S3Resource
     ) -> dg.MaterializeResult:
         spark = session(pyspark)
-        day = partition_day(context)
+        days = partition_days(context)
         lake_root = s3.lake_root()
-        rows = conform(spec.build(read_bronze(spark, lake_root, spec.topic), day), spark_schema(spec.table))
-        written = write_days(spark, rows, spec.table.path(lake_root), [day])
-        outcomes = fact_outcomes(spark, spec, lake_root, day)
+        bronze = read_bronze(spark, lake_root, spec.topic)
+        built = [spec.build(bronze, day) for day in days]
+        rows = conform(reduce(DataFrame.unionByName, built), spark_schema(spec.table))
+        written = write_days(spark, rows, spec.table.path(lake_root), days)
+        per_day = [fact_outcomes(spark, spec, lake_root, day) for day in days]
+        where = f"dt={days[0]}" if len(days) == 1 else f"dt={days[0]}..{days[-1]}"
         return dg.MaterializeResult(
-            metadata={"dagster/row_count": written, "path": f"{spec.table.path(lake_root)}/dt={day}"},
-            check_results=[check_result(c, o) for c, o in outcomes.items()],
+            metadata={"dagster/row_count": written, "path": f"{spec.table.path(lake_root)}/{where}"},
+            check_results=[check_result(c, combine([o[c] for o in per_day])) for c in FACT_CHECKS],
         )
 
     return _fact
@@ -94,6 +108,8 @@ fact_assets = [_fact_asset(name, spec) for name, spec in FACTS.items()]
     kinds={"spark", "parquet", "s3"},
     pool=POOL_SPARK,
     retry_policy=SPARK_RETRY,
+    backfill_policy=SPARK_BACKFILL,
+    freshness_policy=freshness(Cadence.DAILY),
     metadata=table_metadata(DIM_APP),
     check_specs=[
         dg.AssetCheckSpec(
@@ -113,7 +129,8 @@ def dim_app(
     """App attributes with history (valid_from/valid_to), rebuilt from every app event in bronze.
 
     The dimension is one whole table (history is append-only in bronze, so a rebuild never loses a
-    version); a daily partition refreshes it once that day's catalogue and details have landed.
+    version); a daily partition (or a range of them, in one rebuild) refreshes it once that day's
+    catalogue and details have landed.
     """
     spark = session(pyspark)
     lake_root = s3.lake_root()

@@ -8,6 +8,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -231,3 +232,261 @@ def test_a_template_the_cluster_refuses_is_reported_as_a_mapping_conflict(
         indexer.sync(es, spec, DAY1, load=lambda _: [], list_partitions=lambda: [], retry=FAST_RETRY)
     assert spec.template_name in str(excinfo.value)
     assert not es.indices.exists_alias(name=spec.alias)
+
+
+# Overlapping full refreshes of one alias. Each test drives real runs of `indexer.sync` and makes them
+# interleave deterministically: a run blocks on an event until the other run has reached a given
+# point, either in its `load` (called per partition while it builds) or between its alias swap and
+# its clean-up of stale indices.
+
+WAIT_S = 60
+Holds = dict[threading.Thread, tuple[threading.Event, threading.Event]]
+
+
+def _versioned(es: Elasticsearch, spec: IndexSpec) -> list[str]:
+    """Every versioned index of the alias on the node."""
+    return sorted(es.indices.get(index=f"{spec.alias}-v*", ignore_unavailable=True))
+
+
+def _live(es: Elasticsearch, spec: IndexSpec) -> list[str]:
+    return sorted(es.indices.get_alias(name=spec.alias))
+
+
+@pytest.fixture
+def cleanup_holds(monkeypatch: pytest.MonkeyPatch) -> Holds:
+    """Runs (by thread) that stop between their alias swap and their clean-up until released."""
+    holds: Holds = {}
+    real = indexer.remove_stale_indices
+
+    def holding(*args: Any, **kwargs: Any) -> list[str]:
+        hold = holds.get(threading.current_thread())
+        if hold is not None:
+            reached, go = hold
+            reached.set()
+            assert go.wait(WAIT_S), "clean-up never released"
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(indexer, "remove_stale_indices", holding)
+    return holds
+
+
+class _Run:
+    """One `indexer.sync(force_full_refresh=True)` in a thread, optionally held at two points.
+
+    `hold_at`: its `load` of that partition waits (earlier partitions are written, this one not);
+    `cleanup_holds`: it waits after swapping the alias, before deleting stale indices.
+    """
+
+    def __init__(
+        self,
+        es: Elasticsearch,
+        spec: IndexSpec,
+        lake: Path,
+        hold_at: str | None = None,
+        cleanup_holds: Holds | None = None,
+    ) -> None:
+        self.loading, self.go = threading.Event(), threading.Event()
+        self.swapped, self.cleanup_go = threading.Event(), threading.Event()
+        self.report: indexer.IndexReport | None = None
+        self.error: BaseException | None = None
+        fs = pafs.LocalFileSystem()
+
+        def load(dt: str) -> list[dict[str, Any]]:
+            docs = reader.to_documents(reader.read_partition(fs, str(lake), spec.table, dt), spec.fields)
+            if dt == hold_at:
+                self.loading.set()
+                assert self.go.wait(WAIT_S), "never released"
+            return docs
+
+        def run() -> None:
+            try:
+                self.report = indexer.sync(
+                    es, spec, DAY1, load, lambda: [DAY1, DAY2], force_full_refresh=True, retry=FAST_RETRY
+                )
+            except BaseException as exc:  # surfaced by finish()
+                self.error = exc
+
+        self.thread = threading.Thread(target=run, daemon=True)
+        if cleanup_holds is not None:
+            cleanup_holds[self.thread] = (self.swapped, self.cleanup_go)
+
+    def start(self) -> _Run:
+        self.thread.start()
+        return self
+
+    def wait(self, event: threading.Event) -> None:
+        assert event.wait(WAIT_S), "the run never got there"
+        assert self.error is None, self.error
+
+    def finish(self) -> indexer.IndexReport:
+        """Release every hold and return the run's report (raising what it raised)."""
+        self.go.set()
+        self.cleanup_go.set()
+        self.thread.join(WAIT_S)
+        assert not self.thread.is_alive(), "the run did not finish"
+        if self.error is not None:
+            raise self.error
+        assert self.report is not None
+        return self.report
+
+
+def _searchable(es: Elasticsearch, spec: IndexSpec) -> None:
+    """All ten documents of both days answer searches through the alias."""
+    assert _count(es, spec.alias) == 10
+    hits = es.search(index=spec.alias, query={"match": {"app_name.text": "counter strike"}})["hits"]["hits"]
+    assert sorted(h["_id"] for h in hits) == [f"730:{DAY1}", f"730:{DAY2}"]
+
+
+def _lake_with_two_days(tmp_path: Path) -> None:
+    for dt in (DAY1, DAY2):
+        write_partition(tmp_path, MART_GAME_DAILY, dt, game_daily_rows(dt))
+
+
+def test_overlapping_full_refreshes_keep_the_newer_build_in_progress_and_remove_stale_ones(
+    es: Elasticsearch, spec_of: Any, tmp_path: Path
+) -> None:
+    spec = spec_of(GAME_DAILY)
+    _lake_with_two_days(tmp_path)
+    first = _sync(es, spec, tmp_path, DAY1).index
+    # Leftovers that must not leak: a build that crashed long ago, and an older schema's index.
+    crashed = indexer.new_index_name(spec, now=datetime(2020, 1, 2, tzinfo=UTC))
+    other_schema = f"{spec.alias}-v0badbad-20200103t000000000000"
+    unknown = f"{spec.alias}-vmanual"  # not named by the indexer: never provably stale, kept
+    for name in (crashed, other_schema, unknown):
+        es.indices.create(index=name)
+
+    fs = pafs.LocalFileSystem()
+    newer = _Run(es, spec, tmp_path, hold_at=DAY2)
+
+    def load_ours(dt: str) -> list[dict[str, Any]]:
+        if dt == DAY1:  # our build index exists: the other run starts after it, builds DAY1, holds
+            newer.start().wait(newer.loading)
+        return reader.to_documents(reader.read_partition(fs, str(tmp_path), spec.table, dt), spec.fields)
+
+    ours = indexer.sync(
+        es, spec, DAY1, load_ours, lambda: [DAY1, DAY2], force_full_refresh=True, retry=FAST_RETRY
+    )
+    (in_progress,) = set(_versioned(es, spec)) - {ours.index, unknown}
+    assert indexer.started_after(spec, in_progress, ours.index)
+    assert ours.mode == "full_refresh" and ours.superseded_by is None
+    assert _live(es, spec) == [ours.index]
+    # Our clean-up removed the previous generation and the stale leftovers, not the newer build.
+    assert ours.old_indices_removed == sorted([first, crashed, other_schema])
+    assert _versioned(es, spec) == sorted([ours.index, in_progress, unknown])
+    es.indices.refresh(index=in_progress)
+    assert _count(es, in_progress) == 5  # its first day, written before it was held, is intact
+    _searchable(es, spec)
+
+    later = newer.finish()  # the newer build completes after ours went live: it goes live
+    assert later.mode == "full_refresh" and later.index == in_progress
+    assert later.old_indices_removed == [ours.index]
+    assert _live(es, spec) == [in_progress]
+    assert _versioned(es, spec) == sorted([in_progress, unknown])
+    _searchable(es, spec)
+
+
+def test_a_stale_build_still_running_when_a_newer_one_goes_live_is_dropped_not_swapped_in(
+    es: Elasticsearch, spec_of: Any, tmp_path: Path
+) -> None:
+    spec = spec_of(GAME_DAILY)
+    _lake_with_two_days(tmp_path)
+    first = _sync(es, spec, tmp_path, DAY1).index
+    stale = _Run(es, spec, tmp_path, hold_at=DAY2).start()
+    stale.wait(stale.loading)  # started first, so its build is the older one; DAY1 is written
+    (stale_build,) = set(_versioned(es, spec)) - {first}
+
+    newer = _sync(es, spec, tmp_path, DAY1, force_full_refresh=True)
+    assert newer.mode == "full_refresh" and indexer.started_after(spec, newer.index, stale_build)
+    # The older build can never go live any more: the newer run's clean-up removes it too.
+    assert newer.old_indices_removed == sorted([first, stale_build])
+    assert _live(es, spec) == [newer.index]
+
+    report = stale.finish()  # it writes its last day (re-creating its index) and finds it short
+    assert report.mode == "full_refresh_superseded" and report.index == stale_build
+    assert report.superseded_by == newer.index and report.failed == []
+    assert report.old_indices_removed == []
+    assert _live(es, spec) == [newer.index]  # not moved backwards
+    assert _versioned(es, spec) == [newer.index]  # its re-created build was dropped, not leaked
+    _searchable(es, spec)
+
+
+def test_a_stale_build_ready_after_a_newer_one_went_live_does_not_move_the_alias_back(
+    es: Elasticsearch, spec_of: Any, tmp_path: Path, cleanup_holds: Holds
+) -> None:
+    spec = spec_of(GAME_DAILY)
+    _lake_with_two_days(tmp_path)
+    first = _sync(es, spec, tmp_path, DAY1).index
+    stale = _Run(es, spec, tmp_path, hold_at=DAY1).start()
+    stale.wait(stale.loading)  # the older build, nothing written yet
+    (stale_build,) = set(_versioned(es, spec)) - {first}
+    newer = _Run(es, spec, tmp_path, cleanup_holds=cleanup_holds).start()
+    newer.wait(newer.swapped)  # live, but its clean-up has not run: the stale build is complete next
+    (newer_build,) = _live(es, spec)
+    assert indexer.started_after(spec, newer_build, stale_build)
+
+    report = stale.finish()
+    assert report.mode == "full_refresh_superseded" and report.index == stale_build
+    assert (report.superseded_by, report.docs_indexed, report.failed) == (newer_build, 10, [])
+    assert report.old_indices_removed == []
+    assert _live(es, spec) == [newer_build]  # the complete but older build did not go live
+    assert not es.indices.exists(index=stale_build)
+
+    done = newer.finish()
+    assert done.mode == "full_refresh" and done.old_indices_removed == [first]
+    assert _versioned(es, spec) == [newer_build]
+    _searchable(es, spec)
+
+
+def test_a_swap_racing_another_runs_swap_is_detected_and_decided_again(
+    es: Elasticsearch,
+    spec_of: Any,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    cleanup_holds: Holds,
+) -> None:
+    """The alias moves between our read of its target and our swap: the swap must not go through blindly."""
+    spec = spec_of(GAME_DAILY)
+    _lake_with_two_days(tmp_path)
+    first = _sync(es, spec, tmp_path, DAY1).index
+    older = _Run(es, spec, tmp_path, hold_at=DAY1, cleanup_holds=cleanup_holds).start()
+    older.wait(older.loading)  # an older build, held before writing anything
+
+    real_read = indexer.alias_indices
+    state: dict[str, Any] = {"armed": False, "reads": []}
+
+    def racing_read(client: Elasticsearch, alias: str, retry: RetrySettings) -> list[str]:
+        seen = real_read(client, alias, retry)
+        if threading.current_thread() is not threading.main_thread():
+            return seen
+        state["reads"].append(seen)
+        if state["armed"]:
+            # Our run just read the target for its swap. The older run now finishes its build and
+            # swaps first; it is held before its clean-up, so only the swap itself moved the alias.
+            state["armed"] = False
+            older.go.set()
+            older.wait(older.swapped)
+            state["live_meanwhile"] = _live(es, spec)
+        return seen
+
+    monkeypatch.setattr(indexer, "alias_indices", racing_read)
+    fs = pafs.LocalFileSystem()
+
+    def load_ours(dt: str) -> list[dict[str, Any]]:
+        if dt == DAY2:  # the last partition: the next alias read is the swap's
+            state["armed"] = True
+        return reader.to_documents(reader.read_partition(fs, str(tmp_path), spec.table, dt), spec.fields)
+
+    ours = indexer.sync(
+        es, spec, DAY1, load_ours, lambda: [DAY1, DAY2], force_full_refresh=True, retry=FAST_RETRY
+    )
+    other = older.finish()
+    assert indexer.started_after(spec, ours.index, other.index)
+    assert state["live_meanwhile"] == [other.index]
+    # Our swap expected `first` behind the alias; that failed, the alias was read again and, the
+    # other build being older, swapped from it.
+    assert state["reads"][-2:] == [[first], [other.index]]
+    assert ours.mode == "full_refresh" and ours.old_indices_removed == [other.index]
+    assert other.mode == "full_refresh" and other.old_indices_removed == [first]
+    assert _live(es, spec) == [ours.index]
+    assert _versioned(es, spec) == [ours.index]
+    _searchable(es, spec)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 import pytest
 
+from steam_platform.cadence import PIPELINE_LAG
 from steam_platform.definitions import defs
 from steam_platform.partitions import daily_partitions
 
@@ -63,12 +65,32 @@ def test_lake_lineage() -> None:
         assert graph.get(dg.AssetKey(key)).group_name == "warehouse"
 
 
-def test_bronze_and_marts_carry_freshness_policies() -> None:
+#: Every layer's promise: one source cadence + the pipeline lag warns, two cadences fail.
+CADENCE_OF = {
+    "bronze_player_counts": timedelta(minutes=10),
+    "fact_player_counts": timedelta(minutes=10),
+    "mart_game_daily": timedelta(minutes=10),
+    "mart_news_impact": timedelta(minutes=10),
+    "mart_top_games": timedelta(minutes=10),
+    "search_game_daily": timedelta(minutes=10),
+    "search_top_games": timedelta(minutes=10),
+    "search_news_impact": timedelta(minutes=10),
+    "bronze_playtime": timedelta(hours=1),
+    "fact_playtime": timedelta(hours=1),
+    "bronze_news": timedelta(days=1),
+    "fact_news": timedelta(days=1),
+    "search_news": timedelta(days=1),
+    "bronze_apps": timedelta(days=1),
+    "dim_app": timedelta(days=1),
+}
+
+
+def test_every_layer_after_ingest_promises_freshness_by_its_source_cadence() -> None:
+    assert os.environ.get("STEAM_POLL_INTERVAL_MINUTES", "10") == "10"
     specs = {s.key.to_user_string(): s for s in defs.resolve_all_asset_specs()}
-    for key in ("bronze_player_counts", "bronze_news", "bronze_apps", "bronze_playtime"):
+    for key, cadence in CADENCE_OF.items():
         policy = specs[key].freshness_policy
-        assert isinstance(policy, dg.FreshnessPolicy)
-        assert policy.fail_window.to_timedelta() == timedelta(hours=2)
-    for key in ("mart_game_daily", "mart_news_impact", "mart_top_games"):
-        policy = specs[key].freshness_policy
-        assert policy is not None and policy.fail_window.to_timedelta() == timedelta(hours=26)
+        assert isinstance(policy, dg.FreshnessPolicy), key
+        assert policy.warn_window is not None
+        assert policy.warn_window.to_timedelta() == cadence + PIPELINE_LAG, key
+        assert policy.fail_window.to_timedelta() == 2 * cadence + PIPELINE_LAG, key

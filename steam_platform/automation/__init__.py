@@ -1,0 +1,1 @@
+"""How the platform runs itself: the lake sensor and the declarative conditions after it."""

@@ -1,0 +1,52 @@
+"""How often each kind of Steam data arrives, and the freshness every layer promises from it.
+
+A layer is as fresh as its source's cadence allows: player counts are polled every
+`STEAM_POLL_INTERVAL_MINUTES` (default 10), player activity hourly, news and the app catalogue
+daily. After a poll the lake run lands it and refreshes the day's warehouse, marts and search in
+one go (`steam_platform/automation/`), typically within two minutes. The freshness policy of each
+asset says the same: it warns once a poll's data is `PIPELINE_LAG` late and fails after a second
+missed cadence, so a policy that fails means the platform stopped keeping up.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+from enum import Enum
+
+import dagster as dg
+
+POLL_INTERVAL_ENV = "STEAM_POLL_INTERVAL_MINUTES"
+DEFAULT_POLL_INTERVAL_MINUTES = 10
+#: What a poll may take to reach every layer (queue, run start, Spark, indexing) before it is late.
+PIPELINE_LAG = timedelta(minutes=10)
+
+
+def poll_interval_minutes() -> int:
+    """`STEAM_POLL_INTERVAL_MINUTES` (default 10); must divide an hour so slots align with hours."""
+    raw = os.environ.get(POLL_INTERVAL_ENV, str(DEFAULT_POLL_INTERVAL_MINUTES))
+    if not raw.isdigit() or int(raw) < 1 or 60 % int(raw):
+        raise ValueError(f"{POLL_INTERVAL_ENV}={raw!r} must be a divisor of 60 (5, 10, 15, ...)")
+    return int(raw)
+
+
+class Cadence(Enum):
+    """The source cadence a table follows."""
+
+    POLL = "poll"
+    HOURLY = "hourly"
+    DAILY = "daily"
+
+    @property
+    def interval(self) -> timedelta:
+        if self is Cadence.POLL:
+            return timedelta(minutes=poll_interval_minutes())
+        return timedelta(hours=1) if self is Cadence.HOURLY else timedelta(days=1)
+
+
+def freshness(cadence: Cadence) -> dg.FreshnessPolicy:
+    """Warn when the newest data is one cadence + `PIPELINE_LAG` old, fail after two cadences."""
+    interval = cadence.interval
+    return dg.FreshnessPolicy.time_window(
+        warn_window=interval + PIPELINE_LAG, fail_window=2 * interval + PIPELINE_LAG
+    )

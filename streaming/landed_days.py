@@ -1,0 +1,39 @@
+"""Which warehouse days a bronze landing changed, so the layers after it refresh exactly those.
+
+A landing (one run of the bronze job) writes micro-batches; the silver partitions it affects are
+the observation days (`dt`) of the rows it landed, except for news: a post belongs to the day it
+was published, which can be days before it was observed (a backfill of last month's news lands
+today). The Dagster sensor that follows bronze reads this list from the landing's metadata.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+
+from pyspark.sql import Column, SparkSession
+from pyspark.sql import functions as F
+
+from streaming.envelope_schema import BRONZE_SCHEMA
+from streaming.lake_paths import bronze_path
+from streaming.tables_io import read_table
+
+#: Topics whose silver day is the day an item was published, not the day it was observed.
+PUBLISHED_DAY_TOPICS = frozenset({"steam.news"})
+
+
+def _silver_day(topic: str) -> Column:
+    if topic in PUBLISHED_DAY_TOPICS:
+        return F.to_date(F.timestamp_seconds(F.get_json_object("payload", "$.date").cast("long")))
+    return F.col("dt")
+
+
+def landed_days(spark: SparkSession, lake_root: str, topic: str, batch_ids: Sequence[int]) -> list[date]:
+    """The silver days touched by the bronze rows of `batch_ids` (sorted; empty when none landed)."""
+    if not batch_ids:
+        return []
+    landed = read_table(spark, bronze_path(lake_root, topic), BRONZE_SCHEMA).where(
+        F.col("batch_id").isin(list(batch_ids))
+    )
+    days = landed.select(_silver_day(topic).alias("day")).where(F.col("day").isNotNull()).distinct()
+    return sorted(row.day for row in days.collect())

@@ -1,0 +1,237 @@
+"""The platform runs itself: the real Dagster daemon, on the real servers, with nobody clicking.
+
+One `dagster-daemon run` process (schedules, sensors, run queue, backfills) on the Postgres instance
+of `deploy/dagster.yaml`, a fresh lake bucket, and player counts polled every minute:
+- a poll reaches Elasticsearch through bronze, silver, marts and search in one automated run;
+- the closed day (yesterday) is rebuilt once after the first refresh of today;
+- lake runs never overlap (pools + the sensor's one-in-flight rule);
+- a news backfill of three past days (the one user action) reaches Elasticsearch with no further
+  action, each Spark layer in one run over the range.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TypeVar
+from unittest import mock
+
+import dagster as dg
+import pyarrow.dataset as pads
+import pytest
+from elasticsearch import Elasticsearch
+
+from steam_platform.automation.lake_sensor import LAKE_RUN_TAG, RANGE_END_TAG, RANGE_START_TAG
+from steam_platform.localstack.paths import REPO_ROOT
+from steam_platform.resources.elasticsearch import ElasticsearchResource
+from steam_platform.resources.s3 import S3Resource
+
+pytestmark = pytest.mark.integration
+
+T = TypeVar("T")
+VENV_BIN = Path(sys.executable).parent
+TODAY = datetime.now(UTC).date()
+YESTERDAY = (TODAY - timedelta(days=1)).isoformat()
+BACKFILL = [(TODAY - timedelta(days=n)).isoformat() for n in (4, 3, 2)]
+
+
+@dataclass
+class Daemon:
+    """A running daemon and what the test needs to look at its work."""
+
+    instance: dg.DagsterInstance
+    env: dict[str, str]
+    bucket: str
+    log: Path
+
+
+def wait_for(what: str, probe: Callable[[], T | None], timeout_s: float, daemon: Daemon) -> T:
+    """Poll `probe` every 3 s until it returns a truthy value; fail with the daemon's log tail."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = probe()
+        if value:
+            return value
+        time.sleep(3)
+    tail = daemon.log.read_text(errors="replace")[-3000:]
+    failed = daemon.instance.get_runs(dg.RunsFilter(statuses=[dg.DagsterRunStatus.FAILURE]), limit=5)
+    pytest.fail(
+        f"timed out after {timeout_s:.0f}s waiting for {what}; failed runs: "
+        f"{[r.run_id for r in failed]}\n--- daemon log tail ---\n{tail}"
+    )
+
+
+@pytest.fixture(scope="module")
+def daemon(stack_env: dict[str, str], s3: S3Resource) -> Iterator[Daemon]:
+    """`dagster-daemon run` on the stack, polling every minute into a fresh bucket."""
+    home = Path(tempfile.mkdtemp(prefix="steam-daemon-"))
+    shutil.copyfile(REPO_ROOT / "deploy" / "dagster.yaml", home / "dagster.yaml")
+    bucket = f"lake-daemon-{uuid.uuid4().hex[:10]}"
+    s3.client().create_bucket(Bucket=bucket)
+    env = {
+        **os.environ,
+        **stack_env,
+        "DAGSTER_HOME": str(home),
+        "LAKE_BUCKET": bucket,
+        "STEAM_PLATFORM_ENV": "local",
+        "STEAM_POLL_INTERVAL_MINUTES": "1",
+        "PYSPARK_PYTHON": sys.executable,
+    }
+    log = home / "daemon.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            [str(VENV_BIN / "dagster-daemon"), "run", "-w", "workspace.yaml"],
+            cwd=REPO_ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        with mock.patch.dict(os.environ, env), dg.DagsterInstance.from_config(str(home)) as instance:
+            yield Daemon(instance, env, bucket, log)
+    finally:
+        for sig, grace in ((signal.SIGTERM, 60), (signal.SIGKILL, 10)):
+            try:
+                os.killpg(proc.pid, sig)
+                proc.wait(grace)
+                break
+            except (ProcessLookupError, subprocess.TimeoutExpired):
+                continue
+        shutil.rmtree(home, ignore_errors=True)
+
+
+def _lake_runs(instance: dg.DagsterInstance, kind: str, **tags: str) -> list[dg.DagsterRun]:
+    return list(instance.get_runs(dg.RunsFilter(tags={LAKE_RUN_TAG: kind, **tags})))
+
+
+def _succeeded(runs: list[dg.DagsterRun]) -> list[dg.DagsterRun]:
+    return [r for r in runs if r.status == dg.DagsterRunStatus.SUCCESS]
+
+
+def _materialised_by(instance: dg.DagsterInstance, asset: str, partition: str) -> str | None:
+    records = instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=dg.AssetKey(asset), asset_partitions=[partition]), limit=1
+    ).records
+    return records[0].run_id if records else None
+
+
+def _lake_rows(s3: S3Resource, bucket: str, table_path: str, day: str) -> int:
+    fs = s3.filesystem()
+    path = f"{bucket}/lake/{table_path}/dt={day}"
+    if not fs.get_file_info(path).type.value:
+        return 0
+    return pads.dataset(path, filesystem=fs, format="parquet").count_rows()
+
+
+@pytest.fixture(scope="module")
+def es(es_resource: ElasticsearchResource) -> Iterator[Elasticsearch]:
+    """A plain client: unlike the shared `es` fixture it deletes no index under the daemon's runs."""
+    client = es_resource.client()
+    yield client
+    client.close()
+
+
+def test_a_poll_reaches_search_unattended_and_the_closed_day_is_finalised(
+    daemon: Daemon, es: Elasticsearch
+) -> None:
+    instance = daemon.instance
+    today = TODAY.isoformat()
+    poll = wait_for(
+        "the first automated lake run of today",
+        lambda: _succeeded(_lake_runs(instance, "poll", **{"dagster/partition": today})),
+        480,
+        daemon,
+    )[-1]
+    assert poll.tags.get("dagster/sensor_name") == "lake_refresh_sensor"
+    # That one run landed, rebuilt and indexed today.
+    for asset in ("bronze_player_counts", "fact_player_counts", "mart_game_daily", "search_game_daily"):
+        records = instance.fetch_materializations(
+            dg.AssetRecordsFilter(asset_key=dg.AssetKey(asset)), limit=50
+        ).records
+        assert poll.run_id in {r.run_id for r in records}, asset
+    hits = es.search(
+        index="mart_game_daily",
+        body={"query": {"bool": {"filter": [{"term": {"dt": today}}, {"range": {"samples": {"gte": 1}}}]}}},
+    )
+    assert hits["hits"]["total"]["value"] > 0
+
+    final = wait_for(
+        "the rebuild of yesterday",
+        lambda: _succeeded(_lake_runs(instance, "days", **{"dagster/partition": YESTERDAY})),
+        300,
+        daemon,
+    )[-1]
+    for asset in ("fact_player_counts", "fact_news", "fact_playtime", "dim_app", "mart_game_daily"):
+        assert _materialised_by(instance, asset, YESTERDAY) == final.run_id, asset
+
+    # Never two lake runs at once.
+    runs = sorted(
+        (r for r in instance.get_runs(dg.RunsFilter(tags={LAKE_RUN_TAG: ["poll", "days"]}))),
+        key=lambda r: r.run_id,
+    )
+    spans = []
+    for run in runs:
+        record = instance.get_run_record_by_id(run.run_id)
+        if record and record.start_time and record.end_time:
+            spans.append((record.start_time, record.end_time))
+    spans.sort()
+    assert all(later[0] >= earlier[1] for earlier, later in itertools.pairwise(spans))
+
+
+def test_a_news_backfill_reaches_search_with_one_run_per_spark_layer(
+    daemon: Daemon, es: Elasticsearch, s3: S3Resource
+) -> None:
+    instance = daemon.instance
+    launched = subprocess.run(
+        [
+            str(VENV_BIN / "dagster"),
+            "job",
+            "backfill",
+            "-w",
+            "workspace.yaml",
+            "-j",
+            "news_job",
+            "--from",
+            BACKFILL[0],
+            "--to",
+            BACKFILL[-1],
+            "--noprompt",
+        ],
+        cwd=REPO_ROOT,
+        env=daemon.env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert launched.returncode == 0, launched.stderr[-2000:]
+
+    def rebuilt() -> str | None:
+        runs = {_materialised_by(instance, "search_news", day) for day in BACKFILL}
+        return runs.pop() if len(runs) == 1 and None not in runs else None
+
+    run_id = wait_for("the backfilled news days in search", rebuilt, 600, daemon)
+    run = instance.get_run_by_id(run_id)
+    assert run is not None and run.tags[LAKE_RUN_TAG] == "days"
+    assert run.tags[RANGE_START_TAG] <= BACKFILL[0] and run.tags[RANGE_END_TAG] >= BACKFILL[-1]
+    for asset in ("fact_news", "mart_game_daily", "mart_news_impact", "search_news"):
+        assert {_materialised_by(instance, asset, day) for day in BACKFILL} == {run_id}, asset
+    rows = sum(_lake_rows(s3, daemon.bucket, "warehouse/fact_news", day) for day in BACKFILL)
+    assert rows > 0, "the simulator publishes news every few days: three days should hold some"
+    es.indices.refresh(index="steam_news")
+    indexed = es.count(
+        index="steam_news",
+        body={"query": {"range": {"dt": {"gte": BACKFILL[0], "lte": BACKFILL[-1]}}}},
+    )["count"]
+    assert indexed == rows

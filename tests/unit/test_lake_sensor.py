@@ -1,0 +1,174 @@
+"""`lake_refresh_sensor` on a real (ephemeral) Dagster instance: what each tick requests.
+
+Materialisations are reported to the instance as the daemon would see them after ingest and bronze
+runs; runs in flight or finished are recorded in the instance's run storage. Nothing is executed.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import dagster as dg
+import pytest
+
+from steam_platform.automation import lake_sensor as ls
+from steam_platform.automation.lake_cursor import LakeCursor
+
+NOW = datetime.now(UTC).replace(hour=12, minute=0, second=0, microsecond=0)
+TODAY = NOW.date().isoformat()
+YESTERDAY = (NOW.date() - timedelta(days=1)).isoformat()
+SEARCH_OF_COUNTS = {"search_game_daily", "search_top_games", "search_news_impact"}
+MARTS = {"mart_game_daily", "mart_news_impact", "mart_top_games"}
+
+
+@pytest.fixture(scope="module")
+def defs() -> dg.Definitions:
+    from steam_platform.definitions import defs
+
+    return defs
+
+
+@pytest.fixture
+def instance() -> Iterator[dg.DagsterInstance]:
+    with dg.DagsterInstance.ephemeral() as instance:
+        yield instance
+
+
+def _tick(
+    defs: dg.Definitions, instance: dg.DagsterInstance, cursor: str | None, now: datetime = NOW
+) -> dg.SensorResult:
+    context = dg.build_sensor_context(instance=instance, cursor=cursor, definitions=defs)
+    return ls.evaluate(context, now=now)
+
+
+def _ingested(instance: dg.DagsterInstance, asset: str, partition: str, events: int = 3) -> None:
+    instance.report_runless_asset_event(
+        dg.AssetMaterialization(asset_key=asset, partition=partition, metadata={"events_total": events})
+    )
+
+
+def _landed(instance: dg.DagsterInstance, bronze: str, days: list[str]) -> None:
+    instance.report_runless_asset_event(
+        dg.AssetMaterialization(asset_key=bronze, metadata={ls.DAYS_LANDED: dg.MetadataValue.json(days)})
+    )
+
+
+def _run(instance: dg.DagsterInstance, status: dg.DagsterRunStatus, tags: dict[str, str]) -> dg.DagsterRun:
+    run = dg.DagsterRun(job_name="__ASSET_JOB", run_id=str(uuid.uuid4()), status=status, tags=tags)
+    instance.add_run(run)
+    return run
+
+
+def _keys(request: dg.RunRequest) -> set[str]:
+    """The request's assets, which must all lie in the sensor's target (the daemon refuses others)."""
+    from steam_platform.definitions import defs
+
+    target = ls.LAKE_TARGET.resolve(defs.resolve_asset_graph())
+    assert set(request.asset_selection or []) <= target
+    return {k.to_user_string() for k in request.asset_selection or []}
+
+
+def test_nothing_new_requests_nothing(defs: dg.Definitions, instance: dg.DagsterInstance) -> None:
+    result = _tick(defs, instance, None)
+    assert not result.run_requests
+    assert result.skip_reason is not None and "nothing new" in result.skip_reason.skip_message
+
+
+def test_a_poll_lands_and_refreshes_today_through_search_in_one_run(
+    defs: dg.Definitions, instance: dg.DagsterInstance
+) -> None:
+    _ingested(instance, "player_counts", f"{TODAY}-11:00")
+    result = _tick(defs, instance, None)
+    [request] = result.run_requests
+    assert request.partition_key == TODAY
+    assert _keys(request) == {"bronze_player_counts", "fact_player_counts", *MARTS, *SEARCH_OF_COUNTS}
+    assert request.tags[ls.LAKE_RUN_TAG] == "poll"
+    # The same events are not requested twice.
+    again = _tick(defs, instance, result.cursor)
+    assert not again.run_requests
+
+
+def test_an_ingest_run_that_produced_nothing_lands_nothing(
+    defs: dg.Definitions, instance: dg.DagsterInstance
+) -> None:
+    _ingested(instance, "player_activity", f"{TODAY}-11:00", events=0)
+    assert not _tick(defs, instance, None).run_requests
+
+
+def test_polls_during_a_run_are_coalesced_into_the_next_one(
+    defs: dg.Definitions, instance: dg.DagsterInstance
+) -> None:
+    running = _run(instance, dg.DagsterRunStatus.STARTED, {ls.LAKE_RUN_TAG: "poll"})
+    for hour in ("10", "11"):
+        _ingested(instance, "player_counts", f"{TODAY}-{hour}:00")
+    _ingested(instance, "news", YESTERDAY)
+    waiting = _tick(defs, instance, None)
+    assert not waiting.run_requests
+    assert waiting.skip_reason is not None and "in flight" in waiting.skip_reason.skip_message
+    instance.report_run_canceled(running)  # finished (any end state frees the slot)
+    [request] = _tick(defs, instance, waiting.cursor).run_requests
+    assert {"bronze_player_counts", "bronze_news", "fact_news", "search_news"} <= _keys(request)
+
+
+def test_days_a_landing_changed_are_rebuilt_as_one_range_run(
+    defs: dg.Definitions, instance: dg.DagsterInstance
+) -> None:
+    days = [(NOW.date() - timedelta(days=n)).isoformat() for n in (12, 11, 10)]
+    _landed(instance, "bronze_news", days)
+    [request] = _tick(defs, instance, None).run_requests
+    assert request.partition_key is None
+    assert request.tags[ls.RANGE_START_TAG] == days[0]
+    assert request.tags[ls.RANGE_END_TAG] == days[-1]
+    assert _keys(request) == {"fact_news", "search_news", *MARTS, *SEARCH_OF_COUNTS}
+
+
+def test_days_before_the_first_partition_or_in_the_future_are_ignored(
+    defs: dg.Definitions, instance: dg.DagsterInstance
+) -> None:
+    _landed(instance, "bronze_news", ["1999-01-01", (NOW.date() + timedelta(days=3)).isoformat()])
+    assert not _tick(defs, instance, None).run_requests
+
+
+def test_a_closed_day_is_rebuilt_once_after_the_first_refresh_of_the_next(
+    defs: dg.Definitions, instance: dg.DagsterInstance
+) -> None:
+    cursor = LakeCursor(finalised=(NOW.date() - timedelta(days=2)).isoformat()).dumps()
+    assert not _tick(defs, instance, cursor).run_requests  # no refresh of today yet: wait
+    _run(instance, dg.DagsterRunStatus.SUCCESS, {ls.LAKE_RUN_TAG: "poll", "dagster/partition": TODAY})
+    first = _tick(defs, instance, cursor)
+    [request] = first.run_requests
+    assert request.partition_key == YESTERDAY
+    assert {"fact_player_counts", "fact_news", "fact_playtime", "dim_app"} <= _keys(request)
+    assert LakeCursor.loads(first.cursor).finalised == YESTERDAY
+    _run(instance, dg.DagsterRunStatus.SUCCESS, {ls.REQUEST_TAG: request.tags[ls.REQUEST_TAG]})
+    assert not _tick(defs, instance, first.cursor).run_requests  # once only
+
+
+def test_a_failed_run_is_retried_after_a_back_off_and_at_most_three_times(
+    defs: dg.Definitions, instance: dg.DagsterInstance
+) -> None:
+    _landed(instance, "bronze_news", [YESTERDAY])
+    result = _tick(defs, instance, None)
+    now = NOW
+    for attempt in range(1, ls.MAX_ATTEMPTS + 1):
+        [request] = result.run_requests
+        _run(instance, dg.DagsterRunStatus.FAILURE, {ls.REQUEST_TAG: request.tags[ls.REQUEST_TAG]})
+        # Not on the next ticks: the back-off doubles from 10 minutes.
+        backoff = ls.RETRY_BACKOFF * 2 ** (attempt - 1)
+        result = _tick(defs, instance, result.cursor, now=now + timedelta(seconds=30))
+        assert not result.run_requests
+        result = _tick(defs, instance, result.cursor, now=now + backoff - timedelta(seconds=30))
+        assert not result.run_requests
+        now = now + backoff + timedelta(seconds=30)
+        result = _tick(defs, instance, result.cursor, now=now)
+        if attempt == ls.MAX_ATTEMPTS:
+            assert not result.run_requests  # given up: new data will ask again
+        else:
+            assert len(result.run_requests) == 1
+
+
+def test_the_cursor_round_trips() -> None:
+    cursor = LakeCursor(after=7, topics={"steam.news"}, days={TODAY: {"fact_news"}}, finalised=YESTERDAY)
+    assert LakeCursor.loads(cursor.dumps()) == cursor
