@@ -45,6 +45,8 @@ class LakeCursor:
     topics: set[str] = field(default_factory=set)
     days: dict[str, set[str]] = field(default_factory=dict)
     finalised: str = ""
+    #: the kind of the last request (`poll` or `days`): the two take turns
+    last_kind: str = ""
     requested: dict[str, Request] = field(default_factory=dict)
     retries: dict[str, Retry] = field(default_factory=dict)
 
@@ -60,6 +62,7 @@ class LakeCursor:
             "topics": sorted(self.topics),
             "days": {d: sorted(s) for d, s in sorted(self.days.items())},
             "finalised": self.finalised,
+            "last_kind": self.last_kind,
             "requested": {
                 rid: {
                     "topics": sorted(r.topics),
@@ -87,6 +90,7 @@ class LakeCursor:
             topics=set(state.get("topics", [])),
             days={d: set(s) for d, s in state.get("days", {}).items()},
             finalised=state.get("finalised", ""),
+            last_kind=state.get("last_kind", ""),
             requested={
                 rid: Request(
                     topics=set(r["topics"]),

@@ -17,7 +17,8 @@ last month today). So a sensor reads the event log instead:
    ends final.
 
 Runs never pile up: while a lake run is queued or running, nothing new is requested, and what
-arrives meanwhile is coalesced into the next run. A failed run's work is tried again after a
+arrives meanwhile is coalesced into the next run; when both polls and other days wait, they take
+turns. A failed run's work is tried again after a
 back-off (10, then 20 minutes), at most `MAX_ATTEMPTS` times; never on every tick.
 """
 
@@ -253,10 +254,13 @@ def evaluate(context: dg.SensorEvaluationContext, now: datetime | None = None) -
         return dg.SensorResult(skip_reason=f"a lake run is in flight; {waiting} wait", cursor=cursor.dumps())
     assert context.repository_def is not None, "the sensor needs its code location's asset graph"
     graph = context.repository_def.asset_graph
-    if cursor.topics:
+    # Polls and rebuilds of other days take turns, so frequent polls never starve a closed day.
+    if cursor.topics and not (cursor.days and cursor.last_kind == "poll"):
         request = poll_request(cursor, graph, today.isoformat(), attempt, moment.timestamp())
+        cursor.last_kind = "poll"
     else:
         request = days_request(cursor, graph, attempt, moment.timestamp())
+        cursor.last_kind = "days"
     return dg.SensorResult(run_requests=[request], cursor=cursor.dumps())
 
 

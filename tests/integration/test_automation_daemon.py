@@ -57,7 +57,10 @@ class Daemon:
 
 
 def wait_for(what: str, probe: Callable[[], T | None], timeout_s: float, daemon: Daemon) -> T:
-    """Poll `probe` every 3 s until it returns a truthy value; fail with the daemon's log tail."""
+    """Poll `probe` every 3 s until it returns a truthy value; fail with the daemon's log tail.
+
+    Timeouts are generous: on two busy cores one lake run (cold Spark, every layer) can take
+    minutes; on an idle machine the whole module takes about six."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         value = probe()
@@ -151,7 +154,7 @@ def test_a_poll_reaches_search_unattended_and_the_closed_day_is_finalised(
     poll = wait_for(
         "the first automated lake run of today",
         lambda: _succeeded(_lake_runs(instance, "poll", **{"dagster/partition": today})),
-        480,
+        900,
         daemon,
     )[-1]
     assert poll.tags.get("dagster/sensor_name") == "lake_refresh_sensor"
@@ -170,7 +173,7 @@ def test_a_poll_reaches_search_unattended_and_the_closed_day_is_finalised(
     final = wait_for(
         "the rebuild of yesterday",
         lambda: _succeeded(_lake_runs(instance, "days", **{"dagster/partition": YESTERDAY})),
-        300,
+        900,
         daemon,
     )[-1]
     for asset in ("fact_player_counts", "fact_news", "fact_playtime", "dim_app", "mart_game_daily"):
@@ -221,7 +224,7 @@ def test_a_news_backfill_reaches_search_with_one_run_per_spark_layer(
         runs = {_materialised_by(instance, "search_news", day) for day in BACKFILL}
         return runs.pop() if len(runs) == 1 and None not in runs else None
 
-    run_id = wait_for("the backfilled news days in search", rebuilt, 600, daemon)
+    run_id = wait_for("the backfilled news days in search", rebuilt, 900, daemon)
     run = instance.get_run_by_id(run_id)
     assert run is not None and run.tags[LAKE_RUN_TAG] == "days"
     assert run.tags[RANGE_START_TAG] <= BACKFILL[0] and run.tags[RANGE_END_TAG] >= BACKFILL[-1]

@@ -172,3 +172,20 @@ def test_a_failed_run_is_retried_after_a_back_off_and_at_most_three_times(
 def test_the_cursor_round_trips() -> None:
     cursor = LakeCursor(after=7, topics={"steam.news"}, days={TODAY: {"fact_news"}}, finalised=YESTERDAY)
     assert LakeCursor.loads(cursor.dumps()) == cursor
+
+
+def test_frequent_polls_never_starve_the_rebuild_of_other_days(
+    defs: dg.Definitions, instance: dg.DagsterInstance
+) -> None:
+    _landed(instance, "bronze_news", [YESTERDAY])
+    cursor = None
+    kinds = []
+    for minute in range(4):
+        _ingested(instance, "player_counts", f"{TODAY}-11:00")  # a poll before every tick
+        result = _tick(defs, instance, cursor, now=NOW + timedelta(minutes=minute))
+        [request] = result.run_requests
+        kinds.append(request.tags[ls.LAKE_RUN_TAG])
+        _run(instance, dg.DagsterRunStatus.SUCCESS, {ls.REQUEST_TAG: request.tags[ls.REQUEST_TAG]})
+        cursor = result.cursor
+    assert kinds[:2] in (["poll", "days"], ["days", "poll"])
+    assert kinds[2:] == ["poll", "poll"]  # nothing else waits: polls only
