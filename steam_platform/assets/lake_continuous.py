@@ -9,8 +9,9 @@ its totals are recorded as a materialization of the topic's existing `bronze_<to
 
 Why that asset and not a new one: the continuous query writes the very same dataset with the same
 checkpoint, so it is the same asset materialised another way; freshness and lineage stay on one
-key. Run one or the other per topic (they share the checkpoint). The job holds no `spark` pool
-slot, since it would hold it for as long as it runs.
+key. Run one or the other per topic (they share the checkpoint): while this job runs for a topic,
+`lake_refresh_sensor` stops landing that topic and only refreshes its silver, marts and search.
+The job holds no `spark` pool slot, since it would hold it for as long as it runs.
 
 Secrets never go on the command line (visible in `ps`): S3 keys and Kafka security options reach
 the job through its environment.

@@ -175,6 +175,23 @@ def lake_run_in_flight(instance: dg.DagsterInstance) -> bool:
 _FINISHED = {dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED}
 
 
+CONTINUOUS_JOB = "bronze_continuous_job"
+CONTINUOUS_OP = "bronze_continuous"
+
+
+def continuous_topics(instance: dg.DagsterInstance) -> set[str]:
+    """Topics a running `bronze_continuous_job` lands: it owns their checkpoint, so lake runs must
+    not land them too (one writer per bronze checkpoint)."""
+    statuses = [s for s in dg.DagsterRunStatus if s not in _FINISHED]
+    runs = instance.get_runs(dg.RunsFilter(job_name=CONTINUOUS_JOB, statuses=statuses))
+    topics = set()
+    for run in runs:
+        ops: Any = run.run_config.get("ops", {})
+        config = ops.get(CONTINUOUS_OP, {}).get("config", {})
+        topics.add(str(config.get("topic", "steam.player_counts")))
+    return topics
+
+
 def downstream_daily(graph: Any, silver: Iterable[str]) -> list[dg.AssetKey]:
     """`silver` and every daily-partitioned asset downstream of it (marts, search), sorted.
 
@@ -184,8 +201,11 @@ def downstream_daily(graph: Any, silver: Iterable[str]) -> list[dg.AssetKey]:
     return sorted(k for k in keys if graph.get(k).partitions_def == daily_partitions)
 
 
-def poll_request(cursor: LakeCursor, graph: Any, today: str, attempt: int, now: float) -> dg.RunRequest:
-    """Land every waiting topic and refresh today's silver, marts and search in one run."""
+def poll_request(
+    cursor: LakeCursor, graph: Any, today: str, attempt: int, now: float, continuous: set[str]
+) -> dg.RunRequest:
+    """Land every waiting topic and refresh today's silver, marts and search in one run (a topic
+    landed by a running continuous job is only refreshed: that job owns its checkpoint)."""
     topics = sorted(cursor.topics)
     silver = {SILVER_OF_TOPIC[t] for t in topics}
     cursor.topics.clear()
@@ -197,7 +217,7 @@ def poll_request(cursor: LakeCursor, graph: Any, today: str, attempt: int, now: 
     cursor.requested[request_id] = Request(
         topics=set(topics), days={today: silver}, attempt=attempt, requested_at=now
     )
-    bronze = [dg.AssetKey(BRONZE_OF_TOPIC[t]) for t in topics]
+    bronze = [dg.AssetKey(BRONZE_OF_TOPIC[t]) for t in topics if t not in continuous]
     return dg.RunRequest(
         run_key=request_id,
         partition_key=today,
@@ -256,7 +276,8 @@ def evaluate(context: dg.SensorEvaluationContext, now: datetime | None = None) -
     graph = context.repository_def.asset_graph
     # Polls and rebuilds of other days take turns, so frequent polls never starve a closed day.
     if cursor.topics and not (cursor.days and cursor.last_kind == "poll"):
-        request = poll_request(cursor, graph, today.isoformat(), attempt, moment.timestamp())
+        continuous = continuous_topics(instance)
+        request = poll_request(cursor, graph, today.isoformat(), attempt, moment.timestamp(), continuous)
         cursor.last_kind = "poll"
     else:
         request = days_request(cursor, graph, attempt, moment.timestamp())
@@ -273,7 +294,7 @@ LAKE_TARGET = dg.AssetSelection.groups(
 @dg.sensor(
     name="lake_refresh_sensor",
     target=LAKE_TARGET,
-    minimum_interval_seconds=15,
+    minimum_interval_seconds=10,
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="After each ingest run: land it in bronze and refresh the days it changed "
     "(silver, marts, search) in one run; closed days once more when they close.",

@@ -189,3 +189,21 @@ def test_frequent_polls_never_starve_the_rebuild_of_other_days(
         cursor = result.cursor
     assert kinds[:2] in (["poll", "days"], ["days", "poll"])
     assert kinds[2:] == ["poll", "poll"]  # nothing else waits: polls only
+
+
+def test_a_topic_with_a_running_continuous_job_is_not_landed_by_lake_runs(
+    defs: dg.Definitions, instance: dg.DagsterInstance
+) -> None:
+    continuous = dg.DagsterRun(
+        job_name=ls.CONTINUOUS_JOB,
+        run_id=str(uuid.uuid4()),
+        status=dg.DagsterRunStatus.STARTED,
+        run_config={"ops": {ls.CONTINUOUS_OP: {"config": {"topic": "steam.player_counts"}}}},
+    )
+    instance.add_run(continuous)
+    _ingested(instance, "player_counts", f"{TODAY}-11:00")
+    _ingested(instance, "news", YESTERDAY)
+    [request] = _tick(defs, instance, None).run_requests
+    keys = _keys(request)
+    assert "bronze_player_counts" not in keys  # the continuous job owns that checkpoint
+    assert {"bronze_news", "fact_player_counts", "fact_news"} <= keys
