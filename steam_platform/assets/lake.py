@@ -112,7 +112,7 @@ def _bronze_asset(name: str, topic: str, upstream: tuple[str, ...]) -> dg.Assets
         kinds={"spark", "kafka", "s3"},
         pool=POOL_SPARK,
         retry_policy=SPARK_RETRY,
-        freshness_policy=freshness(TOPIC_CADENCE[topic]),
+        freshness_policy=freshness(TOPIC_CADENCE.get(topic, Cadence.POLL)),
         check_specs=[
             dg.AssetCheckSpec(
                 CHECK_OFFSETS,
