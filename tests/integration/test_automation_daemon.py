@@ -11,6 +11,7 @@ of `deploy/dagster.yaml`, a fresh lake bucket, and player counts polled every mi
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import shutil
@@ -75,6 +76,41 @@ def wait_for(what: str, probe: Callable[[], T | None], timeout_s: float, daemon:
     )
 
 
+def _processes_of(home: Path) -> list[int]:
+    """Processes started for this DAGSTER_HOME (code servers, run workers) wherever they are now:
+    the daemon starts some in sessions of their own, out of reach of its process group."""
+    marker = f"DAGSTER_HOME={home}".encode()
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            if marker in (entry / "environ").read_bytes().split(b"\0"):
+                found.append(int(entry.name))
+        except OSError:
+            continue
+    return found
+
+
+def _stop(proc: subprocess.Popen[bytes], home: Path) -> None:
+    """Stop the daemon's group, then anything else still running for `home`; bounded waits."""
+    for sig, grace in ((signal.SIGTERM, 60), (signal.SIGKILL, 10)):
+        try:
+            os.killpg(proc.pid, sig)
+            proc.wait(grace)
+            break
+        except (ProcessLookupError, subprocess.TimeoutExpired):
+            continue
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        for pid in _processes_of(home):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, sig)
+        deadline = time.monotonic() + 20
+        while _processes_of(home) and time.monotonic() < deadline:
+            time.sleep(0.5)
+    assert not _processes_of(home), f"processes of {home} survived SIGKILL"
+
+
 @pytest.fixture(scope="module")
 def daemon(stack_env: dict[str, str], s3: S3Resource) -> Iterator[Daemon]:
     """`dagster-daemon run` on the stack, polling every minute into a fresh bucket."""
@@ -105,13 +141,7 @@ def daemon(stack_env: dict[str, str], s3: S3Resource) -> Iterator[Daemon]:
         with mock.patch.dict(os.environ, env), dg.DagsterInstance.from_config(str(home)) as instance:
             yield Daemon(instance, env, bucket, log)
     finally:
-        for sig, grace in ((signal.SIGTERM, 60), (signal.SIGKILL, 10)):
-            try:
-                os.killpg(proc.pid, sig)
-                proc.wait(grace)
-                break
-            except (ProcessLookupError, subprocess.TimeoutExpired):
-                continue
+        _stop(proc, home)
         shutil.rmtree(home, ignore_errors=True)
 
 
