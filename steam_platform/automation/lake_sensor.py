@@ -56,14 +56,31 @@ SILVER_OF_TOPIC = {spec.topic: name for name, spec in FACTS.items()} | {"steam.a
 ALL_SILVER = frozenset(SILVER_OF_TOPIC.values())
 
 
+#: Materialisations read per asset and tick; more (a long backfill) are read on the next ticks.
+READ_LIMIT = 1000
+
+
 def _materialisations(instance: dg.DagsterInstance, asset: str, after: int) -> list[dg.EventLogRecord]:
     """Materialisations of `asset` recorded after storage id `after`, oldest first."""
     result = instance.fetch_materializations(
         dg.AssetRecordsFilter(asset_key=dg.AssetKey(asset), after_storage_id=after),
-        limit=1000,
+        limit=READ_LIMIT,
         ascending=True,
     )
     return list(result.records)
+
+
+def _newest_read(
+    records: list[dg.EventLogRecord], newest: int, ceiling: int | None
+) -> tuple[int, int | None]:
+    """The newest storage id read so far and, when `records` filled a page, the id the next tick
+    must resume from (so no record of a busier asset is skipped)."""
+    if not records:
+        return newest, ceiling
+    last = records[-1].storage_id
+    if len(records) >= READ_LIMIT:
+        ceiling = last if ceiling is None else min(ceiling, last)
+    return max(newest, last), ceiling
 
 
 def _metadata_value(record: dg.EventLogRecord, key: str) -> object:
@@ -72,16 +89,18 @@ def _metadata_value(record: dg.EventLogRecord, key: str) -> object:
     return getattr(entry, "value", None)
 
 
-def read_ingest(instance: dg.DagsterInstance, cursor: LakeCursor) -> int:
-    """Mark the topics of new ingest materialisations that produced events; the newest id seen."""
-    newest = cursor.after
+def read_ingest(instance: dg.DagsterInstance, cursor: LakeCursor) -> tuple[int, int | None]:
+    """Mark the topics of new ingest materialisations that produced events; the newest id seen
+    and, if a page was full, the id to resume from."""
+    newest, ceiling = cursor.after, None
     for asset, topic in TOPIC_OF_INGEST.items():
-        for record in _materialisations(instance, asset, cursor.after):
-            newest = max(newest, record.storage_id)
+        records = _materialisations(instance, asset, cursor.after)
+        newest, ceiling = _newest_read(records, newest, ceiling)
+        for record in records:
             produced = _metadata_value(record, "events_total")
             if produced is None or int(str(produced)) > 0:
                 cursor.topics.add(topic)
-    return newest
+    return newest, ceiling
 
 
 def _run_partition(instance: dg.DagsterInstance, run_id: str) -> str | None:
@@ -89,17 +108,18 @@ def _run_partition(instance: dg.DagsterInstance, run_id: str) -> str | None:
     return run.tags.get("dagster/partition") if run else None
 
 
-def read_bronze(instance: dg.DagsterInstance, cursor: LakeCursor) -> int:
+def read_bronze(instance: dg.DagsterInstance, cursor: LakeCursor) -> tuple[int, int | None]:
     """Mark the silver days new bronze landings changed, except the day their own run rebuilt."""
-    newest = cursor.after
+    newest, ceiling = cursor.after, None
     for bronze, (topic, _) in BRONZE_TOPICS.items():
-        for record in _materialisations(instance, bronze, cursor.after):
-            newest = max(newest, record.storage_id)
+        records = _materialisations(instance, bronze, cursor.after)
+        newest, ceiling = _newest_read(records, newest, ceiling)
+        for record in records:
             covered = _run_partition(instance, record.run_id)
             days = _metadata_value(record, DAYS_LANDED) or []
             assert isinstance(days, list)
             cursor.add_days({day: {SILVER_OF_TOPIC[topic]} for day in days if day != covered})
-    return newest
+    return newest, ceiling
 
 
 def _latest_run(instance: dg.DagsterInstance, request_id: str) -> dg.DagsterRun | None:
@@ -213,7 +233,8 @@ def poll_request(
         cursor.days[today] -= silver
         if not cursor.days[today]:
             del cursor.days[today]
-    request_id = f"poll-{cursor.after}-{today}"
+    # unique per request (the daemon drops a run key it has seen: a retry needs a new one)
+    request_id = f"poll-{today}-{cursor.after}-{int(now)}"
     cursor.requested[request_id] = Request(
         topics=set(topics), days={today: silver}, attempt=attempt, requested_at=now
     )
@@ -234,7 +255,7 @@ def days_request(cursor: LakeCursor, graph: Any, attempt: int, now: float) -> dg
     for day in days:
         del cursor.days[day]
     first, last = days[0], days[-1]
-    request_id = f"days-{cursor.after}-{first}-{last}"
+    request_id = f"days-{first}-{last}-{cursor.after}-{int(now)}"
     cursor.requested[request_id] = Request(
         days={d: set(silver) for d in days}, attempt=attempt, requested_at=now
     )
@@ -259,8 +280,14 @@ def evaluate(context: dg.SensorEvaluationContext, now: datetime | None = None) -
     moment = now or datetime.now(UTC)
     instance = context.instance
     cursor = LakeCursor.loads(context.cursor)
-    newest = max(read_ingest(instance, cursor), read_bronze(instance, cursor))
-    cursor.after = newest
+    (ingested, ingest_ceiling), (landed, bronze_ceiling) = (
+        read_ingest(instance, cursor),
+        read_bronze(instance, cursor),
+    )
+    ceilings = [c for c in (ingest_ceiling, bronze_ceiling) if c is not None]
+    # A full page means more records wait: resume after the last one read from that page (records
+    # past it may be read twice, which only marks the same topic or day again).
+    cursor.after = min(ceilings) if ceilings else max(ingested, landed)
     for note in settle_requests(instance, cursor, moment.timestamp()):
         context.log.warning(note)
     attempt = due_retries(cursor, moment.timestamp())

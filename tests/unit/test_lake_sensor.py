@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import dagster as dg
 import pytest
@@ -152,8 +152,11 @@ def test_a_failed_run_is_retried_after_a_back_off_and_at_most_three_times(
     _landed(instance, "bronze_news", [YESTERDAY])
     result = _tick(defs, instance, None)
     now = NOW
+    run_keys = set()
     for attempt in range(1, ls.MAX_ATTEMPTS + 1):
         [request] = result.run_requests
+        assert request.run_key not in run_keys  # the daemon would drop a run key it has seen
+        run_keys.add(request.run_key)
         _run(instance, dg.DagsterRunStatus.FAILURE, {ls.REQUEST_TAG: request.tags[ls.REQUEST_TAG]})
         # Not on the next ticks: the back-off doubles from 10 minutes.
         backoff = ls.RETRY_BACKOFF * 2 ** (attempt - 1)
@@ -167,6 +170,34 @@ def test_a_failed_run_is_retried_after_a_back_off_and_at_most_three_times(
             assert not result.run_requests  # given up: new data will ask again
         else:
             assert len(result.run_requests) == 1
+
+
+def test_a_backfill_longer_than_a_page_is_read_over_several_ticks(
+    defs: dg.Definitions, instance: dg.DagsterInstance, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(ls, "READ_LIMIT", 2)
+    days = [(NOW.date() - timedelta(days=n)).isoformat() for n in range(10, 4, -1)]
+    for day in days:  # six landings, one day each: three pages of two
+        _landed(instance, "bronze_news", [day])
+    _ingested(instance, "player_counts", f"{TODAY}-11:00")  # a newer record of another asset
+    covered: set[str] = set()
+    waiting: list[int] = []
+    cursor = None
+    for _ in range(6):
+        result = _tick(defs, instance, cursor)
+        state = LakeCursor.loads(result.cursor)
+        waiting.append(len(state.days))
+        for request in result.run_requests:
+            if ls.RANGE_START_TAG in request.tags:
+                first = date.fromisoformat(request.tags[ls.RANGE_START_TAG])
+                last = date.fromisoformat(request.tags[ls.RANGE_END_TAG])
+                covered |= {(first + timedelta(days=n)).isoformat() for n in range((last - first).days + 1)}
+            elif request.tags[ls.LAKE_RUN_TAG] == "days":
+                covered.add(str(request.partition_key))
+            _run(instance, dg.DagsterRunStatus.SUCCESS, {ls.REQUEST_TAG: request.tags[ls.REQUEST_TAG]})
+        cursor = result.cursor
+    assert set(days) <= covered  # every landed day was rebuilt, none skipped past a full page
+    assert waiting[-1] == 0
 
 
 def test_the_cursor_round_trips() -> None:
