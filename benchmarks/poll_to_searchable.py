@@ -8,8 +8,9 @@ other, timing each hop:
     -> fact_player_counts (silver) -> mart_game_daily (gold) -> search_game_daily (Elasticsearch)
 
 Baseline in the same run: the search hop alone (indexing the mart partition that is already in the
-lake), i.e. what the search layer adds. In production each automated hop can also wait up to one
-sensor tick (`search_indexing_sensor`: 30 s) before its run starts; that wait is not included.
+lake), i.e. what the search layer adds. Under the daemon the hops after the poll run as one lake
+run started by `lake_refresh_sensor` (10 s ticks); the run launch, queue and tick are not included
+here: `benchmarks/soak.py` measures the whole path on the running platform.
 
     .venv/bin/python benchmarks/poll_to_searchable.py [--repeat 1]
 """
