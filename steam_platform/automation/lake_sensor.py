@@ -50,6 +50,13 @@ LOST_REQUEST_AFTER = timedelta(hours=1)
 #: Days per rebuild run: a backfill since 2012 is split into runs of at most this many days.
 MAX_DAYS_PER_RUN = 92
 
+#: Run statuses of a run that is queued, starting, running or cancelling.
+ACTIVE_STATUSES = [
+    s
+    for s in dg.DagsterRunStatus
+    if s not in (dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED)
+]
+
 TOPIC_OF_INGEST = {asset: topic for topic, assets in BRONZE_TOPICS.values() for asset in assets}
 BRONZE_OF_TOPIC = {topic: bronze for bronze, (topic, _) in BRONZE_TOPICS.items()}
 SILVER_OF_TOPIC = {spec.topic: name for name, spec in FACTS.items()} | {"steam.apps": "dim_app"}
@@ -187,12 +194,10 @@ def finalise_closed_day(instance: dg.DagsterInstance, cursor: LakeCursor, today:
 
 def lake_run_in_flight(instance: dg.DagsterInstance) -> bool:
     """A lake run is queued, starting, running or cancelling."""
-    statuses = [s for s in dg.DagsterRunStatus if s not in _FINISHED]
-    runs = instance.get_runs(dg.RunsFilter(tags={LAKE_RUN_TAG: ["poll", "days"]}, statuses=statuses), limit=1)
+    runs = instance.get_runs(
+        dg.RunsFilter(tags={LAKE_RUN_TAG: ["poll", "days"]}, statuses=ACTIVE_STATUSES), limit=1
+    )
     return bool(runs)
-
-
-_FINISHED = {dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED}
 
 
 CONTINUOUS_JOB = "bronze_continuous_job"
@@ -202,8 +207,7 @@ CONTINUOUS_OP = "bronze_continuous"
 def continuous_topics(instance: dg.DagsterInstance) -> set[str]:
     """Topics a running `bronze_continuous_job` lands: it owns their checkpoint, so lake runs must
     not land them too (one writer per bronze checkpoint)."""
-    statuses = [s for s in dg.DagsterRunStatus if s not in _FINISHED]
-    runs = instance.get_runs(dg.RunsFilter(job_name=CONTINUOUS_JOB, statuses=statuses))
+    runs = instance.get_runs(dg.RunsFilter(job_name=CONTINUOUS_JOB, statuses=ACTIVE_STATUSES))
     topics = set()
     for run in runs:
         ops: Any = run.run_config.get("ops", {})
