@@ -129,22 +129,22 @@ def _index_asset(
             if (checks := failed_upstream_checks(context.instance, upstream, day, context.run_id))
         }
         try:
-            for number, dt in enumerate(k for k in context.partition_keys if k not in refused):
-                reports.append(
-                    indexer.sync(
-                        es,
-                        spec,
-                        dt,
-                        load=lambda day: reader.to_documents(
-                            reader.read_partition(fs, root, spec.table, day), spec.fields
-                        ),
-                        list_partitions=lambda: reader.list_partitions(fs, root, spec.table),
-                        replicas=elasticsearch.index_replicas,
-                        # a full refresh covers every day at once: the rest sync as partitions
-                        force_full_refresh=config.full_refresh and number == 0,
-                        retry=elasticsearch.retry_settings(),
-                    )
+            for dt in (k for k in context.partition_keys if k not in refused):
+                report = indexer.sync(
+                    es,
+                    spec,
+                    dt,
+                    load=lambda day: reader.to_documents(
+                        reader.read_partition(fs, root, spec.table, day), spec.fields
+                    ),
+                    list_partitions=lambda: reader.list_partitions(fs, root, spec.table),
+                    replicas=elasticsearch.index_replicas,
+                    force_full_refresh=config.full_refresh,
+                    retry=elasticsearch.retry_settings(),
                 )
+                reports.append(report)
+                if report.mode != "partition":
+                    break  # a full refresh indexed every day in the lake: the run's other days too
         except indexer.IndexingError as exc:
             exc.report.duration_s = round(time.monotonic() - started, 3)
             # Documents the mapping refuses fail the same way next time: only outages are retried.
