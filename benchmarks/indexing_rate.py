@@ -30,12 +30,12 @@ from typing import Any
 
 from elasticsearch import Elasticsearch
 from elasticsearch.helpers import bulk as es_bulk
+from steam_devstack.stack import LocalStack
 
-from steam_platform.localstack.stack import LocalStack
+from steam_platform.assets.search import indexer
+from steam_platform.assets.search.bulk import RetrySettings
+from steam_platform.assets.search.templates import GAME_DAILY
 from steam_platform.resources.elasticsearch import ElasticsearchResource
-from steam_platform.search import indexer
-from steam_platform.search.bulk import RetrySettings
-from steam_platform.search.templates import GAME_DAILY
 
 DT = "2026-10-05"
 BASELINE = "baseline: one index request per doc"

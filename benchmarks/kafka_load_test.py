@@ -29,8 +29,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from steam_platform.kafka_audit import TopicReadout, leaders_per_broker, read_topic, scrape
-from steam_platform.localstack.kafka_drill import (
+from steam_devstack.kafka_drill import (
     ProduceRun,
     crash_node_during,
     create_topic,
@@ -44,6 +43,8 @@ from steam_platform.localstack.kafka_drill import (
     wait_for_full_isr,
     wait_until_dead,
 )
+
+from steam_platform.assets.bus.audit import TopicReadout, leaders_per_broker, read_topic, scrape
 
 BASELINE, FAILOVER, WARMUP = "load.baseline", "load.failover", "load.warmup"
 

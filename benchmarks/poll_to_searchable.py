@@ -28,10 +28,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import dagster as dg
+from steam_devstack.stack import LocalStack
 
-from steam_platform.localstack.stack import LocalStack
-from steam_platform.partitions import daily_partitions, hourly_partitions
-from steam_platform.settings import Environment
+from steam_platform.core.partitions import daily_partitions, hourly_partitions
+from steam_platform.core.settings import Environment
 
 CHAIN = (
     "player_counts",

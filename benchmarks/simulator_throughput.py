@@ -21,7 +21,7 @@ import time
 
 import requests
 
-from steam_platform.simulator.server import SimulatorServer
+from steam_simulator.server import SimulatorServer
 
 KEY = "bench-key"
 

@@ -38,14 +38,14 @@ import dagster as dg
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from soak_reconcile import reconcile
 from soak_support import ProcessMeter, RunWatcher, SearchWatcher, percentile, stack_roots
+from steam_devstack.health import free_port, http_ok
+from steam_devstack.paths import REPO_ROOT
+from steam_devstack.process import ManagedProcess, process_table, service_pids
+from steam_devstack.stack import LocalStack
 
-from steam_platform.localstack.health import free_port, http_ok
-from steam_platform.localstack.paths import REPO_ROOT
-from steam_platform.localstack.process import ManagedProcess, process_table, service_pids
-from steam_platform.localstack.stack import LocalStack
-from steam_platform.main_run import prepare_dagster_home
+from steam_devstack.main_run import prepare_dagster_home
+from steam_platform.core.settings import Environment
 from steam_platform.resources.wiring import build_resources
-from steam_platform.settings import Environment
 
 TICK_S = 2.0
 #: Idle this long after the window (no run queued or running) and the pipeline counts as drained

@@ -14,7 +14,7 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 from soak_support import RunWatcher, SearchWatcher
 
-from steam_platform.constants import TOPIC_PLAYER_COUNTS
+from steam_platform.core.constants import TOPIC_PLAYER_COUNTS
 
 
 def reconcile(resources: dict[str, Any], runs: RunWatcher, search: SearchWatcher) -> dict[str, Any]:

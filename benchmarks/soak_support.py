@@ -20,12 +20,12 @@ from typing import Any
 import dagster as dg
 from elasticsearch import Elasticsearch
 from elasticsearch.exceptions import ElasticsearchException
+from steam_devstack.process import process_table, service_pids
+from steam_devstack.stack import LocalStack
 
-from steam_platform.assets.ingest_players import POLL_SLOT_TAG
-from steam_platform.automation.lake_sensor import LAKE_RUN_TAG
-from steam_platform.constants import TOPIC_PLAYER_COUNTS
-from steam_platform.localstack.process import process_table, service_pids
-from steam_platform.localstack.stack import LocalStack
+from steam_platform.assets.ingest.players import POLL_SLOT_TAG
+from steam_platform.assets.lake.refresh_sensor import LAKE_RUN_TAG
+from steam_platform.core.constants import TOPIC_PLAYER_COUNTS
 
 POLL_SCHEDULE = "player_counts_poll"
 ACTIVE = {"QUEUED", "NOT_STARTED", "STARTING", "STARTED", "CANCELING"}

@@ -40,8 +40,8 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from streaming.envelope_parse import good_rows, parse_kafka_records, quarantined_rows
+from streaming.hadoop_fs import FileStats, parquet_stats
 from streaming.lake_paths import bronze_path, checkpoint_path, quarantine_path
-from streaming.lakefs import FileStats, parquet_stats
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import StructType
 
-from streaming.lakefs import delete, exists
+from streaming.hadoop_fs import delete, exists
 
 
 def conform(frame: DataFrame, schema: StructType) -> DataFrame:

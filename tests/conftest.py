@@ -24,8 +24,8 @@ from typing import TYPE_CHECKING
 import dagster as dg
 import pytest
 from lake_support import s3_for
+from steam_devstack.stack import LocalStack
 
-from steam_platform.localstack.stack import LocalStack
 from steam_platform.resources.elasticsearch import ElasticsearchResource
 from steam_platform.resources.s3 import S3Resource
 
@@ -79,7 +79,8 @@ def s3(stack_env: dict[str, str]) -> S3Resource:
 @pytest.fixture(scope="session")
 def pyspark_resource(s3: S3Resource) -> LakePySparkResource:
     """The `pyspark` resource as wired for the local stack (connector jars, S3A on the store)."""
-    from steam_platform.localstack.services.spark import connector_jars
+    from steam_devstack.services.spark import connector_jars
+
     from steam_platform.resources.spark import build_pyspark_resource
 
     return build_pyspark_resource(s3, jars=[str(p) for p in connector_jars()])
@@ -105,7 +106,7 @@ def es_resource(stack_env: dict[str, str]) -> ElasticsearchResource:
 @pytest.fixture
 def es(es_resource: ElasticsearchResource) -> Iterator[Elasticsearch]:
     """A client; the platform's search indices (shared alias names) are removed before and after."""
-    from steam_platform.search.templates import INDEX_SPECS
+    from steam_platform.assets.search.templates import INDEX_SPECS
 
     client = es_resource.client()
     for spec in INDEX_SPECS:

@@ -20,7 +20,7 @@ from confluent_kafka import Consumer, KafkaException, TopicPartition
 
 from steam_platform.resources.kafka import KafkaResource
 from steam_platform.resources.steam_api import SteamApiResource
-from steam_platform.simulator.server import SimulatorServer
+from steam_simulator.server import SimulatorServer
 
 IN_PROCESS_KEY = "test-key"
 

@@ -21,7 +21,7 @@ from lake_support import (
     playtime_message,
 )
 
-from steam_platform.constants import TOPIC_APPS, TOPIC_NEWS, TOPIC_PLAYER_COUNTS, TOPIC_PLAYTIME
+from steam_platform.core.constants import TOPIC_APPS, TOPIC_NEWS, TOPIC_PLAYER_COUNTS, TOPIC_PLAYTIME
 from steam_platform.resources.kafka import OutgoingMessage
 
 ALPHA, BETA, GAMMA = 9_000_001, 9_000_002, 9_000_003

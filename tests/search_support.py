@@ -16,7 +16,9 @@ import pyarrow as pa
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
-from steam_platform.tables import FACT_NEWS, MART_GAME_DAILY, MART_NEWS_IMPACT, MART_TOP_GAMES, Table
+from steam_platform.assets.marts.tables import MART_GAME_DAILY, MART_NEWS_IMPACT, MART_TOP_GAMES
+from steam_platform.assets.warehouse.tables import FACT_NEWS
+from steam_platform.core.contracts import Table
 
 ARROW_TYPES: dict[str, pa.DataType] = {
     "string": pa.string(),

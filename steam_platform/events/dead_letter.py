@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from steam_platform.constants import TOPIC_DLQ
+from steam_platform.core.constants import TOPIC_DLQ
 from steam_platform.resources.kafka import OutgoingMessage
 
 

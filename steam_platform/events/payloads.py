@@ -10,7 +10,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from steam_platform.constants import TOPIC_APPS, TOPIC_NEWS, TOPIC_PLAYER_COUNTS, TOPIC_PLAYTIME
+from steam_platform.core.constants import TOPIC_APPS, TOPIC_NEWS, TOPIC_PLAYER_COUNTS, TOPIC_PLAYTIME
 
 
 class _SteamObject(BaseModel):

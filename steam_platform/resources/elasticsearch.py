@@ -25,7 +25,7 @@ from elasticsearch import Elasticsearch, Transport
 from elasticsearch.transport import _ProductChecker  # type: ignore[attr-defined]
 from pydantic import Field
 
-from steam_platform.search.bulk import RetrySettings
+from steam_platform.assets.search.bulk import RetrySettings
 
 
 class _OssTolerantTransport(Transport):
@@ -111,7 +111,7 @@ class ElasticsearchResource(dg.ConfigurableResource):
         return Elasticsearch([self._checked_url()], **kwargs)
 
     def retry_settings(self) -> RetrySettings:
-        """Back-off and chunking for bulk indexing (see `steam_platform.search.bulk`)."""
+        """Back-off and chunking for bulk indexing (see `steam_platform.assets.search.bulk`)."""
         return RetrySettings(attempts=self.retry_attempts, chunk_size=self.bulk_chunk_size)
 
     def server_version(self) -> str:

@@ -83,7 +83,7 @@ class KibanaResource(dg.ConfigurableResource):
         retry = Retrying(
             retry=retry_if_exception_type((requests.ConnectionError, requests.Timeout, requests.HTTPError)),
             stop=stop_after_attempt(self.attempts),
-            wait=wait_exponential_jitter(initial=1, max=20),
+            wait=wait_exponential_jitter(multiplier=1, max=20),
             reraise=True,
         )
         response = retry(self._post, url, path.name, body)

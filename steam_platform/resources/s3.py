@@ -1,7 +1,7 @@
 """The lake's object store: where the Parquet lake lives and how every client reaches it.
 
 Bronze, warehouse and mart tables are Parquet folders under `s3a://<bucket>/lake/` (see
-`steam_platform.tables`). Three kinds of client read and write them, all configured here so they
+`steam_platform.core.contracts`). Three kinds of client read and write them, all configured here so they
 agree on endpoint, region, addressing and credentials:
 
 - boto3 (`client()`): bucket administration, object listing, small files;

@@ -21,7 +21,7 @@ import dagster as dg
 from dagster_pyspark import PySparkResource
 
 from steam_platform.resources.s3 import S3Resource
-from streaming.spark_session import expand_jars, local_session_conf, session_from_conf
+from streaming.spark_session import local_session_conf, session_from_conf
 
 DEFAULT_MASTER = "local[2]"
 DEFAULT_DRIVER_MEMORY = "1g"
@@ -37,16 +37,17 @@ class LakePySparkResource(PySparkResource):
 
     s3: S3Resource
 
-    @classmethod
-    def _is_dagster_maintained(cls) -> bool:
-        return False
-
     def session_conf(self) -> dict[str, str]:
         """The full Spark conf: S3A settings from `s3`, overridden by `spark_config`."""
         return {**self.s3.spark_hadoop_conf(), **{k: str(v) for k, v in self.spark_config.items()}}
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         conf = self.session_conf()
+        if not conf.get("spark.jars"):
+            raise MissingSparkJarsError(
+                "no Spark connector jars are configured: set STEAM_SPARK_JARS (colon-separated paths "
+                "or a folder of jars), or run `steam-platform stack up` locally"
+            )
         missing = [j for j in conf.get("spark.jars", "").split(",") if j and not Path(j).is_file()]
         if missing:
             raise MissingSparkJarsError(
@@ -69,11 +70,6 @@ def build_pyspark_resource(
         APP_NAME, master=master, driver_memory=driver_memory, jars=jars, conf=extra_conf
     )
     return LakePySparkResource(spark_config=dict(spark_config), s3=s3)
-
-
-def split_jars(value: str | None) -> list[str]:
-    """Jar paths from `STEAM_SPARK_JARS`: colon-separated paths, a folder meaning all its jars."""
-    return expand_jars(value)
 
 
 #: Variables of the `pipes_subprocess` client that say how `spark-submit` launches a job.

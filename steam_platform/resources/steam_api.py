@@ -24,7 +24,7 @@ from typing import Any
 import dagster as dg
 from pydantic import Field, PrivateAttr
 
-from steam_platform.localstack.paths import default_state_dir
+from steam_platform.core.settings import stack_dir
 from steam_platform.resources.steam.budget import CallBudget, budget_scope
 from steam_platform.resources.steam.client import SteamClient
 from steam_platform.resources.steam.pacing import StorePace
@@ -37,7 +37,7 @@ STEAM_STORE_BASE_URL = "https://store.steampowered.com"
 def default_budget_state_dir() -> Path:
     """`$DAGSTER_HOME/steam` (shared by every run of the instance), else the local stack's folder."""
     home = os.environ.get("DAGSTER_HOME")
-    return Path(home) / "steam" if home else default_state_dir() / "steam"
+    return Path(home) / "steam" if home else stack_dir() / "steam"
 
 
 class SteamApiResource(dg.ConfigurableResource):

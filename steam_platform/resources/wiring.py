@@ -7,13 +7,14 @@ from typing import Any
 
 import dagster as dg
 
+from steam_platform.core.settings import Environment, current_environment, local_setting
 from steam_platform.resources.elasticsearch import ElasticsearchResource
 from steam_platform.resources.kafka import KafkaResource
 from steam_platform.resources.kibana import KibanaResource
 from steam_platform.resources.s3 import S3Resource
-from steam_platform.resources.spark import build_pipes_client, build_pyspark_resource, split_jars
+from steam_platform.resources.spark import build_pipes_client, build_pyspark_resource
 from steam_platform.resources.steam_api import STEAM_API_BASE_URL, STEAM_STORE_BASE_URL, SteamApiResource
-from steam_platform.settings import Environment, current_environment, local_setting
+from streaming.spark_session import expand_jars
 
 
 def _local_kafka() -> KafkaResource:
@@ -80,14 +81,12 @@ def _lake_resources(env: Environment) -> dict[str, Any]:
             bucket=dg.EnvVar("LAKE_BUCKET"),
             path_style=os.environ.get("S3_PATH_STYLE", "true" if endpoint else "false").lower() == "true",
         )
-        jars = split_jars(os.environ.get("STEAM_SPARK_JARS"))
+        jars = expand_jars(os.environ.get("STEAM_SPARK_JARS"))
         master = os.environ.get("SPARK_MASTER", "local[2]")
         driver_memory = os.environ.get("SPARK_DRIVER_MEMORY", "1g")
         pyspark = build_pyspark_resource(s3, jars=jars, master=master, driver_memory=driver_memory)
         pipes = build_pipes_client(jars=jars, master=master, driver_memory=driver_memory)
         return {"s3": s3, "pyspark": pyspark, "pipes_subprocess": pipes}
-    from steam_platform.localstack import maven
-
     s3 = S3Resource(
         endpoint_url=local_setting("S3_ENDPOINT_URL", "http://127.0.0.1:19000"),
         region=local_setting("AWS_REGION", "us-east-1") or "us-east-1",
@@ -96,7 +95,8 @@ def _lake_resources(env: Environment) -> dict[str, Any]:
         bucket=local_setting("LAKE_BUCKET", "steam-lake") or "steam-lake",
         path_style=True,
     )
-    jars = split_jars(local_setting("STEAM_SPARK_JARS") or maven.classpath("spark"))
+    # `stack up` writes the resolved connector jars into the stack env (STEAM_SPARK_JARS).
+    jars = expand_jars(local_setting("STEAM_SPARK_JARS"))
     return {
         "s3": s3,
         "pyspark": build_pyspark_resource(s3, jars=jars),

@@ -17,16 +17,28 @@ from typing import Any
 import dagster as dg
 import pytest
 from ingest_support import SimAdmin, TopicWindow, clean_sim, read_between, sim, watermarks
+from steam_platform.assets.ingest.definitions import (
+    app_catalog,
+    app_details,
+    news,
+    player_activity,
+    player_counts,
+)
 
-from steam_platform.assets.bus import kafka_topics
-from steam_platform.assets.ingest import app_catalog, app_details, news, player_activity, player_counts
-from steam_platform.assets.ingest_common import CONSECUTIVE_UNAVAILABLE_LIMIT
-from steam_platform.assets.ingest_players import POLL_SLOT_TAG, poll_slot
-from steam_platform.constants import TOPIC_APPS, TOPIC_DLQ, TOPIC_NEWS, TOPIC_PLAYER_COUNTS, TOPIC_PLAYTIME
+from steam_platform.assets.bus.topics import kafka_topics
+from steam_platform.assets.ingest.common import CONSECUTIVE_UNAVAILABLE_LIMIT
+from steam_platform.assets.ingest.players import POLL_SLOT_TAG, poll_slot
+from steam_platform.core.constants import (
+    TOPIC_APPS,
+    TOPIC_DLQ,
+    TOPIC_NEWS,
+    TOPIC_PLAYER_COUNTS,
+    TOPIC_PLAYTIME,
+)
+from steam_platform.core.partitions import daily_partitions, hourly_partitions
+from steam_platform.core.tracked import load_tracked
 from steam_platform.events.envelope import make_event_id
-from steam_platform.partitions import daily_partitions, hourly_partitions
 from steam_platform.resources.kafka import KafkaResource
-from steam_platform.tracked import load_tracked
 
 pytestmark = pytest.mark.integration
 __all__ = ["clean_sim", "sim"]  # fixtures shared with the other Steam tests
@@ -289,7 +301,7 @@ def test_seven_day_news_backfill_produces_every_post_of_each_day(
 
 
 def test_invalid_payloads_go_to_the_dlq_with_the_reason(kafka: KafkaResource) -> None:
-    from steam_platform.assets.ingest_common import EventBatch
+    from steam_platform.assets.ingest.common import EventBatch
 
     batch = EventBatch(TOPIC_NEWS, "ISteamNews/GetNewsForApp/v2", "2026-11-01")
     now = datetime.now(UTC)
@@ -344,7 +356,7 @@ def test_a_schedule_on_a_fresh_broker_creates_the_topics_it_needs(
     """`make dev` on a new stack: the first scheduled poll runs before anyone materialised
     `kafka_topics`; the brokers never auto-create topics, so the ingest creates its own, with the
     platform's explicit partitions, instead of failing with "unknown topic"."""
-    from steam_platform.localstack.stack import LocalStack
+    from steam_devstack.stack import LocalStack
 
     fresh = LocalStack(stack_state_dir("fresh-kafka"), only=["kafka"], prefer_default_ports=False)
     try:

@@ -11,9 +11,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-
-from steam_platform.kafka_audit import event_id_of, leaders_per_broker, read_topic, scrape
-from steam_platform.localstack.kafka_drill import (
+from steam_devstack.kafka_drill import (
     crash_node_during,
     create_topic,
     durable_kafka,
@@ -26,7 +24,9 @@ from steam_platform.localstack.kafka_drill import (
     wait_for_full_isr,
     wait_until_dead,
 )
-from steam_platform.localstack.stack import LocalStack
+from steam_devstack.stack import LocalStack
+
+from steam_platform.assets.bus.audit import event_id_of, leaders_per_broker, read_topic, scrape
 
 pytestmark = pytest.mark.integration
 

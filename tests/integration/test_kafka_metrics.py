@@ -13,9 +13,7 @@ from urllib.parse import urlparse
 
 import pytest
 import yaml
-
-from steam_platform.kafka_audit import BrokerMetrics, scrape
-from steam_platform.localstack.kafka_drill import (
+from steam_devstack.kafka_drill import (
     create_topic,
     durable_kafka,
     kafka_service,
@@ -23,7 +21,9 @@ from steam_platform.localstack.kafka_drill import (
     restart_dead_nodes,
     three_node_stack,
 )
-from steam_platform.localstack.stack import LocalStack
+from steam_devstack.stack import LocalStack
+
+from steam_platform.assets.bus.audit import BrokerMetrics, scrape
 
 pytestmark = pytest.mark.integration
 

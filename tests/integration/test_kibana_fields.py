@@ -17,11 +17,11 @@ import pytest
 from elasticsearch import Elasticsearch
 from search_support import ROWS_FOR, write_partition
 
-from steam_platform.assets.search import KIBANA_DIR
+from steam_platform.assets.search import indexer, reader
+from steam_platform.assets.search.assets import KIBANA_DIR
+from steam_platform.assets.search.kibana_objects import index_pattern_id
+from steam_platform.assets.search.templates import INDEX_SPECS
 from steam_platform.resources.elasticsearch import ElasticsearchResource
-from steam_platform.search import indexer, reader
-from steam_platform.search.kibana_objects import index_pattern_id
-from steam_platform.search.templates import INDEX_SPECS
 
 pytestmark = pytest.mark.integration
 

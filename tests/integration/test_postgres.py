@@ -18,12 +18,11 @@ import dagster as dg
 import psycopg2
 import pytest
 from dagster_postgres import PostgresEventLogStorage, PostgresRunStorage
-
-from steam_platform.localstack.health import StackError, free_port
-from steam_platform.localstack.paths import REPO_ROOT
-from steam_platform.localstack.services.base import StackContext
-from steam_platform.localstack.services.postgres import PostgresService, find_binaries, process_tree
-from steam_platform.localstack.stack import LocalStack
+from steam_devstack.health import StackError, free_port
+from steam_devstack.paths import REPO_ROOT
+from steam_devstack.services.base import StackContext
+from steam_devstack.services.postgres import PostgresService, find_binaries, process_tree
+from steam_devstack.stack import LocalStack
 
 DAGSTER_YAML = REPO_ROOT / "deploy" / "dagster.yaml"
 

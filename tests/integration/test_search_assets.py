@@ -22,11 +22,17 @@ from search_support import (
     write_partition,
 )
 
-from steam_platform.assets.search import search_game_daily, search_news, search_news_impact, search_top_games
+from steam_platform.assets.marts.tables import MART_GAME_DAILY, MART_NEWS_IMPACT, MART_TOP_GAMES
+from steam_platform.assets.search.assets import (
+    search_game_daily,
+    search_news,
+    search_news_impact,
+    search_top_games,
+)
+from steam_platform.assets.search.templates import INDEX_SPECS
+from steam_platform.assets.warehouse.tables import FACT_NEWS
 from steam_platform.resources.elasticsearch import ElasticsearchResource
 from steam_platform.resources.s3 import S3Resource
-from steam_platform.search.templates import INDEX_SPECS
-from steam_platform.tables import FACT_NEWS, MART_GAME_DAILY, MART_NEWS_IMPACT, MART_TOP_GAMES
 
 pytestmark = pytest.mark.integration
 

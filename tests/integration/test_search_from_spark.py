@@ -14,11 +14,12 @@ from elasticsearch import Elasticsearch
 from pyspark.sql import SparkSession
 from search_support import CHINESE_TITLE, KOREAN_TITLE, game_daily_rows, news_impact_rows
 
-from steam_platform.assets.search import search_game_daily, search_news_impact
-from steam_platform.lake_schemas import spark_schema
+from steam_platform.assets.marts.tables import MART_GAME_DAILY, MART_NEWS_IMPACT
+from steam_platform.assets.search.assets import search_game_daily, search_news_impact
+from steam_platform.core.contracts import Table
+from steam_platform.core.spark_schemas import spark_schema
 from steam_platform.resources.elasticsearch import ElasticsearchResource
 from steam_platform.resources.s3 import S3Resource
-from steam_platform.tables import MART_GAME_DAILY, MART_NEWS_IMPACT, Table
 from streaming.tables_io import conform, write_days
 
 pytestmark = pytest.mark.integration

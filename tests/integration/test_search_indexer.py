@@ -23,11 +23,12 @@ from search_support import (
     write_partition,
 )
 
+from steam_platform.assets.marts.tables import MART_GAME_DAILY
+from steam_platform.assets.search import indexer, reader
+from steam_platform.assets.search.bulk import RetrySettings
+from steam_platform.assets.search.templates import GAME_DAILY, NEWS, IndexSpec
+from steam_platform.assets.warehouse.tables import FACT_NEWS
 from steam_platform.resources.elasticsearch import ElasticsearchResource
-from steam_platform.search import indexer, reader
-from steam_platform.search.bulk import RetrySettings
-from steam_platform.search.templates import GAME_DAILY, NEWS, IndexSpec
-from steam_platform.tables import FACT_NEWS, MART_GAME_DAILY
 
 pytestmark = pytest.mark.integration
 

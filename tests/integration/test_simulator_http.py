@@ -19,10 +19,10 @@ from typing import Any
 
 import pytest
 import requests
+from steam_devstack.health import free_port, http_ok
 
-from steam_platform.localstack.health import free_port, http_ok
-from steam_platform.simulator.replies import ACCESS_DENIED
-from steam_platform.simulator.server import SimulatorServer
+from steam_simulator.replies import ACCESS_DENIED
+from steam_simulator.server import SimulatorServer
 
 pytestmark = pytest.mark.integration
 
@@ -431,7 +431,7 @@ def test_command_line_serves_with_faults_from_a_file_and_never_logs_the_key(tmp_
     faults.write_text(json.dumps({"rules": [{"endpoint": "store/appdetails", "kind": "503", "count": 1}]}))
     port = free_port()
     secret = "cli-secret-key-123"
-    argv = [sys.executable, "-m", "steam_platform.simulator", "--port", str(port), "--seed", "7"]
+    argv = [sys.executable, "-m", "steam_simulator", "--port", str(port), "--seed", "7"]
     argv += ["--api-key", secret, "--faults", str(faults), "--verbose"]
     log = tmp_path / "sim.log"
     with open(log, "wb") as out:
@@ -462,7 +462,7 @@ def test_command_line_refuses_bad_fault_files(tmp_path: Path) -> None:
     argv = [
         sys.executable,
         "-m",
-        "steam_platform.simulator",
+        "steam_simulator",
         "--port",
         str(free_port()),
         "--faults",

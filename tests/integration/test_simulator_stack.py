@@ -7,8 +7,7 @@ from __future__ import annotations
 
 import pytest
 import requests
-
-from steam_platform.localstack.stack import LocalStack
+from steam_devstack.stack import LocalStack
 
 pytestmark = pytest.mark.integration
 TIMEOUT = 10

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-CLI = [sys.executable, "-m", "steam_platform.cli"]
+CLI = [sys.executable, "-m", "steam_devstack.cli"]
 
 
 def _processes_mentioning(text: str) -> list[str]:

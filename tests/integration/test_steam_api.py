@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 from ingest_support import SimAdmin, clean_sim, sim
 
+from steam_platform.core.tracked import load_tracked
 from steam_platform.resources.steam import SteamClient, SteamKeyMissing
 from steam_platform.resources.steam_api import SteamApiResource
-from steam_platform.tracked import load_tracked
 
 pytestmark = pytest.mark.integration
 __all__ = ["clean_sim", "sim"]

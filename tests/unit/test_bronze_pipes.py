@@ -5,7 +5,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from steam_platform.assets.lake_continuous import (
+from steam_platform.assets.lake.continuous import (
     BRONZE_SCRIPT,
     BronzeContinuousConfig,
     bronze_asset_for,

@@ -10,9 +10,8 @@ from typing import Any
 
 import pytest
 import yaml
-
-from steam_platform.localstack.services.kafka import JMX_RULES
-from steam_platform.localstack.services.simulator import LOCAL_API_KEY
+from steam_devstack.services.kafka import JMX_RULES
+from steam_devstack.services.simulator import LOCAL_API_KEY
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 COMPOSE = DEPLOY / "docker-compose.yml"

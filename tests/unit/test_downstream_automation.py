@@ -1,9 +1,9 @@
 """The declarative automation after the warehouse, evaluated the way the daemon evaluates it.
 
-`downstream_automation_sensor` targets the marts and search groups. Today's partitions are left to
-`lake_refresh_sensor` (one run per poll); a past day whose upstream changed is refreshed at most
-once per clock hour, never while the upstream's blocking checks fail, and a failing partition is
-not requested again on every tick.
+`marts_automation_sensor` and `search_automation_sensor` target the marts and search groups.
+Today's partitions are left to `lake_refresh_sensor` (one run per poll); a past day whose
+upstream changed is refreshed at most once per clock hour, never while the upstream's blocking
+checks fail, and a failing partition is not requested again on every tick.
 """
 
 from __future__ import annotations
@@ -13,8 +13,9 @@ from datetime import UTC, datetime, timedelta
 import dagster as dg
 import pytest
 
-from steam_platform.constants import GROUP_MARTS, GROUP_SEARCH
-from steam_platform.sensors import downstream_automation_sensor
+from steam_platform.assets.marts.definitions import marts_automation_sensor
+from steam_platform.assets.search.definitions import search_automation_sensor
+from steam_platform.core.constants import GROUP_MARTS, GROUP_SEARCH
 
 UPSTREAM = {
     "search_game_daily": "mart_game_daily",
@@ -81,15 +82,17 @@ def _materialise(
             _check(instance, key, spec.name, partition, passed=spec.name not in failing)
 
 
-def test_the_sensor_runs_by_default_over_marts_and_search(defs: dg.Definitions) -> None:
-    sensor = defs.get_sensor_def("downstream_automation_sensor")
-    assert sensor is downstream_automation_sensor
+@pytest.mark.parametrize(
+    ("sensor", "group"), [(marts_automation_sensor, GROUP_MARTS), (search_automation_sensor, GROUP_SEARCH)]
+)
+def test_each_layer_sensor_runs_by_default_over_its_layer(
+    defs: dg.Definitions, sensor: dg.AutomationConditionSensorDefinition, group: str
+) -> None:
+    assert defs.resolve_sensor_def(sensor.name) is sensor
     assert sensor.default_status == dg.DefaultSensorStatus.RUNNING
-    targeted = sensor.asset_selection.resolve(defs.resolve_asset_graph())  # type: ignore[union-attr]
     graph = defs.resolve_asset_graph()
-    expected = {
-        k for k in graph.get_all_asset_keys() if graph.get(k).group_name in (GROUP_MARTS, GROUP_SEARCH)
-    }
+    targeted = sensor.asset_selection.resolve(graph)  # type: ignore[union-attr]
+    expected = {k for k in graph.get_all_asset_keys() if graph.get(k).group_name == group}
     assert targeted == expected
     for key in targeted:
         assert graph.get(key).automation_condition is not None

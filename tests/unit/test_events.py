@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from steam_platform.constants import TOPIC_DLQ, TOPIC_NEWS, TOPIC_PLAYER_COUNTS, TOPIC_PLAYTIME
+from steam_platform.core.constants import TOPIC_DLQ, TOPIC_NEWS, TOPIC_PLAYER_COUNTS, TOPIC_PLAYTIME
 from steam_platform.events.dead_letter import dead_letter
 from steam_platform.events.envelope import envelope, make_event_id
 from steam_platform.events.payloads import validation_error

@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from steam_platform.assets.ingest_common import CONSECUTIVE_UNAVAILABLE_LIMIT, EventBatch, fetch_each
-from steam_platform.constants import TOPIC_DLQ, TOPIC_PLAYER_COUNTS
+from steam_platform.assets.ingest.common import CONSECUTIVE_UNAVAILABLE_LIMIT, EventBatch, fetch_each
+from steam_platform.core.constants import TOPIC_DLQ, TOPIC_PLAYER_COUNTS
 from steam_platform.events.envelope import make_event_id
 from steam_platform.resources.kafka import KafkaResource
 from steam_platform.resources.steam import (

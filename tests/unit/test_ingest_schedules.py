@@ -7,15 +7,15 @@ from datetime import UTC, datetime
 import dagster as dg
 import pytest
 
-from steam_platform.assets.ingest_players import POLL_SLOT_TAG, poll_slot
-from steam_platform.definitions import defs
-from steam_platform.schedules import (
+from steam_platform.assets.ingest.players import POLL_SLOT_TAG, poll_slot
+from steam_platform.assets.ingest.schedules import (
     apps_daily,
     news_daily,
     player_activity_hourly,
     player_counts_poll,
     poll_interval_minutes,
 )
+from steam_platform.definitions import defs
 
 
 def _requests(schedule: dg.ScheduleDefinition, at: datetime) -> list[dg.RunRequest]:

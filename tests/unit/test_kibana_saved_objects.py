@@ -1,5 +1,5 @@
-"""The Kibana saved objects in `deploy/kibana/`: importable as they are, generated from the specs, and
-provisioned through the import API by the `kibana_saved_objects` asset (a no-op without Kibana)."""
+"""The Kibana saved objects (package data, linked from `deploy/kibana/`): importable as they
+are, generated from the specs, and provisioned through the import API by the `kibana_saved_objects` asset (a no-op without Kibana)."""
 
 from __future__ import annotations
 
@@ -16,10 +16,10 @@ import pytest
 import yaml
 from http_fake import respond, serve_handler
 
-from steam_platform.assets.search import KIBANA_DIR, kibana_saved_objects
+from steam_platform.assets.search.assets import KIBANA_DIR, kibana_saved_objects
+from steam_platform.assets.search.dashboards import saved_object_files, write_all
+from steam_platform.assets.search.templates import INDEX_SPECS
 from steam_platform.resources.kibana import KibanaImportError, KibanaResource
-from steam_platform.search.dashboards import saved_object_files, write_all
-from steam_platform.search.templates import INDEX_SPECS
 
 JSON_ATTRIBUTES = ("visState", "uiStateJSON", "panelsJSON", "optionsJSON", "fields")
 
@@ -87,7 +87,7 @@ def test_committed_files_match_the_generator(tmp_path: Path) -> None:
     generated = {p.name: p.read_text(encoding="utf-8") for p in tmp_path.glob("*.ndjson")}
     committed = {p.name: p.read_text(encoding="utf-8") for p in _files()}
     assert set(generated) == set(saved_object_files())
-    assert committed == generated, "run `python -m steam_platform.search.dashboards` and commit"
+    assert committed == generated, "run `python -m steam_platform.assets.search.dashboards` and commit"
 
 
 class _FakeKibana(BaseHTTPRequestHandler):
@@ -165,7 +165,9 @@ def test_credentials_in_the_url_are_refused() -> None:
 
 
 def test_compose_starts_kibana_on_elasticsearch_and_points_dagster_at_it() -> None:
-    compose = yaml.safe_load((KIBANA_DIR.parent / "docker-compose.yml").read_text())
+    compose = yaml.safe_load(
+        (Path(__file__).resolve().parents[2] / "deploy" / "docker-compose.yml").read_text()
+    )
     kibana = compose["services"]["kibana"]
     assert kibana["image"].endswith("kibana-oss:7.10.2")  # same version as Elasticsearch
     assert compose["services"]["elasticsearch"]["image"].endswith("elasticsearch-oss:7.10.2")

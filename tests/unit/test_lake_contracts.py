@@ -5,8 +5,10 @@ from __future__ import annotations
 import pytest
 from pyspark.sql.types import DateType, LongType, StringType, TimestampType
 
-from steam_platform.lake_schemas import SPARK_TYPES, spark_schema, written_schema
-from steam_platform.tables import MART_TABLES, MART_TOP_GAMES, WAREHOUSE_TABLES, Table
+from steam_platform.assets.marts.tables import MART_TABLES, MART_TOP_GAMES
+from steam_platform.assets.warehouse.tables import WAREHOUSE_TABLES
+from steam_platform.core.contracts import Table
+from steam_platform.core.spark_schemas import SPARK_TYPES, spark_schema, written_schema
 from streaming.bronze import parse_args
 from streaming.envelope_schema import BRONZE_SCHEMA, ENVELOPE_WIRE_SCHEMA
 from streaming.lake_paths import bronze_path, checkpoint_path, quarantine_path

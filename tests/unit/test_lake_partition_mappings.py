@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 import dagster as dg
 import pytest
 
-from steam_platform.cadence import PIPELINE_LAG
+from steam_platform.core.cadence import PIPELINE_LAG
+from steam_platform.core.partitions import daily_partitions
 from steam_platform.definitions import defs
-from steam_platform.partitions import daily_partitions
 
 NOW = datetime(2026, 11, 25, 12, tzinfo=UTC)
 

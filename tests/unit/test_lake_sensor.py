@@ -13,8 +13,8 @@ from datetime import UTC, date, datetime, timedelta
 import dagster as dg
 import pytest
 
-from steam_platform.automation import lake_sensor as ls
-from steam_platform.automation.lake_cursor import LakeCursor
+from steam_platform.assets.lake import refresh_sensor as ls
+from steam_platform.assets.lake.refresh_cursor import LakeCursor
 
 NOW = datetime.now(UTC).replace(hour=12, minute=0, second=0, microsecond=0)
 TODAY = NOW.date().isoformat()

@@ -4,8 +4,8 @@ from datetime import UTC, datetime
 
 import dagster as dg
 
-from steam_platform.main_run import plan_stages
-from steam_platform.partitions import daily_partitions, hourly_partitions
+from steam_devstack.main_run import plan_stages
+from steam_platform.core.partitions import daily_partitions, hourly_partitions
 
 
 def _asset(

@@ -7,7 +7,7 @@ from datetime import date, timedelta
 
 import pytest
 
-import steam_platform.partitions as partitions
+import steam_platform.core.partitions as partitions
 
 
 def test_the_default_start(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import yaml
 
-from steam_platform.assets.ingest_common import INGEST_RETRY_POLICY
-from steam_platform.assets.lake_common import SPARK_RETRY
-from steam_platform.automation import lake_sensor
+from steam_platform.assets.ingest.common import INGEST_RETRY_POLICY
+from steam_platform.assets.lake import refresh_sensor as lake_sensor
+from steam_platform.core.spark_steps import SPARK_RETRY
 from steam_platform.definitions import defs
 
 DAGSTER_YAML = Path(__file__).resolve().parents[2] / "deploy" / "dagster.yaml"

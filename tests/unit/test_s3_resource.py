@@ -5,11 +5,16 @@ from __future__ import annotations
 import dagster as dg
 import pytest
 
+from steam_platform.core.settings import Environment
 from steam_platform.resources.s3 import S3Resource
-from steam_platform.resources.spark import LakePySparkResource, build_pyspark_resource, split_jars
+from steam_platform.resources.spark import LakePySparkResource, MissingSparkJarsError, build_pyspark_resource
 from steam_platform.resources.wiring import build_resources
-from steam_platform.settings import Environment
-from streaming.spark_session import MissingConnectorJarsError, connector_jars_from_env, s3a_conf_from_env
+from streaming.spark_session import (
+    MissingConnectorJarsError,
+    connector_jars_from_env,
+    expand_jars,
+    s3a_conf_from_env,
+)
 
 SECRET = "s3cr3t-value-never-shown"
 
@@ -76,6 +81,14 @@ def test_missing_connector_jars_fail_before_spark_starts(tmp_path) -> None:
         pyspark.setup_for_execution(dg.build_init_resource_context())
 
 
+def test_no_connector_jars_configured_is_a_clear_error() -> None:
+    """Without STEAM_SPARK_JARS (stack not up, or unset in production) Spark would start without
+    the Kafka source and S3A and fail much later; the resource says what to set instead."""
+    pyspark = build_pyspark_resource(_local(), jars=[])
+    with pytest.raises(MissingSparkJarsError, match="STEAM_SPARK_JARS"):
+        pyspark.setup_for_execution(dg.build_init_resource_context())
+
+
 def test_jars_from_the_environment(tmp_path) -> None:
     jar = tmp_path / "kafka.jar"
     jar.write_bytes(b"")
@@ -84,13 +97,13 @@ def test_jars_from_the_environment(tmp_path) -> None:
         connector_jars_from_env(environ={})
     with pytest.raises(MissingConnectorJarsError, match="missing"):
         connector_jars_from_env(environ={"STEAM_SPARK_JARS": str(tmp_path / "nope.jar")})
-    assert split_jars("a.jar::b.jar") == ["a.jar", "b.jar"]
+    assert expand_jars("a.jar::b.jar") == ["a.jar", "b.jar"]
     # A folder stands for its jars (the Docker image sets STEAM_SPARK_JARS to the cache folder).
     (tmp_path / "hadoop-aws.jar").write_bytes(b"")
     (tmp_path / "notes.txt").write_text("not a jar")
     expected = [str(tmp_path / "hadoop-aws.jar"), str(jar)]
     assert connector_jars_from_env(environ={"STEAM_SPARK_JARS": str(tmp_path)}) == expected
-    assert split_jars(str(tmp_path)) == expected
+    assert expand_jars(str(tmp_path)) == expected
 
 
 def test_s3a_conf_from_env_for_spark_submit() -> None:

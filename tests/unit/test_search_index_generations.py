@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from steam_platform.search import indexer
-from steam_platform.search.templates import GAME_DAILY
+from steam_platform.assets.search import indexer
+from steam_platform.assets.search.templates import GAME_DAILY
 
 SPEC = GAME_DAILY
 ALIAS = SPEC.alias

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from steam_platform.settings import Environment, current_environment, local_setting, read_env_file
+from steam_platform.core.settings import Environment, current_environment, local_setting, read_env_file
 
 
 def test_environment_defaults_to_local(monkeypatch: pytest.MonkeyPatch) -> None:

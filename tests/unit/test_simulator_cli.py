@@ -7,7 +7,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from steam_platform.cli import app
+from steam_devstack.cli import app
 
 runner = CliRunner(env={"COLUMNS": "400"})
 

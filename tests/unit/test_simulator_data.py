@@ -13,15 +13,15 @@ from pathlib import Path
 
 import pytest
 
-from steam_platform.simulator.activity import daily_factor, launch_factor, weekly_factor
-from steam_platform.simulator.catalog import tracked_names
-from steam_platform.simulator.faults import FaultBook, FaultRuleError, parse_rules
-from steam_platform.simulator.news import NEWS_EPOCH, old_shape
-from steam_platform.simulator.ratelimit import SlidingWindowLimit, retry_after_header
-from steam_platform.simulator.reviews import decode_cursor, encode_cursor
-from steam_platform.simulator.store import delisted
-from steam_platform.simulator.world import World
-from steam_platform.tracked import load_tracked
+from steam_platform.core.tracked import load_tracked
+from steam_simulator.activity import daily_factor, launch_factor, weekly_factor
+from steam_simulator.catalog import tracked_names
+from steam_simulator.faults import FaultBook, FaultRuleError, parse_rules
+from steam_simulator.news import NEWS_EPOCH, old_shape
+from steam_simulator.ratelimit import SlidingWindowLimit, retry_after_header
+from steam_simulator.reviews import decode_cursor, encode_cursor
+from steam_simulator.store import delisted
+from steam_simulator.world import World
 
 NOW = calendar.timegm((2026, 11, 25, 18, 30, 0))  # a Wednesday evening (UTC)
 DAY = 86_400

@@ -5,8 +5,8 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
+from steam_platform.core.settings import Environment
 from steam_platform.resources.wiring import build_resources
-from steam_platform.settings import Environment
 
 
 @pytest.mark.parametrize("env", [Environment.LOCAL, Environment.PRODUCTION])

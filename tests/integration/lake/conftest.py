@@ -14,7 +14,7 @@ import dagster as dg
 import pytest
 from lake_support import s3_for
 
-from steam_platform.assets.bus import kafka_topics
+from steam_platform.assets.bus.topics import kafka_topics
 from steam_platform.resources.kafka import KafkaResource
 from steam_platform.resources.s3 import S3Resource
 

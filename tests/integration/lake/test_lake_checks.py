@@ -17,17 +17,10 @@ from lake_support import at, player_count_message, produce
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
-from steam_platform.assets.lake import bronze_assets
-from steam_platform.assets.marts import mart_game_daily
-from steam_platform.assets.warehouse import fact_assets
-from steam_platform.constants import TOPIC_PLAYER_COUNTS
-from steam_platform.events.envelope import envelope
-from steam_platform.lake_schemas import written_schema
-from steam_platform.resources.kafka import KafkaResource, OutgoingMessage
-from steam_platform.resources.s3 import S3Resource
-from steam_platform.resources.spark import LakePySparkResource
-from steam_platform.tables import FACT_PLAYER_COUNTS
-from steam_platform.warehouse_quality import (
+from steam_platform.assets.lake.bronze import bronze_assets
+from steam_platform.assets.marts.assets import mart_game_daily
+from steam_platform.assets.warehouse.assets import fact_assets
+from steam_platform.assets.warehouse.quality import (
     CHECK_NON_NEGATIVE,
     CHECK_RECONCILE,
     CHECK_SCHEMA,
@@ -36,7 +29,14 @@ from steam_platform.warehouse_quality import (
     fact_outcomes,
     schema_outcome,
 )
-from streaming.lakefs import delete
+from steam_platform.assets.warehouse.tables import FACT_PLAYER_COUNTS
+from steam_platform.core.constants import TOPIC_PLAYER_COUNTS
+from steam_platform.core.spark_schemas import written_schema
+from steam_platform.events.envelope import envelope
+from steam_platform.resources.kafka import KafkaResource, OutgoingMessage
+from steam_platform.resources.s3 import S3Resource
+from steam_platform.resources.spark import LakePySparkResource
+from streaming.hadoop_fs import delete
 from streaming.tables_io import read_days
 
 pytestmark = pytest.mark.integration

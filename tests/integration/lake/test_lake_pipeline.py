@@ -20,27 +20,20 @@ from lake_support import produce, s3_for
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
-from steam_platform.assets.lake import bronze_assets
-from steam_platform.assets.marts import mart_game_daily, mart_news_impact, mart_top_games
-from steam_platform.assets.warehouse import dim_app, fact_assets
-from steam_platform.constants import TOPIC_NEWS
-from steam_platform.lake_schemas import written_schema
+from steam_platform.assets.lake.bronze import bronze_assets
+from steam_platform.assets.marts.assets import mart_game_daily, mart_news_impact, mart_top_games
+from steam_platform.assets.marts.tables import MART_GAME_DAILY, MART_NEWS_IMPACT, MART_TOP_GAMES
+from steam_platform.assets.warehouse.assets import dim_app, fact_assets
+from steam_platform.assets.warehouse.tables import DIM_APP, FACT_NEWS, FACT_PLAYER_COUNTS, FACT_PLAYTIME
+from steam_platform.core.constants import TOPIC_NEWS
+from steam_platform.core.contracts import Table
+from steam_platform.core.spark_schemas import written_schema
 from steam_platform.resources.kafka import KafkaResource
 from steam_platform.resources.s3 import S3Resource
 from steam_platform.resources.spark import LakePySparkResource
-from steam_platform.tables import (
-    DIM_APP,
-    FACT_NEWS,
-    FACT_PLAYER_COUNTS,
-    FACT_PLAYTIME,
-    MART_GAME_DAILY,
-    MART_NEWS_IMPACT,
-    MART_TOP_GAMES,
-    Table,
-)
 from streaming.envelope_schema import BRONZE_SCHEMA
+from streaming.hadoop_fs import parquet_stats
 from streaming.lake_paths import bronze_path
-from streaming.lakefs import parquet_stats
 from streaming.tables_io import read_table
 
 pytestmark = pytest.mark.integration

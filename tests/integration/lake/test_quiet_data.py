@@ -27,29 +27,22 @@ from ingest_support import SimAdmin, clean_sim, sim
 from lake_support import at, player_count_message, produce
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
+from steam_platform.assets.ingest.definitions import app_details, news, player_activity, player_counts
 
-from steam_platform.assets.ingest import app_details, news, player_activity, player_counts
-from steam_platform.assets.ingest_players import POLL_SLOT_TAG, poll_slot
-from steam_platform.assets.lake import CHECK_OFFSETS, bronze_assets, offsets_outcome
-from steam_platform.assets.marts import mart_game_daily, mart_news_impact, mart_top_games
-from steam_platform.assets.warehouse import dim_app, fact_assets
-from steam_platform.constants import TOPIC_PLAYER_COUNTS
-from steam_platform.lake_schemas import spark_schema, written_schema
-from steam_platform.partitions import hourly_partitions
+from steam_platform.assets.ingest.players import POLL_SLOT_TAG, poll_slot
+from steam_platform.assets.lake.bronze import CHECK_OFFSETS, bronze_assets, offsets_outcome
+from steam_platform.assets.marts.assets import mart_game_daily, mart_news_impact, mart_top_games
+from steam_platform.assets.marts.tables import MART_GAME_DAILY, MART_NEWS_IMPACT, MART_TOP_GAMES
+from steam_platform.assets.warehouse.assets import dim_app, fact_assets
+from steam_platform.assets.warehouse.quality import CHECK_RECONCILE, CHECK_SCHEMA, schema_outcome
+from steam_platform.assets.warehouse.tables import DIM_APP, FACT_NEWS, FACT_PLAYER_COUNTS, FACT_PLAYTIME
+from steam_platform.core.constants import TOPIC_PLAYER_COUNTS
+from steam_platform.core.contracts import Table
+from steam_platform.core.partitions import hourly_partitions
+from steam_platform.core.spark_schemas import spark_schema, written_schema
 from steam_platform.resources.kafka import KafkaResource, TopicSpec
 from steam_platform.resources.s3 import S3Resource
 from steam_platform.resources.spark import LakePySparkResource
-from steam_platform.tables import (
-    DIM_APP,
-    FACT_NEWS,
-    FACT_PLAYER_COUNTS,
-    FACT_PLAYTIME,
-    MART_GAME_DAILY,
-    MART_NEWS_IMPACT,
-    MART_TOP_GAMES,
-    Table,
-)
-from steam_platform.warehouse_quality import CHECK_RECONCILE, CHECK_SCHEMA, schema_outcome
 from streaming.bronze import BronzeJob, run_bronze
 from streaming.tables_io import read_days, read_table
 

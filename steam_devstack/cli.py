@@ -1,0 +1,111 @@
+"""`steam-platform` command line: the local stack, the simulator and the end-to-end main run.
+
+Typer builds the CLI (argument parsing, help, completion) so none of that is hand-written.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from steam_devstack.health import StackError
+from steam_devstack.stack import LocalStack
+from steam_simulator.command import simulator
+
+app = typer.Typer(help="Steam data platform: local stack, simulator, pipeline.", no_args_is_help=True)
+stack_app = typer.Typer(help="Local stack of real servers (no Docker).", no_args_is_help=True)
+app.add_typer(stack_app, name="stack")
+app.command("simulator")(simulator)
+
+StateDir = Annotated[
+    Path | None, typer.Option("--state-dir", help="Stack state folder (default .stack/ or $STEAM_STACK_DIR).")
+]
+Only = Annotated[str | None, typer.Option("--only", help="Comma-separated services (default: all).")]
+
+
+def _only(value: str | None) -> list[str] | None:
+    return [s.strip() for s in value.split(",") if s.strip()] if value else None
+
+
+@stack_app.command("install")
+def stack_install(only: Only = None) -> None:
+    """Fetch or build every server's artifacts into the cache (idempotent; no server starts)."""
+    try:
+        LocalStack(None, only=_only(only)).install()
+    except StackError as exc:
+        typer.echo(f"stack install failed: {exc}", err=True)
+        raise typer.Exit(1) from exc
+
+
+@stack_app.command("up")
+def stack_up(
+    brokers: Annotated[int | None, typer.Option(help="Kafka nodes: 1 (default) or 3.")] = None,
+    only: Only = None,
+    state_dir: StateDir = None,
+) -> None:
+    """Install (cached) and start every server; print where each one listens."""
+    try:
+        stack = LocalStack(state_dir, brokers=brokers, only=_only(only))
+        env = stack.up()
+    except StackError as exc:
+        typer.echo(f"stack up failed: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    typer.echo(f"stack is up; client environment in {stack.env_file}:")
+    for key, value in sorted(env.items()):
+        if "PASSWORD" in key or "SECRET" in key or key.endswith("_KEY"):
+            value = "***"
+        elif key == "STEAM_SPARK_JARS":  # dozens of jar paths: say where they are
+            jars = value.split(":")
+            value = f"<{len(jars)} jars in {Path(jars[0]).parent}>" if jars[0] else value
+        typer.echo(f"  {key}={value}")
+
+
+@stack_app.command("down")
+def stack_down(
+    purge: Annotated[bool, typer.Option(help="Also delete the servers' data.")] = False,
+    state_dir: StateDir = None,
+) -> None:
+    """Stop exactly the processes `stack up` started (by pid file and process group)."""
+    stopped = LocalStack(state_dir).down(purge=purge)
+    typer.echo("stopped: " + (", ".join(stopped) if stopped else "nothing was running"))
+
+
+@stack_app.command("status")
+def stack_status(state_dir: StateDir = None) -> None:
+    """Show each server: running, healthy, pids, memory (RSS) and endpoints. Exit 1 if any is down."""
+    rows = LocalStack(state_dir).status()
+    typer.echo(f"{'service':<14}{'state':<10}{'rss MB':>8}  pids / endpoints")
+    for row in rows:
+        if row.healthy:
+            state = "healthy" if row.pids else "ready"  # no process: artifacts only (Spark's jars)
+        else:
+            state = "running" if row.running else "stopped"
+        shown = {k: v for k, v in row.endpoints.items() if "PASSWORD" not in k and "SECRET" not in k}
+        typer.echo(f"{row.name:<14}{state:<10}{row.rss_mb:>8.0f}  {row.pids} {shown}")
+    if not all(r.healthy for r in rows):
+        raise typer.Exit(1)
+
+
+@stack_app.command("env")
+def stack_env(state_dir: StateDir = None) -> None:
+    """Print the `export` lines that point clients at the stack (for `eval $(...)`)."""
+    stack = LocalStack(state_dir)
+    typer.echo(stack.env_file.read_text() if stack.env_file.exists() else "", nl=False)
+
+
+@app.command("run")
+def run_pipeline(
+    state_dir: StateDir = None,
+    brokers: Annotated[int | None, typer.Option(help="Kafka nodes: 1 (default) or 3.")] = None,
+) -> None:
+    """The main job: bring the stack up and materialise the whole pipeline end to end."""
+    from steam_devstack.main_run import run_main
+
+    sys.exit(run_main(state_dir, brokers=brokers))
+
+
+if __name__ == "__main__":
+    app()

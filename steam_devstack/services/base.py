@@ -1,0 +1,160 @@
+"""What every local-stack server provides: install, start, health, endpoints, stop."""
+
+from __future__ import annotations
+
+import os
+import pwd
+import shutil
+import stat
+import subprocess
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+from steam_devstack.health import port_open
+from steam_devstack.process import ManagedProcess
+
+RUN_USER = "steamstack"
+
+
+@dataclass
+class StackContext:
+    """Settings shared by every service of one stack: folders, chosen ports, cluster size."""
+
+    state_dir: Path
+    cache_dir: Path
+    ports: dict[str, int] = field(default_factory=dict)
+    brokers: int = 1
+
+    @property
+    def logs_dir(self) -> Path:
+        return self.state_dir / "logs"
+
+    @property
+    def run_user(self) -> str | None:
+        """Servers refuse to run as root (PostgreSQL, Elasticsearch): as root, use a service user."""
+        return RUN_USER if os.geteuid() == 0 else None
+
+    def run_as(self) -> dict[str, Any]:
+        """`subprocess` keyword arguments that drop to the service user (uid, gid, no root groups)."""
+        user = self.run_user
+        if user is None:
+            return {}
+        ensure_run_user()
+        return {"user": user, "group": pwd.getpwnam(user).pw_gid, "extra_groups": []}
+
+    def data_dir(self, service: str) -> Path:
+        """The service's data folder, created and owned by the user the service runs as."""
+        path = self.state_dir / "data" / service
+        path.mkdir(parents=True, exist_ok=True)
+        self.give_to_run_user(path)
+        if self.run_user is not None:
+            _make_traversable(path.parent)
+        return path
+
+    def expose_to_run_user(self, *paths: Path) -> None:
+        """Let the service user reach `paths` (jars in the cache, configs in the checkout).
+
+        A checkout in a 0700 folder (`mktemp -d`, a home directory) hides the jars and configs the
+        servers load; only the search (x) bit is added to the folders on the way, nothing is made
+        readable that was not. No-op when not root.
+        """
+        if self.run_user is None:
+            return
+        for path in paths:
+            _make_traversable(path)
+
+    def give_to_run_user(self, path: Path) -> None:
+        """chown `path` recursively to the service user (no-op when not root)."""
+        user = self.run_user
+        if user is None:
+            return
+        ensure_run_user()
+        entry = pwd.getpwnam(user)
+        for root, dirs, files in os.walk(path):
+            os.chown(root, entry.pw_uid, entry.pw_gid)
+            for name in dirs + files:
+                os.chown(os.path.join(root, name), entry.pw_uid, entry.pw_gid, follow_symlinks=False)
+
+
+def _make_traversable(path: Path) -> None:
+    """Let the service user reach its data folder: add only the search (x) bit where missing.
+
+    Temporary folders (pytest's, mkdtemp's) are 0700 root; the unprivileged server could not
+    open its own config files below them otherwise.
+    """
+    for folder in [path, *path.parents]:
+        mode = folder.stat().st_mode
+        if not mode & stat.S_IXOTH:
+            folder.chmod(mode | stat.S_IXOTH)
+
+
+def ensure_run_user() -> None:
+    """Create the unprivileged service user when running as root and it does not exist yet."""
+    try:
+        pwd.getpwnam(RUN_USER)
+    except KeyError:
+        useradd = shutil.which("useradd") or "/usr/sbin/useradd"
+        subprocess.run(
+            [useradd, "--system", "--create-home", "--shell", "/usr/sbin/nologin", RUN_USER],
+            check=True,
+        )
+
+
+class Service(ABC):
+    """One server of the local stack (possibly several processes, e.g. a 3-node Kafka cluster)."""
+
+    name: str = ""
+    #: Named ports this service binds, with the preferred default for a developer's stack.
+    default_ports: ClassVar[dict[str, int]] = {}
+
+    def __init__(self, ctx: StackContext) -> None:
+        self.ctx = ctx
+
+    def port(self, key: str) -> int:
+        """The port chosen for `key` when the stack was first created."""
+        return self.ctx.ports[key]
+
+    def process(self, suffix: str = "") -> ManagedProcess:
+        """The pid/log bookkeeping of this service's process (`suffix` for multi-node services)."""
+        label = f"{self.name}{suffix}"
+        return ManagedProcess(
+            name=label,
+            pid_file=self.ctx.state_dir / "pids" / f"{label}.pid",
+            log_file=self.ctx.logs_dir / f"{label}.log",
+        )
+
+    def processes(self) -> list[ManagedProcess]:
+        """Every process this service runs (one by default)."""
+        return [self.process()]
+
+    def is_running(self) -> bool:
+        return all(p.is_running() for p in self.processes())
+
+    def log_hint(self) -> str:
+        return "See " + ", ".join(str(p.log_file) for p in self.processes())
+
+    def ports_in_use(self) -> list[int]:
+        """Ports of this service that something (not necessarily us) already listens on."""
+        return [self.ctx.ports[k] for k in self.default_ports if port_open("127.0.0.1", self.ctx.ports[k])]
+
+    @abstractmethod
+    def install(self) -> None:
+        """Fetch or build what the server needs into the cache; idempotent and cached."""
+
+    @abstractmethod
+    def start(self) -> None:
+        """Start the server's process(es) and wait (bounded) until healthy."""
+
+    @abstractmethod
+    def healthy(self) -> bool:
+        """True when the server answers its protocol, not just when the process exists."""
+
+    @abstractmethod
+    def endpoints(self) -> dict[str, str]:
+        """Environment variables that point clients at this server (exported in `.stack/env`)."""
+
+    def stop(self) -> list[str]:
+        """Stop every process of this service; returns the labels that were running."""
+        return [p.name for p in reversed(self.processes()) if p.stop()]

@@ -1,0 +1,1 @@
+"""The bus layer; its `Definitions` are in `definitions.py`."""

@@ -1,0 +1,1 @@
+"""The ingest layer; its `Definitions` are in `definitions.py`."""

@@ -1,0 +1,1 @@
+"""The lake layer; its `Definitions` are in `definitions.py`."""

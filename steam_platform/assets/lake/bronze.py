@@ -1,0 +1,155 @@
+"""Bronze lake: each Kafka topic landed as Parquet on the object store by Spark Structured Streaming.
+
+Every materialisation runs the topic's streaming query with `trigger(availableNow=True)`: it lands
+everything that arrived since the checkpoint, then stops. The checkpoint makes landing
+exactly-once across runs, crashes and retries; the reconciliation check proves it on the data.
+"""
+
+from datetime import date
+from typing import Any
+
+import dagster as dg
+from dagster_pyspark import PySparkResource
+from pyspark.sql import functions as F
+
+from steam_platform.core.cadence import Cadence, freshness
+from steam_platform.core.constants import (
+    GROUP_LAKE,
+    TOPIC_APPS,
+    TOPIC_NEWS,
+    TOPIC_PLAYER_COUNTS,
+    TOPIC_PLAYTIME,
+)
+from steam_platform.core.spark_steps import POOL_SPARK, SPARK_RETRY, check_result, session
+from steam_platform.resources.kafka import KafkaResource
+from steam_platform.resources.s3 import S3Resource
+from streaming.bronze import BronzeJob, BronzeStats, run_bronze
+from streaming.envelope_schema import BRONZE_SCHEMA, QUARANTINE_SCHEMA
+from streaming.lake_paths import bronze_path, quarantine_path
+from streaming.landed_days import landed_days
+from streaming.quality import Outcome, kafka_offsets_reconcile
+from streaming.tables_io import read_table
+
+CHECK_OFFSETS = "kafka_offsets_reconcile"
+#: Metadata key: the silver days this landing changed (ISO dates), read by `lake_refresh_sensor`.
+DAYS_LANDED = "days_landed"
+
+#: asset key -> (topic, ingest assets producing into it)
+BRONZE_TOPICS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "bronze_player_counts": (TOPIC_PLAYER_COUNTS, ("player_counts",)),
+    "bronze_news": (TOPIC_NEWS, ("news",)),
+    "bronze_apps": (TOPIC_APPS, ("app_catalog", "app_details")),
+    "bronze_playtime": (TOPIC_PLAYTIME, ("player_activity",)),
+}
+
+
+def run_metadata(stats: BronzeStats, days: list[date]) -> dict[str, Any]:
+    """What one landing did: rows, quarantined rows, offsets per Kafka partition, files, bytes, time,
+    and the silver days it changed (what the warehouse must refresh)."""
+    return {
+        DAYS_LANDED: dg.MetadataValue.json([d.isoformat() for d in days]),
+        "rows_landed": stats.rows_landed,
+        "rows_quarantined": stats.rows_quarantined,
+        "records_read": stats.records_read,
+        "batches": len(stats.batches),
+        "kafka_offsets": dg.MetadataValue.json({str(p): o for p, o in stats.offsets.items()}),
+        "files_written": stats.files.files,
+        "bytes_written": stats.files.bytes,
+        "duration_s": stats.duration_s,
+    }
+
+
+def run_reconciles(stats: BronzeStats) -> Outcome:
+    """This run: offsets read (to - from) = records read = rows landed + quarantined."""
+    landed = stats.rows_landed + stats.rows_quarantined
+    meta = {"offset_span": stats.offset_span, "records_read": stats.records_read, "landed": landed}
+    if stats.offset_span == stats.records_read == landed:
+        return Outcome(True, f"{stats.topic}: {landed} records read = landed (bronze + quarantine)", meta)
+    return Outcome(
+        False,
+        f"{stats.topic}: Kafka offsets span {stats.offset_span} records, {stats.records_read} read, "
+        f"{landed} landed (bronze + quarantine)",
+        meta,
+    )
+
+
+def offsets_outcome(spark: Any, lake_root: str, topic: str, stats: BronzeStats) -> Outcome:
+    """The run's own reconciliation, then the whole dataset's: every offset landed exactly once."""
+    this_run = run_reconciles(stats)
+    cols = ["kafka_partition", "kafka_offset"]
+    landed = read_table(spark, bronze_path(lake_root, topic), BRONZE_SCHEMA).select(*cols)
+    held = read_table(spark, quarantine_path(lake_root, topic), QUARANTINE_SCHEMA).select(*cols)
+    whole = kafka_offsets_reconcile(landed.unionByName(held).where(F.col("kafka_offset").isNotNull()), topic)
+    message = f"this run: {this_run.message}; whole dataset: {whole.message}"
+    return Outcome(this_run.passed and whole.passed, message, {**this_run.metadata, **whole.metadata})
+
+
+def spark_kafka_options(kafka: KafkaResource) -> dict[str, str]:
+    """The Java consumer's security settings for the Kafka source (SASL as a JAAS line)."""
+    options = {"kafka.security.protocol": kafka.security_protocol}
+    if kafka.sasl_mechanism:
+        module = (
+            "org.apache.kafka.common.security.plain.PlainLoginModule"
+            if kafka.sasl_mechanism.upper() == "PLAIN"
+            else "org.apache.kafka.common.security.scram.ScramLoginModule"
+        )
+        options["kafka.sasl.mechanism"] = kafka.sasl_mechanism
+        options["kafka.sasl.jaas.config"] = (
+            f'{module} required username="{kafka.sasl_username or ""}" '
+            f'password="{kafka.sasl_password or ""}";'
+        )
+    return options
+
+
+#: How often each topic receives events (the bronze freshness promise follows from it).
+TOPIC_CADENCE = {
+    TOPIC_PLAYER_COUNTS: Cadence.POLL,
+    TOPIC_NEWS: Cadence.DAILY,
+    TOPIC_APPS: Cadence.DAILY,
+    TOPIC_PLAYTIME: Cadence.HOURLY,
+}
+
+
+def _bronze_asset(name: str, topic: str, upstream: tuple[str, ...]) -> dg.AssetsDefinition:
+    @dg.asset(
+        name=name,
+        group_name=GROUP_LAKE,
+        deps=list(upstream),
+        kinds={"spark", "kafka", "s3"},
+        pool=POOL_SPARK,
+        retry_policy=SPARK_RETRY,
+        freshness_policy=freshness(TOPIC_CADENCE.get(topic, Cadence.POLL)),
+        check_specs=[
+            dg.AssetCheckSpec(
+                CHECK_OFFSETS,
+                asset=name,
+                blocking=True,
+                description="Kafka offsets read = rows landed (bronze + quarantine), each offset once",
+            )
+        ],
+        description=f"Raw events of `{topic}` landed as Parquet (bronze), partitioned by observation day.",
+    )
+    def _bronze(
+        context: dg.AssetExecutionContext, pyspark: PySparkResource, s3: S3Resource, kafka: KafkaResource
+    ) -> dg.MaterializeResult:
+        spark = session(pyspark)
+        lake_root = s3.lake_root()
+        job = BronzeJob(
+            topic=topic,
+            bootstrap_servers=kafka.bootstrap_servers,
+            lake_root=lake_root,
+            kafka_options=spark_kafka_options(kafka),
+        )
+        stats = run_bronze(spark, job)
+        context.log.info(f"{topic}: landed {stats.rows_landed} rows, quarantined {stats.rows_quarantined}")
+        outcome = offsets_outcome(spark, lake_root, topic, stats)
+        days = landed_days(spark, lake_root, topic, stats.batches)
+        return dg.MaterializeResult(
+            metadata={**run_metadata(stats, days), "path": bronze_path(lake_root, topic)},
+            check_results=[check_result(CHECK_OFFSETS, outcome)],
+        )
+
+    return _bronze
+
+
+bronze_assets = [_bronze_asset(name, topic, upstream) for name, (topic, upstream) in BRONZE_TOPICS.items()]

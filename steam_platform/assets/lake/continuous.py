@@ -1,0 +1,163 @@
+"""Continuous bronze under Dagster: the long-running `spark-submit` job launched with Dagster Pipes.
+
+In production a topic can be landed by a processing-time query that keeps running instead of the
+`bronze_*` assets' availableNow runs. `bronze_continuous_job` starts that query as
+`spark-submit ... streaming/bronze.py --continuous` through the `pipes_subprocess` client, so it
+is launched, watched and terminated from Dagster: each landed micro-batch shows in the run's logs
+(rows, quarantined rows, Kafka offsets), and when the job stops (`stop_after_s`, for bounded runs)
+its totals are recorded as a materialization of the topic's existing `bronze_<topic>` asset.
+
+Why that asset and not a new one: the continuous query writes the very same dataset with the same
+checkpoint, so it is the same asset materialised another way; freshness and lineage stay on one
+key. Run one or the other per topic (they share the checkpoint): while this job runs for a topic,
+`lake_refresh_sensor` stops landing that topic and only refreshes its silver, marts and search.
+The job holds no `spark` pool slot, since it would hold it for as long as it runs.
+
+Secrets never go on the command line (visible in `ps`): S3 keys and Kafka security options reach
+the job through its environment.
+"""
+
+import json
+import os
+import shutil
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+
+import dagster as dg
+from pydantic import Field
+
+import streaming.bronze
+from steam_platform.assets.lake.bronze import BRONZE_TOPICS, spark_kafka_options
+from steam_platform.core.constants import TOPIC_PLAYER_COUNTS
+from steam_platform.resources.kafka import KafkaResource
+from steam_platform.resources.s3 import S3Resource
+from steam_platform.resources.spark import SUBMIT_DRIVER_MEMORY_ENV, SUBMIT_JARS_ENV, SUBMIT_MASTER_ENV
+from streaming.bronze import KAFKA_OPTIONS_ENV
+from streaming.bronze_pipes import EXTRA_ASSET_KEY
+from streaming.spark_session import expand_jars
+
+BRONZE_SCRIPT = Path(streaming.bronze.__file__).resolve()
+
+
+class BronzeContinuousConfig(dg.Config):
+    """Which topic to land continuously, how often, and (optionally) for how long."""
+
+    topic: str = Field(default=TOPIC_PLAYER_COUNTS, description="Kafka topic to land into bronze.")
+    interval: str = Field(default="1 minute", description='Processing-time trigger, e.g. "30 seconds".')
+    stop_after_s: float | None = Field(
+        default=None,
+        description="Bounded run: stop cleanly after this many seconds and report; None: until terminated.",
+    )
+    max_offsets_per_trigger: int | None = Field(default=None, description="Cap on records per batch.")
+    asset_key: str | None = Field(
+        default=None,
+        description="Asset to report; default: the topic's `bronze_*` asset (required for other topics).",
+    )
+
+
+def bronze_asset_for(topic: str, asset_key: str | None = None) -> str:
+    """The asset a continuous run of `topic` materialises (`asset_key` wins)."""
+    if asset_key:
+        return asset_key
+    for name, (bronze_topic, _) in BRONZE_TOPICS.items():
+        if bronze_topic == topic:
+            return name
+    known = ", ".join(sorted(t for t, _ in BRONZE_TOPICS.values()))
+    raise dg.Failure(f"no bronze asset lands topic {topic!r} (known: {known}); set `asset_key` to report one")
+
+
+def spark_submit_path() -> str:
+    """`spark-submit` next to this Python (the venv's pyspark), else the one on PATH."""
+    beside = Path(sys.executable).with_name("spark-submit")
+    found = str(beside) if beside.is_file() else shutil.which("spark-submit")
+    if not found:
+        raise dg.Failure("spark-submit not found next to this Python nor on PATH (install pyspark)")
+    return found
+
+
+def submit_command(
+    config: BronzeContinuousConfig, launch_env: Mapping[str, str], *, bootstrap: str, lake_root: str
+) -> list[str]:
+    """The `spark-submit` command line: Spark settings, connector jars, the job's arguments; no secret."""
+    jars = expand_jars(launch_env.get(SUBMIT_JARS_ENV))
+    if not jars:
+        raise dg.Failure(f"no Spark connector jars: set {SUBMIT_JARS_ENV} (`steam-platform stack install`)")
+    command = [
+        spark_submit_path(),
+        "--master",
+        launch_env.get(SUBMIT_MASTER_ENV) or "local[2]",
+        "--driver-memory",
+        launch_env.get(SUBMIT_DRIVER_MEMORY_ENV) or "1g",
+        "--jars",
+        ",".join(jars),
+        str(BRONZE_SCRIPT),
+        "--topic",
+        config.topic,
+        "--bootstrap",
+        bootstrap,
+        "--lake-root",
+        lake_root,
+        "--continuous",
+        "--interval",
+        config.interval,
+    ]
+    if config.stop_after_s:
+        command += ["--timeout-s", str(config.stop_after_s)]
+    if config.max_offsets_per_trigger:
+        command += ["--max-offsets-per-trigger", str(config.max_offsets_per_trigger)]
+    return command
+
+
+def submit_env(s3: S3Resource, kafka: KafkaResource) -> dict[str, str]:
+    """The job's connection settings and secrets, passed through its environment only."""
+    env = {
+        "S3_ENDPOINT_URL": s3.endpoint_url or "",
+        "AWS_REGION": s3.region,
+        KAFKA_OPTIONS_ENV: json.dumps(spark_kafka_options(kafka)),
+    }
+    credentials = s3.spark_credentials()
+    if credentials:
+        env["AWS_ACCESS_KEY_ID"] = credentials["fs.s3a.access.key"]
+        env["AWS_SECRET_ACCESS_KEY"] = credentials["fs.s3a.secret.key"]
+    return env
+
+
+@dg.op(
+    description="Runs the continuous (processing-time) bronze query for one topic via Dagster Pipes.",
+)
+def bronze_continuous(
+    context: dg.OpExecutionContext,
+    config: BronzeContinuousConfig,
+    pipes_subprocess: dg.PipesSubprocessClient,
+    kafka: KafkaResource,
+    s3: S3Resource,
+) -> None:
+    """Launch the job, stream its batch logs, and record its reported materialization at the end."""
+    asset_key = bronze_asset_for(config.topic, config.asset_key)
+    launch_env = {**os.environ, **pipes_subprocess.env}
+    command = submit_command(config, launch_env, bootstrap=kafka.bootstrap_servers, lake_root=s3.lake_root())
+    context.log.info(
+        f"continuous bronze for {config.topic} every {config.interval} -> {asset_key}"
+        + (f", stopping after {config.stop_after_s}s" if config.stop_after_s else "")
+    )
+    invocation = pipes_subprocess.run(
+        context=context,
+        command=command,
+        env=submit_env(s3, kafka),
+        extras={EXTRA_ASSET_KEY: asset_key, "topic": config.topic},
+    )
+    for result in invocation.get_results(implicit_materializations=False):
+        if isinstance(result, dg.MaterializeResult) and result.asset_key is not None:
+            context.log_event(dg.AssetMaterialization(asset_key=result.asset_key, metadata=result.metadata))
+
+
+@dg.job(
+    description=(
+        "Continuous bronze: a long-running processing-time Spark query for one topic, launched with "
+        "Dagster Pipes; reports batches as logs and the bronze asset's materialization when it stops."
+    )
+)
+def bronze_continuous_job() -> None:
+    """One op: the continuous bronze query of the configured topic."""
+    bronze_continuous()

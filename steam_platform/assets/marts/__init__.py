@@ -1,0 +1,1 @@
+"""The marts layer; its `Definitions` are in `definitions.py`."""

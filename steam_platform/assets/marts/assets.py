@@ -1,0 +1,194 @@
+"""Marts (gold): per-day game stats, news impact on player counts, daily rankings, built by Spark.
+
+Each daily partition reads the silver days it needs (declared as partition mappings, so a
+backfill runs them in order and waits for their inputs), and replaces its own `dt=` folder. A run
+may cover a range of days (one Spark session for a whole backfill). Their checks block: a mart
+that breaks its contract fails its run and is never indexed.
+"""
+
+import warnings
+from collections.abc import Callable
+from datetime import date, timedelta
+from functools import reduce
+from typing import Any
+
+import dagster as dg
+from dagster_pyspark import PySparkResource
+from pydantic import Field
+from pyspark.sql import DataFrame, SparkSession
+
+from steam_platform.assets.marts.tables import MART_GAME_DAILY, MART_NEWS_IMPACT, MART_TOP_GAMES
+from steam_platform.assets.warehouse.quality import CHECK_SCHEMA, schema_outcome
+from steam_platform.assets.warehouse.tables import DIM_APP, FACT_NEWS, FACT_PLAYER_COUNTS
+from steam_platform.core.automation_conditions import FOLLOW_UPSTREAM_PAST_DAYS
+from steam_platform.core.cadence import Cadence, freshness
+from steam_platform.core.constants import GROUP_MARTS
+from steam_platform.core.contracts import Table
+from steam_platform.core.partitions import daily_partitions
+from steam_platform.core.spark_schemas import spark_schema, written_schema
+from steam_platform.core.spark_steps import (
+    POOL_SPARK,
+    SPARK_BACKFILL,
+    SPARK_RETRY,
+    check_result,
+    partition_days,
+    session,
+    table_metadata,
+)
+from steam_platform.resources.s3 import S3Resource
+from streaming import marts
+from streaming.quality import no_duplicate_keys
+from streaming.tables_io import conform, read_days, read_table, write_days
+
+CHECK_KEY = "unique_key"
+#: The day before (rank change), or the day before and after (news windows crossing midnight).
+#: Nonexistent neighbours are allowed: the first day has no previous one, today no next one.
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", dg.BetaWarning)  # the flag is beta in 1.13; the mapping is not
+    PREVIOUS_DAY = dg.TimeWindowPartitionMapping(
+        start_offset=-1, end_offset=0, allow_nonexistent_upstream_partitions=True
+    )
+    NEIGHBOUR_DAYS = dg.TimeWindowPartitionMapping(
+        start_offset=-1, end_offset=1, allow_nonexistent_upstream_partitions=True
+    )
+
+
+def _mart_asset(
+    table: Table, deps: list[str | dg.AssetDep]
+) -> Callable[[Callable[..., Any]], dg.AssetsDefinition]:
+    """The daily Spark asset every mart is: shared pool, retries, single-run backfills, freshness
+    (refreshed with every player-count poll), automation for past days, contract metadata and the
+    two blocking checks (schema as declared in tables.py, one row per key)."""
+    return dg.asset(
+        name=table.name,
+        group_name=GROUP_MARTS,
+        partitions_def=daily_partitions,
+        deps=deps,
+        kinds={"spark", "parquet", "s3"},
+        pool=POOL_SPARK,
+        retry_policy=SPARK_RETRY,
+        backfill_policy=SPARK_BACKFILL,
+        freshness_policy=freshness(Cadence.POLL),
+        automation_condition=FOLLOW_UPSTREAM_PAST_DAYS,
+        metadata=table_metadata(table),
+        check_specs=[
+            dg.AssetCheckSpec(
+                CHECK_SCHEMA,
+                asset=table.name,
+                blocking=True,
+                description="Written columns and types equal tables.py",
+            ),
+            dg.AssetCheckSpec(
+                CHECK_KEY,
+                asset=table.name,
+                blocking=True,
+                description=f"One row per ({', '.join(table.key)})",
+            ),
+        ],
+    )
+
+
+def _build(
+    spark: SparkSession,
+    table: Table,
+    days: list[date],
+    rows_of_day: Callable[[date], DataFrame],
+    lake_root: str,
+) -> dg.MaterializeResult:
+    """Build each of `days`, replace those partitions together, and check what was written."""
+    rows = conform(reduce(DataFrame.unionByName, [rows_of_day(day) for day in days]), spark_schema(table))
+    written = write_days(spark, rows, table.path(lake_root), days)
+    back = read_days(spark, table.path(lake_root), written_schema(table), days)
+    key = no_duplicate_keys(
+        back.selectExpr(f"concat_ws('|', {', '.join(f'CAST({k} AS STRING)' for k in table.key)}) AS k"),
+        table.name,
+        key="k",
+    )
+    where = f"dt={days[0]}" if len(days) == 1 else f"dt={days[0]}..{days[-1]}"
+    return dg.MaterializeResult(
+        metadata={"dagster/row_count": written, "path": f"{table.path(lake_root)}/{where}"},
+        check_results=[
+            check_result(CHECK_SCHEMA, schema_outcome(spark, table, lake_root)),
+            check_result(CHECK_KEY, key),
+        ],
+    )
+
+
+def _silver(spark: SparkSession, table: Table, lake_root: str, days: list[date]) -> DataFrame:
+    """The silver/gold table's rows of `days`."""
+    return read_days(spark, table.path(lake_root), written_schema(table), days)
+
+
+def _dim_app(spark: SparkSession, lake_root: str) -> DataFrame:
+    """Every version of every app (marts take the current name)."""
+    return read_table(spark, DIM_APP.path(lake_root), written_schema(DIM_APP))
+
+
+@_mart_asset(
+    MART_GAME_DAILY,
+    deps=["fact_player_counts", "fact_news", "dim_app"],
+)
+def mart_game_daily(
+    context: dg.AssetExecutionContext, pyspark: PySparkResource, s3: S3Resource
+) -> dg.MaterializeResult:
+    """Per app and day: peak, average and minimum concurrent players, samples and news posts."""
+    spark, root = session(pyspark), s3.lake_root()
+    apps = _dim_app(spark, root)
+
+    def of_day(day: date) -> DataFrame:
+        counts, news = _silver(spark, FACT_PLAYER_COUNTS, root, [day]), _silver(spark, FACT_NEWS, root, [day])
+        return marts.mart_game_daily(counts, news, apps, day)
+
+    return _build(spark, MART_GAME_DAILY, partition_days(context), of_day, root)
+
+
+class NewsImpactConfig(dg.Config):
+    """How far around a post players are compared."""
+
+    window_hours: int = Field(default=6, ge=1, le=24, description="Hours before and after each post.")
+
+
+@_mart_asset(
+    MART_NEWS_IMPACT,
+    deps=[
+        dg.AssetDep("fact_news"),
+        dg.AssetDep("fact_player_counts", partition_mapping=NEIGHBOUR_DAYS),
+        dg.AssetDep("dim_app"),
+    ],
+)
+def mart_news_impact(
+    context: dg.AssetExecutionContext, config: NewsImpactConfig, pyspark: PySparkResource, s3: S3Resource
+) -> dg.MaterializeResult:
+    """Per news post: average players in the hours before vs after publication.
+
+    Player counts of the previous and next day are read too, so posts near midnight are measured
+    on full windows (the next day is partial until it has been built).
+    """
+    spark, root = session(pyspark), s3.lake_root()
+    apps = _dim_app(spark, root)
+
+    def of_day(day: date) -> DataFrame:
+        neighbours = [day - timedelta(days=1), day, day + timedelta(days=1)]
+        news = _silver(spark, FACT_NEWS, root, [day])
+        counts = _silver(spark, FACT_PLAYER_COUNTS, root, neighbours)
+        return marts.mart_news_impact(news, counts, apps, day, config.window_hours)
+
+    return _build(spark, MART_NEWS_IMPACT, partition_days(context), of_day, root)
+
+
+@_mart_asset(
+    MART_TOP_GAMES,
+    deps=[dg.AssetDep("mart_game_daily", partition_mapping=PREVIOUS_DAY)],
+)
+def mart_top_games(
+    context: dg.AssetExecutionContext, pyspark: PySparkResource, s3: S3Resource
+) -> dg.MaterializeResult:
+    """Daily ranking by peak players with the rank change vs the previous day."""
+    spark, root = session(pyspark), s3.lake_root()
+
+    def of_day(day: date) -> DataFrame:
+        previous = day - timedelta(days=1)
+        daily = _silver(spark, MART_GAME_DAILY, root, [previous, day])
+        return marts.mart_top_games(daily, day, previous)
+
+    return _build(spark, MART_TOP_GAMES, partition_days(context), of_day, root)

@@ -1,0 +1,23 @@
+"""The marts layer: gold tables for dashboards (daily game stats, news impact, top games).
+
+Today's partitions are refreshed by `lake_refresh_sensor` with the day's silver; a past day whose
+upstream changed outside such a run follows by the declarative condition below, evaluated by
+`marts_automation_sensor`.
+"""
+
+import dagster as dg
+
+from steam_platform.assets.marts.assets import mart_game_daily, mart_news_impact, mart_top_games
+from steam_platform.core.constants import GROUP_MARTS
+
+marts_automation_sensor = dg.AutomationConditionSensorDefinition(
+    "marts_automation_sensor",
+    target=dg.AssetSelection.groups(GROUP_MARTS),
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    minimum_interval_seconds=30,
+    description="Marts of past days follow their upstream (at most hourly, blocking checks passed).",
+)
+
+defs = dg.Definitions(
+    assets=[mart_game_daily, mart_news_impact, mart_top_games], sensors=[marts_automation_sensor]
+)

@@ -1,0 +1,1 @@
+"""The search layer; its `Definitions` are in `definitions.py`."""

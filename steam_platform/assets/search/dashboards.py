@@ -1,0 +1,213 @@
+"""The platform's Kibana dashboards as saved objects, written to `kibana/*.ndjson` beside this
+module (package data; `deploy/kibana` links there).
+
+Dashboards answer: which games are played most right now and how that changed (top games), each
+game's player curve (game daily), the news timeline, and which news moved player counts (news
+impact). The ndjson in `kibana/` is what gets imported; regenerate it after changing a table
+or a panel with `python -m steam_platform.assets.search.dashboards` (a unit test fails while the committed
+files differ from what this module generates).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from steam_platform.assets.search.kibana_objects import (
+    TABLE_PARAMS,
+    Obj,
+    dashboard,
+    date_histogram,
+    game_picker,
+    index_pattern,
+    index_pattern_id,
+    metric,
+    saved_search,
+    terms,
+    visualization,
+    xy_params,
+)
+from steam_platform.assets.search.templates import GAME_DAILY, INDEX_SPECS, NEWS, NEWS_IMPACT, TOP_GAMES
+
+
+def _top_games_objects() -> list[Obj]:
+    most_played = visualization(
+        "steam-vis-most-played-now",
+        "Most played now (rank, peak, change vs previous day)",
+        TOP_GAMES,
+        "table",
+        TABLE_PARAMS,
+        [
+            metric("1", "min", "rank", "Rank"),
+            metric("2", "max", "peak_players", "Peak players"),
+            metric("3", "max", "rank_change", "Rank change"),
+            metric("4", "max", "avg_players", "Avg players"),
+            terms("5", "app_name", "1", 25, "bucket", order="asc"),
+        ],
+    )
+    climbers = visualization(
+        "steam-vis-rank-change",
+        "Rank change vs previous day",
+        TOP_GAMES,
+        "horizontal_bar",
+        xy_params("horizontal_bar", [("1", "Rank change")], "Places climbed"),
+        [metric("1", "max", "rank_change", "Rank change"), terms("2", "app_name", "1", 15, "segment")],
+    )
+    top_history = visualization(
+        "steam-vis-top-games-history",
+        "Top games: daily peak players",
+        TOP_GAMES,
+        "line",
+        xy_params("line", [("1", "Peak players")], "Peak players"),
+        [
+            metric("1", "max", "peak_players", "Peak players"),
+            date_histogram("2", "dt"),
+            terms("3", "app_name", "1", 10, "group"),
+        ],
+    )
+    board = dashboard(
+        "steam-dash-most-played",
+        "Steam: most played now",
+        [(most_played, 0, 0, 24, 20), (climbers, 24, 0, 24, 20), (top_history, 0, 20, 48, 16)],
+        "now-1d/d",
+    )
+    return [most_played, climbers, top_history, board]
+
+
+def _game_curve_objects() -> list[Obj]:
+    picker = game_picker("steam-vis-game-picker", GAME_DAILY)
+    curve = visualization(
+        "steam-vis-player-curve",
+        "Player curve per game (daily peak, average, minimum)",
+        GAME_DAILY,
+        "line",
+        xy_params(
+            "line", [("1", "Peak players"), ("2", "Average players"), ("3", "Minimum players")], "Players"
+        ),
+        [
+            metric("1", "max", "peak_players", "Peak players"),
+            metric("2", "avg", "avg_players", "Average players"),
+            metric("3", "min", "min_players", "Minimum players"),
+            date_histogram("4", "dt"),
+            terms("5", "app_name", "1", 5, "group"),
+        ],
+    )
+    daily_table = visualization(
+        "steam-vis-game-daily-table",
+        "Daily figures per game",
+        GAME_DAILY,
+        "table",
+        TABLE_PARAMS,
+        [
+            metric("1", "max", "peak_players", "Peak"),
+            metric("2", "avg", "avg_players", "Average"),
+            metric("3", "min", "min_players", "Minimum"),
+            metric("4", "sum", "samples", "Samples"),
+            metric("5", "sum", "news_posts", "News posts"),
+            terms("6", "app_name", "1", 50, "bucket"),
+        ],
+    )
+    board = dashboard(
+        "steam-dash-player-curves",
+        "Steam: player curves",
+        [(picker, 0, 0, 12, 8), (curve, 12, 0, 36, 20), (daily_table, 0, 20, 48, 16)],
+        "now-30d",
+    )
+    return [picker, curve, daily_table, board]
+
+
+def _news_objects() -> list[Obj]:
+    timeline = visualization(
+        "steam-vis-news-timeline",
+        "News timeline (posts per day by feed)",
+        NEWS,
+        "histogram",
+        xy_params("histogram", [("1", "Posts")], "Posts"),
+        [
+            metric("1", "count", label="Posts"),
+            date_histogram("2", "published_at"),
+            terms("3", "feedlabel", "1", 5, "group"),
+        ],
+    )
+    news_list = saved_search(
+        "steam-search-news",
+        "Steam news",
+        NEWS,
+        ["title", "appid", "feedlabel", "author", "url"],
+        "published_at",
+    )
+    impact_table = visualization(
+        "steam-vis-news-impact",
+        "News that moved player counts (after vs before, %)",
+        NEWS_IMPACT,
+        "table",
+        TABLE_PARAMS,
+        [
+            metric("1", "max", "change_pct", "Change %"),
+            metric("2", "max", "players_before_avg", "Players before"),
+            metric("3", "max", "players_after_avg", "Players after"),
+            metric("4", "max", "published_at", "Published"),
+            terms("5", "title.keyword", "1", 25, "bucket"),
+            terms("6", "app_name", "1", 1, "bucket"),
+        ],
+    )
+    impact_by_game = visualization(
+        "steam-vis-news-impact-by-game",
+        "Average player change after news, per game",
+        NEWS_IMPACT,
+        "horizontal_bar",
+        xy_params("horizontal_bar", [("1", "Avg change %")], "Change %"),
+        [metric("1", "avg", "change_pct", "Avg change %"), terms("2", "app_name", "1", 15, "segment")],
+    )
+    board = dashboard(
+        "steam-dash-news",
+        "Steam: news timeline and impact",
+        [
+            (timeline, 0, 0, 48, 14),
+            (impact_table, 0, 14, 30, 20),
+            (impact_by_game, 30, 14, 18, 20),
+            (news_list, 0, 34, 48, 20),
+        ],
+        "now-30d",
+    )
+    return [timeline, news_list, impact_table, impact_by_game, board]
+
+
+def saved_object_files() -> dict[str, list[Obj]]:
+    """File name -> saved objects in import order. Each file is self-contained: it carries the
+    data views its panels use, so every reference resolves within the file it is imported from."""
+    files = {
+        "dashboard_most_played.ndjson": _top_games_objects(),
+        "dashboard_player_curves.ndjson": _game_curve_objects(),
+        "dashboard_news.ndjson": _news_objects(),
+    }
+    by_id = {index_pattern_id(spec): spec for spec in INDEX_SPECS}
+    out: dict[str, list[Obj]] = {}
+    for name, objects in files.items():
+        used = sorted({r["id"] for o in objects for r in o["references"] if r["type"] == "index-pattern"})
+        out[name] = [index_pattern(by_id[i]) for i in used] + objects
+    return out
+
+
+def render(objects: list[Obj]) -> str:
+    """ndjson text: one compact JSON object per line."""
+    return "".join(json.dumps(obj, ensure_ascii=False, sort_keys=True) + "\n" for obj in objects)
+
+
+def write_all(target: Path) -> list[Path]:
+    """Write every ndjson file into `target` (by default the package's `kibana/`, shipped as package data)."""
+    target.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, objects in saved_object_files().items():
+        path = target / name
+        path.write_text(render(objects), encoding="utf-8")
+        written.append(path)
+    return written
+
+
+if __name__ == "__main__":
+    for path in write_all(
+        Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).resolve().parent / "kibana"
+    ):
+        print(path)

@@ -1,0 +1,36 @@
+"""The search layer: marts and news indexed into Elasticsearch, and the Kibana saved objects.
+
+- `assets.py`: one index asset per mart (and news), plus `kibana_saved_objects`.
+- `templates.py` (mappings derived from the table contracts), `indexer.py` (partition sync and
+  full refresh behind an alias), `bulk.py` (bulk writes with retries), `reader.py` (mart
+  partitions from the lake as documents).
+- `kibana_objects.py` and `dashboards.py` generate the dashboards shipped in `kibana/*.ndjson`
+  (package data, so a wheel install provisions them too).
+Today's partitions are indexed by the lake run; past days and the saved objects follow the
+declarative conditions evaluated by `search_automation_sensor`.
+"""
+
+import dagster as dg
+
+from steam_platform.assets.search.assets import (
+    kibana_saved_objects,
+    search_game_daily,
+    search_news,
+    search_news_impact,
+    search_top_games,
+)
+from steam_platform.core.constants import GROUP_SEARCH
+
+search_automation_sensor = dg.AutomationConditionSensorDefinition(
+    "search_automation_sensor",
+    target=dg.AssetSelection.groups(GROUP_SEARCH),
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    minimum_interval_seconds=30,
+    description="Search indices of past days follow their mart (at most hourly, blocking checks "
+    "passed); Kibana saved objects are provisioned when missing or changed.",
+)
+
+defs = dg.Definitions(
+    assets=[search_game_daily, search_top_games, search_news_impact, search_news, kibana_saved_objects],
+    sensors=[search_automation_sensor],
+)

@@ -1,0 +1,365 @@
+"""Keeps one alias (e.g. `mart_top_games`) in step with its table in the lake.
+
+Two ways to sync, chosen per call:
+- partition: the day's rows are upserted into the index behind the alias (same `_id`s, so re-runs
+  overwrite), then documents of that day that the partition no longer contains are deleted
+  (ids compared), then one refresh makes the day visible.
+- full refresh: every partition goes into a new versioned index built with refreshes off; after a
+  refresh and a count check, the alias moves to it in one atomic `_aliases` call that also deletes
+  the index it replaces. Searches on the alias see the old index until the swap, never a half-built
+  one. A partition sync becomes a full refresh when the alias does not exist yet or its index was
+  built from another schema (mapping changed in code).
+
+Full refreshes of one alias may overlap (daemon runs overlap, the Elasticsearch pool may allow more
+than one slot). Builds are ordered by the start time in their names, and the alias only ever moves
+forward: the swap is a compare-and-swap on the alias's current target (`swap_alias`), a build that
+is older than the live one when it is ready is dropped and reported as `full_refresh_superseded`
+(not a failure), and the clean-up after a swap deletes only provably stale indices — older than the
+new target and not behind the alias — never another run's newer build in progress.
+
+Refreshes are deliberate: none per bulk request, one at the end of each sync.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import time
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from elasticsearch import Elasticsearch, NotFoundError, RequestError
+from elasticsearch.helpers import scan
+
+from steam_platform.assets.search import bulk
+from steam_platform.assets.search.bulk import FailedDoc, RetrySettings
+from steam_platform.assets.search.templates import IndexSpec
+
+Mode = Literal["partition", "full_refresh", "full_refresh_superseded"]
+Docs = list[dict[str, Any]]
+
+#: The tail of a versioned index name after the alias: `-v<schema>-<UTC build start>`.
+_GENERATION = re.compile(r"-v[0-9A-Za-z]+-(?P<started>\d{8}t\d{12})")
+
+#: Read-then-swap rounds before giving up; each extra round means another run swapped meanwhile.
+SWAP_ROUNDS = 5
+
+
+class MappingConflictError(RuntimeError):
+    """Elasticsearch refused a template or mapping: the code's contract and the cluster disagree."""
+
+
+class AliasSwapError(RuntimeError):
+    """The alias kept moving under a full refresh: other runs swapped it in every round we tried."""
+
+
+class IndexingError(RuntimeError):
+    """Some documents could not be written; `report` lists which, and why."""
+
+    def __init__(self, message: str, report: IndexReport) -> None:
+        super().__init__(message)
+        self.report = report
+
+
+@dataclass
+class IndexReport:
+    """What one sync did, for asset metadata and logs."""
+
+    alias: str
+    index: str
+    mode: Mode
+    partitions: list[str]
+    rows: int = 0
+    docs_indexed: int = 0
+    docs_deleted: int = 0
+    failed: list[FailedDoc] = field(default_factory=list)
+    #: Older generations this run deleted: the alias's previous target and stale leftovers.
+    old_indices_removed: list[str] = field(default_factory=list)
+    #: A full refresh that lost the race: the newer build the alias already pointed at (this run's
+    #: own build, `index`, was dropped).
+    superseded_by: str | None = None
+    duration_s: float = 0.0
+
+
+def ensure_template(es: Elasticsearch, spec: IndexSpec, replicas: int, retry: RetrySettings) -> None:
+    """Install (or update) the alias's index template; a refused template is a mapping conflict."""
+    try:
+        bulk.call(retry, es.indices.put_index_template, name=spec.template_name, body=spec.template(replicas))
+    except RequestError as exc:
+        raise MappingConflictError(
+            f"Elasticsearch refused index template {spec.template_name}: {exc.error} {exc.info}"
+        ) from exc
+
+
+def alias_indices(es: Elasticsearch, alias: str, retry: RetrySettings) -> list[str]:
+    """The concrete indices behind `alias` (empty when the alias does not exist)."""
+    try:
+        found = bulk.call(retry, es.indices.get_alias, name=alias)
+    except NotFoundError:
+        return []
+    return sorted(found)
+
+
+def _actions(index: str, spec: IndexSpec, docs: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    for doc in docs:
+        yield {"_op_type": "index", "_index": index, "_id": spec.doc_id(doc), "_source": doc}
+
+
+def _ids_of_partition(es: Elasticsearch, index: str, spec: IndexSpec, dt: str) -> set[str]:
+    query = {"query": {"term": {spec.table.partition_column or "dt": dt}}, "_source": False}
+    return {hit["_id"] for hit in scan(es, index=index, query=query, size=1000)}
+
+
+def sync_partition(
+    es: Elasticsearch,
+    spec: IndexSpec,
+    index: str,
+    dt: str,
+    docs: Docs,
+    retry: RetrySettings,
+) -> IndexReport:
+    """Upsert one day's documents into `index`, delete that day's documents no longer in the lake."""
+    report = IndexReport(alias=spec.alias, index=index, mode="partition", partitions=[dt], rows=len(docs))
+    outcome = bulk.write(es, _actions(index, spec, docs), retry)
+    report.docs_indexed = outcome.succeeded
+    report.failed += outcome.failed
+    if report.failed:
+        return report  # keep stale documents until the day is fully written; a re-run cleans up
+    keep = {spec.doc_id(d) for d in docs}
+    existing = bulk.call(retry, _ids_of_partition, es, index, spec, dt)
+    stale = sorted(existing - keep)
+    deletes = ({"_op_type": "delete", "_index": index, "_id": doc_id} for doc_id in stale)
+    deleted = bulk.write(es, deletes, retry)
+    report.docs_deleted = deleted.succeeded
+    report.failed += deleted.failed
+    bulk.call(retry, es.indices.refresh, index=index)
+    return report
+
+
+def new_index_name(spec: IndexSpec, now: datetime | None = None) -> str:
+    """A fresh versioned index name: `<alias>-v<schema>-<UTC timestamp to microseconds>`."""
+    stamp = (now or datetime.now(UTC)).strftime("%Y%m%dt%H%M%S%f")
+    return f"{spec.index_prefix}{stamp}"
+
+
+def build_started(spec: IndexSpec, index: str) -> tuple[str, str] | None:
+    """Sort key of a versioned index of the alias: the build's start stamp, then the name (ties).
+
+    The name, not `index.creation_date`: it is fixed when the build starts, so it orders builds by
+    when they began reading the lake, and it survives the index being re-created (a bulk write into
+    a build that was deleted meanwhile auto-creates it again, with a new creation date). None for
+    an index this code did not name: it is never taken for older or newer than a build.
+    """
+    prefix = f"{spec.alias}-"
+    if not index.startswith(prefix):
+        return None
+    match = _GENERATION.fullmatch(index, len(prefix) - 1)
+    return (match["started"], index) if match else None
+
+
+def started_after(spec: IndexSpec, index: str, other: str) -> bool:
+    """Whether `index` is a build of the alias that started after the build `other`."""
+    mine, theirs = build_started(spec, index), build_started(spec, other)
+    return mine is not None and theirs is not None and mine > theirs
+
+
+def stale_indices(spec: IndexSpec, aliases_of: Mapping[str, Collection[str]], swapped_to: str) -> list[str]:
+    """Indices safe to delete after a swap to `swapped_to`, from `{index: its aliases}`.
+
+    Only builds that started before `swapped_to` and are not behind the alias: earlier generations,
+    failed or abandoned builds, and older builds still running (those could never go live any more).
+    A newer build is another run's work in progress and is kept; so is any index not named by us.
+    """
+    return sorted(
+        index
+        for index, aliases in aliases_of.items()
+        if spec.alias not in aliases and started_after(spec, swapped_to, index)
+    )
+
+
+def remove_stale_indices(
+    es: Elasticsearch, spec: IndexSpec, swapped_to: str, retry: RetrySettings
+) -> list[str]:
+    """Delete the alias's stale indices (see `stale_indices`); the names deleted."""
+    # One snapshot of every generation with its aliases: nothing older can become the target again,
+    # since the alias only moves forward (swap_alias).
+    found = bulk.call(retry, es.indices.get_alias, index=f"{spec.alias}-v*", ignore_unavailable=True)
+    stale = stale_indices(
+        spec, {name: set(info.get("aliases", {})) for name, info in found.items()}, swapped_to
+    )
+    for name in stale:
+        bulk.call(retry, es.indices.delete, index=name, ignore_unavailable=True)
+    return stale
+
+
+def newest_after(spec: IndexSpec, live: Iterable[str], index: str) -> str | None:
+    """The newest of the `live` targets of the alias if it is a build started after `index`."""
+    newer = [i for i in live if started_after(spec, i, index)]
+    return max(newer, key=lambda i: build_started(spec, i) or ("", i)) if newer else None
+
+
+@dataclass(frozen=True)
+class Swap:
+    """How a swap ended: the previous targets deleted with it, or the newer build that was live."""
+
+    replaced: list[str]
+    superseded_by: str | None = None
+
+
+def swap_alias(es: Elasticsearch, spec: IndexSpec, index: str, retry: RetrySettings) -> Swap:
+    """Point the alias at `index`, unless a newer build is already behind it: never backwards.
+
+    A compare-and-swap on the alias's target. Elasticsearch 7.10 has no conditional alias update (a
+    `remove` of an alias the index no longer carries is acknowledged silently; `must_exist` came in
+    7.11), so the targets read are deleted by `remove_index` in the same atomic `_aliases` call as
+    the `add`: the call fails (404) when one of them is gone, i.e. another run swapped (and so
+    deleted it) since we read the alias. Then the alias is read again and decided anew. Only the
+    first swap of an alias (no target yet) cannot be conditional: the next round checks that no
+    other run added its build alongside ours, and the older of the two steps aside.
+    """
+    replaced: list[str] = []
+    for _ in range(SWAP_ROUNDS):
+        live = alias_indices(es, spec.alias, retry)
+        winner = newest_after(spec, live, index)
+        if winner is not None:
+            return Swap(replaced, superseded_by=winner)
+        others = [i for i in live if i != index]
+        if index in live and not others:
+            return Swap(replaced)
+        actions: list[dict[str, Any]] = [{"remove_index": {"index": i}} for i in others]
+        actions.append({"add": {"index": index, "alias": spec.alias}})
+        try:
+            bulk.call(retry, es.indices.update_aliases, body={"actions": actions})
+        except NotFoundError:
+            continue  # a target we read (or our build) is gone: another run swapped first
+        replaced += others
+        if others:
+            return Swap(replaced)
+    raise AliasSwapError(f"{spec.alias} moved in each of {SWAP_ROUNDS} attempts to swap it to {index}")
+
+
+def _build(
+    es: Elasticsearch,
+    spec: IndexSpec,
+    index: str,
+    partitions: list[str],
+    load: Callable[[str], Docs],
+    retry: RetrySettings,
+    report: IndexReport,
+) -> None:
+    """Write every partition into `index`, make it searchable and check it holds every row."""
+    for dt in partitions:
+        docs = load(dt)
+        report.rows += len(docs)
+        outcome = bulk.write(es, _actions(index, spec, docs), retry)
+        report.docs_indexed += outcome.succeeded
+        report.failed += outcome.failed
+    if report.failed:
+        raise IndexingError(_failure_message(report), report)
+    bulk.call(retry, es.indices.put_settings, index=index, body={"index": {"refresh_interval": None}})
+    bulk.call(retry, es.indices.refresh, index=index)
+    count = bulk.call(retry, es.count, index=index)["count"]
+    if count != report.rows:
+        raise IndexingError(f"{index} holds {count} documents, expected {report.rows}", report)
+
+
+def _build_and_swap(
+    es: Elasticsearch,
+    spec: IndexSpec,
+    index: str,
+    partitions: list[str],
+    load: Callable[[str], Docs],
+    retry: RetrySettings,
+    report: IndexReport,
+) -> Swap:
+    """Build `index` and swap the alias to it; a build overtaken by a newer live one is superseded."""
+    try:
+        _build(es, spec, index, partitions, load, retry, report)
+    except (IndexingError, NotFoundError):
+        # A newer run that went live meanwhile deletes our older build as stale (documents then
+        # go missing, or the index is gone): nothing of this build could be used any more anyway.
+        winner = newest_after(spec, alias_indices(es, spec.alias, retry), index)
+        if winner is None:
+            raise
+        report.failed = []
+        return Swap([], superseded_by=winner)
+    return swap_alias(es, spec, index, retry)
+
+
+def full_refresh(
+    es: Elasticsearch,
+    spec: IndexSpec,
+    partitions: list[str],
+    load: Callable[[str], Docs],
+    retry: RetrySettings,
+) -> IndexReport:
+    """Build a new index from every partition and swap the alias to it, then drop stale indices.
+
+    When another full refresh of the alias went live with a newer build first, this run's build is
+    dropped and the report says so (`full_refresh_superseded`, `superseded_by`): not a failure, the
+    alias already serves fresher data.
+    """
+    index = new_index_name(spec)
+    report = IndexReport(alias=spec.alias, index=index, mode="full_refresh", partitions=list(partitions))
+    try:
+        bulk.call(retry, es.indices.create, index=index, settings={"refresh_interval": "-1"})
+    except RequestError as exc:
+        raise MappingConflictError(f"creating {index} failed: {exc.error} {exc.info}") from exc
+    try:
+        swap = _build_and_swap(es, spec, index, partitions, load, retry, report)
+    except BaseException:
+        # The alias still points at the old index; drop the half-built one (best effort).
+        # The original error matters more than a failed clean-up; the next full refresh cleans up.
+        with contextlib.suppress(Exception):
+            es.indices.delete(index=index, ignore_unavailable=True)
+        raise
+    if swap.superseded_by is not None:
+        # Deleting our build also takes it off the alias, should a concurrent first swap have added it.
+        bulk.call(retry, es.indices.delete, index=index, ignore_unavailable=True)
+        report.mode, report.superseded_by = "full_refresh_superseded", swap.superseded_by
+        return report
+    removed = swap.replaced + remove_stale_indices(es, spec, swapped_to=index, retry=retry)
+    report.old_indices_removed = sorted(set(removed))
+    return report
+
+
+def _failure_message(report: IndexReport) -> str:
+    return (
+        f"{len(report.failed)} of {report.rows} document(s) were not written to {report.index} "
+        f"(alias {report.alias}, partitions {', '.join(report.partitions)}):\n"
+        + bulk.summarise(report.failed)
+    )
+
+
+def sync(
+    es: Elasticsearch,
+    spec: IndexSpec,
+    dt: str,
+    load: Callable[[str], Docs],
+    list_partitions: Callable[[], list[str]],
+    *,
+    replicas: int = 0,
+    force_full_refresh: bool = False,
+    retry: RetrySettings | None = None,
+) -> IndexReport:
+    """Bring the alias up to date for partition `dt` (or everything, when a full refresh is due).
+
+    Raises `IndexingError` (with the report) when documents were left unwritten, and
+    `MappingConflictError` when the cluster refuses the mapping.
+    """
+    retry = retry or RetrySettings()
+    started = time.monotonic()
+    ensure_template(es, spec, replicas, retry)
+    current = alias_indices(es, spec.alias, retry)
+    compatible = len(current) == 1 and current[0].startswith(spec.index_prefix)
+    if force_full_refresh or not compatible:
+        partitions = sorted(set(list_partitions()) | {dt})
+        report = full_refresh(es, spec, partitions, load, retry)
+    else:
+        report = sync_partition(es, spec, current[0], dt, load(dt), retry)
+    report.duration_s = round(time.monotonic() - started, 3)
+    if report.failed:
+        raise IndexingError(_failure_message(report), report)
+    return report

@@ -1,0 +1,1 @@
+"""The warehouse layer; its `Definitions` are in `definitions.py`."""

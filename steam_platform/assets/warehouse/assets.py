@@ -1,0 +1,144 @@
+"""Warehouse (silver): typed, deduplicated facts per day and the app dimension, built by Spark.
+
+A daily partition reads the bronze rows of its day and replaces exactly its `dt=` folder (dynamic
+partition overwrite), so re-runs and backfills give the same rows. A run may cover a range of days
+(a backfill, or the lake sensor rebuilding what a news backfill landed): one Spark session for
+all of them, each day checked on its own. Blocking checks keep the marts
+from building on a partition with duplicates, a wrong schema, negative counts or rows that do not
+reconcile with bronze.
+"""
+
+from functools import reduce
+
+import dagster as dg
+from dagster_pyspark import PySparkResource
+from pyspark.sql import DataFrame
+
+from steam_platform.assets.lake.bronze import TOPIC_CADENCE
+from steam_platform.assets.warehouse.quality import (
+    CHECK_NON_NEGATIVE,
+    CHECK_ONE_CURRENT,
+    CHECK_RECONCILE,
+    CHECK_SCHEMA,
+    CHECK_UNIQUE,
+    FACTS,
+    FactSpec,
+    dim_app_outcomes,
+    fact_outcomes,
+    read_bronze,
+)
+from steam_platform.assets.warehouse.tables import DIM_APP
+from steam_platform.core.cadence import Cadence, freshness
+from steam_platform.core.constants import GROUP_WAREHOUSE
+from steam_platform.core.partitions import daily_partitions
+from steam_platform.core.spark_schemas import spark_schema
+from steam_platform.core.spark_steps import (
+    POOL_SPARK,
+    SPARK_BACKFILL,
+    SPARK_RETRY,
+    check_result,
+    combine,
+    partition_days,
+    session,
+    table_metadata,
+)
+from steam_platform.resources.s3 import S3Resource
+from streaming import warehouse
+from streaming.tables_io import conform, write_days, write_whole
+
+BRONZE_OF_TOPIC = {
+    "steam.player_counts": "bronze_player_counts",
+    "steam.news": "bronze_news",
+    "steam.playtime": "bronze_playtime",
+    "steam.apps": "bronze_apps",
+}
+
+FACT_CHECKS = {
+    CHECK_UNIQUE: "One row per event_id in the partition",
+    CHECK_SCHEMA: "Written columns and types equal the contract in tables.py",
+    CHECK_RECONCILE: "Rows = distinct bronze events of the day (a missing partition fails)",
+    CHECK_NON_NEGATIVE: "No negative counts",
+}
+
+
+def _fact_asset(name: str, spec: FactSpec) -> dg.AssetsDefinition:
+    @dg.asset(
+        name=name,
+        group_name=GROUP_WAREHOUSE,
+        partitions_def=daily_partitions,
+        deps=[BRONZE_OF_TOPIC[spec.topic]],
+        kinds={"spark", "parquet", "s3"},
+        pool=POOL_SPARK,
+        retry_policy=SPARK_RETRY,
+        backfill_policy=SPARK_BACKFILL,
+        freshness_policy=freshness(TOPIC_CADENCE[spec.topic]),
+        metadata=table_metadata(spec.table),
+        check_specs=[
+            dg.AssetCheckSpec(c, asset=name, blocking=True, description=d) for c, d in FACT_CHECKS.items()
+        ],
+        description=spec.table.description,
+    )
+    def _fact(
+        context: dg.AssetExecutionContext, pyspark: PySparkResource, s3: S3Resource
+    ) -> dg.MaterializeResult:
+        spark = session(pyspark)
+        days = partition_days(context)
+        lake_root = s3.lake_root()
+        bronze = read_bronze(spark, lake_root, spec.topic)
+        built = [spec.build(bronze, day) for day in days]
+        rows = conform(reduce(DataFrame.unionByName, built), spark_schema(spec.table))
+        written = write_days(spark, rows, spec.table.path(lake_root), days)
+        per_day = [fact_outcomes(spark, spec, lake_root, day) for day in days]
+        where = f"dt={days[0]}" if len(days) == 1 else f"dt={days[0]}..{days[-1]}"
+        return dg.MaterializeResult(
+            metadata={"dagster/row_count": written, "path": f"{spec.table.path(lake_root)}/{where}"},
+            check_results=[check_result(c, combine([o[c] for o in per_day])) for c in FACT_CHECKS],
+        )
+
+    return _fact
+
+
+fact_assets = [_fact_asset(name, spec) for name, spec in FACTS.items()]
+
+
+@dg.asset(
+    group_name=GROUP_WAREHOUSE,
+    partitions_def=daily_partitions,
+    deps=["bronze_apps"],
+    kinds={"spark", "parquet", "s3"},
+    pool=POOL_SPARK,
+    retry_policy=SPARK_RETRY,
+    backfill_policy=SPARK_BACKFILL,
+    freshness_policy=freshness(Cadence.DAILY),
+    metadata=table_metadata(DIM_APP),
+    check_specs=[
+        dg.AssetCheckSpec(
+            CHECK_SCHEMA, asset="dim_app", blocking=True, description=FACT_CHECKS[CHECK_SCHEMA]
+        ),
+        dg.AssetCheckSpec(
+            CHECK_ONE_CURRENT,
+            asset="dim_app",
+            blocking=True,
+            description="Exactly one current version per app seen in bronze",
+        ),
+    ],
+)
+def dim_app(
+    context: dg.AssetExecutionContext, pyspark: PySparkResource, s3: S3Resource
+) -> dg.MaterializeResult:
+    """App attributes with history (valid_from/valid_to), rebuilt from every app event in bronze.
+
+    The dimension is one whole table (history is append-only in bronze, so a rebuild never loses a
+    version); a daily partition (or a range of them, in one rebuild) refreshes it once that day's
+    catalogue and details have landed.
+    """
+    spark = session(pyspark)
+    lake_root = s3.lake_root()
+    rows = conform(warehouse.dim_app(read_bronze(spark, lake_root, "steam.apps")), spark_schema(DIM_APP))
+    written = write_whole(rows, DIM_APP.path(lake_root))
+    context.log.info(f"dim_app: {written} versions")
+    outcomes = dim_app_outcomes(spark, lake_root)
+    return dg.MaterializeResult(
+        metadata={"dagster/row_count": written, "path": DIM_APP.path(lake_root)},
+        check_results=[check_result(c, o) for c, o in outcomes.items()],
+    )

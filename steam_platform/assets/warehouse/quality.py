@@ -1,0 +1,124 @@
+"""The warehouse's quality rules applied to one written partition (run by the assets, and by tests).
+
+For a fact table and day: one row per event_id, the schema of the contract, no negative counts,
+and reconciliation with bronze (silver rows = distinct events bronze holds for that day).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from steam_platform.assets.warehouse.tables import DIM_APP, FACT_NEWS, FACT_PLAYER_COUNTS, FACT_PLAYTIME
+from steam_platform.core.contracts import Table
+from steam_platform.core.spark_schemas import written_schema
+from streaming import warehouse
+from streaming.envelope_schema import BRONZE_SCHEMA
+from streaming.hadoop_fs import exists, parquet_stats
+from streaming.lake_paths import bronze_path
+from streaming.quality import Outcome, no_duplicate_keys, no_negative, schema_matches, silver_reconciles
+from streaming.tables_io import read_days, read_table
+
+CHECK_UNIQUE = "no_duplicate_event_id"
+CHECK_SCHEMA = "schema_matches_contract"
+CHECK_RECONCILE = "reconciles_with_bronze"
+CHECK_NON_NEGATIVE = "no_negative_values"
+CHECK_ONE_CURRENT = "one_current_version_per_app"
+
+
+@dataclass(frozen=True)
+class FactSpec:
+    """How a fact table is built from its topic's bronze rows, and which column must be >= 0."""
+
+    table: Table
+    topic: str
+    build: Callable[[DataFrame, date], DataFrame]
+    selection: Callable[[DataFrame, date], DataFrame]
+    non_negative: str
+
+
+FACTS: dict[str, FactSpec] = {
+    "fact_player_counts": FactSpec(
+        FACT_PLAYER_COUNTS,
+        "steam.player_counts",
+        warehouse.fact_player_counts,
+        warehouse.events_of_day,
+        "player_count",
+    ),
+    "fact_news": FactSpec(
+        FACT_NEWS, "steam.news", warehouse.fact_news, warehouse.news_published_on, "word_count"
+    ),
+    "fact_playtime": FactSpec(
+        FACT_PLAYTIME, "steam.playtime", warehouse.fact_playtime, warehouse.events_of_day, "playtime_forever"
+    ),
+}
+
+
+def read_bronze(spark: SparkSession, lake_root: str, topic: str) -> DataFrame:
+    """The topic's whole bronze dataset (filters on `dt` prune partitions)."""
+    return read_table(spark, bronze_path(lake_root, topic), BRONZE_SCHEMA)
+
+
+def _written(spark: SparkSession, table: Table, lake_root: str) -> DataFrame | None:
+    path = table.path(lake_root)
+    if not exists(spark, path) or parquet_stats(spark, path).files == 0:
+        return None
+    return spark.read.parquet(path)
+
+
+def schema_outcome(spark: SparkSession, table: Table, lake_root: str) -> Outcome:
+    """The table's files have the contract's columns and types (partition column last).
+
+    A table without data files yet (a fresh deployment, a quiet day with no news) passes: there is
+    nothing to compare, and emptiness is normal data. Whether rows are missing is the concern of
+    the reconciliation checks; any file that is written is held to the contract.
+    """
+    written = _written(spark, table, lake_root)
+    if written is None:
+        return Outcome(
+            True,
+            f"{table.name}: no rows yet: nothing to compare (no data files at {table.path(lake_root)})",
+            {"data_files": 0},
+        )
+    return schema_matches(written.schema, written_schema(table), table.name)
+
+
+def fact_outcomes(spark: SparkSession, spec: FactSpec, lake_root: str, day: date) -> dict[str, Outcome]:
+    """Every rule of a fact table for partition `day`, by check name."""
+    table = spec.table
+    silver = read_days(spark, table.path(lake_root), written_schema(table), [day])
+    bronze = spec.selection(read_bronze(spark, lake_root, spec.topic), day)
+    bronze_events = bronze.select("event_id").distinct().count()
+    return {
+        CHECK_UNIQUE: no_duplicate_keys(silver, table.name),
+        CHECK_SCHEMA: schema_outcome(spark, table, lake_root),
+        CHECK_RECONCILE: silver_reconciles(bronze_events, silver.count(), table.name, day),
+        CHECK_NON_NEGATIVE: no_negative(silver, table.name, spec.non_negative),
+    }
+
+
+def dim_app_outcomes(spark: SparkSession, lake_root: str) -> dict[str, Outcome]:
+    """dim_app: contract schema, one current version per app, every app seen in bronze present."""
+    dim = read_table(spark, DIM_APP.path(lake_root), written_schema(DIM_APP))
+    current = dim.where("is_current")
+    apps = read_bronze(spark, lake_root, "steam.apps").select(
+        F.get_json_object("payload", "$.appid").cast("long").alias("appid")
+    )
+    seen = apps.where(F.col("appid").isNotNull()).distinct().count()
+    n_current = current.count()
+    meta = {"apps_in_bronze": seen, "current_versions": n_current}
+    covered = Outcome(
+        n_current == seen,
+        f"dim_app: {n_current} current versions for {seen} apps seen in bronze",
+        meta,
+    )
+    one_current = no_duplicate_keys(current, "dim_app (current versions)", key="appid")
+    passed = covered.passed and one_current.passed
+    return {
+        CHECK_SCHEMA: schema_outcome(spark, DIM_APP, lake_root),
+        CHECK_ONE_CURRENT: Outcome(passed, f"{covered.message}; {one_current.message}", meta),
+    }

@@ -1,0 +1,1 @@
+"""What every layer shares: constants, partitions, cadences, settings, table contracts, automation."""

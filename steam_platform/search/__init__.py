@@ -1,1 +1,0 @@
-"""The search layer: Elasticsearch templates, lake reader and bulk indexing for marts and news."""

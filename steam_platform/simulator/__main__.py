@@ -1,8 +1,0 @@
-"""`python -m steam_platform.simulator --port 8787 --seed 7`: how the local stack starts the simulator."""
-
-import typer
-
-from steam_platform.simulator.command import simulator
-
-if __name__ == "__main__":
-    typer.run(simulator)
