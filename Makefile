@@ -18,6 +18,7 @@ test: install  ## Lint, type-check, validate definitions, then every test agains
 lint:
 	$(VENV)/ruff check steam_platform steam_devstack steam_simulator streaming tests benchmarks
 	$(VENV)/ruff format --check steam_platform steam_devstack steam_simulator streaming tests benchmarks
+	$(VENV)/lint-imports --no-cache
 
 typecheck:
 	$(VENV)/mypy
