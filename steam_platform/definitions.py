@@ -8,17 +8,25 @@ from __future__ import annotations
 
 import dagster as dg
 
-from steam_platform.assets.bus.definitions import defs as bus
-from steam_platform.assets.ingest.definitions import defs as ingest
-from steam_platform.assets.lake.definitions import defs as lake
-from steam_platform.assets.marts.definitions import defs as marts
-from steam_platform.assets.search.definitions import defs as search
-from steam_platform.assets.warehouse.definitions import defs as warehouse
+from steam_platform.assets.bus import definitions as bus
+from steam_platform.assets.ingest import definitions as ingest
+from steam_platform.assets.lake import definitions as lake
+from steam_platform.assets.marts import definitions as marts
+from steam_platform.assets.search import definitions as search
+from steam_platform.assets.warehouse import definitions as warehouse
 from steam_platform.resources.wiring import build_resources
 
 #: Every step of a run in the run's own process: a lake run (bronze -> silver -> marts -> search)
 #: then shares ONE Spark session (one driver JVM) instead of starting one per step, which on two
 #: cores costs 5-40 s and ~1 GB each. Parallelism comes from separate runs, bounded by pools.
-platform = dg.Definitions(executor=dg.in_process_executor, resources=build_resources())
-
-defs = dg.Definitions.merge(ingest, bus, lake, warehouse, marts, search, platform)
+#: Layer Definitions stay inside their modules: a code location loaded by module (`-m`) must see
+#: exactly one `Definitions` object at module scope.
+defs = dg.Definitions.merge(
+    ingest.defs,
+    bus.defs,
+    lake.defs,
+    warehouse.defs,
+    marts.defs,
+    search.defs,
+    dg.Definitions(executor=dg.in_process_executor, resources=build_resources()),
+)

@@ -7,7 +7,8 @@ crash (Spark replays it from the checkpoint's offset log with the same offsets) 
 the files of its own earlier attempt, so every record lands once. Malformed envelopes go to
 `<lake_root>/quarantine/<topic>/` with a reason and never stop the stream.
 
-In-process: `run_bronze(spark, BronzeJob(...))` returns `BronzeStats`. As a job:
+In-process: `run_bronze(spark, BronzeJob(...))` returns `BronzeStats` (`streaming/bronze_stats.py`).
+As a job:
 
     spark-submit --jars "${STEAM_SPARK_JARS//:/,}" streaming/bronze.py --topic steam.news \
         --bootstrap 127.0.0.1:19093 --lake-root s3a://steam-lake/lake \
@@ -39,6 +40,8 @@ if __package__ in (None, ""):  # run as a script by spark-submit: make `streamin
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from streaming.bronze_pipes import pipes_progress
+from streaming.bronze_stats import BatchStats, BronzeStats, stats_as_dict
 from streaming.envelope_parse import good_rows, parse_kafka_records, quarantined_rows
 from streaming.hadoop_fs import FileStats, parquet_stats
 from streaming.lake_paths import bronze_path, checkpoint_path, quarantine_path
@@ -63,39 +66,6 @@ class BronzeJob:
     @property
     def checkpoint_location(self) -> str:
         return self.checkpoint or checkpoint_path(self.lake_root, self.topic)
-
-
-@dataclass
-class BatchStats:
-    """What one micro-batch landed: rows, quarantined rows, offsets per Kafka partition."""
-
-    rows: int = 0
-    quarantined: int = 0
-    #: partition -> (first offset, last offset + 1, records)
-    offsets: dict[int, tuple[int, int, int]] = field(default_factory=dict)
-
-
-@dataclass
-class BronzeStats:
-    """What one run of the job landed (for Dagster metadata and the reconciliation check)."""
-
-    topic: str
-    rows_landed: int
-    rows_quarantined: int
-    batches: list[int]
-    #: Kafka partition -> {"from": first offset read, "to": last offset + 1, "records": n}
-    offsets: dict[int, dict[str, int]]
-    files: FileStats
-    duration_s: float
-
-    @property
-    def records_read(self) -> int:
-        return sum(o["records"] for o in self.offsets.values())
-
-    @property
-    def offset_span(self) -> int:
-        """Records the offsets say were read (to - from summed over partitions)."""
-        return sum(o["to"] - o["from"] for o in self.offsets.values())
 
 
 def _tally(parsed: DataFrame) -> BatchStats:
@@ -227,20 +197,6 @@ def run_bronze(
     return _summarise(job, batches, spark, started)
 
 
-def stats_as_dict(stats: BronzeStats) -> dict[str, object]:
-    """A JSON-friendly view of `stats` (what the script prints)."""
-    return {
-        "topic": stats.topic,
-        "rows_landed": stats.rows_landed,
-        "rows_quarantined": stats.rows_quarantined,
-        "batches": stats.batches,
-        "offsets": {str(k): v for k, v in stats.offsets.items()},
-        "files_written": stats.files.files,
-        "bytes_written": stats.files.bytes,
-        "duration_s": stats.duration_s,
-    }
-
-
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     """Command-line arguments of the `spark-submit` entry point."""
     parser = argparse.ArgumentParser(description="Land one Kafka topic into the bronze Parquet lake.")
@@ -290,7 +246,6 @@ def kafka_options_from_env(environ: Mapping[str, str] | None = None) -> dict[str
 
 def main(argv: Sequence[str] | None = None) -> int:
     """`spark-submit streaming/bronze.py ...`: build the session from the environment and run."""
-    from streaming.bronze_pipes import pipes_progress
     from streaming.spark_session import build_spark_session, connector_jars_from_env, s3a_conf_from_env
 
     args = parse_args(argv)

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from dagster_pipes import PipesContext
 
-    from streaming.bronze import BatchStats, BronzeStats
+    from streaming.bronze_stats import BatchStats, BronzeStats
 
 #: Pipes extra naming the asset the run materialises (e.g. `bronze_player_counts`).
 EXTRA_ASSET_KEY = "asset_key"

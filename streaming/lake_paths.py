@@ -1,4 +1,8 @@
-"""Where each dataset lives under the lake root (one place, so jobs, assets and tests agree)."""
+"""Where the streaming datasets live under the lake root (one place, so jobs, assets and tests agree).
+
+Bronze, quarantine and checkpoints; the silver and gold tables' paths come from their contracts
+(`Table.path` in `steam_platform/core/contracts.py`).
+"""
 
 from __future__ import annotations
 
@@ -20,8 +24,3 @@ def quarantine_path(lake_root: str, topic: str) -> str:
 def checkpoint_path(lake_root: str, topic: str) -> str:
     """`<lake_root>/_checkpoints/bronze_<topic>`: the streaming query's offsets and commits."""
     return _join(lake_root, "_checkpoints", f"bronze_{topic}")
-
-
-def table_path(lake_root: str, layer: str, table: str) -> str:
-    """`<lake_root>/<layer>/<table>` for silver (`warehouse`) and gold (`marts`) tables."""
-    return _join(lake_root, layer, table)

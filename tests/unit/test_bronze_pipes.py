@@ -1,6 +1,8 @@
 """Continuous bronze via Pipes, without servers: the launch command, its environment, the fallbacks."""
 
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 import dagster as dg
 import pytest
@@ -15,7 +17,9 @@ from steam_platform.assets.lake.continuous import (
 from steam_platform.resources.kafka import KafkaResource
 from steam_platform.resources.s3 import S3Resource
 from streaming.bronze import KAFKA_OPTIONS_ENV, kafka_options_from_env, parse_args
-from streaming.bronze_pipes import pipes_progress
+from streaming.bronze_pipes import EXTRA_ASSET_KEY, PipesProgress, pipes_progress
+from streaming.bronze_stats import BatchStats, BronzeStats, stats_as_dict
+from streaming.hadoop_fs import FileStats
 
 SECRET = "s3-secret-value-0123456789"
 SASL_PASSWORD = "sasl-password-0123456789"
@@ -95,3 +99,48 @@ def test_kafka_options_env_must_be_a_json_object() -> None:
     }
     with pytest.raises(ValueError, match=KAFKA_OPTIONS_ENV):
         kafka_options_from_env({KAFKA_OPTIONS_ENV: '["SSL"]'})
+
+
+class _FakePipes:
+    """The part of `dagster_pipes.PipesContext` that `PipesProgress` uses, recording what it gets."""
+
+    def __init__(self, extras: dict[str, Any]) -> None:
+        self.extras = extras
+        self.lines: list[str] = []
+        self.log = SimpleNamespace(info=self.lines.append)
+        self.materializations: list[tuple[str, dict[str, Any]]] = []
+        self.messages: list[Any] = []
+
+    def report_asset_materialization(self, *, metadata: dict[str, Any], asset_key: str) -> None:
+        self.materializations.append((asset_key, metadata))
+
+    def report_custom_message(self, payload: Any) -> None:
+        self.messages.append(payload)
+
+
+def test_progress_logs_each_batch_and_materializes_the_totals() -> None:
+    stats = BronzeStats(
+        topic="steam.news",
+        rows_landed=7,
+        rows_quarantined=1,
+        batches=[3, 4],
+        offsets={0: {"from": 10, "to": 18, "records": 8}},
+        files=FileStats(2, 2048),
+        duration_s=1.5,
+    )
+    pipes = _FakePipes({EXTRA_ASSET_KEY: "bronze_news"})
+    progress = PipesProgress(pipes)  # type: ignore[arg-type]
+    progress.batch_landed("steam.news", 3, BatchStats(rows=7, quarantined=1, offsets={0: (10, 18, 8)}))
+    progress.finished(stats, path="s3a://b/lake/bronze/steam.news", interval="1 minute")
+
+    assert pipes.lines[0] == "steam.news batch 3: landed 7 rows, quarantined 1; offsets [p0: 10..18 (8)]"
+    [(asset_key, metadata)] = pipes.materializations
+    assert asset_key == "bronze_news" and not pipes.messages
+    assert metadata["records_read"] == 8 and metadata["offset_span"] == 8 and metadata["batches"] == 2
+    assert metadata["trigger"] == "processingTime=1 minute" and metadata["bytes_written"] == 2048
+    assert stats_as_dict(stats)["offsets"] == {"0": {"from": 10, "to": 18, "records": 8}}
+
+    unnamed = _FakePipes({})
+    PipesProgress(unnamed).finished(stats, path="p", interval=None)  # type: ignore[arg-type]
+    assert unnamed.materializations == []
+    assert unnamed.messages[0]["bronze_run"]["trigger"] == "availableNow"

@@ -1,25 +1,96 @@
-"""The Docker Compose deployment, checked as far as a machine without a Docker engine allows."""
+"""The Docker Compose deployment, checked as far as a machine without a Docker engine allows.
+
+The file is validated against the Compose specification's JSON schema (vendored in
+`tests/fixtures/`, see its README for origin and license), so no engine is needed for that; the
+other tests check what the schema cannot: memory limits, the Kafka cluster, wiring between
+services. `docker compose config` runs too where the Compose plugin is installed.
+"""
 
 from __future__ import annotations
 
+import copy
+import json
 import re
 import shutil
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from jsonschema import Draft202012Validator
+
 from steam_devstack.services.kafka import JMX_RULES
 from steam_devstack.services.simulator import LOCAL_API_KEY
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 COMPOSE = DEPLOY / "docker-compose.yml"
+#: compose-go v2.17.0 `schema/compose-spec.json` (Apache-2.0), see tests/fixtures/README.md.
+COMPOSE_SPEC = Path(__file__).resolve().parents[1] / "fixtures" / "compose-spec.json"
 
 
 @pytest.fixture(scope="module")
 def compose() -> dict[str, Any]:
     return dict(yaml.safe_load(COMPOSE.read_text()))
+
+
+@pytest.fixture(scope="module")
+def compose_spec() -> Draft202012Validator:
+    schema = json.loads(COMPOSE_SPEC.read_text())
+    assert schema["$schema"] == Draft202012Validator.META_SCHEMA["$id"]  # the dialect it is written in
+    Draft202012Validator.check_schema(schema)
+    return Draft202012Validator(schema)
+
+
+def _spec_errors(validator: Draft202012Validator, document: dict[str, Any]) -> list[str]:
+    errors = sorted(validator.iter_errors(document), key=lambda e: list(map(str, e.absolute_path)))
+    return [f"{'/'.join(map(str, e.absolute_path)) or '<root>'}: {e.message}" for e in errors]
+
+
+def test_the_file_follows_the_compose_specification(
+    compose: dict[str, Any], compose_spec: Draft202012Validator
+) -> None:
+    assert compose["name"] == "steam-platform"
+    assert _spec_errors(compose_spec, compose) == []
+
+
+def _unknown_service_key(doc: dict[str, Any]) -> None:
+    doc["services"]["minio"]["mem_limt"] = doc["services"]["minio"].pop("mem_limit")  # a typo
+
+
+def _ports_not_a_list(doc: dict[str, Any]) -> None:
+    doc["services"]["minio"]["ports"] = "127.0.0.1:19000:9000"
+
+
+def _unknown_top_level_key(doc: dict[str, Any]) -> None:
+    doc["service"] = doc.pop("services")
+
+
+def _depends_on_bad_condition(doc: dict[str, Any]) -> None:
+    doc["services"]["dagster-code"]["depends_on"]["simulator"]["condition"] = "service_ready"
+
+
+@pytest.mark.parametrize(
+    ("breakage", "expected"),
+    [
+        (_unknown_service_key, r"services/minio: .*'mem_limt' was unexpected"),
+        (_ports_not_a_list, r"services/minio/ports: .* is not of type 'array'"),
+        (_unknown_top_level_key, r"<root>: 'service' does not match any of the regexes"),
+        (_depends_on_bad_condition, r"services/dagster-code/depends_on: .*'service_ready'.* is not valid"),
+    ],
+)
+def test_the_schema_rejects_a_broken_compose_file(
+    compose: dict[str, Any],
+    compose_spec: Draft202012Validator,
+    breakage: Callable[[dict[str, Any]], None],
+    expected: str,
+) -> None:
+    """The validation above can fail: the same document, broken one way, is rejected."""
+    broken = copy.deepcopy(compose)
+    breakage(broken)
+    errors = _spec_errors(compose_spec, broken)
+    assert any(re.search(expected, error) for error in errors), errors
 
 
 def test_every_service_has_a_memory_limit(compose: dict[str, Any]) -> None:
@@ -117,16 +188,24 @@ def test_referenced_files_exist(compose: dict[str, Any]) -> None:
     assert (DEPLOY / "workspace.docker.yaml").exists()
 
 
-def test_docker_compose_config_accepts_the_file_when_available() -> None:
+def _docker_compose() -> str | None:
+    """The `docker` CLI when it has the Compose plugin, else None."""
     docker = shutil.which("docker")
-    has_compose = (
-        docker and subprocess.run([docker, "compose", "version"], capture_output=True).returncode == 0
-    )
-    if not has_compose:
-        # No compose plugin on this machine: the structural tests above are the validation.
-        assert yaml.safe_load(COMPOSE.read_text())["name"] == "steam-platform"
-        return
+    if docker and subprocess.run([docker, "compose", "version"], capture_output=True).returncode == 0:
+        return docker
+    return None
+
+
+DOCKER = _docker_compose()
+
+
+@pytest.mark.skipif(
+    DOCKER is None,
+    reason="no `docker compose` here; the compose-spec schema test validates the file instead",
+)
+def test_docker_compose_config_accepts_the_file() -> None:
+    assert DOCKER is not None
     result = subprocess.run(
-        [docker, "compose", "-f", str(COMPOSE), "config", "-q"], capture_output=True, text=True
+        [DOCKER, "compose", "-f", str(COMPOSE), "config", "-q"], capture_output=True, text=True
     )
     assert result.returncode == 0, result.stderr

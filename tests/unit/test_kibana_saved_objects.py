@@ -1,20 +1,18 @@
 """The Kibana saved objects (package data, linked from `deploy/kibana/`): importable as they
-are, generated from the specs, and provisioned through the import API by the `kibana_saved_objects` asset (a no-op without Kibana)."""
+are, generated from the specs, and provisioned through the import API by the
+`kibana_saved_objects` asset (a no-op without Kibana)."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from email.parser import BytesParser
-from email.policy import HTTP
-from http.server import BaseHTTPRequestHandler
 from pathlib import Path
-from typing import Any, ClassVar
 
 import dagster as dg
 import pytest
 import yaml
-from http_fake import respond, serve_handler
+from http_fake import serve_handler
+from kibana_fake import FakeKibana
 
 from steam_platform.assets.search.assets import KIBANA_DIR, kibana_saved_objects
 from steam_platform.assets.search.dashboards import saved_object_files, write_all
@@ -90,40 +88,11 @@ def test_committed_files_match_the_generator(tmp_path: Path) -> None:
     assert committed == generated, "run `python -m steam_platform.assets.search.dashboards` and commit"
 
 
-class _FakeKibana(BaseHTTPRequestHandler):
-    """Kibana's import endpoint, recording requests; answers like Kibana 7.10 does."""
-
-    received: ClassVar[list[dict[str, Any]]] = []
-    refuse: ClassVar[bool] = False
-
-    def do_POST(self) -> None:
-        body = self.rfile.read(int(self.headers["Content-Length"]))
-        message = BytesParser(policy=HTTP).parsebytes(
-            f"Content-Type: {self.headers['Content-Type']}\r\n\r\n".encode() + body
-        )
-        parts = list(message.iter_parts())  # type: ignore[attr-defined]
-        self.received.append({"path": self.path, "xsrf": self.headers.get("kbn-xsrf"), "parts": parts})
-        ndjson = parts[0].get_payload(decode=True).decode()
-        n = len(ndjson.splitlines())
-        if self.refuse:
-            answer = {
-                "success": False,
-                "successCount": n - 1,
-                "errors": [{"type": "visualization", "id": "steam-vis-x", "error": {"type": "conflict"}}],
-            }
-        else:
-            answer = {"success": True, "successCount": n}
-        respond(self, 200, json.dumps(answer).encode(), "application/json")
-
-    def log_message(self, *args: Any) -> None:
-        pass
-
-
 @pytest.fixture
 def fake_kibana() -> Iterator[str]:
-    _FakeKibana.received = []
-    _FakeKibana.refuse = False
-    with serve_handler(_FakeKibana) as url:
+    FakeKibana.received = []
+    FakeKibana.refuse = False
+    with serve_handler(FakeKibana) as url:
         yield url
 
 
@@ -131,8 +100,8 @@ def test_asset_imports_every_file_through_the_import_api(fake_kibana: str) -> No
     result = dg.materialize([kibana_saved_objects], resources={"kibana": KibanaResource(url=fake_kibana)})
     assert result.success
     files = _files()
-    assert len(_FakeKibana.received) == len(files)
-    for request, path in zip(_FakeKibana.received, files, strict=True):
+    assert len(FakeKibana.received) == len(files)
+    for request, path in zip(FakeKibana.received, files, strict=True):
         assert request["path"] == "/api/saved_objects/_import?overwrite=true"
         assert request["xsrf"] == "true"
         (part,) = request["parts"]
@@ -145,7 +114,7 @@ def test_asset_imports_every_file_through_the_import_api(fake_kibana: str) -> No
 
 
 def test_refused_objects_fail_with_their_ids(fake_kibana: str) -> None:
-    _FakeKibana.refuse = True
+    FakeKibana.refuse = True
     with pytest.raises(KibanaImportError, match=r"steam-vis-x.*conflict"):
         KibanaResource(url=fake_kibana).import_saved_objects(_files()[0])
 
