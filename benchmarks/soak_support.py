@@ -20,11 +20,11 @@ from typing import Any
 import dagster as dg
 from elasticsearch import Elasticsearch
 from elasticsearch.exceptions import ElasticsearchException
+
 from steam_devstack.process import process_table, service_pids
 from steam_devstack.stack import LocalStack
-
 from steam_platform.assets.ingest.players import POLL_SLOT_TAG
-from steam_platform.assets.lake.refresh_sensor import LAKE_RUN_TAG
+from steam_platform.assets.lake.refresh_events import LAKE_RUN_TAG
 from steam_platform.core.constants import TOPIC_PLAYER_COUNTS
 
 POLL_SCHEDULE = "player_counts_poll"

@@ -32,9 +32,9 @@ import dagster as dg
 import pyarrow.dataset as pads
 import pytest
 from elasticsearch import Elasticsearch
-from steam_devstack.paths import REPO_ROOT
 
-from steam_platform.assets.lake.refresh_sensor import LAKE_RUN_TAG, RANGE_END_TAG, RANGE_START_TAG
+from steam_devstack.paths import REPO_ROOT
+from steam_platform.assets.lake.refresh_events import LAKE_RUN_TAG, RANGE_END_TAG, RANGE_START_TAG
 from steam_platform.resources.elasticsearch import ElasticsearchResource
 from steam_platform.resources.s3 import S3Resource
 

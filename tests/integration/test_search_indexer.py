@@ -24,7 +24,7 @@ from search_support import (
 )
 
 from steam_platform.assets.marts.tables import MART_GAME_DAILY
-from steam_platform.assets.search import indexer, reader
+from steam_platform.assets.search import generations, indexer, reader
 from steam_platform.assets.search.bulk import RetrySettings
 from steam_platform.assets.search.templates import GAME_DAILY, NEWS, IndexSpec
 from steam_platform.assets.warehouse.tables import FACT_NEWS
@@ -257,7 +257,7 @@ def _live(es: Elasticsearch, spec: IndexSpec) -> list[str]:
 def cleanup_holds(monkeypatch: pytest.MonkeyPatch) -> Holds:
     """Runs (by thread) that stop between their alias swap and their clean-up until released."""
     holds: Holds = {}
-    real = indexer.remove_stale_indices
+    real = generations.remove_stale_indices
 
     def holding(*args: Any, **kwargs: Any) -> list[str]:
         hold = holds.get(threading.current_thread())
@@ -350,7 +350,7 @@ def test_overlapping_full_refreshes_keep_the_newer_build_in_progress_and_remove_
     _lake_with_two_days(tmp_path)
     first = _sync(es, spec, tmp_path, DAY1).index
     # Leftovers that must not leak: a build that crashed long ago, and an older schema's index.
-    crashed = indexer.new_index_name(spec, now=datetime(2020, 1, 2, tzinfo=UTC))
+    crashed = generations.new_index_name(spec, now=datetime(2020, 1, 2, tzinfo=UTC))
     other_schema = f"{spec.alias}-v0badbad-20200103t000000000000"
     unknown = f"{spec.alias}-vmanual"  # not named by the indexer: never provably stale, kept
     for name in (crashed, other_schema, unknown):
@@ -368,7 +368,7 @@ def test_overlapping_full_refreshes_keep_the_newer_build_in_progress_and_remove_
         es, spec, DAY1, load_ours, lambda: [DAY1, DAY2], force_full_refresh=True, retry=FAST_RETRY
     )
     (in_progress,) = set(_versioned(es, spec)) - {ours.index, unknown}
-    assert indexer.started_after(spec, in_progress, ours.index)
+    assert generations.started_after(spec, in_progress, ours.index)
     assert ours.mode == "full_refresh" and ours.superseded_by is None
     assert _live(es, spec) == [ours.index]
     # Our clean-up removed the previous generation and the stale leftovers, not the newer build.
@@ -397,7 +397,7 @@ def test_a_stale_build_still_running_when_a_newer_one_goes_live_is_dropped_not_s
     (stale_build,) = set(_versioned(es, spec)) - {first}
 
     newer = _sync(es, spec, tmp_path, DAY1, force_full_refresh=True)
-    assert newer.mode == "full_refresh" and indexer.started_after(spec, newer.index, stale_build)
+    assert newer.mode == "full_refresh" and generations.started_after(spec, newer.index, stale_build)
     # The older build can never go live any more: the newer run's clean-up removes it too.
     assert newer.old_indices_removed == sorted([first, stale_build])
     assert _live(es, spec) == [newer.index]
@@ -423,7 +423,7 @@ def test_a_stale_build_ready_after_a_newer_one_went_live_does_not_move_the_alias
     newer = _Run(es, spec, tmp_path, cleanup_holds=cleanup_holds).start()
     newer.wait(newer.swapped)  # live, but its clean-up has not run: the stale build is complete next
     (newer_build,) = _live(es, spec)
-    assert indexer.started_after(spec, newer_build, stale_build)
+    assert generations.started_after(spec, newer_build, stale_build)
 
     report = stale.finish()
     assert report.mode == "full_refresh_superseded" and report.index == stale_build
@@ -452,7 +452,7 @@ def test_a_swap_racing_another_runs_swap_is_detected_and_decided_again(
     older = _Run(es, spec, tmp_path, hold_at=DAY1, cleanup_holds=cleanup_holds).start()
     older.wait(older.loading)  # an older build, held before writing anything
 
-    real_read = indexer.alias_indices
+    real_read = generations.alias_indices
     state: dict[str, Any] = {"armed": False, "reads": []}
 
     def racing_read(client: Elasticsearch, alias: str, retry: RetrySettings) -> list[str]:
@@ -481,7 +481,7 @@ def test_a_swap_racing_another_runs_swap_is_detected_and_decided_again(
         es, spec, DAY1, load_ours, lambda: [DAY1, DAY2], force_full_refresh=True, retry=FAST_RETRY
     )
     other = older.finish()
-    assert indexer.started_after(spec, ours.index, other.index)
+    assert generations.started_after(spec, ours.index, other.index)
     assert state["live_meanwhile"] == [other.index]
     # Our swap expected `first` behind the alias; that failed, the alias was read again and, the
     # other build being older, swapped from it.

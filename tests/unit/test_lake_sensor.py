@@ -13,7 +13,9 @@ from datetime import UTC, date, datetime, timedelta
 import dagster as dg
 import pytest
 
+from steam_platform.assets.lake import refresh_events as events
 from steam_platform.assets.lake import refresh_sensor as ls
+from steam_platform.assets.lake.bronze import DAYS_LANDED
 from steam_platform.assets.lake.refresh_cursor import LakeCursor
 
 NOW = datetime.now(UTC).replace(hour=12, minute=0, second=0, microsecond=0)
@@ -51,7 +53,7 @@ def _ingested(instance: dg.DagsterInstance, asset: str, partition: str, events: 
 
 def _landed(instance: dg.DagsterInstance, bronze: str, days: list[str]) -> None:
     instance.report_runless_asset_event(
-        dg.AssetMaterialization(asset_key=bronze, metadata={ls.DAYS_LANDED: dg.MetadataValue.json(days)})
+        dg.AssetMaterialization(asset_key=bronze, metadata={DAYS_LANDED: dg.MetadataValue.json(days)})
     )
 
 
@@ -84,7 +86,7 @@ def test_a_poll_lands_and_refreshes_today_through_search_in_one_run(
     [request] = result.run_requests
     assert request.partition_key == TODAY
     assert _keys(request) == {"bronze_player_counts", "fact_player_counts", *MARTS, *SEARCH_OF_COUNTS}
-    assert request.tags[ls.LAKE_RUN_TAG] == "poll"
+    assert request.tags[events.LAKE_RUN_TAG] == "poll"
     # The same events are not requested twice.
     again = _tick(defs, instance, result.cursor)
     assert not again.run_requests
@@ -100,7 +102,7 @@ def test_an_ingest_run_that_produced_nothing_lands_nothing(
 def test_polls_during_a_run_are_coalesced_into_the_next_one(
     defs: dg.Definitions, instance: dg.DagsterInstance
 ) -> None:
-    running = _run(instance, dg.DagsterRunStatus.STARTED, {ls.LAKE_RUN_TAG: "poll"})
+    running = _run(instance, dg.DagsterRunStatus.STARTED, {events.LAKE_RUN_TAG: "poll"})
     for hour in ("10", "11"):
         _ingested(instance, "player_counts", f"{TODAY}-{hour}:00")
     _ingested(instance, "news", YESTERDAY)
@@ -119,8 +121,8 @@ def test_days_a_landing_changed_are_rebuilt_as_one_range_run(
     _landed(instance, "bronze_news", days)
     [request] = _tick(defs, instance, None).run_requests
     assert request.partition_key is None
-    assert request.tags[ls.RANGE_START_TAG] == days[0]
-    assert request.tags[ls.RANGE_END_TAG] == days[-1]
+    assert request.tags[events.RANGE_START_TAG] == days[0]
+    assert request.tags[events.RANGE_END_TAG] == days[-1]
     assert _keys(request) == {"fact_news", "search_news", *MARTS, *SEARCH_OF_COUNTS}
 
 
@@ -136,13 +138,13 @@ def test_a_closed_day_is_rebuilt_once_after_the_first_refresh_of_the_next(
 ) -> None:
     cursor = LakeCursor(finalised=(NOW.date() - timedelta(days=2)).isoformat()).dumps()
     assert not _tick(defs, instance, cursor).run_requests  # no refresh of today yet: wait
-    _run(instance, dg.DagsterRunStatus.SUCCESS, {ls.LAKE_RUN_TAG: "poll", "dagster/partition": TODAY})
+    _run(instance, dg.DagsterRunStatus.SUCCESS, {events.LAKE_RUN_TAG: "poll", "dagster/partition": TODAY})
     first = _tick(defs, instance, cursor)
     [request] = first.run_requests
     assert request.partition_key == YESTERDAY
     assert {"fact_player_counts", "fact_news", "fact_playtime", "dim_app"} <= _keys(request)
     assert LakeCursor.loads(first.cursor).finalised == YESTERDAY
-    _run(instance, dg.DagsterRunStatus.SUCCESS, {ls.REQUEST_TAG: request.tags[ls.REQUEST_TAG]})
+    _run(instance, dg.DagsterRunStatus.SUCCESS, {events.REQUEST_TAG: request.tags[events.REQUEST_TAG]})
     assert not _tick(defs, instance, first.cursor).run_requests  # once only
 
 
@@ -157,7 +159,7 @@ def test_a_failed_run_is_retried_after_a_back_off_and_at_most_three_times(
         [request] = result.run_requests
         assert request.run_key not in run_keys  # the daemon would drop a run key it has seen
         run_keys.add(request.run_key)
-        _run(instance, dg.DagsterRunStatus.FAILURE, {ls.REQUEST_TAG: request.tags[ls.REQUEST_TAG]})
+        _run(instance, dg.DagsterRunStatus.FAILURE, {events.REQUEST_TAG: request.tags[events.REQUEST_TAG]})
         # Not on the next ticks: the back-off doubles from 10 minutes.
         backoff = ls.RETRY_BACKOFF * 2 ** (attempt - 1)
         result = _tick(defs, instance, result.cursor, now=now + timedelta(seconds=30))
@@ -175,7 +177,7 @@ def test_a_failed_run_is_retried_after_a_back_off_and_at_most_three_times(
 def test_a_backfill_longer_than_a_page_is_read_over_several_ticks(
     defs: dg.Definitions, instance: dg.DagsterInstance, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(ls, "READ_LIMIT", 2)
+    monkeypatch.setattr(events, "READ_LIMIT", 2)
     days = [(NOW.date() - timedelta(days=n)).isoformat() for n in range(10, 4, -1)]
     for day in days:  # six landings, one day each: three pages of two
         _landed(instance, "bronze_news", [day])
@@ -188,13 +190,15 @@ def test_a_backfill_longer_than_a_page_is_read_over_several_ticks(
         state = LakeCursor.loads(result.cursor)
         waiting.append(len(state.days))
         for request in result.run_requests:
-            if ls.RANGE_START_TAG in request.tags:
-                first = date.fromisoformat(request.tags[ls.RANGE_START_TAG])
-                last = date.fromisoformat(request.tags[ls.RANGE_END_TAG])
+            if events.RANGE_START_TAG in request.tags:
+                first = date.fromisoformat(request.tags[events.RANGE_START_TAG])
+                last = date.fromisoformat(request.tags[events.RANGE_END_TAG])
                 covered |= {(first + timedelta(days=n)).isoformat() for n in range((last - first).days + 1)}
-            elif request.tags[ls.LAKE_RUN_TAG] == "days":
+            elif request.tags[events.LAKE_RUN_TAG] == "days":
                 covered.add(str(request.partition_key))
-            _run(instance, dg.DagsterRunStatus.SUCCESS, {ls.REQUEST_TAG: request.tags[ls.REQUEST_TAG]})
+            _run(
+                instance, dg.DagsterRunStatus.SUCCESS, {events.REQUEST_TAG: request.tags[events.REQUEST_TAG]}
+            )
         cursor = result.cursor
     assert set(days) <= covered  # every landed day was rebuilt, none skipped past a full page
     assert waiting[-1] == 0
@@ -215,8 +219,8 @@ def test_frequent_polls_never_starve_the_rebuild_of_other_days(
         _ingested(instance, "player_counts", f"{TODAY}-11:00")  # a poll before every tick
         result = _tick(defs, instance, cursor, now=NOW + timedelta(minutes=minute))
         [request] = result.run_requests
-        kinds.append(request.tags[ls.LAKE_RUN_TAG])
-        _run(instance, dg.DagsterRunStatus.SUCCESS, {ls.REQUEST_TAG: request.tags[ls.REQUEST_TAG]})
+        kinds.append(request.tags[events.LAKE_RUN_TAG])
+        _run(instance, dg.DagsterRunStatus.SUCCESS, {events.REQUEST_TAG: request.tags[events.REQUEST_TAG]})
         cursor = result.cursor
     assert kinds[:2] in (["poll", "days"], ["days", "poll"])
     assert kinds[2:] == ["poll", "poll"]  # nothing else waits: polls only
@@ -226,10 +230,10 @@ def test_a_topic_with_a_running_continuous_job_is_not_landed_by_lake_runs(
     defs: dg.Definitions, instance: dg.DagsterInstance
 ) -> None:
     continuous = dg.DagsterRun(
-        job_name=ls.CONTINUOUS_JOB,
+        job_name=events.CONTINUOUS_JOB,
         run_id=str(uuid.uuid4()),
         status=dg.DagsterRunStatus.STARTED,
-        run_config={"ops": {ls.CONTINUOUS_OP: {"config": {"topic": "steam.player_counts"}}}},
+        run_config={"ops": {events.CONTINUOUS_OP: {"config": {"topic": "steam.player_counts"}}}},
     )
     instance.add_run(continuous)
     _ingested(instance, "player_counts", f"{TODAY}-11:00")
