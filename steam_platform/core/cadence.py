@@ -2,10 +2,11 @@
 
 A layer is as fresh as its source's cadence allows: player counts are polled every
 `STEAM_POLL_INTERVAL_MINUTES` (default 10), player activity hourly, news and the app catalogue
-daily. After a poll the lake run lands it and refreshes the day's warehouse, marts and search in
-one go (`steam_platform/automation/`), typically within two minutes. The freshness policy of each
-asset says the same: it warns once a poll's data is `PIPELINE_LAG` late and fails after a second
-missed cadence, so a policy that fails means the platform stopped keeping up.
+daily. After a poll the lake run lands it and refreshes the day's warehouse, marts and search
+in one go (`steam_platform/assets/lake/refresh_sensor.py`), typically within two minutes. The
+freshness policy of each asset says the same: it warns once a poll's data is `PIPELINE_LAG` late
+and fails after a second missed cadence, so a policy that fails means the platform stopped
+keeping up.
 """
 
 from __future__ import annotations

@@ -1,4 +1,6 @@
-"""The versioned JSON envelope every Steam observation travels in (ARCHITECTURE.md section 3).
+"""The versioned JSON envelope every Steam observation travels in.
+
+The contract is described in docs/architecture.md ("Events and the bus").
 
 `event_id` is deterministic: the same source observation always gets the same id, so re-running a
 partition re-produces identical ids and every later stage (bronze, silver) can deduplicate on it.

@@ -72,7 +72,7 @@ def isr_sizes(kafka: KafkaResource, topic: str, timeout_s: float = 10.0) -> dict
 
 
 def event_id_of(value: bytes) -> str:
-    """The `event_id` of an envelope (ARCHITECTURE.md section 3) serialized as JSON."""
+    """The `event_id` of an envelope (docs/architecture.md, "Events and the bus") serialized as JSON."""
     return str(json.loads(value)["event_id"])
 
 
