@@ -13,6 +13,7 @@ import typer
 
 from steam_devstack.health import StackError
 from steam_devstack.stack import LocalStack
+from steam_platform.core.redaction import mask_settings, redact
 from steam_simulator.command import simulator
 
 app = typer.Typer(help="Steam data platform: local stack, simulator, pipeline.", no_args_is_help=True)
@@ -30,13 +31,23 @@ def _only(value: str | None) -> list[str] | None:
     return [s.strip() for s in value.split(",") if s.strip()] if value else None
 
 
+def _shown(env: dict[str, str]) -> dict[str, str]:
+    """The stack environment as printed: every secret (`*_KEY`, `*_PASSWORD`, `*_SECRET*`, `*_TOKEN`)
+    masked as `***`, and the connector jars summarised (dozens of paths: say how many and where)."""
+    shown = mask_settings(env)
+    jars = shown.get("STEAM_SPARK_JARS", "").split(":")
+    if jars[0]:
+        shown["STEAM_SPARK_JARS"] = f"<{len(jars)} jars in {Path(jars[0]).parent}>"
+    return shown
+
+
 @stack_app.command("install")
 def stack_install(only: Only = None) -> None:
     """Fetch or build every server's artifacts into the cache (idempotent; no server starts)."""
     try:
         LocalStack(None, only=_only(only)).install()
     except StackError as exc:
-        typer.echo(f"stack install failed: {exc}", err=True)
+        typer.echo(f"stack install failed: {redact(str(exc))}", err=True)
         raise typer.Exit(1) from exc
 
 
@@ -51,15 +62,10 @@ def stack_up(
         stack = LocalStack(state_dir, brokers=brokers, only=_only(only))
         env = stack.up()
     except StackError as exc:
-        typer.echo(f"stack up failed: {exc}", err=True)
+        typer.echo(f"stack up failed: {redact(str(exc))}", err=True)
         raise typer.Exit(1) from exc
     typer.echo(f"stack is up; client environment in {stack.env_file}:")
-    for key, value in sorted(env.items()):
-        if "PASSWORD" in key or "SECRET" in key or key.endswith("_KEY"):
-            value = "***"
-        elif key == "STEAM_SPARK_JARS":  # dozens of jar paths: say where they are
-            jars = value.split(":")
-            value = f"<{len(jars)} jars in {Path(jars[0]).parent}>" if jars[0] else value
+    for key, value in sorted(_shown(env).items()):
         typer.echo(f"  {key}={value}")
 
 
@@ -83,8 +89,7 @@ def stack_status(state_dir: StateDir = None) -> None:
             state = "healthy" if row.pids else "ready"  # no process: artifacts only (Spark's jars)
         else:
             state = "running" if row.running else "stopped"
-        shown = {k: v for k, v in row.endpoints.items() if "PASSWORD" not in k and "SECRET" not in k}
-        typer.echo(f"{row.name:<14}{state:<10}{row.rss_mb:>8.0f}  {row.pids} {shown}")
+        typer.echo(f"{row.name:<14}{state:<10}{row.rss_mb:>8.0f}  {row.pids} {_shown(row.endpoints)}")
     if not all(r.healthy for r in rows):
         raise typer.Exit(1)
 

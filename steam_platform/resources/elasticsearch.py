@@ -23,7 +23,7 @@ from elasticsearch import Elasticsearch, Transport
 # The product check is internal to the 7.x client (not in its type stubs); 7.17 is the last 7.x line
 # and the dependency is pinned below 8, so these internals no longer change.
 from elasticsearch.transport import _ProductChecker  # type: ignore[attr-defined]
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from steam_platform.assets.search.bulk import RetrySettings
 
@@ -76,6 +76,9 @@ class ElasticsearchResource(dg.ConfigurableResource):
         description="Accept Elasticsearch 7.0-7.13 OSS builds (the local stack's 7.10.2 node), which "
         "the 7.14+ Python client otherwise refuses as an unsupported distribution.",
     )
+
+    # A wrongly typed value in a validation error would otherwise quote the input (e.g. a secret).
+    model_config = ConfigDict(hide_input_in_errors=True)
 
     def _checked_url(self) -> str:
         parts = urlsplit(self.url)

@@ -5,6 +5,13 @@ and producers fired and forgot. Here topics are created explicitly (partitions, 
 `min.insync.replicas`, retention, compression; auto-create is off on the brokers), existing topics
 with fewer partitions are *reported*, and the producer is idempotent with `acks=all` and checks
 every delivery report: a batch that is not fully acknowledged raises with the count.
+
+The SASL password is a secret: it is left out of the resource's repr, goes to librdkafka as its
+own setting, and reaches Spark's Java consumer only inside a JAAS line whose values are escaped (a
+quote or backslash in the password cannot end the value or inject options). That line is handed to
+the Kafka source as an option (never into `spark_config`, which Dagster's UI shows); its key is a
+secret's name for `steam_platform.core.redaction`, whose `redact` also scrubs `password="..."` from
+a message that quotes the line.
 """
 
 from __future__ import annotations
@@ -17,7 +24,7 @@ from typing import Any
 import dagster as dg
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 
 @dataclass(frozen=True)
@@ -84,6 +91,37 @@ class KafkaDeliveryError(RuntimeError):
     """Some records were not acknowledged by the cluster; nothing may be assumed delivered."""
 
 
+#: JAAS login module of each SASL mechanism Spark's Kafka source can log in with by password.
+SASL_LOGIN_MODULES = {
+    "PLAIN": "org.apache.kafka.common.security.plain.PlainLoginModule",
+    "SCRAM-SHA-256": "org.apache.kafka.common.security.scram.ScramLoginModule",
+    "SCRAM-SHA-512": "org.apache.kafka.common.security.scram.ScramLoginModule",
+}
+
+
+def jaas_quoted(value: str) -> str:
+    """`value` as a double-quoted JAAS option value.
+
+    Kafka parses JAAS lines with Java's `StreamTokenizer`: inside double quotes a backslash escapes
+    the next character and a line break ends the string, so `\\`, `"` and line breaks are escaped;
+    everything else (`;`, `=`, spaces, `//`) is literal inside the quotes.
+    """
+    escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\r", "\\r")
+    return f'"{escaped}"'
+
+
+def sasl_jaas_config(mechanism: str, username: str, password: str) -> str:
+    """The `sasl.jaas.config` line of a password login for `mechanism` (PLAIN or SCRAM-SHA-*).
+
+    It holds the password: hand it to the Kafka client only, never to logs, metadata or messages.
+    """
+    module = SASL_LOGIN_MODULES.get(mechanism.upper())
+    if module is None:
+        known = ", ".join(sorted(SASL_LOGIN_MODULES))
+        raise ValueError(f"SASL mechanism {mechanism!r} has no password login for Spark (use one of {known})")
+    return f"{module} required username={jaas_quoted(username)} password={jaas_quoted(password)};"
+
+
 class KafkaResource(dg.ConfigurableResource):
     """Connection and durability settings for the platform's Kafka cluster.
 
@@ -98,8 +136,11 @@ class KafkaResource(dg.ConfigurableResource):
     security_protocol: str = "PLAINTEXT"
     sasl_mechanism: str | None = None
     sasl_username: str | None = None
-    sasl_password: str | None = Field(default=None, description="Secret; fill with EnvVar.")
+    sasl_password: str | None = Field(default=None, repr=False, description="Secret; fill with EnvVar.")
     delivery_timeout_ms: int = 120_000
+
+    # A wrongly typed value in a validation error would otherwise quote the input (e.g. the password).
+    model_config = ConfigDict(hide_input_in_errors=True)
 
     def _base_config(self) -> dict[str, Any]:
         config: dict[str, Any] = {
@@ -112,6 +153,20 @@ class KafkaResource(dg.ConfigurableResource):
             config["sasl.username"] = self.sasl_username or ""
             config["sasl.password"] = self.sasl_password or ""
         return config
+
+    def spark_options(self) -> dict[str, str]:
+        """Security options of Spark's Kafka source (the Java consumer): SASL as an escaped JAAS line.
+
+        The result holds the password when SASL is on: pass it to the reader (or a job's environment)
+        only, never into `spark_config`, logs or metadata.
+        """
+        options = {"kafka.security.protocol": self.security_protocol}
+        if self.sasl_mechanism:
+            options["kafka.sasl.mechanism"] = self.sasl_mechanism
+            options["kafka.sasl.jaas.config"] = sasl_jaas_config(
+                self.sasl_mechanism, self.sasl_username or "", self.sasl_password or ""
+            )
+        return options
 
     def admin(self) -> AdminClient:
         """An AdminClient for topic management and cluster metadata."""

@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 
 import dagster as dg
 import requests
-from pydantic import Field
+from pydantic import ConfigDict, Field
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
 
 IMPORT_PATH = "/api/saved_objects/_import"
@@ -45,6 +45,9 @@ class KibanaResource(dg.ConfigurableResource):
     space: str | None = Field(default=None, description="Kibana space id (default space when unset).")
     request_timeout: float = Field(default=60.0, description="Seconds before an import request times out.")
     attempts: int = Field(default=4, description="Attempts when Kibana is unreachable or answers 5xx.")
+
+    # A wrongly typed value in a validation error would otherwise quote the input (e.g. a secret).
+    model_config = ConfigDict(hide_input_in_errors=True)
 
     @property
     def configured(self) -> bool:

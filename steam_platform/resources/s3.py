@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import dagster as dg
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from streaming.spark_session import s3a_conf
 
@@ -50,6 +50,9 @@ class S3Resource(dg.ConfigurableResource):
     )
     connect_timeout_s: float = Field(default=5.0, description="Seconds to wait for a connection.")
     max_attempts: int = Field(default=5, description="Attempts per request (AWS standard retry mode).")
+
+    # A wrongly typed value in a validation error would otherwise quote the input (e.g. a secret).
+    model_config = ConfigDict(hide_input_in_errors=True)
 
     @property
     def _is_custom_endpoint(self) -> bool:

@@ -12,7 +12,8 @@ Libraries, and why:
 
 The key is optional (keyless endpoints work without it; keyed ones raise `SteamKeyMissing`, which
 the assets turn into "skipped: no API key"), is sent only as the `key` query parameter, and is
-scrubbed from every message, exception and log record.
+scrubbed from every message, exception and log record (`steam_platform.core.redaction`); it is
+left out of the resource's repr.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
-from pydantic import Field, PrivateAttr
+from pydantic import ConfigDict, Field, PrivateAttr
 
 from steam_platform.core.settings import stack_dir
 from steam_platform.resources.steam.budget import CallBudget, budget_scope
@@ -55,7 +56,9 @@ class SteamApiResource(dg.ConfigurableResource):
         default_factory=lambda: os.environ.get("STEAM_STORE_BASE_URL", STEAM_STORE_BASE_URL),
         description="Store base URL (env STEAM_STORE_BASE_URL).",
     )
-    api_key: str | None = Field(default=None, description="Secret: fill with EnvVar('STEAM_API_KEY').")
+    api_key: str | None = Field(
+        default=None, repr=False, description="Secret: fill with EnvVar('STEAM_API_KEY')."
+    )
     connect_timeout_s: float = 5.0
     read_timeout_s: float = 30.0
     # Retry knobs of the transport; defaults come from RetrySettings, the one place that sets them.
@@ -72,6 +75,9 @@ class SteamApiResource(dg.ConfigurableResource):
     budget_state_dir: str | None = Field(
         default=None, description="Where the budget/pace SQLite files live (default: DAGSTER_HOME/steam)."
     )
+
+    # A wrongly typed value in a validation error would otherwise quote the input (e.g. a secret).
+    model_config = ConfigDict(hide_input_in_errors=True)
 
     _client: SteamClient | None = PrivateAttr(default=None)
     _budget: CallBudget | None = PrivateAttr(default=None)

@@ -90,8 +90,10 @@ def _lake_resources(env: Environment) -> dict[str, Any]:
     s3 = S3Resource(
         endpoint_url=local_setting("S3_ENDPOINT_URL", "http://127.0.0.1:19000"),
         region=local_setting("AWS_REGION", "us-east-1") or "us-east-1",
-        access_key_id=local_setting("AWS_ACCESS_KEY_ID"),
-        secret_access_key=local_setting("AWS_SECRET_ACCESS_KEY"),
+        # As for the Steam key: a key pair in the process environment may be real, so it stays an
+        # EnvVar (the UI shows plain config); the stack's fixed local pair from `.stack/env` is not.
+        access_key_id=_optional_env("AWS_ACCESS_KEY_ID") or local_setting("AWS_ACCESS_KEY_ID"),
+        secret_access_key=_optional_env("AWS_SECRET_ACCESS_KEY") or local_setting("AWS_SECRET_ACCESS_KEY"),
         bucket=local_setting("LAKE_BUCKET", "steam-lake") or "steam-lake",
         path_style=True,
     )

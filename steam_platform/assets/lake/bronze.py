@@ -85,20 +85,8 @@ def offsets_outcome(spark: Any, lake_root: str, topic: str, stats: BronzeStats) 
 
 
 def spark_kafka_options(kafka: KafkaResource) -> dict[str, str]:
-    """The Java consumer's security settings for the Kafka source (SASL as a JAAS line)."""
-    options = {"kafka.security.protocol": kafka.security_protocol}
-    if kafka.sasl_mechanism:
-        module = (
-            "org.apache.kafka.common.security.plain.PlainLoginModule"
-            if kafka.sasl_mechanism.upper() == "PLAIN"
-            else "org.apache.kafka.common.security.scram.ScramLoginModule"
-        )
-        options["kafka.sasl.mechanism"] = kafka.sasl_mechanism
-        options["kafka.sasl.jaas.config"] = (
-            f'{module} required username="{kafka.sasl_username or ""}" '
-            f'password="{kafka.sasl_password or ""}";'
-        )
-    return options
+    """The Java consumer's security settings for the Kafka source (SASL as an escaped JAAS line)."""
+    return kafka.spark_options()
 
 
 #: How often each topic receives events (the bronze freshness promise follows from it).

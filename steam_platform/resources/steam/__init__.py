@@ -22,7 +22,6 @@ from steam_platform.resources.steam.errors import (
     SteamNotFound,
     SteamSourceError,
     SteamUnavailable,
-    redact,
 )
 from steam_platform.resources.steam.parsing import AppDetails, AppListPage, NewsPage, PlayerCount, PlayerGames
 from steam_platform.resources.steam.transport import CallStats, RetrySettings
@@ -54,5 +53,4 @@ __all__ = [
     "SteamNotFound",
     "SteamSourceError",
     "SteamUnavailable",
-    "redact",
 ]

@@ -1,25 +1,6 @@
-"""Typed failures of the Steam client, and the redaction that keeps the API key out of every message.
-
-`requests` puts the full URL (with `key=...`) into its exception messages, and urllib3 logs it at
-DEBUG level. Every message the client produces goes through `redact`, exceptions are raised outside
-the `except` block that caught the library error (so no chained traceback carries the URL), and a
-logging filter scrubs urllib3's records.
-"""
+"""Typed failures of the Steam client; no message carries the API key (see `transport`)."""
 
 from __future__ import annotations
-
-import logging
-import re
-
-_KEY_PARAM = re.compile(r"(?i)(\bkey=)[^&\s'\"]+")
-
-
-def redact(text: str, secret: str | None = None) -> str:
-    """`text` with any `key=...` query value and the literal `secret` replaced by `***`."""
-    cleaned = _KEY_PARAM.sub(r"\1***", text)
-    if secret:
-        cleaned = cleaned.replace(secret, "***")
-    return cleaned
 
 
 class SteamError(RuntimeError):
@@ -93,25 +74,3 @@ class SteamKeyMissing(SteamError):
     """A keyed endpoint was requested but no STEAM_API_KEY is configured (skipped, not failed)."""
 
     reason = "no_api_key"
-
-
-class RedactKeyFilter(logging.Filter):
-    """Scrubs `key=...` from log records (urllib3 logs request URLs at DEBUG level)."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        if "key=" in message.lower():
-            record.msg = redact(message)
-            record.args = None
-        return True
-
-
-_FILTER = RedactKeyFilter()
-
-
-def install_log_redaction() -> None:
-    """Attach the redacting filter to the loggers that see request URLs (idempotent)."""
-    for name in ("urllib3.connectionpool", "requests"):
-        logger = logging.getLogger(name)
-        if _FILTER not in logger.filters:
-            logger.addFilter(_FILTER)

@@ -4,6 +4,12 @@ Why these libraries: `requests` is the de-facto HTTP client (connection pooling,
 tenacity is the maintained retry library whose wait strategies compose, so "exponential backoff
 with full jitter, unless the server said `Retry-After`" is a few lines, not a hand-rolled loop.
 Every attempt is a real call against Steam's quota, so the budget is charged per attempt.
+
+The key never leaves in a message: `requests` puts the full URL (with `key=...`) into its exception
+messages and urllib3 logs it at DEBUG level, so every library message goes through
+`steam_platform.core.redaction.redact`, exceptions are raised outside the `except` block that caught
+the library error (no chained traceback carries the URL), and urllib3's and requests' loggers get
+the redacting filter.
 """
 
 from __future__ import annotations
@@ -29,17 +35,14 @@ from tenacity import (
 )
 from tenacity.wait import wait_base
 
+from steam_platform.core.redaction import redact, redact_loggers
 from steam_platform.resources.steam.budget import CallBudget
-from steam_platform.resources.steam.errors import (
-    SteamAuthError,
-    SteamForbidden,
-    SteamUnavailable,
-    install_log_redaction,
-    redact,
-)
+from steam_platform.resources.steam.errors import SteamAuthError, SteamForbidden, SteamUnavailable
 from steam_platform.resources.steam.pacing import StorePace
 
 TRANSIENT_STATUSES = frozenset({429, 500, 502, 503, 504})
+#: Loggers that see request URLs, `key=...` included.
+URL_LOGGERS = ("urllib3.connectionpool", "requests")
 
 
 @dataclass(frozen=True)
@@ -161,7 +164,7 @@ class SteamTransport:
         user_agent: str = "steam-platform/0.1 (+https://github.com/)",
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        install_log_redaction()
+        redact_loggers(*URL_LOGGERS)
         self._key = api_key
         self.budget = budget
         self.store_pace = store_pace
