@@ -27,14 +27,16 @@ def _local_kafka() -> KafkaResource:
 
 
 def _production_kafka() -> KafkaResource:
+    """Brokers and durability are required; security is PLAINTEXT unless the SASL settings are set
+    (a cluster without authentication needs none of the `KAFKA_SASL_*` variables)."""
     return KafkaResource(
         bootstrap_servers=dg.EnvVar("KAFKA_BOOTSTRAP_SERVERS"),
         replication_factor=dg.EnvVar.int("KAFKA_REPLICATION_FACTOR"),
         min_insync_replicas=dg.EnvVar.int("KAFKA_MIN_INSYNC_REPLICAS"),
-        security_protocol=dg.EnvVar("KAFKA_SECURITY_PROTOCOL"),
-        sasl_mechanism=dg.EnvVar("KAFKA_SASL_MECHANISM"),
-        sasl_username=dg.EnvVar("KAFKA_SASL_USERNAME"),
-        sasl_password=dg.EnvVar("KAFKA_SASL_PASSWORD"),
+        security_protocol=os.environ.get("KAFKA_SECURITY_PROTOCOL") or "PLAINTEXT",
+        sasl_mechanism=_optional_env("KAFKA_SASL_MECHANISM"),
+        sasl_username=_optional_env("KAFKA_SASL_USERNAME"),
+        sasl_password=_optional_env("KAFKA_SASL_PASSWORD"),
     )
 
 

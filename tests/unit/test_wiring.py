@@ -1,5 +1,6 @@
 """Resource wiring: a real Steam key never becomes plain resource config (the UI shows config)."""
 
+import os
 from pathlib import Path
 
 import dagster as dg
@@ -70,3 +71,65 @@ def test_the_local_stacks_fixed_s3_pair_is_plain_config(
 
     assert resources["s3"].secret_access_key == "steam-local-secret"
     assert "steam-local-secret" not in repr(resources["s3"]) + repr(resources["pyspark"])
+
+
+COMPOSE = Path(__file__).resolve().parents[2] / "deploy" / "docker-compose.yml"
+
+
+def _compose_dagster_env() -> dict[str, str]:
+    """The environment compose gives the Dagster services, `${VAR:-default}` taken as the default."""
+    import re
+
+    import yaml
+
+    env = yaml.safe_load(COMPOSE.read_text())["x-dagster-env"]
+    return {k: re.sub(r"\$\{[A-Z_]+:-([^}]*)\}", r"\1", str(v)) for k, v in env.items()}
+
+
+@pytest.mark.parametrize("key", ["kafka", "steam", "s3", "elasticsearch", "kibana"])
+def test_the_compose_environment_is_enough_for_every_production_resource(
+    monkeypatch: pytest.MonkeyPatch, key: str
+) -> None:
+    """A deployment with the documented variables starts: every `EnvVar` a resource reads resolves
+    (an unauthenticated Kafka needs no `KAFKA_SASL_*`), and the values are the compose ones."""
+    env = _compose_dagster_env()
+    for name in [n for n in list(os.environ) if n.startswith(("KAFKA_", "STEAM_", "AWS_"))]:
+        monkeypatch.delenv(name)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    resources = build_resources(Environment.PRODUCTION)
+    with dg.build_resources({key: resources[key]}) as built:
+        resource = getattr(built, key)
+        if key == "kafka":
+            config = resource.producer_config()
+            assert config["bootstrap.servers"] == env["KAFKA_BOOTSTRAP_SERVERS"]
+            assert config["security.protocol"] == "PLAINTEXT"
+            assert "sasl.mechanism" not in config
+            assert resource.replication_factor == 3
+        elif key == "s3":
+            assert resource.bucket == env["LAKE_BUCKET"]
+        elif key == "elasticsearch":
+            assert resource.url == env["ELASTICSEARCH_URL"]
+        elif key == "steam":
+            assert resource.api_base_url == env["STEAM_API_BASE_URL"]
+
+
+def test_production_kafka_with_sasl_settings_authenticates(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in {
+        "KAFKA_BOOTSTRAP_SERVERS": "b1:9096",
+        "KAFKA_REPLICATION_FACTOR": "3",
+        "KAFKA_MIN_INSYNC_REPLICAS": "2",
+        "KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
+        "KAFKA_SASL_MECHANISM": "SCRAM-SHA-512",
+        "KAFKA_SASL_USERNAME": "platform",
+        "KAFKA_SASL_PASSWORD": "s3cr3t",
+    }.items():
+        monkeypatch.setenv(name, value)
+    with dg.build_resources({"kafka": build_resources(Environment.PRODUCTION)["kafka"]}) as built:
+        config = built.kafka.producer_config()
+    assert config["security.protocol"] == "SASL_SSL"
+    assert (config["sasl.mechanism"], config["sasl.username"], config["sasl.password"]) == (
+        "SCRAM-SHA-512",
+        "platform",
+        "s3cr3t",
+    )
