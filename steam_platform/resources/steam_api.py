@@ -25,14 +25,11 @@ from typing import Any
 import dagster as dg
 from pydantic import ConfigDict, Field, PrivateAttr
 
-from steam_platform.core.settings import stack_dir
+from steam_platform.core.settings import STEAM_API_BASE_URL, STEAM_STORE_BASE_URL, stack_dir
 from steam_platform.resources.steam.budget import CallBudget, budget_scope
 from steam_platform.resources.steam.client import SteamClient
 from steam_platform.resources.steam.pacing import StorePace
 from steam_platform.resources.steam.transport import CallStats, RetrySettings, SteamTransport
-
-STEAM_API_BASE_URL = "https://api.steampowered.com"
-STEAM_STORE_BASE_URL = "https://store.steampowered.com"
 
 
 def default_budget_state_dir() -> Path:

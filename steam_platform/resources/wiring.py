@@ -7,7 +7,7 @@ from typing import Any
 
 import dagster as dg
 
-from steam_platform.core.settings import Environment, current_environment, local_setting
+from steam_platform.core.settings import Environment, LocalEndpoints, current_environment
 from steam_platform.resources.elasticsearch import ElasticsearchResource
 from steam_platform.resources.kafka import KafkaResource
 from steam_platform.resources.kibana import KibanaResource
@@ -17,10 +17,10 @@ from steam_platform.resources.steam_api import STEAM_API_BASE_URL, STEAM_STORE_B
 from streaming.spark_session import expand_jars
 
 
-def _local_kafka() -> KafkaResource:
-    brokers = int(local_setting("KAFKA_BROKERS", "1") or "1")
+def _local_kafka(local: LocalEndpoints) -> KafkaResource:
+    brokers = local.kafka_brokers
     return KafkaResource(
-        bootstrap_servers=local_setting("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:19093") or "",
+        bootstrap_servers=local.kafka_bootstrap_servers,
         replication_factor=3 if brokers >= 3 else 1,
         min_insync_replicas=2 if brokers >= 3 else 1,
     )
@@ -45,7 +45,7 @@ def _optional_env(key: str) -> dg.EnvVar | None:
     return dg.EnvVar(key) if os.environ.get(key) else None
 
 
-def _search_resources(env: Environment) -> dict[str, Any]:
+def _search_resources(env: Environment, local: LocalEndpoints | None) -> dict[str, Any]:
     """`elasticsearch` and `kibana`: the local stack's node (no Kibana locally), or env-provided."""
     if env is Environment.PRODUCTION:
         return {
@@ -62,15 +62,14 @@ def _search_resources(env: Environment) -> dict[str, Any]:
                 password=_optional_env("KIBANA_PASSWORD"),
             ),
         }
+    assert local is not None
     return {
-        "elasticsearch": ElasticsearchResource(
-            url=local_setting("ELASTICSEARCH_URL", "http://127.0.0.1:19200") or ""
-        ),
-        "kibana": KibanaResource(url=local_setting("KIBANA_URL") or None),
+        "elasticsearch": ElasticsearchResource(url=local.elasticsearch_url),
+        "kibana": KibanaResource(url=local.kibana_url or None),
     }
 
 
-def _lake_resources(env: Environment) -> dict[str, Any]:
+def _lake_resources(env: Environment, local: LocalEndpoints | None) -> dict[str, Any]:
     """`s3` (the lake's store), `pyspark` (local Spark with the connector jars, S3A on `s3`) and
     `pipes_subprocess` (launches `spark-submit` jobs such as continuous bronze with the same settings)."""
     if env is Environment.PRODUCTION:
@@ -89,18 +88,19 @@ def _lake_resources(env: Environment) -> dict[str, Any]:
         pyspark = build_pyspark_resource(s3, jars=jars, master=master, driver_memory=driver_memory)
         pipes = build_pipes_client(jars=jars, master=master, driver_memory=driver_memory)
         return {"s3": s3, "pyspark": pyspark, "pipes_subprocess": pipes}
+    assert local is not None
     s3 = S3Resource(
-        endpoint_url=local_setting("S3_ENDPOINT_URL", "http://127.0.0.1:19000"),
-        region=local_setting("AWS_REGION", "us-east-1") or "us-east-1",
+        endpoint_url=local.s3_endpoint_url,
+        region=local.aws_region,
         # As for the Steam key: a key pair in the process environment may be real, so it stays an
         # EnvVar (the UI shows plain config); the stack's fixed local pair from `.stack/env` is not.
-        access_key_id=_optional_env("AWS_ACCESS_KEY_ID") or local_setting("AWS_ACCESS_KEY_ID"),
-        secret_access_key=_optional_env("AWS_SECRET_ACCESS_KEY") or local_setting("AWS_SECRET_ACCESS_KEY"),
-        bucket=local_setting("LAKE_BUCKET", "steam-lake") or "steam-lake",
+        access_key_id=_optional_env("AWS_ACCESS_KEY_ID") or local.aws_access_key_id,
+        secret_access_key=_optional_env("AWS_SECRET_ACCESS_KEY") or local.aws_secret_access_key,
+        bucket=local.lake_bucket,
         path_style=True,
     )
     # `stack up` writes the resolved connector jars into the stack env (STEAM_SPARK_JARS).
-    jars = expand_jars(local_setting("STEAM_SPARK_JARS"))
+    jars = expand_jars(local.steam_spark_jars)
     return {
         "s3": s3,
         "pyspark": build_pyspark_resource(s3, jars=jars),
@@ -108,7 +108,7 @@ def _lake_resources(env: Environment) -> dict[str, Any]:
     }
 
 
-def _steam(env: Environment) -> SteamApiResource:
+def _steam(env: Environment, local: LocalEndpoints | None) -> SteamApiResource:
     """`steam`: the local stack's simulator (URLs and key from its env), or Steam with an env key."""
     if env is Environment.PRODUCTION:
         return SteamApiResource(
@@ -117,12 +117,13 @@ def _steam(env: Environment) -> SteamApiResource:
             api_key=_optional_env("STEAM_API_KEY"),
             budget_state_dir=os.environ.get("STEAM_BUDGET_STATE_DIR"),
         )
+    assert local is not None
     return SteamApiResource(
-        api_base_url=local_setting("STEAM_API_BASE_URL", STEAM_API_BASE_URL) or STEAM_API_BASE_URL,
-        store_base_url=local_setting("STEAM_STORE_BASE_URL", STEAM_STORE_BASE_URL) or STEAM_STORE_BASE_URL,
+        api_base_url=local.steam_api_base_url,
+        store_base_url=local.steam_store_base_url,
         # A key in the process environment may be a real one: pass it as EnvVar so it never shows in
         # the UI's resource config; the simulator's fixed key from `.stack/env` is not a secret.
-        api_key=_optional_env("STEAM_API_KEY") or local_setting("STEAM_API_KEY") or None,
+        api_key=_optional_env("STEAM_API_KEY") or local.steam_api_key or None,
     )
 
 
@@ -132,8 +133,14 @@ def build_resources(env: Environment | None = None) -> dict[str, Any]:
     if env is Environment.PRODUCTION:
         return {
             "kafka": _production_kafka(),
-            "steam": _steam(env),
-            **_lake_resources(env),
-            **_search_resources(env),
+            "steam": _steam(env, None),
+            **_lake_resources(env, None),
+            **_search_resources(env, None),
         }
-    return {"kafka": _local_kafka(), "steam": _steam(env), **_lake_resources(env), **_search_resources(env)}
+    local = LocalEndpoints.load()
+    return {
+        "kafka": _local_kafka(local),
+        "steam": _steam(env, local),
+        **_lake_resources(env, local),
+        **_search_resources(env, local),
+    }

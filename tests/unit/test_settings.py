@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from steam_platform.core.settings import Environment, current_environment, local_setting, read_env_file
+from steam_platform.core.settings import Environment, LocalEndpoints, current_environment, read_env_file
 
 
 def test_environment_defaults_to_local(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -33,7 +33,16 @@ def test_local_setting_prefers_process_environment(tmp_path: Path, monkeypatch: 
     (tmp_path / "env").write_text("export KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:1111\n")
     monkeypatch.setenv("STEAM_STACK_DIR", str(tmp_path))
     monkeypatch.delenv("KAFKA_BOOTSTRAP_SERVERS", raising=False)
-    assert local_setting("KAFKA_BOOTSTRAP_SERVERS") == "127.0.0.1:1111"
+    monkeypatch.delenv("LAKE_BUCKET", raising=False)
+    assert LocalEndpoints.load().kafka_bootstrap_servers == "127.0.0.1:1111"
     monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:2222")
-    assert local_setting("KAFKA_BOOTSTRAP_SERVERS") == "127.0.0.1:2222"
-    assert local_setting("NOT_SET_ANYWHERE", "fallback") == "fallback"
+    assert LocalEndpoints.load().kafka_bootstrap_servers == "127.0.0.1:2222"
+    assert LocalEndpoints.load().lake_bucket == "steam-lake"  # set nowhere: the stack's default
+
+
+def test_a_bad_local_setting_names_the_variable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "env").write_text("export KAFKA_BROKERS=three\n")
+    monkeypatch.setenv("STEAM_STACK_DIR", str(tmp_path))
+    monkeypatch.delenv("KAFKA_BROKERS", raising=False)
+    with pytest.raises(ValueError, match="kafka_brokers"):
+        LocalEndpoints.load()
