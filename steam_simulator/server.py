@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import re
 import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -25,18 +24,13 @@ from types import TracebackType
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
+from steam_platform.core.redaction import redact
 from steam_simulator.core import ADMIN_PREFIX, DEFAULT_API_KEY, Outcome, Simulator, SimulatorConfig
 from steam_simulator.replies import Reply
 
 log = logging.getLogger(__name__)
 HOST = "127.0.0.1"
 MAX_ADMIN_BODY = 1 << 20
-_KEY = re.compile(r"(key=)[^&\s]*", re.IGNORECASE)
-
-
-def redact(text: str) -> str:
-    """`text` with every `key=...` value replaced by `***`."""
-    return _KEY.sub(r"\1***", text)
 
 
 class _Handler(BaseHTTPRequestHandler):
