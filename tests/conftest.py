@@ -23,9 +23,11 @@ from typing import TYPE_CHECKING
 
 import dagster as dg
 import pytest
+from http_fake import serve_handler
+from kibana_fake import FakeKibana
 from lake_support import s3_for
-from steam_devstack.stack import LocalStack
 
+from steam_devstack.stack import LocalStack
 from steam_platform.resources.elasticsearch import ElasticsearchResource
 from steam_platform.resources.s3 import S3Resource
 
@@ -80,7 +82,6 @@ def s3(stack_env: dict[str, str]) -> S3Resource:
 def pyspark_resource(s3: S3Resource) -> LakePySparkResource:
     """The `pyspark` resource as wired for the local stack (connector jars, S3A on the store)."""
     from steam_devstack.services.spark import connector_jars
-
     from steam_platform.resources.spark import build_pyspark_resource
 
     return build_pyspark_resource(s3, jars=[str(p) for p in connector_jars()])
@@ -114,3 +115,12 @@ def es(es_resource: ElasticsearchResource) -> Iterator[Elasticsearch]:
     yield client
     for spec in INDEX_SPECS:
         client.indices.delete(index=f"{spec.alias}-v*", ignore_unavailable=True)
+
+
+@pytest.fixture
+def fake_kibana() -> Iterator[str]:
+    """Kibana's saved-objects import endpoint (`kibana_fake.FakeKibana`), reset, at a free port."""
+    FakeKibana.received = []
+    FakeKibana.refuse = False
+    with serve_handler(FakeKibana) as url:
+        yield url

@@ -17,11 +17,9 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from http_fake import serve_handler
 from kibana_fake import FakeKibana
 
 REPO = Path(__file__).resolve().parents[2]
@@ -98,14 +96,6 @@ def clean_venv(tmp_path_factory: pytest.TempPathFactory, wheel: Path) -> Path:
     pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "--progress-bar", "off", "-q"]
     _run([*pip, str(wheel)], venv, _clean_env(), 1500)
     return venv
-
-
-@pytest.fixture
-def fake_kibana() -> Iterator[str]:
-    FakeKibana.received = []
-    FakeKibana.refuse = False
-    with serve_handler(FakeKibana) as url:
-        yield url
 
 
 def test_the_wheel_holds_the_package_data(wheel: Path) -> None:

@@ -5,13 +5,11 @@ are, generated from the specs, and provisioned through the import API by the
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import dagster as dg
 import pytest
 import yaml
-from http_fake import serve_handler
 from kibana_fake import FakeKibana
 
 from steam_platform.assets.search.assets import KIBANA_DIR, kibana_saved_objects
@@ -86,14 +84,6 @@ def test_committed_files_match_the_generator(tmp_path: Path) -> None:
     committed = {p.name: p.read_text(encoding="utf-8") for p in _files()}
     assert set(generated) == set(saved_object_files())
     assert committed == generated, "run `python -m steam_platform.assets.search.dashboards` and commit"
-
-
-@pytest.fixture
-def fake_kibana() -> Iterator[str]:
-    FakeKibana.received = []
-    FakeKibana.refuse = False
-    with serve_handler(FakeKibana) as url:
-        yield url
 
 
 def test_asset_imports_every_file_through_the_import_api(fake_kibana: str) -> None:
