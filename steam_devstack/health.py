@@ -1,4 +1,10 @@
-"""Bounded waits with visible progress, so a first start never looks hung and never hangs forever."""
+"""Bounded waits with visible progress, so a first start never looks hung and never hangs forever.
+
+The polling itself is `tenacity`'s (a maintained retry library, already used for the platform's HTTP
+and Elasticsearch retries): `stop_after_delay` bounds every wait, `wait_fixed` spaces the checks,
+`retry_if_result` retries only a False answer, so an exception from a check (e.g. `StackError` for a
+server that died) ends the wait at once instead of being retried until the deadline.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +14,11 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
+
+import tenacity
+
+#: How often a long wait says it is still waiting (seconds).
+PROGRESS_EVERY_S = 10.0
 
 
 class StackError(RuntimeError):
@@ -39,6 +50,34 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(sock.getsockname()[1])
 
 
+def poll(
+    check: Callable[[], bool],
+    *,
+    timeout: float,
+    interval: float = 0.5,
+    on_wait: Callable[[float], None] | None = None,
+) -> bool:
+    """Call `check` every `interval` s until it returns True (-> True) or `timeout` s passed (-> False).
+
+    `check` runs at least once, the last time no later than `timeout + interval` s after the first.
+    `on_wait(elapsed_s)` is called before each pause. An exception raised by `check` propagates at
+    once (it is not retried).
+    """
+
+    def before_sleep(state: tenacity.RetryCallState) -> None:
+        if on_wait is not None:
+            on_wait(state.seconds_since_start or 0.0)
+
+    retrying = tenacity.Retrying(
+        stop=tenacity.stop_after_delay(timeout),
+        wait=tenacity.wait_fixed(interval),
+        retry=tenacity.retry_if_result(lambda ok: not ok),
+        retry_error_callback=lambda _state: False,
+        before_sleep=before_sleep,
+    )
+    return bool(retrying(check))
+
+
 def wait_until(
     check: Callable[[], bool],
     *,
@@ -48,19 +87,30 @@ def wait_until(
     log_hint: str = "",
     interval: float = 0.5,
 ) -> None:
-    """Poll `check` until it is true; fail after `timeout` s or as soon as `alive()` turns false."""
+    """Poll `check` until it is true; fail after `timeout` s or as soon as `alive()` turns false.
+
+    Progress goes to stderr (ready after N s; still waiting every 10 s). A failure raises
+    `StackError` naming `what`, how long it waited, and `log_hint` (where the log is).
+    """
     start = time.monotonic()
-    last_report = start
-    while True:
+    last_report = 0.0
+
+    def attempt() -> bool:
         if check():
-            print(f"  {what}: ready after {time.monotonic() - start:.1f}s", file=sys.stderr, flush=True)
-            return
-        now = time.monotonic()
+            return True
         if alive is not None and not alive():
-            raise StackError(f"{what}: process exited before becoming ready. {log_hint}".strip())
-        if now - start > timeout:
-            raise StackError(f"{what}: not ready after {timeout:.0f}s. {log_hint}".strip())
-        if now - last_report >= 10:
-            print(f"  {what}: still waiting ({now - start:.0f}s)...", file=sys.stderr, flush=True)
-            last_report = now
-        time.sleep(interval)
+            raise StackError(
+                f"{what}: the process exited after {time.monotonic() - start:.0f}s, before becoming "
+                f"ready. {log_hint}".strip()
+            )
+        return False
+
+    def report(elapsed: float) -> None:
+        nonlocal last_report
+        if elapsed - last_report >= PROGRESS_EVERY_S:
+            print(f"  {what}: still waiting ({elapsed:.0f}s)...", file=sys.stderr, flush=True)
+            last_report = elapsed
+
+    if not poll(attempt, timeout=timeout, interval=interval, on_wait=report):
+        raise StackError(f"{what}: not ready after {timeout:.0f}s. {log_hint}".strip())
+    print(f"  {what}: ready after {time.monotonic() - start:.1f}s", file=sys.stderr, flush=True)

@@ -1,8 +1,15 @@
-"""Start, find and stop one server process in its own process group, tracked by a pid file.
+"""Start, find, measure and stop the stack's server processes.
 
 Every server runs in a new session (its own process group) so that `stack down` can stop it and
-every child it spawned, and nothing else. The pid file stores pid and the process start time so a
-recycled pid is never mistaken for our server.
+every child it spawned, and nothing else. The pid file stores the pid and the process's start time
+(clock ticks since boot), so a recycled pid is never mistaken for our server.
+
+What the kernel knows about a process (parent, state, start time, resident memory, children) comes
+from `psutil`, the maintained process library, instead of parsing `/proc/<pid>/stat` by hand and
+probing with `os.kill(pid, 0)`: it copes with processes that vanish mid-read and with zombies, and a
+`psutil.Process` remembers its start time, so it never signals a recycled pid. psutil has no notion
+of process groups, so those stay with the `os` module (`os.getpgid`, `os.killpg`: a group signal
+also reaches a child forked a moment ago). Waits are bounded polls (`health.poll`, tenacity).
 """
 
 from __future__ import annotations
@@ -13,16 +20,53 @@ import os
 import pwd
 import signal
 import subprocess
-import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import psutil
 
-def _start_ticks(pid: int) -> int | None:
-    """The kernel's start time of `pid` (clock ticks since boot), or None if it does not exist."""
-    info = _read_stat(pid)
-    return None if info is None else info.start_ticks
+from steam_devstack.health import poll
+
+_CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+_PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
+
+
+def start_ticks(proc: psutil.Process) -> int:
+    """When `proc` started, in clock ticks since boot (the kernel's own unit, as pid files record it).
+
+    psutil reports the start as wall-clock time (boot time + ticks); subtracting the boot time read
+    at the same moment gives back the ticks, which a clock change (NTP) does not move.
+    """
+    return round((proc.create_time() - psutil.boot_time()) * _CLOCK_TICKS)
+
+
+def is_alive(proc: psutil.Process) -> bool:
+    """True while this very process (not a recycled pid) runs and is not a zombie."""
+    try:
+        return proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
+
+
+def _find(pid: int, ticks: object) -> psutil.Process | None:
+    """The live process `pid` if it started at `ticks`, else None (gone, zombie or pid reused)."""
+    try:
+        proc = psutil.Process(pid)
+        if start_ticks(proc) != ticks or proc.status() == psutil.STATUS_ZOMBIE:
+            return None
+    except psutil.Error:
+        return None
+    return proc
+
+
+def user_env(env: Mapping[str, str] | None, user: str | None) -> dict[str, str]:
+    """This process's environment plus `env`, with HOME/USER/LOGNAME of `user` when one is given."""
+    full = dict(os.environ)
+    full.update(env or {})
+    if user:
+        full.update({"HOME": pwd.getpwnam(user).pw_dir, "USER": user, "LOGNAME": user})
+    return full
 
 
 @dataclass(frozen=True)
@@ -43,18 +87,11 @@ class ManagedProcess:
     ) -> int:
         """Launch `argv` detached in a new process group, output appended to the log file."""
         self.log_file.parent.mkdir(parents=True, exist_ok=True)
-        self.pid_file.parent.mkdir(parents=True, exist_ok=True)
-        full_env = dict(os.environ)
-        if env:
-            full_env.update(env)
-        if user:
-            entry = pwd.getpwnam(user)
-            full_env.update({"HOME": entry.pw_dir, "USER": user, "LOGNAME": user})
         with open(self.log_file, "ab") as log:
             proc = subprocess.Popen(
                 list(argv),
                 cwd=cwd,
-                env=full_env,
+                env=user_env(env, user),
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -63,25 +100,26 @@ class ManagedProcess:
                 group=pwd.getpwnam(user).pw_gid if user else None,
                 extra_groups=[] if user else None,
             )
-        self.pid_file.write_text(json.dumps({"pid": proc.pid, "start": _start_ticks(proc.pid)}))
+        self.adopt(proc.pid)
         return proc.pid
+
+    def adopt(self, pid: int) -> None:
+        """Record `pid` (started here or by a launcher such as `pg_ctl`) as this server's process."""
+        try:
+            ticks: int | None = start_ticks(psutil.Process(pid))
+        except psutil.Error:  # already gone: the pid file then never matches a live process
+            ticks = None
+        self.pid_file.parent.mkdir(parents=True, exist_ok=True)
+        self.pid_file.write_text(json.dumps({"pid": pid, "start": ticks}))
 
     def pid(self) -> int | None:
         """The live pid of this server, or None when it is not running (stale pid files ignored)."""
         try:
             data = json.loads(self.pid_file.read_text())
-        except (OSError, ValueError):
+            pid = int(data["pid"])
+        except (OSError, ValueError, KeyError, TypeError):
             return None
-        pid = int(data["pid"])
-        ticks = _start_ticks(pid)
-        if ticks is None or ticks != data.get("start"):
-            return None
-        try:
-            if Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z":
-                return None
-        except OSError:
-            return None
-        return pid
+        return pid if _find(pid, data.get("start")) is not None else None
 
     def is_running(self) -> bool:
         """True when the process recorded in the pid file is alive."""
@@ -93,17 +131,11 @@ class ManagedProcess:
         if pid is None:
             self.pid_file.unlink(missing_ok=True)
             return False
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(pid, signal.SIGTERM)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and _group_alive(pid):
-            time.sleep(0.2)
-        if _group_alive(pid):
+        for sig, wait_s in ((signal.SIGTERM, timeout), (signal.SIGKILL, 10.0)):
             with contextlib.suppress(ProcessLookupError):
-                os.killpg(pid, signal.SIGKILL)
-            deadline = time.monotonic() + 10
-            while time.monotonic() < deadline and _group_alive(pid):
-                time.sleep(0.1)
+                os.killpg(pid, sig)
+            if poll(lambda: not group_alive(pid), timeout=wait_s, interval=0.1):
+                break
         # Reap if we are the parent (tests start and stop in one process).
         with contextlib.suppress(ChildProcessError):
             os.waitpid(pid, os.WNOHANG)
@@ -111,46 +143,77 @@ class ManagedProcess:
         return True
 
 
+def group_alive(pgid: int) -> bool:
+    """True while any non-zombie process of process group `pgid` exists."""
+    for pid in psutil.pids():
+        with contextlib.suppress(OSError, psutil.Error):
+            if os.getpgid(pid) == pgid and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
+                return True
+    return False
+
+
+def process_tree(root: int | psutil.Process) -> list[psutil.Process]:
+    """`root` first, then all its descendants now (empty when `root` is gone or its pid was reused)."""
+    try:
+        proc = root if isinstance(root, psutil.Process) else psutil.Process(root)
+        return [proc, *proc.children(recursive=True)]
+    except psutil.Error:
+        return []
+
+
+def kill_all(
+    procs: Iterable[psutil.Process], *, grace: float = 0.0, timeout: float = 10.0
+) -> list[psutil.Process]:
+    """Give `procs` `grace` s to exit, SIGKILL those left in the given order, wait until they are gone.
+
+    Returns the processes that had to be killed. A recycled pid is never signalled (psutil checks).
+    """
+    procs = list({proc.pid: proc for proc in procs}.values())  # once each, first place kept
+    if grace > 0:
+        poll(lambda: not any(is_alive(p) for p in procs), timeout=grace, interval=0.1)
+    victims = [proc for proc in procs if is_alive(proc)]
+    for proc in victims:
+        with contextlib.suppress(psutil.Error):
+            proc.kill()
+    poll(lambda: not any(is_alive(p) for p in victims), timeout=timeout, interval=0.1)
+    return victims
+
+
 @dataclass(frozen=True)
 class ProcInfo:
-    """The fields of `/proc/<pid>/stat` the stack uses to find, measure and stop its servers."""
+    """What the stack uses to find, measure and stop its servers, for one process."""
 
     ppid: int
-    state: str
+    state: str  # psutil's status: "running", "sleeping", "zombie", ...
     pgid: int
     start_ticks: int
-    rss_pages: int
+    rss_bytes: int
 
     @property
     def alive(self) -> bool:
         """False for a zombie (exited, not yet reaped)."""
-        return self.state != "Z"
+        return self.state != psutil.STATUS_ZOMBIE
+
+    @property
+    def rss_pages(self) -> int:
+        return self.rss_bytes // _PAGE_SIZE
 
 
 def process_table() -> dict[int, ProcInfo]:
-    """Every process on the machine now, zombies included."""
+    """Every process on the machine now, zombies included (one consistent-enough snapshot)."""
     table: dict[int, ProcInfo] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit() and (info := _read_stat(int(entry.name))) is not None:
-            table[int(entry.name)] = info
+    for pid in psutil.pids():
+        with contextlib.suppress(OSError, psutil.Error):  # gone between listing and reading
+            proc = psutil.Process(pid)
+            with proc.oneshot():
+                table[pid] = ProcInfo(
+                    ppid=proc.ppid(),
+                    state=proc.status(),
+                    pgid=os.getpgid(pid),
+                    start_ticks=start_ticks(proc),
+                    rss_bytes=proc.memory_info().rss,
+                )
     return table
-
-
-def _read_stat(pid: int) -> ProcInfo | None:
-    """`/proc/<pid>/stat` parsed, or None when the process does not exist (any more)."""
-    try:
-        text = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    # The command name (field 2) may contain spaces, so split after ')'.
-    fields = text.rsplit(")", 1)[1].split()
-    return ProcInfo(
-        ppid=int(fields[1]),
-        state=fields[0],
-        pgid=int(fields[2]),
-        start_ticks=int(fields[19]),
-        rss_pages=int(fields[21]),
-    )
 
 
 def descendants(roots: Iterable[int], table: Mapping[int, ProcInfo]) -> set[int]:
@@ -166,11 +229,6 @@ def descendants(roots: Iterable[int], table: Mapping[int, ProcInfo]) -> set[int]
             found.add(pid)
             todo += children.get(pid, [])
     return found
-
-
-def _group_alive(pgid: int) -> bool:
-    """True while any non-zombie process of process group `pgid` exists."""
-    return any(info.pgid == pgid and info.alive for info in process_table().values())
 
 
 def service_pids(root: int, table: Mapping[int, ProcInfo] | None = None) -> set[int]:
@@ -191,6 +249,5 @@ def service_rss_bytes(root: int) -> int:
     Shared memory (e.g. PostgreSQL's shared buffers) counts once per process that touched it, as
     `ps` shows it: an upper bound.
     """
-    page = os.sysconf("SC_PAGE_SIZE")
     table = process_table()
-    return sum(table[pid].rss_pages * page for pid in service_pids(root, table))
+    return sum(table[pid].rss_bytes for pid in service_pids(root, table))

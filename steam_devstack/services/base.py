@@ -66,12 +66,15 @@ class StackContext:
             _make_traversable(path)
 
     def give_to_run_user(self, path: Path) -> None:
-        """chown `path` recursively to the service user (no-op when not root)."""
+        """chown `path` (a file, or a folder recursively) to the service user (no-op when not root)."""
         user = self.run_user
         if user is None:
             return
         ensure_run_user()
         entry = pwd.getpwnam(user)
+        if not path.is_dir():
+            os.chown(path, entry.pw_uid, entry.pw_gid, follow_symlinks=False)
+            return
         for root, dirs, files in os.walk(path):
             os.chown(root, entry.pw_uid, entry.pw_gid)
             for name in dirs + files:

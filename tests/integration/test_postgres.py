@@ -18,10 +18,13 @@ import dagster as dg
 import psycopg2
 import pytest
 from dagster_postgres import PostgresEventLogStorage, PostgresRunStorage
+
 from steam_devstack.health import StackError, free_port
 from steam_devstack.paths import REPO_ROOT
+from steam_devstack.process import is_alive, process_tree
 from steam_devstack.services.base import StackContext
-from steam_devstack.services.postgres import PostgresService, find_binaries, process_tree
+from steam_devstack.services.postgres import PostgresService
+from steam_devstack.services.postgres_tools import find_binaries
 from steam_devstack.stack import LocalStack
 
 DAGSTER_YAML = REPO_ROOT / "deploy" / "dagster.yaml"
@@ -121,7 +124,7 @@ def test_stop_leaves_no_process_and_a_restart_reuses_the_cluster(tmp_path: Path)
         tree = process_tree(pid)
         assert len(tree) >= 4  # postmaster, checkpointer, background writer, walwriter, ...
         assert service.stop() == ["postgres"]
-        assert not [p for p in tree if Path(f"/proc/{p}").exists() and _not_zombie(p)]
+        assert not [p for p in tree if is_alive(p)]
         assert not service.is_running() and not service.healthy()
 
         password = service.endpoints()["DAGSTER_PG_PASSWORD"]
@@ -140,13 +143,6 @@ def test_stop_leaves_no_process_and_a_restart_reuses_the_cluster(tmp_path: Path)
     finally:
         service.stop()
     assert not service.is_running()
-
-
-def _not_zombie(pid: int) -> bool:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
 
 
 def test_missing_binaries_point_at_make_install(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

@@ -5,14 +5,19 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shlex
 import signal
 import stat
+import subprocess
 import sys
 import time
 from pathlib import Path
 
-from steam_devstack.health import free_port, port_open
-from steam_devstack.process import ManagedProcess, _group_alive
+import psutil
+import pytest
+
+from steam_devstack.health import StackError, free_port, poll, port_open, wait_until
+from steam_devstack.process import ManagedProcess, group_alive
 
 
 def _managed(tmp_path: Path) -> ManagedProcess:
@@ -31,10 +36,10 @@ def test_stop_kills_the_whole_process_group_including_children(tmp_path: Path) -
     while "started" not in proc.log_file.read_text() and time.monotonic() < deadline:
         time.sleep(0.05)
     assert proc.is_running() and proc.pid() == pid
-    assert _group_alive(pid)
+    assert group_alive(pid)
 
     assert proc.stop(timeout=5) is True
-    assert not _group_alive(pid)
+    assert not group_alive(pid)
     assert not proc.pid_file.exists()
     assert proc.stop() is False  # idempotent
 
@@ -60,7 +65,7 @@ def test_sigterm_ignoring_process_is_killed_after_the_timeout(tmp_path: Path) ->
     started = time.monotonic()
     assert proc.stop(timeout=1)
     assert time.monotonic() - started < 10
-    assert not _group_alive(pid)
+    assert not group_alive(pid)
 
 
 def test_free_port_is_free() -> None:
@@ -119,3 +124,104 @@ def test_a_checkout_in_a_private_folder_is_made_traversable_for_the_service_user
         assert mode == 0o700
     else:
         assert mode == 0o701
+
+
+def test_a_pid_file_records_the_kernels_start_ticks(tmp_path: Path) -> None:
+    """The unit of `/proc/<pid>/stat` field 22, so pid files written before psutil stay valid."""
+    from steam_devstack.process import start_ticks
+
+    ticks = int(Path(f"/proc/{os.getpid()}/stat").read_text().rsplit(")", 1)[1].split()[19])
+    assert start_ticks(psutil.Process()) == ticks
+    proc = _managed(tmp_path)
+    proc.pid_file.write_text(json.dumps({"pid": os.getpid(), "start": ticks}))
+    assert proc.pid() == os.getpid()
+
+
+def test_a_process_started_by_a_launcher_is_adopted_and_stopped(tmp_path: Path) -> None:
+    """`pg_ctl` forks the server and exits: the stack records and stops that grandchild."""
+    from steam_devstack.process import process_tree
+
+    # The server must not hold the launcher's output pipes, or `run` would wait for it to exit.
+    script = "import subprocess as s; print(s.Popen(['setsid', 'sleep', '300'], stdout=s.DEVNULL).pid)"
+    launcher = subprocess.run(
+        [sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, check=True, timeout=30
+    )
+    pid = int(launcher.stdout)
+    proc = _managed(tmp_path)
+    try:
+        assert poll(lambda: os.getpgid(pid) == pid, timeout=5, interval=0.05)  # setsid has run
+        proc.adopt(pid)
+        assert proc.pid() == pid and process_tree(pid)[0].pid == pid
+        assert proc.stop(timeout=5) is True
+        assert not group_alive(pid) and proc.pid() is None
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+
+
+def test_kill_all_kills_a_tree_whose_children_left_the_group_and_spares_the_dead() -> None:
+    from steam_devstack.process import is_alive, kill_all, process_tree
+
+    script = "import subprocess, time; subprocess.Popen(['setsid', 'sleep', '300']); time.sleep(300)"
+    parent = subprocess.Popen([sys.executable, "-c", script], start_new_session=True)
+    try:
+        assert poll(lambda: len(process_tree(parent.pid)) == 2, timeout=10, interval=0.05)
+        tree = process_tree(parent.pid)
+        assert kill_all(tree + tree, grace=0.2) == tree  # each once, the parent first
+        assert not [p for p in tree if is_alive(p)]
+        assert kill_all(tree) == []
+    finally:
+        parent.kill()
+        parent.wait()
+
+
+def test_poll_is_bounded_and_reports_while_waiting() -> None:
+    waited: list[float] = []
+    started = time.monotonic()
+    assert poll(lambda: False, timeout=0.3, interval=0.05, on_wait=waited.append) is False
+    assert 0.3 <= time.monotonic() - started < 2
+    assert waited and waited == sorted(waited)
+    answers = iter([False, False, True])
+    assert poll(lambda: next(answers), timeout=5, interval=0.01) is True
+
+
+def test_wait_until_says_what_it_waited_for_how_long_and_where_the_log_is() -> None:
+    with pytest.raises(StackError, match=r"^kafka: not ready after 0s\. See /x/kafka\.log$"):
+        wait_until(lambda: False, what="kafka", timeout=0.2, interval=0.05, log_hint="See /x/kafka.log")
+    started = time.monotonic()
+    with pytest.raises(StackError, match=r"^s3: the process exited after 0s, before becoming ready\. See"):
+        wait_until(lambda: False, what="s3", timeout=30, alive=lambda: False, log_hint="See /x/s3.log")
+    assert time.monotonic() - started < 5  # a dead server fails at once, not after the timeout
+    wait_until(lambda: True, what="es", timeout=0.1)
+
+
+def test_wait_until_does_not_retry_an_error_of_the_check() -> None:
+    calls: list[int] = []
+
+    def broken() -> bool:
+        calls.append(1)
+        raise ValueError("bad config")
+
+    with pytest.raises(ValueError, match="bad config"):
+        wait_until(broken, what="x", timeout=30)
+    assert calls == [1]
+
+
+def test_postgres_options_survive_the_shell_pg_ctl_runs_them_through() -> None:
+    from steam_devstack.services.postgres_tools import SERVER_SETTINGS, server_options
+
+    options = server_options("127.0.0.1", 15432, "", SERVER_SETTINGS)
+    argv = shlex.split(options)
+    assert argv[:6] == ["-h", "127.0.0.1", "-p", "15432", "-k", ""]  # "" = no Unix socket
+    assert "log_line_prefix=%m [%p] %q%u@%d " in argv
+    assert len(argv) == 6 + 2 * len(SERVER_SETTINGS)
+
+
+def test_postmaster_pid_ignores_a_stale_lock_file(tmp_path: Path) -> None:
+    """A lock file left by a crashed server may name a pid that now belongs to someone else."""
+    from steam_devstack.services.postgres_tools import postmaster_pid
+
+    assert postmaster_pid(tmp_path, started_after=0) is None  # no lock file
+    (tmp_path / "postmaster.pid").write_text(f"{os.getpid()}\n{tmp_path}\n")
+    assert postmaster_pid(tmp_path, started_after=0) == os.getpid()
+    assert postmaster_pid(tmp_path, started_after=time.time() + 60) is None
