@@ -16,8 +16,8 @@ test: install  ## Lint, type-check, validate definitions, then every test agains
 	$(VENV)/pytest -q -p no:cacheprovider
 
 lint:
-	$(VENV)/ruff check steam_platform steam_devstack steam_simulator streaming tests benchmarks
-	$(VENV)/ruff format --check steam_platform steam_devstack steam_simulator streaming tests benchmarks
+	$(VENV)/ruff check --no-cache steam_platform steam_devstack steam_simulator streaming tests benchmarks
+	$(VENV)/ruff format --no-cache --check steam_platform steam_devstack steam_simulator streaming tests benchmarks
 	$(VENV)/lint-imports --no-cache
 
 typecheck:

@@ -30,8 +30,8 @@ from typing import Any
 
 from elasticsearch import Elasticsearch
 from elasticsearch.helpers import bulk as es_bulk
-from steam_devstack.stack import LocalStack
 
+from steam_devstack.stack import LocalStack
 from steam_platform.assets.search import indexer
 from steam_platform.assets.search.bulk import RetrySettings
 from steam_platform.assets.search.templates import GAME_DAILY

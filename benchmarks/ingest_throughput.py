@@ -28,11 +28,11 @@ from pathlib import Path
 
 import dagster as dg
 import yaml
-from steam_platform.assets.ingest.definitions import player_counts
 
 from steam_devstack.stack import LocalStack
 from steam_platform.assets.bus.topics import kafka_topics
 from steam_platform.assets.ingest.common import fetch_each
+from steam_platform.assets.ingest.definitions import player_counts
 from steam_platform.core.constants import TOPIC_PLAYER_COUNTS
 from steam_platform.core.partitions import hourly_partitions
 from steam_platform.events.envelope import envelope

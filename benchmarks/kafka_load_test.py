@@ -43,7 +43,6 @@ from steam_devstack.kafka_drill import (
     wait_for_full_isr,
     wait_until_dead,
 )
-
 from steam_platform.assets.bus.audit import TopicReadout, leaders_per_broker, read_topic, scrape
 
 BASELINE, FAILOVER, WARMUP = "load.baseline", "load.failover", "load.warmup"

@@ -28,8 +28,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import dagster as dg
-from steam_devstack.stack import LocalStack
 
+from steam_devstack.stack import LocalStack
 from steam_platform.core.partitions import daily_partitions, hourly_partitions
 from steam_platform.core.settings import Environment
 

@@ -38,12 +38,12 @@ import dagster as dg
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from soak_reconcile import reconcile
 from soak_support import ProcessMeter, RunWatcher, SearchWatcher, percentile, stack_roots
+
 from steam_devstack.health import free_port, http_ok
+from steam_devstack.main_run import prepare_dagster_home
 from steam_devstack.paths import REPO_ROOT
 from steam_devstack.process import ManagedProcess, process_table, service_pids
 from steam_devstack.stack import LocalStack
-
-from steam_devstack.main_run import prepare_dagster_home
 from steam_platform.core.settings import Environment
 from steam_platform.resources.wiring import build_resources
 

@@ -17,6 +17,9 @@ from typing import Any
 import dagster as dg
 import pytest
 from ingest_support import SimAdmin, TopicWindow, clean_sim, read_between, sim, watermarks
+
+from steam_platform.assets.bus.topics import kafka_topics
+from steam_platform.assets.ingest.common import CONSECUTIVE_UNAVAILABLE_LIMIT
 from steam_platform.assets.ingest.definitions import (
     app_catalog,
     app_details,
@@ -24,9 +27,6 @@ from steam_platform.assets.ingest.definitions import (
     player_activity,
     player_counts,
 )
-
-from steam_platform.assets.bus.topics import kafka_topics
-from steam_platform.assets.ingest.common import CONSECUTIVE_UNAVAILABLE_LIMIT
 from steam_platform.assets.ingest.players import POLL_SLOT_TAG, poll_slot
 from steam_platform.core.constants import (
     TOPIC_APPS,

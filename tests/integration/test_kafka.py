@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 from confluent_kafka import Consumer, TopicPartition
+
 from steam_devstack.kafka_drill import three_node_stack
 from steam_devstack.stack import LocalStack
-
 from steam_platform.resources.kafka import (
     KafkaDeliveryError,
     KafkaResource,

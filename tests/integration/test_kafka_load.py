@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+
 from steam_devstack.kafka_drill import (
     crash_node_during,
     create_topic,
@@ -25,7 +26,6 @@ from steam_devstack.kafka_drill import (
     wait_until_dead,
 )
 from steam_devstack.stack import LocalStack
-
 from steam_platform.assets.bus.audit import event_id_of, leaders_per_broker, read_topic, scrape
 
 pytestmark = pytest.mark.integration

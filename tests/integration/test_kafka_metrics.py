@@ -13,6 +13,7 @@ from urllib.parse import urlparse
 
 import pytest
 import yaml
+
 from steam_devstack.kafka_drill import (
     create_topic,
     durable_kafka,
@@ -22,7 +23,6 @@ from steam_devstack.kafka_drill import (
     three_node_stack,
 )
 from steam_devstack.stack import LocalStack
-
 from steam_platform.assets.bus.audit import BrokerMetrics, scrape
 
 pytestmark = pytest.mark.integration

@@ -14,8 +14,8 @@ import pyarrow.fs as pafs
 import pytest
 from elasticsearch.helpers import scan
 from search_support import game_daily_rows, write_partition
-from steam_devstack.stack import LocalStack
 
+from steam_devstack.stack import LocalStack
 from steam_platform.assets.marts.tables import MART_GAME_DAILY
 from steam_platform.assets.search import indexer, reader
 from steam_platform.assets.search.bulk import RetrySettings

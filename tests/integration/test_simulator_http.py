@@ -19,8 +19,8 @@ from typing import Any
 
 import pytest
 import requests
-from steam_devstack.health import free_port, http_ok
 
+from steam_devstack.health import free_port, http_ok
 from steam_simulator.replies import ACCESS_DENIED
 from steam_simulator.server import SimulatorServer
 

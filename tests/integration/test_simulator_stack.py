@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import pytest
 import requests
+
 from steam_devstack.stack import LocalStack
 
 pytestmark = pytest.mark.integration

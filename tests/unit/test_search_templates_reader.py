@@ -15,8 +15,8 @@ import pyarrow.parquet as pq
 import pytest
 from elasticsearch import ConnectionError as EsConnectionError
 from search_support import arrow_schema, game_daily_rows, news_rows, write_partition
-from steam_devstack.health import free_port
 
+from steam_devstack.health import free_port
 from steam_platform.assets.marts.tables import MART_GAME_DAILY
 from steam_platform.assets.search import bulk, indexer, reader
 from steam_platform.assets.search.templates import GAME_DAILY, INDEX_SPECS, NEWS, NEWS_IMPACT, TEXT_ANALYZER

@@ -22,8 +22,8 @@ import pytest
 from lake_support import at, event_ids, player_count_message, produce, raw_message
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
-from steam_devstack.services.spark import connector_jars
 
+from steam_devstack.services.spark import connector_jars
 from steam_platform.resources.kafka import KafkaResource, TopicSpec
 from steam_platform.resources.s3 import S3Resource
 from streaming.bronze import BronzeJob, run_bronze

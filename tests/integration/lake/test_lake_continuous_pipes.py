@@ -21,8 +21,8 @@ import dagster as dg
 import pyarrow.dataset as pads
 import pytest
 from lake_support import at, event_ids, player_count_message, produce
-from steam_devstack.services.spark import connector_jars
 
+from steam_devstack.services.spark import connector_jars
 from steam_platform.assets.lake.continuous import BRONZE_SCRIPT, bronze_continuous_job
 from steam_platform.resources.kafka import KafkaResource, TopicSpec
 from steam_platform.resources.s3 import S3Resource

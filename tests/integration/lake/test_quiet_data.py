@@ -27,8 +27,8 @@ from ingest_support import SimAdmin, clean_sim, sim
 from lake_support import at, player_count_message, produce
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
-from steam_platform.assets.ingest.definitions import app_details, news, player_activity, player_counts
 
+from steam_platform.assets.ingest.definitions import app_details, news, player_activity, player_counts
 from steam_platform.assets.ingest.players import POLL_SLOT_TAG, poll_slot
 from steam_platform.assets.lake.bronze import CHECK_OFFSETS, bronze_assets, offsets_outcome
 from steam_platform.assets.marts.assets import mart_game_daily, mart_news_impact, mart_top_games
