@@ -29,9 +29,9 @@ import dagster as dg
 import pyarrow as pa
 import pyarrow.parquet as pq
 from confluent_kafka import Consumer
+
 from steam_devstack.services.spark import connector_jars
 from steam_devstack.stack import LocalStack
-
 from steam_platform.resources.kafka import KafkaResource, OutgoingMessage, TopicSpec
 from steam_platform.resources.s3 import S3Resource
 from steam_platform.resources.spark import build_pyspark_resource
