@@ -125,7 +125,7 @@ def _index_asset(
         refused = {
             day: checks
             for day in context.partition_keys
-            if (checks := failed_upstream_checks(context.instance, upstream, day, context.run_id))
+            if (checks := failed_upstream_checks(context.instance, upstream, day, context.run.run_id))
         }
         try:
             for dt in (k for k in context.partition_keys if k not in refused):
