@@ -469,7 +469,8 @@ def test_a_swap_racing_another_runs_swap_is_detected_and_decided_again(
             state["live_meanwhile"] = _live(es, spec)
         return seen
 
-    monkeypatch.setattr(indexer, "alias_indices", racing_read)
+    monkeypatch.setattr(generations, "alias_indices", racing_read)  # the swap's read
+    monkeypatch.setattr(indexer, "alias_indices", racing_read)  # the superseded check's read
     fs = pafs.LocalFileSystem()
 
     def load_ours(dt: str) -> list[dict[str, Any]]:
