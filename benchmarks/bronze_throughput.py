@@ -11,7 +11,15 @@ Starts its own local stack (one Kafka broker and the S3 server, temporary state)
 
 Prints rows/s for each, the ratio to the baseline, and the Spark driver JVM's peak RSS (VmHWM).
 
+`--compare-cluster` measures where Spark runs instead: the stack also starts its Spark standalone
+cluster (master + two workers, 1 core and 1 GB each, as `stack up --spark-cluster`), and the same
+bronze job lands the same topic twice in one run, into separate lake roots: first `local[2]` in
+this process (the baseline), then as the driver of a client-mode application whose executors run
+on the two workers. Prints rows/s of both, the ratio cluster / local[2], the driver's and the
+executors' peak RSS.
+
     .venv/bin/python benchmarks/bronze_throughput.py [--events 1000000] [--max-offsets-per-trigger N]
+    .venv/bin/python benchmarks/bronze_throughput.py --compare-cluster [--events 1000000]
 """
 
 from __future__ import annotations
@@ -20,22 +28,27 @@ import argparse
 import json
 import logging
 import os
+import sys
 import tempfile
 import time
 import uuid
 from pathlib import Path
 
 import dagster as dg
+import psutil
 import pyarrow as pa
 import pyarrow.parquet as pq
 from confluent_kafka import Consumer
 
+from steam_devstack.process import process_tree
+from steam_devstack.services.registry import SPARK_CLUSTER
 from steam_devstack.services.spark import connector_jars
+from steam_devstack.services.spark_cluster import SparkClusterService
 from steam_devstack.stack import LocalStack
 from steam_platform.resources.kafka import KafkaResource, OutgoingMessage, TopicSpec
 from steam_platform.resources.s3 import S3Resource
-from steam_platform.resources.spark import build_pyspark_resource
-from streaming.bronze import BronzeJob, run_bronze
+from steam_platform.resources.spark import DEFAULT_MASTER, build_pyspark_resource
+from streaming.bronze import BronzeJob, BronzeStats, run_bronze
 
 SOURCE = "ISteamUserStats/GetNumberOfCurrentPlayers/v1"
 
@@ -108,16 +121,113 @@ def jvm_peak_rss_mib() -> float:
     return peak / 1024
 
 
+def _vm_hwm_mib(pid: int) -> float:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return 0.0
+    fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+    return int(fields.get("VmHWM", "0 kB").split()[0]) / 1024
+
+
+def executors_peak_rss_mib(cluster: SparkClusterService) -> list[float]:
+    """Peak resident memory (VmHWM) of each executor JVM the cluster's workers run now."""
+    peaks = []
+    for proc in cluster.processes():
+        pid = proc.pid()
+        for child in process_tree(pid) if pid else []:
+            try:
+                if "CoarseGrainedExecutorBackend" in " ".join(child.cmdline()):
+                    peaks.append(_vm_hwm_mib(child.pid))
+            except psutil.Error:  # exited meanwhile (or a zombie not reaped yet)
+                continue
+    return sorted(peaks)
+
+
+def land(
+    s3: S3Resource,
+    kafka: KafkaResource,
+    topic: str,
+    args: argparse.Namespace,
+    *,
+    lake_root: str,
+    cluster: SparkClusterService | None = None,
+) -> tuple[BronzeStats, float, float, list[float]]:
+    """One bronze landing of `topic`: stats, seconds, driver JVM peak RSS, executors' peak RSS.
+
+    `cluster`: run as the driver of an application on it (client mode, executors on the workers,
+    this interpreter on the executors), else `local[2]` in this process.
+    """
+    resource = build_pyspark_resource(
+        s3,
+        jars=[str(p) for p in connector_jars()],
+        driver_memory=args.driver_memory,
+        master=cluster.master_url if cluster else DEFAULT_MASTER,
+        python=sys.executable if cluster else None,
+    )
+    with resource.yield_for_execution(dg.build_init_resource_context()) as ready:
+        spark = ready.spark_session
+        expected = cluster.master_url if cluster else DEFAULT_MASTER
+        if spark.sparkContext.master != expected:  # a session left over from the other variant
+            raise RuntimeError(f"the session runs on {spark.sparkContext.master}, not {expected}")
+        job = BronzeJob(
+            topic,
+            kafka.bootstrap_servers,
+            lake_root,
+            max_offsets_per_trigger=args.max_offsets_per_trigger,
+            timeout_s=3600,
+        )
+        started = time.monotonic()
+        stats = run_bronze(spark, job)
+        took = time.monotonic() - started
+        executors = executors_peak_rss_mib(cluster) if cluster else []
+        peak = jvm_peak_rss_mib()
+        spark.stop()
+    if stats.rows_landed != args.events:
+        raise RuntimeError(f"landed {stats.rows_landed} of {args.events} rows: {stats}")
+    return stats, took, peak, executors
+
+
+def compare_cluster(
+    s3: S3Resource, kafka: KafkaResource, topic: str, args: argparse.Namespace, cluster: SparkClusterService
+) -> None:
+    """The same topic landed by `local[2]`, then on the two-worker cluster; prints both and the ratio."""
+    local, local_s, local_peak, _ = land(s3, kafka, topic, args, lake_root=f"{s3.lake_root()}/local")
+    on_cluster, cluster_s, _, executors = land(
+        s3, kafka, topic, args, lake_root=f"{s3.lake_root()}/cluster", cluster=cluster
+    )
+    local_rate, cluster_rate = args.events / local_s, args.events / cluster_s
+    print(f"{'variant':<52} {'rows/s':>10} {'seconds':>8} {'vs local[2]':>12}")
+    label = f"local[2]: driver = executor, 1 JVM ({len(local.batches)} batch(es))"
+    print(f"{label:<52} {local_rate:>10.0f} {local_s:>8.1f} {1.0:>11.3f}x")
+    label = f"cluster: 2 workers x 1 core, 1g ({len(on_cluster.batches)} batch(es))"
+    print(f"{label:<52} {cluster_rate:>10.0f} {cluster_s:>8.1f} {cluster_rate / local_rate:>11.3f}x")
+    print(
+        f"bronze files local {local.files.files}, cluster {on_cluster.files.files}; driver JVM peak RSS "
+        f"{local_peak:.0f} MiB (heap {args.driver_memory}); executors' peak RSS "
+        + ", ".join(f"{m:.0f} MiB" for m in executors)
+        + " (heap 1g each)"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--max-offsets-per-trigger", type=int, default=None)
     parser.add_argument("--driver-memory", default="1g")
+    parser.add_argument(
+        "--compare-cluster",
+        action="store_true",
+        help="land the topic with local[2] and on a two-worker Spark standalone cluster; print the ratio",
+    )
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
 
     with tempfile.TemporaryDirectory(prefix="bench-bronze-") as tmp:
-        stack = LocalStack(Path(tmp), brokers=1, only=["kafka", "s3"], prefer_default_ports=False)
+        only = ["kafka", "s3", *([SPARK_CLUSTER] if args.compare_cluster else [])]
+        stack = LocalStack(
+            Path(tmp), brokers=1, only=only, prefer_default_ports=False, spark_cluster=args.compare_cluster
+        )
         stack.up()
         try:
             env = stack.endpoints()
@@ -138,6 +248,11 @@ def main() -> None:
             del batch
             took = time.monotonic() - t0
             print(f"produced {args.events} events ({size / args.events:.0f} B each) in {took:.1f}s")
+
+            if args.compare_cluster:
+                (cluster,) = [svc for svc in stack.services if isinstance(svc, SparkClusterService)]
+                compare_cluster(s3, kafka, topic, args, cluster)
+                return
 
             base_s = baseline_lander(kafka, s3, topic, args.events)
 

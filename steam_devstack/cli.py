@@ -12,6 +12,7 @@ from typing import Annotated
 import typer
 
 from steam_devstack.health import StackError
+from steam_devstack.services.kafka_tls import KafkaSecurity
 from steam_devstack.stack import LocalStack
 from steam_platform.core.redaction import mask_settings, redact
 from steam_simulator.command import simulator
@@ -25,6 +26,14 @@ StateDir = Annotated[
     Path | None, typer.Option("--state-dir", help="Stack state folder (default .stack/ or $STEAM_STACK_DIR).")
 ]
 Only = Annotated[str | None, typer.Option("--only", help="Comma-separated services (default: all).")]
+Security = Annotated[
+    KafkaSecurity | None,
+    typer.Option(
+        "--kafka-security",
+        help="Kafka client listener: plaintext (default) or sasl_ssl (SCRAM-SHA-512 over TLS, "
+        "throwaway CA); kept for later calls, changed only after `stack down`.",
+    ),
+]
 
 
 def _only(value: str | None) -> list[str] | None:
@@ -56,10 +65,24 @@ def stack_up(
     brokers: Annotated[int | None, typer.Option(help="Kafka nodes: 1 (default) or 3.")] = None,
     only: Only = None,
     state_dir: StateDir = None,
+    kafka_security: Security = None,
+    spark_cluster: Annotated[
+        bool | None,
+        typer.Option(
+            "--spark-cluster/--no-spark-cluster",
+            help="Also run a Spark standalone master + 2 workers (SPARK_MASTER); kept for later calls.",
+        ),
+    ] = None,
 ) -> None:
     """Install (cached) and start every server; print where each one listens."""
     try:
-        stack = LocalStack(state_dir, brokers=brokers, only=_only(only))
+        stack = LocalStack(
+            state_dir,
+            brokers=brokers,
+            only=_only(only),
+            spark_cluster=spark_cluster,
+            kafka_security=kafka_security,
+        )
         env = stack.up()
     except StackError as exc:
         typer.echo(f"stack up failed: {redact(str(exc))}", err=True)
@@ -105,11 +128,12 @@ def stack_env(state_dir: StateDir = None) -> None:
 def run_pipeline(
     state_dir: StateDir = None,
     brokers: Annotated[int | None, typer.Option(help="Kafka nodes: 1 (default) or 3.")] = None,
+    kafka_security: Security = None,
 ) -> None:
     """The main job: bring the stack up and materialise the whole pipeline end to end."""
     from steam_devstack.main_run import run_main
 
-    sys.exit(run_main(state_dir, brokers=brokers))
+    sys.exit(run_main(state_dir, brokers=brokers, kafka_security=kafka_security))
 
 
 if __name__ == "__main__":

@@ -3,7 +3,9 @@
 Shared by the load benchmark (`benchmarks/kafka_load_test.py`) and the integration tests
 (`tests/integration/test_kafka_load.py`, `test_kafka_metrics.py`), so both prove the same thing:
 with replication factor 3, `min.insync.replicas` 2 and `acks=all`, a broker that dies while the
-platform produces loses nothing, and the cluster keeps accepting writes.
+platform produces loses nothing, and the cluster keeps accepting writes. With
+`kafka_security="sasl_ssl"` the same drill runs against the authenticated cluster (SCRAM over TLS;
+`tests/kafka_security/`): the clients here take the stack's credentials and CA.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from pathlib import Path
 
 from steam_devstack.health import wait_until
 from steam_devstack.services.kafka import KafkaService
+from steam_devstack.services.kafka_tls import KafkaSecurity
 from steam_devstack.stack import LocalStack
 from steam_platform.assets.bus.audit import isr_sizes
 from steam_platform.events.envelope import envelope
@@ -32,9 +35,13 @@ START = datetime(2026, 10, 1, tzinfo=UTC)
 
 
 @contextmanager
-def three_node_stack(state_dir: Path) -> Iterator[LocalStack]:
-    """A 3-node KRaft cluster (free ports, `state_dir`), always stopped on exit."""
-    stack = LocalStack(state_dir, brokers=3, only=["kafka"], prefer_default_ports=False)
+def three_node_stack(
+    state_dir: Path, kafka_security: KafkaSecurity | str | None = None
+) -> Iterator[LocalStack]:
+    """A 3-node KRaft cluster (free ports, `state_dir`, plaintext or sasl_ssl), always stopped on exit."""
+    stack = LocalStack(
+        state_dir, brokers=3, only=["kafka"], prefer_default_ports=False, kafka_security=kafka_security
+    )
     try:
         stack.up()
         yield stack
@@ -48,12 +55,16 @@ def kafka_service(stack: LocalStack) -> KafkaService:
     return svc
 
 
+def stack_kafka(stack: LocalStack, **overrides: object) -> KafkaResource:
+    """The platform's resource for the stack's cluster: its servers and, in sasl_ssl mode, its
+    user, password and CA (`overrides` replace any setting, e.g. a wrong password)."""
+    settings = {**kafka_service(stack).client_settings(), **overrides}
+    return KafkaResource(**settings)
+
+
 def durable_kafka(stack: LocalStack) -> KafkaResource:
     """The platform's resource with the production durability settings: RF 3, min ISR 2."""
-    env = stack.endpoints()
-    return KafkaResource(
-        bootstrap_servers=env["KAFKA_BOOTSTRAP_SERVERS"], replication_factor=3, min_insync_replicas=2
-    )
+    return stack_kafka(stack, replication_factor=3, min_insync_replicas=2)
 
 
 def create_topic(kafka: KafkaResource, topic: str, partitions: int = 6) -> None:

@@ -1,9 +1,12 @@
 """The local stack as a whole: choose ports once, bring services up in order, report, tear down.
 
-`stack.json` in the state folder records the ports and cluster size chosen at the first `up`, and
-which services `up` started, so later `up`/`status`/`down` calls (and the tests) address the same
-servers. `env` in the same folder holds `export KEY=value` lines pointing every client at the stack;
-it holds passwords, so only its owner may read it (0600).
+`stack.json` in the state folder records the ports, cluster size and Kafka security (plaintext or
+sasl_ssl) chosen at the first `up`, and which services `up` started, so later `up`/`status`/`down`
+calls (and the tests) address the same servers. `env` in the same folder holds `export KEY=value`
+lines pointing every client at the stack; it holds passwords, so only its owner may read it (0600).
+
+Optional services (the Spark standalone cluster) belong to the stack only once asked for
+(`up --spark-cluster`); `stack.json` keeps that choice too (`up --no-spark-cluster` drops it).
 """
 
 from __future__ import annotations
@@ -20,7 +23,8 @@ from steam_devstack.health import StackError, free_port, port_open
 from steam_devstack.paths import REPO_ROOT, cache_dir, default_state_dir
 from steam_devstack.process import service_rss_bytes
 from steam_devstack.services.base import Service, StackContext
-from steam_devstack.services.registry import SERVICE_TYPES
+from steam_devstack.services.kafka_tls import KafkaSecurity, parse_security
+from steam_devstack.services.registry import OPTIONAL_SERVICES, SERVICE_TYPES, SPARK_CLUSTER
 
 
 @dataclass(frozen=True)
@@ -45,9 +49,12 @@ class LocalStack:
         brokers: int | None = None,
         only: list[str] | None = None,
         prefer_default_ports: bool = True,
+        kafka_security: KafkaSecurity | str | None = None,
+        spark_cluster: bool | None = None,
     ) -> None:
         self.state_dir = (state_dir or default_state_dir()).resolve()
         saved = self._load()
+        self.kafka_security = self._kafka_security(saved, parse_security(kafka_security))
         if (
             brokers is not None
             and saved
@@ -71,7 +78,11 @@ class LocalStack:
         )
         self._explicit_only = bool(only)
         self.started: list[str] = list((saved or {}).get("services", []))
-        names = only or [t.name for t in SERVICE_TYPES]
+        #: The optional Spark standalone cluster: `spark_cluster` if given, else the recorded choice.
+        recorded_cluster = bool((saved or {}).get("spark_cluster", False))
+        self.spark_cluster = recorded_cluster if spark_cluster is None else spark_cluster
+        left_out = OPTIONAL_SERVICES - ({SPARK_CLUSTER} if self.spark_cluster else set())
+        names = only or [t.name for t in SERVICE_TYPES if t.name not in left_out]
         unknown = set(names) - {t.name for t in SERVICE_TYPES}
         if unknown:
             raise StackError(f"unknown service(s): {', '.join(sorted(unknown))}")
@@ -96,11 +107,34 @@ class LocalStack:
     def _anything_running(self, saved: dict) -> bool:
         return any((self.state_dir / "pids").glob("*.pid"))
 
+    def _kafka_security(self, saved: dict | None, wanted: KafkaSecurity | None) -> KafkaSecurity:
+        """The Kafka security mode: `wanted`, else the recorded one, else plaintext.
+
+        Like the cluster size, it changes only while the stack is down, and a change needs fresh
+        Kafka storage (SCRAM users are created when the storage is formatted).
+        """
+        recorded = parse_security((saved or {}).get("kafka_security")) or KafkaSecurity.PLAINTEXT
+        if wanted is None or not saved or wanted is recorded:
+            return wanted or recorded
+        if self._anything_running(saved):
+            raise StackError(
+                f"the stack in {self.state_dir} runs Kafka with {recorded.value}; "
+                "run `stack down` first to change --kafka-security"
+            )
+        shutil.rmtree(self.state_dir / "data" / "kafka", ignore_errors=True)
+        return wanted
+
     def _save(self) -> None:
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self.manifest.write_text(
             json.dumps(
-                {"brokers": self.ctx.brokers, "ports": self.ctx.ports, "services": self.started},
+                {
+                    "brokers": self.ctx.brokers,
+                    "kafka_security": self.kafka_security.value,
+                    "ports": self.ctx.ports,
+                    "services": self.started,
+                    "spark_cluster": self.spark_cluster,
+                },
                 indent=2,
                 sort_keys=True,
             )
@@ -135,6 +169,13 @@ class LocalStack:
         The started services are recorded (added to those of earlier `up --only` calls), so
         `status` reports them and `env` points at all of them.
         """
+        if any(svc.name == SPARK_CLUSTER for svc in self.services):
+            self.spark_cluster = True  # named by `--only`, or `--spark-cluster`: kept for later calls
+        elif not self.spark_cluster and SPARK_CLUSTER in self.started:  # `up --no-spark-cluster`
+            cluster = next(t for t in SERVICE_TYPES if t.name == SPARK_CLUSTER)(self.ctx)
+            if cluster.stop():
+                print(f"[up] {SPARK_CLUSTER}: stopped (--no-spark-cluster)", file=sys.stderr, flush=True)
+            self.started.remove(SPARK_CLUSTER)
         wanted = set(self.started) | {svc.name for svc in self.services}
         self.started = [t.name for t in SERVICE_TYPES if t.name in wanted]
         self._save()

@@ -9,16 +9,31 @@ resource, tests, and `spark-submit` from a shell that sourced `.stack/env`:
 later reach the tasks but not the driver's Hadoop filesystem loader, so `s3a://` would fail.)
 
 - Spark runs `local[2]` with a capped driver heap, few shuffle partitions and no UI, so a job fits
-  on a small machine next to the local stack.
+  on a small machine next to the local stack. With a cluster master (`spark://...`, the stack's
+  `SPARK_MASTER`) the same session is the driver of a client-mode application: it listens on
+  127.0.0.1 (executors connect back to it), its executors get a capped heap
+  (`spark.executor.memory`) and the same UTC JVM zone as the driver.
 - Partitioned writes overwrite only the partitions they write (`partitionOverwriteMode=dynamic`):
   re-running one day replaces that day and nothing else.
 - Session time zone UTC, like every partition key of the platform.
 - Connector jars (Kafka source, S3A) are passed by path (`spark.jars`); `STEAM_SPARK_JARS`
-  (colon-separated, written by `steam-platform stack up`) says where they are.
+  (colon-separated, written by `steam-platform stack up`) says where they are. The driver's file
+  server hands the same jars to every executor of a cluster (Spark's supported way; nothing has to
+  be installed on the workers).
 - S3 secrets never go into the Spark conf: the conf reaches the driver JVM on its command line
-  (world-readable in `ps`). `hadoop_secrets` are set into the running session's Hadoop
-  configuration instead; `spark-submit` jobs let S3A read `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY`
-  from the environment.
+  (world-readable in `ps`) and Spark's UI (environment tab). `hadoop_secrets` are set into the
+  running session's Hadoop configuration instead. Spark serialises that configuration into the
+  tasks that read or write files (Parquet reads and writes, `FileFormatWriter`), so executors on a
+  cluster get the keys with their tasks and from nowhere else (not from their command line or
+  environment). A `spark-submit` job gets the same without code: when its context starts, Spark
+  copies `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY`/`AWS_SESSION_TOKEN` from the driver's
+  environment into `fs.s3a.access.key`/`secret.key`/`session.token` of that Hadoop configuration
+  (Spark's cloud-integration guide), so the variables need to reach only the driver. When Spark
+  lists the Hadoop properties (the UI's environment tab after an environment update), its default
+  `spark.redaction.regex` (`secret|password|token|access.key`) masks both keys.
+- Python: PySpark started from a plain Python process (a Dagster run) picks the executors' Python
+  from `PYSPARK_PYTHON` only, which `spark.pyspark.python` (when set) fills before the session
+  starts, so executors of a cluster run the driver's interpreter and import the same packages.
 """
 
 from __future__ import annotations
@@ -30,6 +45,8 @@ from pathlib import Path
 from pyspark.sql import SparkSession
 
 JARS_ENV = "STEAM_SPARK_JARS"
+#: The executors' (and a submitted driver's) Python interpreter.
+PYSPARK_PYTHON_CONF = "spark.pyspark.python"
 #: S3A credential providers for an S3-compatible endpoint: keys from the Hadoop configuration
 #: (set at runtime by `hadoop_secrets`), else from the environment. No EC2 metadata probe, which
 #: would only time out off AWS.
@@ -120,8 +137,13 @@ def local_session_conf(
     driver_memory: str = "1g",
     jars: Sequence[str] = (),
     conf: Mapping[str, str] | None = None,
+    executor_memory: str = "1g",
 ) -> dict[str, str]:
-    """The full Spark conf of a platform session; `conf` entries override the defaults."""
+    """The full Spark conf of a platform session; `conf` entries override the defaults.
+
+    Executor settings only matter with a cluster master: `executor_memory` must fit what a worker
+    offers (the local stack's workers offer 1g each).
+    """
     settings = {
         "spark.app.name": app_name,
         "spark.master": master,
@@ -136,6 +158,8 @@ def local_session_conf(
         "spark.sql.sources.partitionOverwriteMode": "dynamic",
         "spark.sql.session.timeZone": "UTC",
         "spark.driver.extraJavaOptions": "-Duser.timezone=UTC",
+        "spark.executor.memory": executor_memory,
+        "spark.executor.extraJavaOptions": "-Duser.timezone=UTC",
         "spark.sql.execution.arrow.pyspark.enabled": "true",
     }
     if jars:
@@ -150,8 +174,15 @@ def session_from_conf(
     """Get or create the session for `conf`, then put `hadoop_secrets` into its Hadoop configuration.
 
     `hadoop_secrets` are plain Hadoop keys (e.g. `fs.s3a.secret.key`, no `spark.hadoop.` prefix).
-    They are set before any filesystem of the session is created, so S3A sees them.
+    They are set before any filesystem of the session is created, so S3A sees them, and travel to
+    executors inside the tasks that use them.
+
+    `spark.pyspark.python` in `conf` becomes `PYSPARK_PYTHON` before the session starts: PySpark in a
+    plain Python process reads only the variable (the setting is honoured by `spark-submit` alone).
     """
+    python = conf.get(PYSPARK_PYTHON_CONF)
+    if python:
+        os.environ["PYSPARK_PYTHON"] = python
     builder = SparkSession.builder
     for key, value in conf.items():
         builder = builder.config(key, value)

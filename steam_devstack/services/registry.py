@@ -1,4 +1,8 @@
-"""The local stack's services, in start order (`stack down` stops them in reverse)."""
+"""The local stack's services, in start order (`stack down` stops them in reverse).
+
+Optional services start only when asked for (`stack up --spark-cluster`); the choice is kept in the
+stack's `stack.json`.
+"""
 
 from __future__ import annotations
 
@@ -9,12 +13,19 @@ from steam_devstack.services.postgres import PostgresService
 from steam_devstack.services.s3 import S3Service
 from steam_devstack.services.simulator import SimulatorService
 from steam_devstack.services.spark import SparkConnectors
+from steam_devstack.services.spark_cluster import SparkClusterService
 
 SERVICE_TYPES: list[type[Service]] = [
     PostgresService,
     KafkaService,
     S3Service,
     SparkConnectors,
+    SparkClusterService,
     ElasticsearchService,
     SimulatorService,
 ]
+
+#: The Spark standalone cluster (master + two workers): started only with `--spark-cluster`.
+SPARK_CLUSTER = SparkClusterService.name
+#: Services not in a stack unless requested.
+OPTIONAL_SERVICES: frozenset[str] = frozenset({SPARK_CLUSTER})

@@ -3,7 +3,9 @@
 pyspark ships Spark and the Hadoop client but neither the Kafka source of Structured Streaming nor
 S3A. `deploy/local/maven/spark/pom.xml` resolves both from Maven Central into the cache (Spark's
 own Ivy resolver is not used: it may not reach a registry). Nothing runs: Spark starts inside the
-process that builds a session (`local[2]`), which passes these jars by path (`spark.jars`).
+process that builds a session (`local[2]`), which passes these jars by path (`spark.jars`). With the
+optional standalone cluster (`stack up --spark-cluster`, `services/spark_cluster.py`) that process
+is the driver and serves the same jars to the executors; the workers need no copy.
 `STEAM_SPARK_JARS` (colon-separated paths) in the stack's environment points jobs and
 `spark-submit` at them.
 """

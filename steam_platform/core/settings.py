@@ -76,6 +76,12 @@ class LocalEndpoints(BaseSettings):
 
     kafka_bootstrap_servers: str = "127.0.0.1:19093"
     kafka_brokers: int = 1
+    #: PLAINTEXT, or SASL_SSL with the SCRAM user and the CA `stack up --kafka-security sasl_ssl` made.
+    kafka_security_protocol: str = "PLAINTEXT"
+    kafka_sasl_mechanism: str | None = None
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: str | None = None
+    kafka_ssl_ca_location: str | None = None
     elasticsearch_url: str = "http://127.0.0.1:19200"
     kibana_url: str | None = None
     s3_endpoint_url: str = "http://127.0.0.1:19000"
@@ -88,6 +94,9 @@ class LocalEndpoints(BaseSettings):
     steam_api_key: str | None = None
     #: The Spark connector jars `stack up` resolved (colon-separated paths or a folder).
     steam_spark_jars: str | None = None
+    #: The stack's Spark standalone master (`spark://127.0.0.1:<port>`, `stack up --spark-cluster`);
+    #: None: Spark runs `local[2]` in the run's process.
+    spark_master: str | None = None
 
     @classmethod
     def load(cls) -> LocalEndpoints:

@@ -12,19 +12,33 @@ quote or backslash in the password cannot end the value or inject options). That
 the Kafka source as an option (never into `spark_config`, which Dagster's UI shows); its key is a
 secret's name for `steam_platform.core.redaction`, whose `redact` also scrubs `password="..."` from
 a message that quotes the line.
+
+TLS: `ssl_ca_location` (a PEM file) is the CA librdkafka trusts; Spark's Java consumer gets the same
+certificates inline as a PEM trust store (`kafka.ssl.truststore.certificates`), so executors need no
+file from the driver's disk.
+
+A client the cluster refuses fails at once with what to fix (`check_access`, run before the first
+topic operation or produce of a resource instance): a wrong user or password, a broker certificate
+the CA does not vouch for, an unreadable CA file. The password is never part of the message, and
+nothing has been produced when it is raised, so a rerun with the right settings delivers every
+record once.
 """
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict, Field, PrivateAttr
+
+from steam_platform.core.redaction import redact
 
 
 @dataclass(frozen=True)
@@ -91,6 +105,63 @@ class KafkaDeliveryError(RuntimeError):
     """Some records were not acknowledged by the cluster; nothing may be assumed delivered."""
 
 
+class KafkaAccessError(dg.Failure):
+    """The cluster refused this client (login, TLS trust, CA file) or did not answer in time.
+
+    The message names the setting to fix and never holds the password. Refusals are not retried by
+    a step's retry policy (the same settings fail the same way); no answer at all may be transient
+    and is retried.
+    """
+
+    def __init__(self, description: str, *, retryable: bool = False) -> None:
+        super().__init__(description=description, allow_retries=retryable)
+
+
+#: How long `check_access` waits for the cluster to answer (seconds).
+ACCESS_TIMEOUT_S = 20.0
+
+
+def access_problem(
+    errors: Iterable[KafkaError],
+    *,
+    bootstrap_servers: str,
+    username: str | None,
+    mechanism: str | None,
+    ca_location: str | None,
+) -> str | None:
+    """What to fix, when one of librdkafka's client errors is a refusal (login or TLS); else None.
+
+    The broker's and OpenSSL's own wording follows the advice; neither ever quotes the password.
+    """
+    for error in errors:
+        detail = error.str().split(": ", 1)[-1]  # without librdkafka's "sasl_ssl://host:port/id: "
+        if error.code() in (KafkaError._AUTHENTICATION, KafkaError.SASL_AUTHENTICATION_FAILED):
+            settings = "KAFKA_SASL_USERNAME/KAFKA_SASL_PASSWORD"
+            if "mechanism" in detail.lower() and "credentials" not in detail.lower():
+                settings += " and KAFKA_SASL_MECHANISM"
+            return (
+                f"Kafka authentication failed for user {username or ''!r} ({mechanism or 'no SASL'}) at "
+                f"{bootstrap_servers}: check {settings} (broker: {detail})"
+            )
+        if error.code() == KafkaError._SSL:
+            return _tls_problem(detail, bootstrap_servers, ca_location)
+    return None
+
+
+def _tls_problem(detail: str, bootstrap_servers: str, ca_location: str | None) -> str:
+    ca = f"the CA in {ca_location}" if ca_location else "the system CAs (KAFKA_SSL_CA_LOCATION unset)"
+    if "certificate verify failed" in detail:
+        return (
+            f"TLS: broker certificate of {bootstrap_servers} not trusted by {ca}: check "
+            f"KAFKA_SSL_CA_LOCATION (the PEM file of the CA that signed the brokers' certificates) "
+            f"(OpenSSL: {detail.split(', verify that', 1)[0]})"
+        )
+    return (
+        f"TLS handshake with {bootstrap_servers} failed: {detail}: check KAFKA_SECURITY_PROTOCOL and "
+        f"KAFKA_SSL_CA_LOCATION"
+    )
+
+
 #: JAAS login module of each SASL mechanism Spark's Kafka source can log in with by password.
 SASL_LOGIN_MODULES = {
     "PLAIN": "org.apache.kafka.common.security.plain.PlainLoginModule",
@@ -137,10 +208,18 @@ class KafkaResource(dg.ConfigurableResource):
     sasl_mechanism: str | None = None
     sasl_username: str | None = None
     sasl_password: str | None = Field(default=None, repr=False, description="Secret; fill with EnvVar.")
+    ssl_ca_location: str | None = Field(
+        default=None,
+        description="PEM file of the CA that signed the brokers' certificates (SSL/SASL_SSL); "
+        "unset: the system's CA certificates.",
+    )
     delivery_timeout_ms: int = 120_000
 
     # A wrongly typed value in a validation error would otherwise quote the input (e.g. the password).
     model_config = ConfigDict(hide_input_in_errors=True)
+
+    #: Set once `check_access` succeeded for this instance (one check per run, not per batch).
+    _access_checked: bool = PrivateAttr(default=False)
 
     def _base_config(self) -> dict[str, Any]:
         config: dict[str, Any] = {
@@ -152,7 +231,83 @@ class KafkaResource(dg.ConfigurableResource):
             config["sasl.mechanism"] = self.sasl_mechanism
             config["sasl.username"] = self.sasl_username or ""
             config["sasl.password"] = self.sasl_password or ""
+        if self.ssl_ca_location:
+            config["ssl.ca.location"] = self.ssl_ca_location
         return config
+
+    def client_config(self) -> dict[str, Any]:
+        """librdkafka's connection settings (servers, security, CA); holds the password when SASL is on."""
+        return self._base_config()
+
+    @property
+    def uses_tls(self) -> bool:
+        return self.security_protocol.upper() in ("SSL", "SASL_SSL")
+
+    def _ca_pem(self) -> str:
+        """The CA file's certificates (PEM), or a clear error naming the setting."""
+        path = Path(self.ssl_ca_location or "")
+        try:
+            text = path.read_text()
+        except OSError as exc:
+            raise KafkaAccessError(
+                f"KAFKA_SSL_CA_LOCATION={self.ssl_ca_location}: cannot read the CA certificate "
+                f"({exc.strerror or exc})"
+            ) from None
+        if "-----BEGIN CERTIFICATE-----" not in text:
+            raise KafkaAccessError(
+                f"KAFKA_SSL_CA_LOCATION={self.ssl_ca_location}: no PEM certificate in the file"
+            )
+        return text
+
+    def check_access(self, timeout_s: float = ACCESS_TIMEOUT_S) -> None:
+        """Prove, before anything is produced, that the cluster answers and accepts this client.
+
+        One admin request (describe cluster) with a bounded wait, while librdkafka's client errors are
+        watched: a failed login or an untrusted broker certificate raises `KafkaAccessError` naming
+        what to fix as soon as it is reported; no answer within `timeout_s` raises a retryable one.
+        Succeeds once per resource instance (later calls return at once).
+        """
+        if self._access_checked:
+            return
+        if self.uses_tls and self.ssl_ca_location:
+            self._ca_pem()
+        errors: list[KafkaError] = []
+        config: dict[str, Any] = {**self._base_config(), "error_cb": errors.append}
+        try:
+            admin = AdminClient(config)
+        except KafkaException as exc:
+            raise KafkaAccessError(
+                f"Kafka client settings rejected: {redact(exc.args[0].str(), self.sasl_password)}: check "
+                "KAFKA_SECURITY_PROTOCOL, KAFKA_SASL_MECHANISM and KAFKA_SSL_CA_LOCATION"
+            ) from None
+        future = admin.describe_cluster(request_timeout=timeout_s)
+        deadline = time.monotonic() + timeout_s + 1.0
+        while not future.done() and time.monotonic() < deadline:
+            admin.poll(0.1)
+            self._raise_on_refusal(errors)
+        admin.poll(0)
+        self._raise_on_refusal(errors)
+        if future.done() and future.exception() is None:
+            self._access_checked = True
+            return
+        last = errors[-1].str() if errors else "no answer"
+        raise KafkaAccessError(
+            f"Kafka at {self.bootstrap_servers} did not answer within {timeout_s:.0f}s "
+            f"({self.security_protocol}; last client error: {redact(last, self.sasl_password)}): check "
+            "that the brokers run and that KAFKA_BOOTSTRAP_SERVERS and KAFKA_SECURITY_PROTOCOL match them",
+            retryable=True,
+        )
+
+    def _raise_on_refusal(self, errors: list[KafkaError]) -> None:
+        problem = access_problem(
+            errors,
+            bootstrap_servers=self.bootstrap_servers,
+            username=self.sasl_username,
+            mechanism=self.sasl_mechanism,
+            ca_location=self.ssl_ca_location,
+        )
+        if problem is not None:
+            raise KafkaAccessError(redact(problem, self.sasl_password))
 
     def spark_options(self) -> dict[str, str]:
         """Security options of Spark's Kafka source (the Java consumer): SASL as an escaped JAAS line.
@@ -166,6 +321,11 @@ class KafkaResource(dg.ConfigurableResource):
             options["kafka.sasl.jaas.config"] = sasl_jaas_config(
                 self.sasl_mechanism, self.sasl_username or "", self.sasl_password or ""
             )
+        if self.uses_tls and self.ssl_ca_location:
+            # The CA's certificates themselves (public), not the path: executors on other hosts or
+            # users read no file of the driver's.
+            options["kafka.ssl.truststore.type"] = "PEM"
+            options["kafka.ssl.truststore.certificates"] = self._ca_pem()
         return options
 
     def admin(self) -> AdminClient:
@@ -205,7 +365,11 @@ class KafkaResource(dg.ConfigurableResource):
         return config
 
     def ensure_topics(self, specs: Iterable[TopicSpec], timeout_s: float = 30.0) -> list[TopicReport]:
-        """Create missing topics with explicit configs; report (never silently use) short ones."""
+        """Create missing topics with explicit configs; report (never silently use) short ones.
+
+        Checks access first (`check_access`): a refused client fails here, before anything is produced.
+        """
+        self.check_access()
         admin = self.admin()
         existing = admin.list_topics(timeout=timeout_s).topics
         reports: list[TopicReport] = []
@@ -249,7 +413,11 @@ class KafkaResource(dg.ConfigurableResource):
     def produce_all(
         self, messages: Iterable[OutgoingMessage], flush_timeout_s: float = 120.0
     ) -> DeliverySummary:
-        """Produce every message and wait for all delivery reports; raise if any is not acked."""
+        """Produce every message and wait for all delivery reports; raise if any is not acked.
+
+        A client the cluster refuses fails before the first record (`check_access`).
+        """
+        self.check_access()
         summary = DeliverySummary()
         producer = self.producer()
 

@@ -5,6 +5,15 @@ and get dagster-pyspark's `PySparkResource` with the platform's settings: `local
 driver heap, the connector jars by path (Kafka source, S3A), dynamic partition overwrite, UTC,
 and S3A pointed at the lake's store.
 
+`master` may instead be a standalone cluster (`spark://host:port`, e.g. the local stack's
+`SPARK_MASTER` with `stack up --spark-cluster`). The run's process is then the driver (client
+mode) and the tasks run on the cluster's executors, which receive the connector jars from the
+driver (`spark.jars`) and the S3 keys inside their tasks' Hadoop configuration (see
+`streaming/spark_session.py`); `python` names the interpreter executors run
+(`spark.pyspark.python`), locally this very one, so they import the same packages. The driver
+listens on 127.0.0.1 (`spark.driver.host`/`bindAddress`): a cluster on other machines needs both
+set (`extra_conf`) to an address its executors can reach.
+
 `LakePySparkResource` only adds how the S3 part is configured: from the nested `S3Resource`,
 resolved at run time (production fills it with `dg.EnvVar`), and with the access key pair put into
 the running session's Hadoop configuration, never into `spark_config` (shown in Dagster's UI) nor
@@ -21,7 +30,7 @@ import dagster as dg
 from dagster_pyspark import PySparkResource
 
 from steam_platform.resources.s3 import S3Resource
-from streaming.spark_session import local_session_conf, session_from_conf
+from streaming.spark_session import PYSPARK_PYTHON_CONF, local_session_conf, session_from_conf
 
 DEFAULT_MASTER = "local[2]"
 DEFAULT_DRIVER_MEMORY = "1g"
@@ -64,10 +73,16 @@ def build_pyspark_resource(
     master: str = DEFAULT_MASTER,
     driver_memory: str = DEFAULT_DRIVER_MEMORY,
     extra_conf: Mapping[str, str] | None = None,
+    python: str | None = None,
 ) -> LakePySparkResource:
-    """The `pyspark` resource for `s3`'s lake with the connector `jars` (paths) on the classpath."""
+    """The `pyspark` resource for `s3`'s lake with the connector `jars` (paths) on the classpath.
+
+    `python`: the executors' interpreter (`spark.pyspark.python`); None leaves PySpark's choice
+    (`PYSPARK_PYTHON`, else `python3`).
+    """
+    conf = {PYSPARK_PYTHON_CONF: python} if python else {}
     spark_config = local_session_conf(
-        APP_NAME, master=master, driver_memory=driver_memory, jars=jars, conf=extra_conf
+        APP_NAME, master=master, driver_memory=driver_memory, jars=jars, conf={**conf, **(extra_conf or {})}
     )
     return LakePySparkResource(spark_config=dict(spark_config), s3=s3)
 

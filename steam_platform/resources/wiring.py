@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from typing import Any
 
 import dagster as dg
@@ -12,23 +13,33 @@ from steam_platform.resources.elasticsearch import ElasticsearchResource
 from steam_platform.resources.kafka import KafkaResource
 from steam_platform.resources.kibana import KibanaResource
 from steam_platform.resources.s3 import S3Resource
-from steam_platform.resources.spark import build_pipes_client, build_pyspark_resource
+from steam_platform.resources.spark import DEFAULT_MASTER, build_pipes_client, build_pyspark_resource
 from steam_platform.resources.steam_api import STEAM_API_BASE_URL, STEAM_STORE_BASE_URL, SteamApiResource
 from streaming.spark_session import expand_jars
 
 
 def _local_kafka(local: LocalEndpoints) -> KafkaResource:
+    """The stack's cluster: durability by its size; security, user and CA from its env (sasl_ssl)."""
     brokers = local.kafka_brokers
     return KafkaResource(
         bootstrap_servers=local.kafka_bootstrap_servers,
         replication_factor=3 if brokers >= 3 else 1,
         min_insync_replicas=2 if brokers >= 3 else 1,
+        security_protocol=local.kafka_security_protocol,
+        sasl_mechanism=local.kafka_sasl_mechanism or None,
+        sasl_username=local.kafka_sasl_username or None,
+        # As for the S3 keys: a password in the process environment stays an EnvVar (the UI shows
+        # plain config); the stack's generated one from `.stack/env` is plain config.
+        sasl_password=_optional_env("KAFKA_SASL_PASSWORD") or local.kafka_sasl_password or None,
+        ssl_ca_location=local.kafka_ssl_ca_location or None,
     )
 
 
 def _production_kafka() -> KafkaResource:
     """Brokers and durability are required; security is PLAINTEXT unless the SASL settings are set
-    (a cluster without authentication needs none of the `KAFKA_SASL_*` variables)."""
+    (a cluster without authentication needs none of the `KAFKA_SASL_*` variables).
+    `KAFKA_SSL_CA_LOCATION` (optional) is the PEM file of the CA that signed the brokers' certificates;
+    unset, TLS trusts the system's CAs."""
     return KafkaResource(
         bootstrap_servers=dg.EnvVar("KAFKA_BOOTSTRAP_SERVERS"),
         replication_factor=dg.EnvVar.int("KAFKA_REPLICATION_FACTOR"),
@@ -37,6 +48,7 @@ def _production_kafka() -> KafkaResource:
         sasl_mechanism=_optional_env("KAFKA_SASL_MECHANISM"),
         sasl_username=_optional_env("KAFKA_SASL_USERNAME"),
         sasl_password=_optional_env("KAFKA_SASL_PASSWORD"),
+        ssl_ca_location=os.environ.get("KAFKA_SSL_CA_LOCATION") or None,
     )
 
 
@@ -99,12 +111,15 @@ def _lake_resources(env: Environment, local: LocalEndpoints | None) -> dict[str,
         bucket=local.lake_bucket,
         path_style=True,
     )
-    # `stack up` writes the resolved connector jars into the stack env (STEAM_SPARK_JARS).
+    # `stack up` writes the resolved connector jars into the stack env (STEAM_SPARK_JARS), and with
+    # `--spark-cluster` the standalone master (SPARK_MASTER); without it Spark runs `local[2]`.
     jars = expand_jars(local.steam_spark_jars)
+    master = local.spark_master or DEFAULT_MASTER
+    # Executors on the stack's workers run this interpreter, so they import the same packages.
     return {
         "s3": s3,
-        "pyspark": build_pyspark_resource(s3, jars=jars),
-        "pipes_subprocess": build_pipes_client(jars=jars),
+        "pyspark": build_pyspark_resource(s3, jars=jars, master=master, python=sys.executable),
+        "pipes_subprocess": build_pipes_client(jars=jars, master=master, python=sys.executable),
     }
 
 

@@ -8,6 +8,7 @@ from typing import Any
 
 import dagster as dg
 import pytest
+from confluent_kafka import KafkaError
 from pydantic import ValidationError
 
 from steam_platform.assets.lake.bronze import spark_kafka_options
@@ -19,12 +20,20 @@ from steam_platform.core.redaction import (
     redact,
     redact_loggers,
 )
+from steam_platform.core.settings import Environment
 from steam_platform.resources.elasticsearch import ElasticsearchResource
-from steam_platform.resources.kafka import KafkaResource, jaas_quoted, sasl_jaas_config
+from steam_platform.resources.kafka import (
+    KafkaAccessError,
+    KafkaResource,
+    access_problem,
+    jaas_quoted,
+    sasl_jaas_config,
+)
 from steam_platform.resources.kibana import KibanaResource
 from steam_platform.resources.s3 import S3Resource
 from steam_platform.resources.spark import build_pyspark_resource
 from steam_platform.resources.steam_api import SteamApiResource
+from steam_platform.resources.wiring import build_resources
 
 SECRET = "Recognisable-Secret-0123456789"
 #: A password that breaks a naively quoted JAAS line: quote, backslash, semicolon, comment starts.
@@ -251,3 +260,161 @@ def test_the_jaas_line_never_lands_in_the_spark_config() -> None:
     pyspark = _resources()["pyspark"]
     assert "jaas" not in str(pyspark.spark_config).lower()
     assert SECRET in kafka.spark_options()["kafka.sasl.jaas.config"]  # only in the reader's options
+
+
+# -- Kafka over TLS: the CA reaches every client; refusals say what to fix, never the password -----
+CA_PEM = "-----BEGIN CERTIFICATE-----\nMIIBdummy\n-----END CERTIFICATE-----\n"
+
+
+def _tls_kafka(ca: str | None, **overrides: Any) -> KafkaResource:
+    settings: dict[str, Any] = {
+        "bootstrap_servers": "127.0.0.1:1",
+        "security_protocol": "SASL_SSL",
+        "sasl_mechanism": "SCRAM-SHA-512",
+        "sasl_username": "steam",
+        "sasl_password": SECRET,
+        "ssl_ca_location": ca,
+        **overrides,
+    }
+    return KafkaResource(**settings)
+
+
+def test_the_ca_reaches_librdkafka_and_spark_as_pem_certificates(tmp_path: Any) -> None:
+    ca = tmp_path / "ca.pem"
+    ca.write_text(CA_PEM)
+    kafka = _tls_kafka(str(ca))
+    for config in (kafka.client_config(), kafka.producer_config(), kafka.consumer_config("g")):
+        assert config["ssl.ca.location"] == str(ca) and config["security.protocol"] == "SASL_SSL"
+    options = kafka.spark_options()
+    assert options["kafka.ssl.truststore.type"] == "PEM"
+    assert options["kafka.ssl.truststore.certificates"] == CA_PEM  # inline: executors read no file
+    assert "ssl.ca.location" not in KafkaResource(bootstrap_servers="k").client_config()
+    assert "kafka.ssl.truststore.type" not in _tls_kafka(None).spark_options()  # system CAs
+
+
+@pytest.mark.parametrize("content", [None, "not a certificate"])
+def test_an_unreadable_or_empty_ca_file_names_the_setting(tmp_path: Any, content: str | None) -> None:
+    ca = tmp_path / "ca.pem"
+    if content is not None:
+        ca.write_text(content)
+    kafka = _tls_kafka(str(ca))
+    for call in (kafka.spark_options, kafka.check_access):
+        with pytest.raises(KafkaAccessError, match=f"KAFKA_SSL_CA_LOCATION={ca}") as excinfo:
+            call()
+        assert excinfo.value.allow_retries is False and SECRET not in str(excinfo.value)
+
+
+def _client_error(code: int, text: str) -> KafkaError:
+    return KafkaError(code, f"sasl_ssl://127.0.0.1:9093/bootstrap: {text}")
+
+
+AUTH_FAILED = (
+    "SASL authentication error: Authentication failed during authentication due to invalid "
+    "credentials with SASL mechanism SCRAM-SHA-512 (after 320ms in state AUTH_REQ)"
+)
+NOT_TRUSTED = (
+    "SSL handshake failed: error:0A000086:SSL routines::certificate verify failed: broker "
+    "certificate could not be verified, verify that ssl.ca.location is correctly configured or root "
+    "CA certificates are installed (install ca-certificates package) (after 10ms in state SSL_HANDSHAKE)"
+)
+
+
+@pytest.mark.parametrize(
+    ("errors", "expected"),
+    [
+        (
+            [
+                (KafkaError._ALL_BROKERS_DOWN, "1/1 brokers are down"),
+                (KafkaError._AUTHENTICATION, AUTH_FAILED),
+            ],
+            "Kafka authentication failed for user 'steam' (SCRAM-SHA-512) at b:9093: check "
+            "KAFKA_SASL_USERNAME/KAFKA_SASL_PASSWORD (broker: SASL authentication error: Authentication "
+            "failed during authentication due to invalid credentials with SASL mechanism SCRAM-SHA-512 "
+            "(after 320ms in state AUTH_REQ))",
+        ),
+        (
+            [
+                (
+                    KafkaError._AUTHENTICATION,
+                    "SASL SCRAM-SHA-512 mechanism handshake failed: Broker: Unsupported SASL mechanism",
+                )
+            ],
+            "check KAFKA_SASL_USERNAME/KAFKA_SASL_PASSWORD and KAFKA_SASL_MECHANISM",
+        ),
+        (
+            [(KafkaError._SSL, NOT_TRUSTED)],
+            "TLS: broker certificate of b:9093 not trusted by the CA in /ca.pem: check "
+            "KAFKA_SSL_CA_LOCATION (the PEM file of the CA that signed the brokers' certificates) "
+            "(OpenSSL: SSL handshake failed: error:0A000086:SSL routines::certificate verify failed: "
+            "broker certificate could not be verified)",
+        ),
+        (
+            [(KafkaError._SSL, "SSL handshake failed: wrong version number")],
+            "TLS handshake with b:9093 failed",
+        ),
+        ([(KafkaError._ALL_BROKERS_DOWN, "3/3 brokers are down"), (KafkaError._TRANSPORT, "refused")], None),
+    ],
+)
+def test_client_errors_become_advice(errors: list[tuple[int, str]], expected: str | None) -> None:
+    problem = access_problem(
+        [_client_error(code, text) for code, text in errors],
+        bootstrap_servers="b:9093",
+        username="steam",
+        mechanism="SCRAM-SHA-512",
+        ca_location="/ca.pem",
+    )
+    if expected is None:
+        assert problem is None
+    else:
+        assert problem is not None and expected in problem
+
+
+def test_a_refusal_is_not_retried_and_hides_a_password_the_broker_might_echo() -> None:
+    kafka = _tls_kafka(None, sasl_username=SECRET)  # a password typed into the user name by mistake
+    with pytest.raises(KafkaAccessError) as excinfo:
+        kafka._raise_on_refusal([_client_error(KafkaError._AUTHENTICATION, AUTH_FAILED)])
+    assert excinfo.value.allow_retries is False
+    assert "authentication failed for user '***'" in str(excinfo.value)
+    assert SECRET not in str(excinfo.value)
+    assert KafkaAccessError("no answer", retryable=True).allow_retries is True
+
+
+def test_kafka_security_settings_are_wired_and_the_password_stays_an_env_var(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Any
+) -> None:
+    for key in ("KAFKA_BOOTSTRAP_SERVERS", "KAFKA_REPLICATION_FACTOR", "KAFKA_MIN_INSYNC_REPLICAS"):
+        monkeypatch.setenv(key, "1" if key != "KAFKA_BOOTSTRAP_SERVERS" else "b:9093")
+    monkeypatch.setenv("KAFKA_SECURITY_PROTOCOL", "SASL_SSL")
+    monkeypatch.setenv("KAFKA_SASL_MECHANISM", "SCRAM-SHA-512")
+    monkeypatch.setenv("KAFKA_SASL_USERNAME", "steam")
+    monkeypatch.setenv("KAFKA_SASL_PASSWORD", SECRET)
+    monkeypatch.setenv("KAFKA_SSL_CA_LOCATION", "/etc/kafka/ca.pem")
+    monkeypatch.setenv("ELASTICSEARCH_URL", "http://127.0.0.1:9200")
+    monkeypatch.setenv("LAKE_BUCKET", "steam-lake")
+    monkeypatch.setenv("AWS_REGION", "us-east-1")
+    monkeypatch.setenv("STEAM_STACK_DIR", str(tmp_path))
+
+    for env in (Environment.PRODUCTION, Environment.LOCAL):
+        kafka = build_resources(env)["kafka"]
+        assert kafka.ssl_ca_location == "/etc/kafka/ca.pem" and kafka.security_protocol == "SASL_SSL"
+        assert kafka.sasl_password == "KAFKA_SASL_PASSWORD" and isinstance(kafka.sasl_password, dg.EnvVar)
+
+    # The stack's generated password, read from its env file, is plain config (never an EnvVar of
+    # a variable that is not set); the env file is what `stack up --kafka-security sasl_ssl` writes.
+    for key in ("KAFKA_SECURITY_PROTOCOL", "KAFKA_SASL_MECHANISM", "KAFKA_SASL_USERNAME"):
+        monkeypatch.delenv(key)
+    monkeypatch.delenv("KAFKA_SASL_PASSWORD")
+    monkeypatch.delenv("KAFKA_SSL_CA_LOCATION")
+    (tmp_path / "env").write_text(
+        "export KAFKA_SECURITY_PROTOCOL=SASL_SSL\nexport KAFKA_SASL_MECHANISM=SCRAM-SHA-512\n"
+        f"export KAFKA_SASL_USERNAME=steam\nexport KAFKA_SASL_PASSWORD={SECRET}\n"
+        "export KAFKA_SSL_CA_LOCATION=/stack/kafka-security/ca.pem\n"
+    )
+    kafka = build_resources(Environment.LOCAL)["kafka"]
+    assert (kafka.sasl_mechanism, kafka.sasl_username, kafka.sasl_password) == (
+        "SCRAM-SHA-512",
+        "steam",
+        SECRET,
+    )
+    assert kafka.ssl_ca_location == "/stack/kafka-security/ca.pem"
+    assert SECRET not in repr(kafka)

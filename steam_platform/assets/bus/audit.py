@@ -78,19 +78,25 @@ def event_id_of(value: bytes) -> str:
 
 @dataclass
 class TopicReadout:
-    """Everything read back from a topic: counts per partition, bytes, and ids seen more than once."""
+    """Everything read back from a topic: counts per partition, bytes, and how often each id came."""
 
     records: int = 0
     bytes: int = 0
     per_partition: Counter[int] = field(default_factory=Counter)
     bytes_per_partition: Counter[int] = field(default_factory=Counter)
-    ids: set[str] = field(default_factory=set)
+    #: Records per `event_id` (1 everywhere: nothing doubled).
+    per_id: Counter[str] = field(default_factory=Counter)
     duplicates: int = 0
     complete: bool = False
 
     @property
+    def ids(self) -> set[str]:
+        """Every `event_id` read."""
+        return set(self.per_id)
+
+    @property
     def unique(self) -> int:
-        return len(self.ids)
+        return len(self.per_id)
 
 
 def read_topic(
@@ -102,8 +108,11 @@ def read_topic(
     """Read every partition of `topic` from the start up to its current high watermark.
 
     Stops when every partition reached its end (`complete`) or after `timeout_s` (then
-    `complete` is False and the counts show how far it got). Committed data only.
+    `complete` is False and the counts show how far it got). Committed data only. The consumer uses
+    the resource's security settings (SASL user, CA); a refused login or an untrusted broker
+    certificate fails at once with what to fix (`KafkaResource.check_access`).
     """
+    kafka.check_access()
     consumer = Consumer(kafka.consumer_config(group_id=f"audit-{uuid.uuid4()}"))
     readout = TopicReadout()
     try:
@@ -127,9 +136,9 @@ def read_topic(
                 readout.per_partition[partition] += 1
                 readout.bytes_per_partition[partition] += len(value)
                 event_id = id_of(value)
-                if event_id in readout.ids:
+                if event_id in readout.per_id:
                     readout.duplicates += 1
-                readout.ids.add(event_id)
+                readout.per_id[event_id] += 1
         readout.complete = all(positions[p] >= ends[p] for p in ends)
     finally:
         consumer.close()

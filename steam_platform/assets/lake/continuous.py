@@ -15,6 +15,13 @@ The job holds no `spark` pool slot, since it would hold it for as long as it run
 
 Secrets never go on the command line (visible in `ps`): S3 keys and Kafka security options reach
 the job through its environment.
+
+Where it runs follows the `pipes_subprocess` client's `SPARK_MASTER`: `local[2]` inside the
+submitted driver, or a standalone cluster (`spark://...`, the local stack's with
+`stack up --spark-cluster`) in client mode. There the driver serves `--jars` to the executors, and
+Spark copies the S3 keys from the driver's environment into the Hadoop configuration that travels
+with each task, so executors write to the lake without the keys on any command line or in their
+own environment.
 """
 
 import json

@@ -1,0 +1,428 @@
+"""The lake layers on a real Spark standalone cluster (master + 2 workers), in-process and via Pipes.
+
+In-process (client mode): a child process plays a Dagster run's process. Its resources come from
+the platform's local wiring with `SPARK_MASTER` pointing at the cluster, so its Spark session is the
+driver and every task runs on the two workers' executors. It materialises bronze, silver and marts
+for three days of this module's own events (`cluster_dataset.py`) into a fresh bucket; the same
+assets run again in the tests' own `local[2]` session into another bucket. Every record must be in
+bronze exactly once, and every table equal to the `local[2]` one.
+
+While the child's application is still up, its processes (driver, master, workers, executors and
+their Python workers) are inspected: none has the S3 secret on its command line or in its
+environment, the executors run the driver's interpreter, and Spark's UI (environment tab, enabled
+for the test) lists the S3A keys only redacted.
+
+Pipes: `bronze_continuous_job` launches `spark-submit --master spark://...` for a bounded time;
+the job's executors run on the workers and land every event exactly once.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import cluster_dataset as cd
+import dagster as dg
+import psutil
+import pytest
+from cluster_lake_run import build
+from lake_support import at, event_ids, player_count_message, produce
+from pyspark.sql import DataFrame, SparkSession
+
+import streaming.news_text
+from steam_devstack.process import kill_all, process_tree
+from steam_devstack.services.spark import connector_jars
+from steam_devstack.services.spark_cluster import SparkClusterService, master_json
+from steam_devstack.stack import LocalStack
+from steam_platform.assets.lake.continuous import BRONZE_SCRIPT, bronze_continuous_job
+from steam_platform.assets.marts.tables import MART_GAME_DAILY, MART_NEWS_IMPACT, MART_TOP_GAMES
+from steam_platform.assets.warehouse.tables import DIM_APP, FACT_NEWS, FACT_PLAYER_COUNTS, FACT_PLAYTIME
+from steam_platform.core.constants import TOPIC_APPS, TOPIC_NEWS, TOPIC_PLAYER_COUNTS, TOPIC_PLAYTIME
+from steam_platform.core.spark_schemas import written_schema
+from steam_platform.resources.kafka import KafkaResource, OutgoingMessage, TopicSpec
+from steam_platform.resources.s3 import S3Resource
+from steam_platform.resources.spark import LakePySparkResource, build_pipes_client
+from streaming.envelope_schema import BRONZE_SCHEMA, QUARANTINE_SCHEMA
+from streaming.lake_paths import bronze_path, checkpoint_path, quarantine_path
+from streaming.tables_io import read_table
+
+pytestmark = [pytest.mark.cluster, pytest.mark.timeout(1800)]
+
+RUN_SCRIPT = Path(__file__).with_name("cluster_lake_run.py")
+#: Bounds: the child's whole build, its exit after the inspection, the Pipes run and its first batch.
+#: The submitted job runs STOP_AFTER_S from its query's start: its first batch on a busy two-core
+#: machine (executors starting, fetching the jars) can take a minute, the late events need another.
+BUILD_BOUND_S = 1200
+EXIT_BOUND_S = 120
+STOP_AFTER_S = 150
+RUN_BOUND_S = 600
+FIRST_BATCH_WAIT_S = 300
+TABLES = (
+    FACT_PLAYER_COUNTS,
+    FACT_NEWS,
+    FACT_PLAYTIME,
+    DIM_APP,
+    MART_GAME_DAILY,
+    MART_NEWS_IMPACT,
+    MART_TOP_GAMES,
+)
+TOPICS = (TOPIC_PLAYER_COUNTS, TOPIC_NEWS, TOPIC_APPS, TOPIC_PLAYTIME)
+#: Bronze columns that depend on the landing (when, which micro-batch), not on the input.
+LANDING_COLUMNS = frozenset({"ingested_at", "batch_id"})
+AWS_KEYS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
+LOOPBACK = {"127.0.0.1", "::1"}
+
+
+@dataclass(frozen=True)
+class Seen:
+    """One live process of the cluster application, as the kernel shows it to anyone on the machine."""
+
+    pid: int
+    role: str  # master, worker-1, executor, python (worker of an executor), driver, ...
+    program: str  # argv[0]
+    secret_in_cmdline: bool
+    secret_in_environ: bool
+    aws_vars: tuple[str, ...]
+    listening: tuple[str, ...]  # addresses of its listening TCP sockets
+
+
+@dataclass(frozen=True)
+class ClusterRun:
+    """The child's lake on the cluster: its bucket, its report, the processes seen while it ran."""
+
+    s3: S3Resource
+    report: dict[str, Any]
+    processes: list[Seen]
+
+
+def _role(proc: psutil.Process, default: str) -> str:
+    cmdline = " ".join(proc.cmdline())
+    if "CoarseGrainedExecutorBackend" in cmdline:
+        return "executor"
+    if "pyspark.daemon" in cmdline or "pyspark.worker" in cmdline:
+        return "python"
+    return default
+
+
+def inspect_processes(cluster: SparkClusterService, roots: dict[int, str], secret: str) -> list[Seen]:
+    """The cluster's processes and everything below them (executors, Python workers), plus `roots`."""
+    labels = ["master", *(f"worker-{i}" for i in range(1, len(cluster.processes())))]
+    tops: dict[int | None, str] = {
+        p.pid(): label for p, label in zip(cluster.processes(), labels, strict=True)
+    }
+    seen: list[Seen] = []
+    for root, label in [*tops.items(), *roots.items()]:
+        assert root is not None, f"{label} is not running"
+        for proc in process_tree(root):
+            try:
+                with proc.oneshot():
+                    argv = proc.cmdline()
+                    cmdline = " ".join(argv)
+                    environ = proc.environ()
+                    sockets = proc.net_connections(kind="inet")
+                    listening = tuple(
+                        sorted(
+                            {
+                                c.laddr.ip.removeprefix("::ffff:")
+                                for c in sockets
+                                if c.status == psutil.CONN_LISTEN
+                            }
+                        )
+                    )
+                    role = label if proc.pid == root else _role(proc, f"{label} child")
+            except psutil.NoSuchProcess:
+                continue
+            seen.append(
+                Seen(
+                    pid=proc.pid,
+                    role=role,
+                    program=argv[0] if argv else "",
+                    secret_in_cmdline=secret in cmdline,
+                    secret_in_environ=any(secret in v for v in environ.values()),
+                    aws_vars=tuple(sorted(k for k in environ if k in AWS_KEYS)),
+                    listening=listening,
+                )
+            )
+    return seen
+
+
+@pytest.fixture(scope="module")
+def produced(cluster_kafka: KafkaResource) -> list[OutgoingMessage]:
+    """This module's events, in the platform's topics."""
+    batch = cd.messages()
+    produce(cluster_kafka, batch)
+    return batch
+
+
+@pytest.fixture(scope="module")
+def cluster_lake(
+    produced: list[OutgoingMessage],
+    spark_cluster: SparkClusterService,
+    local_stack: LocalStack,
+    new_bucket: Callable[[str], S3Resource],
+    stack_env: dict[str, str],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[ClusterRun]:
+    """The lake built by a child run process whose Spark session is a driver on the cluster."""
+    s3 = new_bucket("cluster-run")
+    work = tmp_path_factory.mktemp("cluster-run")  # its working directory: not the checkout
+    report_path, log_path = work / "report.json", work / "run.log"
+    env = {k: v for k, v in os.environ.items() if k not in AWS_KEYS and k != "PYSPARK_PYTHON"}
+    env.update(
+        STEAM_PLATFORM_ENV="local",
+        STEAM_STACK_DIR=str(local_stack.state_dir),  # Kafka, S3 and the jars from the stack's env file
+        SPARK_MASTER=spark_cluster.master_url,
+        LAKE_BUCKET=s3.bucket,
+        SPARK_LOCAL_IP="127.0.0.1",  # the UI enabled for the test listens on loopback only
+    )
+    days = ",".join(d.isoformat() for d in cd.DAYS)
+    argv = [sys.executable, str(RUN_SCRIPT), "--days", days, "--report", str(report_path), "--hold-s", "300"]
+    with open(log_path, "wb") as log:
+        child = subprocess.Popen(argv, cwd=work, env=env, stdin=subprocess.PIPE, stdout=log, stderr=log)
+    try:
+        deadline = time.monotonic() + BUILD_BOUND_S
+        while not report_path.exists():
+            if child.poll() is not None or time.monotonic() > deadline:
+                tail = log_path.read_text(errors="replace")[-6000:]
+                pytest.fail(
+                    f"the cluster run ended or timed out without a report (rc {child.poll()}):\n{tail}"
+                )
+            time.sleep(1)
+        report = json.loads(report_path.read_text())
+        seen = inspect_processes(spark_cluster, {child.pid: "driver"}, stack_env["AWS_SECRET_ACCESS_KEY"])
+        assert child.stdin is not None
+        child.stdin.write(b"go\n")
+        child.stdin.close()
+        assert child.wait(EXIT_BOUND_S) == 0, log_path.read_text(errors="replace")[-4000:]
+        yield ClusterRun(s3=s3, report=report, processes=seen)
+    finally:
+        if child.poll() is None:
+            child.send_signal(signal.SIGINT)  # the run stops its Spark application on the way out
+            try:
+                child.wait(60)
+            except subprocess.TimeoutExpired:
+                kill_all(process_tree(child.pid))
+
+
+@pytest.fixture(scope="module")
+def local_lake(
+    produced: list[OutgoingMessage],
+    cluster_lake: ClusterRun,
+    spark: SparkSession,
+    pyspark_resource: LakePySparkResource,
+    cluster_kafka: KafkaResource,
+    new_bucket: Callable[[str], S3Resource],
+) -> S3Resource:
+    """The same assets on the same topics in the tests' own `local[2]` session (after the cluster run,
+    so both read the same records)."""
+    s3 = new_bucket("cluster-local")
+    build({"s3": s3, "kafka": cluster_kafka, "pyspark": pyspark_resource}, cd.DAYS)
+    return s3
+
+
+def _rows(frame: DataFrame, drop: frozenset[str] = frozenset()) -> list[tuple[Any, ...]]:
+    columns = [c for c in frame.columns if c not in drop]
+    return sorted((tuple(r) for r in frame.select(*columns).collect()), key=repr)
+
+
+def test_the_runs_tasks_ran_on_both_workers_executors(
+    cluster_lake: ClusterRun, spark_cluster: SparkClusterService
+) -> None:
+    report = cluster_lake.report
+    assert report["master"] == spark_cluster.master_url
+    executors = [e for e in report["executors"] if e["id"] != "driver"]
+    assert len(executors) == 2, executors
+    assert all(e["hostPort"].startswith("127.0.0.1:") and e["totalTasks"] > 0 for e in executors), executors
+    assert report["spark_config"]["spark.executor.memory"] == "1g"
+    # Python tasks ran in the driver's interpreter, which imports the checkout's `streaming` package.
+    assert {p["python"] for p in report["probe"]} == {sys.executable}
+    assert {p["streaming"] for p in report["probe"]} == {streaming.news_text.__file__}
+    executor_python = {s.program for s in cluster_lake.processes if s.role == "python"}
+    assert executor_python == {sys.executable}, cluster_lake.processes
+    # The application is the cluster's: executors are the workers' children, not the driver's.
+    roles = Counter(s.role for s in cluster_lake.processes)
+    assert roles["executor"] == 2, roles
+    # Driver, daemons, executors and Python workers listen on loopback only.
+    assert {ip for s in cluster_lake.processes for ip in s.listening} <= LOOPBACK, cluster_lake.processes
+    state = master_json(spark_cluster.ui_url)
+    assert state is not None
+    (app,) = [a for a in state["completedapps"] if a["id"] == report["app_id"]]
+    assert app["cores"] == 2 and app["memoryperexecutor"] == 1024, app
+
+
+def test_no_secret_on_any_command_line_environment_or_in_the_ui(
+    cluster_lake: ClusterRun, stack_env: dict[str, str]
+) -> None:
+    secret = stack_env["AWS_SECRET_ACCESS_KEY"]
+    leaks = [s for s in cluster_lake.processes if s.secret_in_cmdline or s.secret_in_environ]
+    assert not leaks, leaks
+    # Executors got the keys only inside their tasks' Hadoop configuration, not from the environment.
+    executors = [s for s in cluster_lake.processes if s.role in ("executor", "python")]
+    assert executors and not any(s.aws_vars for s in executors), executors
+    environment = cluster_lake.report["environment"]
+    assert secret not in json.dumps(environment)
+    hadoop = dict(environment["hadoopProperties"])
+    assert hadoop["fs.s3a.secret.key"] == hadoop["fs.s3a.access.key"] == "*********(redacted)"
+    assert secret not in json.dumps(cluster_lake.report["spark_config"])
+
+
+def test_every_record_lands_in_bronze_exactly_once(
+    cluster_lake: ClusterRun, produced: list[OutgoingMessage], spark: SparkSession
+) -> None:
+    ours = [str(a) for a in cd.APPS] + [cd.PLAYER, cd.BAD_KEY]
+    root = cluster_lake.s3.lake_root()
+    for topic in TOPICS:
+        landed = read_table(spark, bronze_path(root, topic), BRONZE_SCHEMA)
+        held = read_table(spark, quarantine_path(root, topic), QUARANTINE_SCHEMA)
+        offsets = [
+            (r.kafka_partition, r.kafka_offset)
+            for r in landed.select("kafka_partition", "kafka_offset")
+            .union(held.select("kafka_partition", "kafka_offset"))
+            .collect()
+        ]
+        assert len(offsets) == len(set(offsets)), f"{topic}: an offset landed twice"
+        mine = landed.where(landed.kafka_key.isin(ours))
+        got = Counter(r.event_id for r in mine.select("event_id").collect())
+        assert got == cd.envelopes_per_event([m for m in produced if m.topic == topic]), topic
+    bad = read_table(spark, quarantine_path(root, TOPIC_PLAYER_COUNTS), QUARANTINE_SCHEMA)
+    assert bad.where(bad.kafka_key == cd.BAD_KEY).count() == 1
+
+
+def test_every_table_equals_the_local_two_core_build(
+    cluster_lake: ClusterRun, local_lake: S3Resource, spark: SparkSession
+) -> None:
+    on_cluster, local = cluster_lake.s3.lake_root(), local_lake.lake_root()
+    for topic in TOPICS:
+        for path, schema in ((bronze_path, BRONZE_SCHEMA), (quarantine_path, QUARANTINE_SCHEMA)):
+            a = _rows(read_table(spark, path(on_cluster, topic), schema), LANDING_COLUMNS)
+            b = _rows(read_table(spark, path(local, topic), schema), LANDING_COLUMNS)
+            assert a == b, f"{path.__name__} {topic}"
+    for table in TABLES:
+        a = _rows(read_table(spark, table.path(on_cluster), written_schema(table)))
+        b = _rows(read_table(spark, table.path(local), written_schema(table)))
+        assert a == b, table.name
+        frame = read_table(spark, table.path(on_cluster), written_schema(table))
+        assert frame.where(frame.appid.isin(list(cd.APPS))).count() > 0, table.name
+    news = read_table(spark, FACT_NEWS.path(on_cluster), written_schema(FACT_NEWS))
+    texts = {r.contents_text for r in news.where(news.appid.isin(list(cd.APPS))).collect()}
+    assert texts == {"Patch notes"}  # the Python UDF, run on the executors
+
+
+def _committed_batches(s3: S3Resource, topic: str) -> int:
+    prefix = checkpoint_path(s3.lake_root(), topic).split(f"{s3.bucket}/", 1)[1] + "/commits/"
+    listing = s3.client().list_objects_v2(Bucket=s3.bucket, Prefix=prefix)
+    return sum(1 for o in listing.get("Contents", []) if o["Key"].rsplit("/", 1)[-1].isdigit())
+
+
+def _job_processes(topic: str) -> list[psutil.Process]:
+    """The spark-submit JVM and Python driver of this test's job (matched on script + topic)."""
+    found = []
+    for proc in psutil.process_iter(["cmdline"]):
+        args = proc.info["cmdline"] or []
+        if str(BRONZE_SCRIPT) in args and topic in args:
+            found.append(proc)
+    return found
+
+
+def test_pipes_spark_submit_lands_every_event_once_on_the_cluster(
+    spark_cluster: SparkClusterService,
+    cluster_kafka: KafkaResource,
+    new_bucket: Callable[[str], S3Resource],
+    stack_env: dict[str, str],
+) -> None:
+    s3 = new_bucket("cluster-pipes")
+    topic = f"test.cluster.{uuid.uuid4().hex[:8]}"
+    cluster_kafka.ensure_topics([TopicSpec(topic, partitions=2)])
+    start = at("2026-11-16T10:00")
+    events = [
+        player_count_message(topic, cd.APPS[0], start + timedelta(minutes=i), 10 + i) for i in range(80)
+    ]
+    produce(cluster_kafka, events[:50])
+    instance = dg.DagsterInstance.ephemeral()
+    outcome: dict[str, object] = {}
+    pipes = build_pipes_client(
+        jars=[str(p) for p in connector_jars()], master=spark_cluster.master_url, driver_memory="768m"
+    )
+
+    def run() -> None:
+        try:
+            outcome["result"] = bronze_continuous_job.execute_in_process(
+                run_config={
+                    "ops": {
+                        "bronze_continuous": {
+                            "config": {
+                                "topic": topic,
+                                "interval": "2 seconds",
+                                "stop_after_s": STOP_AFTER_S,
+                                "asset_key": "bronze_player_counts",
+                            }
+                        }
+                    }
+                },
+                resources={"pipes_subprocess": pipes, "kafka": cluster_kafka, "s3": s3},
+                instance=instance,
+                raise_on_error=False,
+            )
+        except BaseException as exc:  # surfaced by the assertion below
+            outcome["error"] = exc
+
+    runner = threading.Thread(target=run, name="cluster-pipes-run", daemon=True)
+    runner.start()
+    try:
+        deadline = time.monotonic() + FIRST_BATCH_WAIT_S
+        while _committed_batches(s3, topic) == 0:
+            assert runner.is_alive(), f"the run ended before its first batch: {outcome}"
+            assert time.monotonic() < deadline, f"no batch committed within {FIRST_BATCH_WAIT_S}s"
+            time.sleep(0.5)
+        # The job's driver (spark-submit) has the keys in its environment, by design; no command line
+        # has them, nor the executors the workers started for it.
+        drivers = {p.pid: "driver" for p in _job_processes(topic)}
+        assert drivers, "the spark-submit processes were not found"
+        seen = inspect_processes(spark_cluster, drivers, stack_env["AWS_SECRET_ACCESS_KEY"])
+        produce(cluster_kafka, events[50:])  # arrives while the query runs
+        runner.join(RUN_BOUND_S)
+    finally:
+        if runner.is_alive():
+            killed = kill_all(_job_processes(topic))
+            runner.join(60)
+            pytest.fail(f"the bounded run did not end within {RUN_BOUND_S}s (killed {len(killed)})")
+
+    assert "error" not in outcome, outcome.get("error")
+    result = outcome["result"]
+    assert isinstance(result, dg.ExecuteInProcessResult)
+    assert result.success, [e.message for e in result.all_events if e.is_failure]
+    assert not _job_processes(topic), "the job's processes outlived the run"
+
+    assert not [s for s in seen if s.secret_in_cmdline], seen
+    assert {ip for s in seen for ip in s.listening} <= LOOPBACK, seen
+    executors = [s for s in seen if s.role in ("executor", "python")]
+    assert sum(s.role == "executor" for s in executors) == 2, seen
+    assert not [s for s in executors if s.secret_in_environ or s.aws_vars], executors
+
+    import pyarrow.dataset as pads
+
+    dataset = pads.dataset(
+        f"{s3.lake_path()}/bronze/{topic}", filesystem=s3.filesystem(), format="parquet", partitioning="hive"
+    )
+    ids = dataset.to_table(columns=["event_id"]).column("event_id").to_pylist()
+    assert len(ids) == len(events) and set(ids) == event_ids(events)
+
+    recorded = instance.get_latest_materialization_event(dg.AssetKey("bronze_player_counts"))
+    assert recorded is not None and recorded.asset_materialization is not None
+    assert recorded.asset_materialization.metadata["rows_landed"].value == len(events)
+    state = master_json(spark_cluster.ui_url)
+    assert state is not None
+    apps = [a for a in state["completedapps"] if a["name"] == f"bronze_{topic}"]
+    assert len(apps) == 1 and apps[0]["state"] == "FINISHED", state["completedapps"]
