@@ -6,31 +6,16 @@ and producers fired and forgot. Here topics are created explicitly (partitions, 
 with fewer partitions are *reported*, and the producer is idempotent with `acks=all` and checks
 every delivery report: a batch that is not fully acknowledged raises with the count.
 
-The SASL password is a secret: it is left out of the resource's repr, goes to librdkafka as its
-own setting, and reaches Spark's Java consumer only inside a JAAS line whose values are escaped (a
-quote or backslash in the password cannot end the value or inject options). That line is handed to
-the Kafka source as an option (never into `spark_config`, which Dagster's UI shows); its key is a
-secret's name for `steam_platform.core.redaction`, whose `redact` also scrubs `password="..."` from
-a message that quotes the line.
-
-TLS: `ssl_ca_location` (a PEM file) is the CA librdkafka trusts; Spark's Java consumer gets the same
-certificates inline as a PEM trust store (`kafka.ssl.truststore.certificates`), so executors need no
-file from the driver's disk.
-
-A client the cluster refuses fails at once with what to fix (`check_access`, run before the first
-topic operation or produce of a resource instance): a wrong user or password, a broker certificate
-the CA does not vouch for, an unreadable CA file. The password is never part of the message, and
-nothing has been produced when it is raised, so a rerun with the right settings delivers every
-record once.
+Security (SASL, TLS) follows `security_protocol`; the JAAS line, the CA handling and what a refused
+login means are in `kafka_security.py`. A client the cluster refuses fails at once with what to fix
+(`check_access`, before the first topic operation or produce of a resource instance), and nothing
+has been produced when it is raised, so a rerun with the right settings delivers every record once.
 """
 
 from __future__ import annotations
 
 import time
-from collections import Counter
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
-from pathlib import Path
+from collections.abc import Iterable
 from typing import Any
 
 import dagster as dg
@@ -39,158 +24,30 @@ from confluent_kafka.admin import AdminClient, NewTopic
 from pydantic import ConfigDict, Field, PrivateAttr
 
 from steam_platform.core.redaction import redact
+from steam_platform.resources.kafka_records import (
+    DeliverySummary,
+    KafkaDeliveryError,
+    OutgoingMessage,
+    TopicReport,
+    TopicSpec,
+)
+from steam_platform.resources.kafka_security import (
+    ACCESS_TIMEOUT_S,
+    KafkaAccessError,
+    access_problem,
+    read_ca_pem,
+    sasl_jaas_config,
+)
 
-
-@dataclass(frozen=True)
-class TopicSpec:
-    """A topic as the platform wants it: name, partition count, and per-topic configs."""
-
-    name: str
-    partitions: int = 6
-    retention_ms: int = 7 * 24 * 3600 * 1000
-    compression: str = "zstd"
-    extra_config: Mapping[str, str] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class TopicReport:
-    """What `ensure_topics` found or did for one topic."""
-
-    name: str
-    action: str  # "created" | "exists" | "under-partitioned"
-    partitions: int
-    wanted_partitions: int
-    replication_factor: int
-
-    @property
-    def ok(self) -> bool:
-        return self.action in ("created", "exists")
-
-
-@dataclass(frozen=True)
-class OutgoingMessage:
-    """One record to produce: key spreads load over partitions; headers carry e.g. DLQ reasons."""
-
-    topic: str
-    key: str
-    value: bytes
-    headers: tuple[tuple[str, bytes], ...] = ()
-
-
-@dataclass
-class DeliverySummary:
-    """Per-topic / per-partition counts of acknowledged records, and every failure."""
-
-    acked: Counter[tuple[str, int]] = field(default_factory=Counter)
-    bytes_acked: int = 0
-    failures: list[str] = field(default_factory=list)
-
-    @property
-    def acked_total(self) -> int:
-        return sum(self.acked.values())
-
-    def per_topic(self) -> dict[str, int]:
-        """Acknowledged records per topic."""
-        totals: Counter[str] = Counter()
-        for (topic, _), n in self.acked.items():
-            totals[topic] += n
-        return dict(totals)
-
-    def per_partition(self, topic: str) -> dict[int, int]:
-        """Acknowledged records per partition of `topic` (how evenly keys spread)."""
-        return {p: n for (t, p), n in sorted(self.acked.items()) if t == topic}
-
-
-class KafkaDeliveryError(RuntimeError):
-    """Some records were not acknowledged by the cluster; nothing may be assumed delivered."""
-
-
-class KafkaAccessError(dg.Failure):
-    """The cluster refused this client (login, TLS trust, CA file) or did not answer in time.
-
-    The message names the setting to fix and never holds the password. Refusals are not retried by
-    a step's retry policy (the same settings fail the same way); no answer at all may be transient
-    and is retried.
-    """
-
-    def __init__(self, description: str, *, retryable: bool = False) -> None:
-        super().__init__(description=description, allow_retries=retryable)
-
-
-#: How long `check_access` waits for the cluster to answer (seconds).
-ACCESS_TIMEOUT_S = 20.0
-
-
-def access_problem(
-    errors: Iterable[KafkaError],
-    *,
-    bootstrap_servers: str,
-    username: str | None,
-    mechanism: str | None,
-    ca_location: str | None,
-) -> str | None:
-    """What to fix, when one of librdkafka's client errors is a refusal (login or TLS); else None.
-
-    The broker's and OpenSSL's own wording follows the advice; neither ever quotes the password.
-    """
-    for error in errors:
-        detail = error.str().split(": ", 1)[-1]  # without librdkafka's "sasl_ssl://host:port/id: "
-        if error.code() in (KafkaError._AUTHENTICATION, KafkaError.SASL_AUTHENTICATION_FAILED):
-            settings = "KAFKA_SASL_USERNAME/KAFKA_SASL_PASSWORD"
-            if "mechanism" in detail.lower() and "credentials" not in detail.lower():
-                settings += " and KAFKA_SASL_MECHANISM"
-            return (
-                f"Kafka authentication failed for user {username or ''!r} ({mechanism or 'no SASL'}) at "
-                f"{bootstrap_servers}: check {settings} (broker: {detail})"
-            )
-        if error.code() == KafkaError._SSL:
-            return _tls_problem(detail, bootstrap_servers, ca_location)
-    return None
-
-
-def _tls_problem(detail: str, bootstrap_servers: str, ca_location: str | None) -> str:
-    ca = f"the CA in {ca_location}" if ca_location else "the system CAs (KAFKA_SSL_CA_LOCATION unset)"
-    if "certificate verify failed" in detail:
-        return (
-            f"TLS: broker certificate of {bootstrap_servers} not trusted by {ca}: check "
-            f"KAFKA_SSL_CA_LOCATION (the PEM file of the CA that signed the brokers' certificates) "
-            f"(OpenSSL: {detail.split(', verify that', 1)[0]})"
-        )
-    return (
-        f"TLS handshake with {bootstrap_servers} failed: {detail}: check KAFKA_SECURITY_PROTOCOL and "
-        f"KAFKA_SSL_CA_LOCATION"
-    )
-
-
-#: JAAS login module of each SASL mechanism Spark's Kafka source can log in with by password.
-SASL_LOGIN_MODULES = {
-    "PLAIN": "org.apache.kafka.common.security.plain.PlainLoginModule",
-    "SCRAM-SHA-256": "org.apache.kafka.common.security.scram.ScramLoginModule",
-    "SCRAM-SHA-512": "org.apache.kafka.common.security.scram.ScramLoginModule",
-}
-
-
-def jaas_quoted(value: str) -> str:
-    """`value` as a double-quoted JAAS option value.
-
-    Kafka parses JAAS lines with Java's `StreamTokenizer`: inside double quotes a backslash escapes
-    the next character and a line break ends the string, so `\\`, `"` and line breaks are escaped;
-    everything else (`;`, `=`, spaces, `//`) is literal inside the quotes.
-    """
-    escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\r", "\\r")
-    return f'"{escaped}"'
-
-
-def sasl_jaas_config(mechanism: str, username: str, password: str) -> str:
-    """The `sasl.jaas.config` line of a password login for `mechanism` (PLAIN or SCRAM-SHA-*).
-
-    It holds the password: hand it to the Kafka client only, never to logs, metadata or messages.
-    """
-    module = SASL_LOGIN_MODULES.get(mechanism.upper())
-    if module is None:
-        known = ", ".join(sorted(SASL_LOGIN_MODULES))
-        raise ValueError(f"SASL mechanism {mechanism!r} has no password login for Spark (use one of {known})")
-    return f"{module} required username={jaas_quoted(username)} password={jaas_quoted(password)};"
+# Re-exported: callers import the records and the access error with the resource.
+__all__ = [
+    "DeliverySummary",
+    "KafkaAccessError",
+    "KafkaDeliveryError",
+    "OutgoingMessage",
+    "TopicReport",
+    "TopicSpec",
+]
 
 
 class KafkaResource(dg.ConfigurableResource):
@@ -245,19 +102,7 @@ class KafkaResource(dg.ConfigurableResource):
 
     def _ca_pem(self) -> str:
         """The CA file's certificates (PEM), or a clear error naming the setting."""
-        path = Path(self.ssl_ca_location or "")
-        try:
-            text = path.read_text()
-        except OSError as exc:
-            raise KafkaAccessError(
-                f"KAFKA_SSL_CA_LOCATION={self.ssl_ca_location}: cannot read the CA certificate "
-                f"({exc.strerror or exc})"
-            ) from None
-        if "-----BEGIN CERTIFICATE-----" not in text:
-            raise KafkaAccessError(
-                f"KAFKA_SSL_CA_LOCATION={self.ssl_ca_location}: no PEM certificate in the file"
-            )
-        return text
+        return read_ca_pem(self.ssl_ca_location or "")
 
     def check_access(self, timeout_s: float = ACCESS_TIMEOUT_S) -> None:
         """Prove, before anything is produced, that the cluster answers and accepts this client.

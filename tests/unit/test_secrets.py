@@ -22,9 +22,9 @@ from steam_platform.core.redaction import (
 )
 from steam_platform.core.settings import Environment
 from steam_platform.resources.elasticsearch import ElasticsearchResource
-from steam_platform.resources.kafka import (
+from steam_platform.resources.kafka import KafkaResource
+from steam_platform.resources.kafka_security import (
     KafkaAccessError,
-    KafkaResource,
     access_problem,
     jaas_quoted,
     sasl_jaas_config,

@@ -254,6 +254,9 @@ class IngestRun:
         self.context = context
         self.steam = steam
         self.kafka = kafka
+        # A cluster that refuses this client (login, TLS trust) fails the run here, before the
+        # first Steam call: no budget is spent on data that could not be delivered.
+        kafka.check_access()
         self.started = time.monotonic()
         self.now = datetime.now(UTC)
         self.client = steam.client()

@@ -120,6 +120,7 @@ def _bronze_asset(name: str, topic: str, upstream: tuple[str, ...]) -> dg.Assets
     def _bronze(
         context: dg.AssetExecutionContext, pyspark: PySparkResource, s3: S3Resource, kafka: KafkaResource
     ) -> dg.MaterializeResult:
+        kafka.check_access()  # a refused login or untrusted CA: our message, not Spark's stack trace
         spark = session(pyspark)
         lake_root = s3.lake_root()
         job = BronzeJob(
