@@ -216,7 +216,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 
 def submitted_settings() -> dict[str, str]:
-    """`spark-submit`'s own master and driver memory, which must win over the local defaults.
+    """`spark-submit`'s own master, driver memory and driver address, which win over the local defaults.
 
     Under spark-submit the driver JVM is already running (PYSPARK_GATEWAY_PORT is set) with the
     settings it was given (`--master`, `--driver-memory`); a plain `python bronze.py` has none.
@@ -227,7 +227,8 @@ def submitted_settings() -> dict[str, str]:
 
     SparkContext._ensure_initialized()
     conf = SparkConf()
-    return {k: str(conf.get(k)) for k in ("spark.master", "spark.driver.memory") if conf.contains(k)}
+    keys = ("spark.master", "spark.driver.memory", "spark.driver.host", "spark.driver.bindAddress")
+    return {k: str(conf.get(k)) for k in keys if conf.contains(k)}
 
 
 KAFKA_OPTIONS_ENV = "BRONZE_KAFKA_OPTIONS"

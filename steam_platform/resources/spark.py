@@ -22,6 +22,7 @@ on the driver's command line.
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -91,6 +92,21 @@ def build_pyspark_resource(
 SUBMIT_JARS_ENV = "STEAM_SPARK_JARS"
 SUBMIT_MASTER_ENV = "SPARK_MASTER"
 SUBMIT_DRIVER_MEMORY_ENV = "SPARK_DRIVER_MEMORY"
+#: The address executors on other hosts reach the driver at (unset: 127.0.0.1, a cluster on this host).
+SUBMIT_DRIVER_HOST_ENV = "SPARK_DRIVER_HOST"
+
+
+def driver_address_conf(driver_host: str | None) -> dict[str, str]:
+    """Spark settings that make the driver reachable from executors on other hosts.
+
+    Unset, sessions keep the loopback defaults (`local[2]` or the local stack's cluster). Set (a
+    remote standalone, YARN or Kubernetes cluster), the driver advertises `driver_host` and binds
+    to it; `SPARK_DRIVER_BIND_ADDRESS` overrides the bind address (e.g. `0.0.0.0` in a container).
+    """
+    if not driver_host:
+        return {}
+    bind = os.environ.get("SPARK_DRIVER_BIND_ADDRESS") or driver_host
+    return {"spark.driver.host": driver_host, "spark.driver.bindAddress": bind}
 
 
 def build_pipes_client(
@@ -99,6 +115,7 @@ def build_pipes_client(
     master: str = DEFAULT_MASTER,
     driver_memory: str = DEFAULT_DRIVER_MEMORY,
     python: str | None = None,
+    driver_host: str | None = None,
 ) -> dg.PipesSubprocessClient:
     """The `pipes_subprocess` resource: launches `spark-submit` jobs with the lake's Spark settings.
 
@@ -113,6 +130,7 @@ def build_pipes_client(
             SUBMIT_MASTER_ENV: master,
             SUBMIT_DRIVER_MEMORY_ENV: driver_memory,
             "PYSPARK_PYTHON": python or sys.executable,
+            **({SUBMIT_DRIVER_HOST_ENV: driver_host} if driver_host else {}),
         },
         forward_termination=True,
     )

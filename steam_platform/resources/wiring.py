@@ -13,7 +13,13 @@ from steam_platform.resources.elasticsearch import ElasticsearchResource
 from steam_platform.resources.kafka import KafkaResource
 from steam_platform.resources.kibana import KibanaResource
 from steam_platform.resources.s3 import S3Resource
-from steam_platform.resources.spark import DEFAULT_MASTER, build_pipes_client, build_pyspark_resource
+from steam_platform.resources.spark import (
+    DEFAULT_MASTER,
+    SUBMIT_DRIVER_HOST_ENV,
+    build_pipes_client,
+    build_pyspark_resource,
+    driver_address_conf,
+)
 from steam_platform.resources.steam_api import STEAM_API_BASE_URL, STEAM_STORE_BASE_URL, SteamApiResource
 from streaming.spark_session import expand_jars
 
@@ -97,8 +103,17 @@ def _lake_resources(env: Environment, local: LocalEndpoints | None) -> dict[str,
         jars = expand_jars(os.environ.get("STEAM_SPARK_JARS"))
         master = os.environ.get("SPARK_MASTER", "local[2]")
         driver_memory = os.environ.get("SPARK_DRIVER_MEMORY", "1g")
-        pyspark = build_pyspark_resource(s3, jars=jars, master=master, driver_memory=driver_memory)
-        pipes = build_pipes_client(jars=jars, master=master, driver_memory=driver_memory)
+        driver_host = os.environ.get(SUBMIT_DRIVER_HOST_ENV) or None
+        pyspark = build_pyspark_resource(
+            s3,
+            jars=jars,
+            master=master,
+            driver_memory=driver_memory,
+            extra_conf=driver_address_conf(driver_host),
+        )
+        pipes = build_pipes_client(
+            jars=jars, master=master, driver_memory=driver_memory, driver_host=driver_host
+        )
         return {"s3": s3, "pyspark": pyspark, "pipes_subprocess": pipes}
     assert local is not None
     s3 = S3Resource(

@@ -144,3 +144,18 @@ def test_progress_logs_each_batch_and_materializes_the_totals() -> None:
     PipesProgress(unnamed).finished(stats, path="p", interval=None)  # type: ignore[arg-type]
     assert unnamed.materializations == []
     assert unnamed.messages[0]["bronze_run"]["trigger"] == "availableNow"
+
+
+def test_a_remote_cluster_gets_the_drivers_reachable_address(tmp_path: Path) -> None:
+    """With `SPARK_DRIVER_HOST` (executors on other hosts), spark-submit advertises and binds the
+    driver there; without it the loopback defaults stay (local[2] or the local stack's cluster)."""
+    (tmp_path / "k.jar").write_bytes(b"")
+    launch = {"STEAM_SPARK_JARS": str(tmp_path), "SPARK_MASTER": "spark://spark-master:7077"}
+    plain = submit_command(BronzeContinuousConfig(), launch, bootstrap="k", lake_root="r")
+    assert "--conf" not in plain
+    remote = submit_command(
+        BronzeContinuousConfig(), {**launch, "SPARK_DRIVER_HOST": "10.0.0.5"}, bootstrap="k", lake_root="r"
+    )
+    confs = {remote[i + 1] for i, part in enumerate(remote) if part == "--conf"}
+    assert confs == {"spark.driver.host=10.0.0.5", "spark.driver.bindAddress=10.0.0.5"}
+    assert remote.index("--conf") < remote.index(str(BRONZE_SCRIPT))

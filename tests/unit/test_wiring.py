@@ -133,3 +133,17 @@ def test_production_kafka_with_sasl_settings_authenticates(monkeypatch: pytest.M
         "platform",
         "s3cr3t",
     )
+
+
+def test_production_spark_on_a_remote_cluster_advertises_the_driver(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SPARK_MASTER", "spark://spark-master:7077")
+    monkeypatch.setenv("SPARK_DRIVER_HOST", "10.0.0.5")
+    monkeypatch.setenv("SPARK_DRIVER_BIND_ADDRESS", "0.0.0.0")
+    resources = build_resources(Environment.PRODUCTION)
+    conf = resources["pyspark"].spark_config
+    assert conf["spark.master"] == "spark://spark-master:7077"
+    assert (conf["spark.driver.host"], conf["spark.driver.bindAddress"]) == ("10.0.0.5", "0.0.0.0")
+    assert resources["pipes_subprocess"].env["SPARK_DRIVER_HOST"] == "10.0.0.5"
+    monkeypatch.delenv("SPARK_DRIVER_HOST")
+    local_conf = build_resources(Environment.PRODUCTION)["pyspark"].spark_config
+    assert local_conf["spark.driver.host"] == "127.0.0.1"

@@ -39,7 +39,13 @@ from steam_platform.assets.lake.bronze import BRONZE_TOPICS, spark_kafka_options
 from steam_platform.core.constants import TOPIC_PLAYER_COUNTS
 from steam_platform.resources.kafka import KafkaResource
 from steam_platform.resources.s3 import S3Resource
-from steam_platform.resources.spark import SUBMIT_DRIVER_MEMORY_ENV, SUBMIT_JARS_ENV, SUBMIT_MASTER_ENV
+from steam_platform.resources.spark import (
+    SUBMIT_DRIVER_HOST_ENV,
+    SUBMIT_DRIVER_MEMORY_ENV,
+    SUBMIT_JARS_ENV,
+    SUBMIT_MASTER_ENV,
+    driver_address_conf,
+)
 from streaming.bronze import KAFKA_OPTIONS_ENV
 from streaming.bronze_pipes import EXTRA_ASSET_KEY
 from streaming.spark_session import expand_jars
@@ -90,6 +96,8 @@ def submit_command(
     jars = expand_jars(launch_env.get(SUBMIT_JARS_ENV))
     if not jars:
         raise dg.Failure(f"no Spark connector jars: set {SUBMIT_JARS_ENV} (`steam-platform stack install`)")
+    driver_conf = driver_address_conf(launch_env.get(SUBMIT_DRIVER_HOST_ENV))
+    driver_conf_args = [arg for k, v in driver_conf.items() for arg in ("--conf", f"{k}={v}")]
     command = [
         spark_submit_path(),
         "--master",
@@ -98,6 +106,7 @@ def submit_command(
         launch_env.get(SUBMIT_DRIVER_MEMORY_ENV) or "1g",
         "--jars",
         ",".join(jars),
+        *driver_conf_args,
         str(BRONZE_SCRIPT),
         "--topic",
         config.topic,
