@@ -19,3 +19,13 @@ def cache_dir() -> Path:
     path = Path(os.environ.get("STEAM_PLATFORM_CACHE", REPO_ROOT / ".cache")).resolve()
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def write_private(path: Path, text: str) -> None:
+    """Replace `path` with `text`, readable by its owner only (0600 from the first byte): the
+    stack's env file, credentials, broker configs and key-store passwords."""
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(text)
+    os.replace(tmp, path)

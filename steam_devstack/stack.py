@@ -12,7 +12,6 @@ Optional services (the Spark standalone cluster) belong to the stack only once a
 from __future__ import annotations
 
 import json
-import os
 import shlex
 import shutil
 import sys
@@ -20,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from steam_devstack.health import StackError, free_port, port_open
-from steam_devstack.paths import REPO_ROOT, cache_dir, default_state_dir
+from steam_devstack.paths import REPO_ROOT, cache_dir, default_state_dir, write_private
 from steam_devstack.process import service_rss_bytes
 from steam_devstack.services.base import Service, StackContext
 from steam_devstack.services.kafka_tls import KafkaSecurity, parse_security
@@ -201,7 +200,7 @@ class LocalStack:
         env: dict[str, str] = {}  # every service started so far (earlier `up --only` calls too)
         for svc in (t(self.ctx) for t in SERVICE_TYPES if t.name in self.started):
             env.update(svc.endpoints())
-        _write_private(
+        write_private(
             self.env_file, "".join(f"export {k}={shlex.quote(v)}\n" for k, v in sorted(env.items()))
         )
         return env
@@ -245,12 +244,3 @@ class LocalStack:
                 )
             )
         return rows
-
-
-def _write_private(path: Path, text: str) -> None:
-    """Replace `path` with `text`, readable by its owner only (it holds passwords)."""
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(text)
-    os.replace(tmp, path)

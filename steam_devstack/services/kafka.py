@@ -34,7 +34,7 @@ from typing import Any, ClassVar
 
 from steam_devstack import maven
 from steam_devstack.health import StackError, port_open, wait_until
-from steam_devstack.paths import DEPLOY_LOCAL, REPO_ROOT
+from steam_devstack.paths import DEPLOY_LOCAL, REPO_ROOT, write_private
 from steam_devstack.process import ManagedProcess
 from steam_devstack.services.base import Service
 from steam_devstack.services.kafka_tls import (
@@ -45,7 +45,6 @@ from steam_devstack.services.kafka_tls import (
     KafkaSecurity,
     KafkaTls,
     security_of,
-    write_private,
 )
 from steam_platform.core.redaction import redact
 

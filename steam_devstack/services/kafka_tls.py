@@ -32,6 +32,7 @@ from enum import StrEnum
 from pathlib import Path
 
 from steam_devstack.health import StackError
+from steam_devstack.paths import write_private
 from steam_devstack.services.base import StackContext
 from steam_platform.core.redaction import redact
 
@@ -94,15 +95,6 @@ class KafkaCredentials:
         # URL-safe alphabet: no quote, comma or bracket that the storage tool's `--add-scram`
         # syntax or a JAAS line would have to escape.
         return cls(*(secrets.token_urlsafe(24) for _ in range(3)))
-
-
-def write_private(path: Path, text: str) -> None:
-    """Replace `path` with `text`, readable by its owner only (never briefly world-readable)."""
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(text)
-    os.replace(tmp, path)
 
 
 def keytool(*args: str, password: str, cwd: Path) -> None:

@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from steam_devstack.health import StackError, port_open, wait_until
+from steam_devstack.paths import write_private
 from steam_devstack.process import kill_all, process_tree, user_env
 from steam_devstack.services.base import Service
 from steam_devstack.services.postgres_tools import (
@@ -44,7 +45,6 @@ from steam_devstack.services.postgres_tools import (
     find_binaries,
     postmaster_pid,
     server_options,
-    write_private,
 )
 
 __all__ = ["PostgresService", "find_binaries"]

@@ -7,7 +7,6 @@
 - the server's settings and command-line options, quoted for `pg_ctl -o` (`server_options`);
 - the `dagster` role and database, created idempotently with the role's password sent only as a
   SCRAM-SHA-256 verifier (`ensure_role_and_database`, `scram_verifier`);
-- files only their owner may read, for passwords (`write_private`).
 
 Starting, stopping and readiness are left to PostgreSQL's own tools, `pg_ctl` and `pg_isready`: they
 know the postmaster's lock file and its shutdown modes better than any hand-written signal handling.
@@ -198,12 +197,3 @@ def ensure_role_and_database(conn: Any, role_name: str, db_name: str, password: 
                 cur.execute(sql.SQL(create).format(db, role))
         cur.execute(sql.SQL("revoke all on database {} from public").format(db))
         cur.execute(sql.SQL("grant all on database {} to {}").format(db, role))
-
-
-def write_private(path: Path, text: str) -> None:
-    """Replace `path` with `text`, readable by its owner only (0600 from the first byte)."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(text)
-    os.replace(tmp, path)
