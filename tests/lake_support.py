@@ -10,6 +10,7 @@ from typing import Any
 from steam_platform.events.envelope import envelope
 from steam_platform.resources.kafka import KafkaResource, OutgoingMessage
 from steam_platform.resources.s3 import S3Resource
+from streaming.lake_paths import checkpoint_path
 
 SRC_PLAYERS = "ISteamUserStats/GetNumberOfCurrentPlayers/v1"
 SRC_NEWS = "ISteamNews/GetNewsForApp/v2"
@@ -119,3 +120,10 @@ def s3_for(stack_env: dict[str, str], bucket: str) -> S3Resource:
         secret_access_key=stack_env["AWS_SECRET_ACCESS_KEY"],
         bucket=bucket,
     )
+
+
+def committed_batches(s3: S3Resource, topic: str) -> int:
+    """Micro-batches the topic's bronze query has committed (files under its checkpoint's `commits/`)."""
+    prefix = checkpoint_path(s3.lake_root(), topic).split(f"{s3.bucket}/", 1)[1] + "/commits/"
+    listing = s3.client().list_objects_v2(Bucket=s3.bucket, Prefix=prefix)
+    return sum(1 for o in listing.get("Contents", []) if o["Key"].rsplit("/", 1)[-1].isdigit())

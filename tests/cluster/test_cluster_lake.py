@@ -38,7 +38,7 @@ import dagster as dg
 import psutil
 import pytest
 from cluster_lake_run import build
-from lake_support import at, event_ids, player_count_message, produce
+from lake_support import at, committed_batches, event_ids, player_count_message, produce
 from pyspark.sql import DataFrame, SparkSession
 
 import streaming.news_text
@@ -47,15 +47,18 @@ from steam_devstack.services.spark import connector_jars
 from steam_devstack.services.spark_cluster import SparkClusterService, master_json
 from steam_devstack.stack import LocalStack
 from steam_platform.assets.lake.continuous import BRONZE_SCRIPT, bronze_continuous_job
-from steam_platform.assets.marts.tables import MART_GAME_DAILY, MART_NEWS_IMPACT, MART_TOP_GAMES
-from steam_platform.assets.warehouse.tables import DIM_APP, FACT_NEWS, FACT_PLAYER_COUNTS, FACT_PLAYTIME
+from steam_platform.assets.marts.tables import MART_TABLES
+from steam_platform.assets.warehouse.tables import (
+    FACT_NEWS,
+    WAREHOUSE_TABLES,
+)
 from steam_platform.core.constants import TOPIC_APPS, TOPIC_NEWS, TOPIC_PLAYER_COUNTS, TOPIC_PLAYTIME
 from steam_platform.core.spark_schemas import written_schema
 from steam_platform.resources.kafka import KafkaResource, OutgoingMessage, TopicSpec
 from steam_platform.resources.s3 import S3Resource
 from steam_platform.resources.spark import LakePySparkResource, build_pipes_client
 from streaming.envelope_schema import BRONZE_SCHEMA, QUARANTINE_SCHEMA
-from streaming.lake_paths import bronze_path, checkpoint_path, quarantine_path
+from streaming.lake_paths import bronze_path, quarantine_path
 from streaming.tables_io import read_table
 
 pytestmark = [pytest.mark.cluster, pytest.mark.timeout(1800)]
@@ -69,15 +72,7 @@ EXIT_BOUND_S = 120
 STOP_AFTER_S = 150
 RUN_BOUND_S = 600
 FIRST_BATCH_WAIT_S = 300
-TABLES = (
-    FACT_PLAYER_COUNTS,
-    FACT_NEWS,
-    FACT_PLAYTIME,
-    DIM_APP,
-    MART_GAME_DAILY,
-    MART_NEWS_IMPACT,
-    MART_TOP_GAMES,
-)
+TABLES = (*WAREHOUSE_TABLES, *MART_TABLES)
 TOPICS = (TOPIC_PLAYER_COUNTS, TOPIC_NEWS, TOPIC_APPS, TOPIC_PLAYTIME)
 #: Bronze columns that depend on the landing (when, which micro-batch), not on the input.
 LANDING_COLUMNS = frozenset({"ingested_at", "batch_id"})
@@ -320,12 +315,6 @@ def test_every_table_equals_the_local_two_core_build(
     assert texts == {"Patch notes"}  # the Python UDF, run on the executors
 
 
-def _committed_batches(s3: S3Resource, topic: str) -> int:
-    prefix = checkpoint_path(s3.lake_root(), topic).split(f"{s3.bucket}/", 1)[1] + "/commits/"
-    listing = s3.client().list_objects_v2(Bucket=s3.bucket, Prefix=prefix)
-    return sum(1 for o in listing.get("Contents", []) if o["Key"].rsplit("/", 1)[-1].isdigit())
-
-
 def _job_processes(topic: str) -> list[psutil.Process]:
     """The spark-submit JVM and Python driver of this test's job (matched on script + topic)."""
     found = []
@@ -382,7 +371,7 @@ def test_pipes_spark_submit_lands_every_event_once_on_the_cluster(
     runner.start()
     try:
         deadline = time.monotonic() + FIRST_BATCH_WAIT_S
-        while _committed_batches(s3, topic) == 0:
+        while committed_batches(s3, topic) == 0:
             assert runner.is_alive(), f"the run ended before its first batch: {outcome}"
             assert time.monotonic() < deadline, f"no batch committed within {FIRST_BATCH_WAIT_S}s"
             time.sleep(0.5)

@@ -20,14 +20,13 @@ from pathlib import Path
 import dagster as dg
 import pyarrow.dataset as pads
 import pytest
-from lake_support import at, event_ids, player_count_message, produce
+from lake_support import at, committed_batches, event_ids, player_count_message, produce
 
 from steam_devstack.services.spark import connector_jars
 from steam_platform.assets.lake.continuous import BRONZE_SCRIPT, bronze_continuous_job
 from steam_platform.resources.kafka import KafkaResource, TopicSpec
 from steam_platform.resources.s3 import S3Resource
 from steam_platform.resources.spark import build_pipes_client
-from streaming.lake_paths import checkpoint_path
 
 pytestmark = pytest.mark.integration
 
@@ -36,12 +35,6 @@ STOP_AFTER_S = 60
 RUN_BOUND_S = 300
 FIRST_BATCH_WAIT_S = 180
 ASSET = "bronze_player_counts"
-
-
-def _committed_batches(s3: S3Resource, topic: str) -> int:
-    prefix = checkpoint_path(s3.lake_root(), topic).split(f"{s3.bucket}/", 1)[1] + "/commits/"
-    listing = s3.client().list_objects_v2(Bucket=s3.bucket, Prefix=prefix)
-    return sum(1 for o in listing.get("Contents", []) if o["Key"].rsplit("/", 1)[-1].isdigit())
 
 
 def _kill_job_processes(topic: str) -> list[int]:
@@ -116,7 +109,7 @@ def test_continuous_bronze_under_pipes_lands_every_event_once_and_reports(
     runner.start()
     try:
         deadline = time.monotonic() + FIRST_BATCH_WAIT_S
-        while _committed_batches(s3, topic) == 0:
+        while committed_batches(s3, topic) == 0:
             assert runner.is_alive(), f"the run ended before its first batch: {outcome}"
             assert time.monotonic() < deadline, f"no batch committed within {FIRST_BATCH_WAIT_S}s"
             time.sleep(0.5)

@@ -22,9 +22,15 @@ from pyspark.sql import functions as F
 
 from steam_platform.assets.lake.bronze import bronze_assets
 from steam_platform.assets.marts.assets import mart_game_daily, mart_news_impact, mart_top_games
-from steam_platform.assets.marts.tables import MART_GAME_DAILY, MART_NEWS_IMPACT, MART_TOP_GAMES
+from steam_platform.assets.marts.tables import MART_GAME_DAILY, MART_NEWS_IMPACT, MART_TABLES, MART_TOP_GAMES
 from steam_platform.assets.warehouse.assets import dim_app, fact_assets
-from steam_platform.assets.warehouse.tables import DIM_APP, FACT_NEWS, FACT_PLAYER_COUNTS, FACT_PLAYTIME
+from steam_platform.assets.warehouse.tables import (
+    DIM_APP,
+    FACT_NEWS,
+    FACT_PLAYER_COUNTS,
+    FACT_PLAYTIME,
+    WAREHOUSE_TABLES,
+)
 from steam_platform.core.constants import TOPIC_NEWS
 from steam_platform.core.contracts import Table
 from steam_platform.core.spark_schemas import written_schema
@@ -40,15 +46,7 @@ pytestmark = pytest.mark.integration
 
 SILVER = [*fact_assets, dim_app]
 MARTS = [mart_game_daily, mart_news_impact, mart_top_games]
-TABLES = (
-    FACT_PLAYER_COUNTS,
-    FACT_NEWS,
-    FACT_PLAYTIME,
-    DIM_APP,
-    MART_GAME_DAILY,
-    MART_NEWS_IMPACT,
-    MART_TOP_GAMES,
-)
+TABLES = (*WAREHOUSE_TABLES, *MART_TABLES)
 
 
 class Lake:
