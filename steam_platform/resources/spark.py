@@ -22,7 +22,6 @@ on the driver's command line.
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -94,19 +93,20 @@ SUBMIT_MASTER_ENV = "SPARK_MASTER"
 SUBMIT_DRIVER_MEMORY_ENV = "SPARK_DRIVER_MEMORY"
 #: The address executors on other hosts reach the driver at (unset: 127.0.0.1, a cluster on this host).
 SUBMIT_DRIVER_HOST_ENV = "SPARK_DRIVER_HOST"
+#: The address the driver binds (unset: its advertised host; e.g. `0.0.0.0` in a container).
+SUBMIT_DRIVER_BIND_ENV = "SPARK_DRIVER_BIND_ADDRESS"
 
 
-def driver_address_conf(driver_host: str | None) -> dict[str, str]:
+def driver_address_conf(driver_host: str | None, bind_address: str | None = None) -> dict[str, str]:
     """Spark settings that make the driver reachable from executors on other hosts.
 
     Unset, sessions keep the loopback defaults (`local[2]` or the local stack's cluster). Set (a
     remote standalone, YARN or Kubernetes cluster), the driver advertises `driver_host` and binds
-    to it; `SPARK_DRIVER_BIND_ADDRESS` overrides the bind address (e.g. `0.0.0.0` in a container).
+    to `bind_address` (`SPARK_DRIVER_BIND_ADDRESS`, e.g. `0.0.0.0` in a container), else to the host.
     """
     if not driver_host:
         return {}
-    bind = os.environ.get("SPARK_DRIVER_BIND_ADDRESS") or driver_host
-    return {"spark.driver.host": driver_host, "spark.driver.bindAddress": bind}
+    return {"spark.driver.host": driver_host, "spark.driver.bindAddress": bind_address or driver_host}
 
 
 def build_pipes_client(
@@ -116,6 +116,7 @@ def build_pipes_client(
     driver_memory: str = DEFAULT_DRIVER_MEMORY,
     python: str | None = None,
     driver_host: str | None = None,
+    driver_bind_address: str | None = None,
 ) -> dg.PipesSubprocessClient:
     """The `pipes_subprocess` resource: launches `spark-submit` jobs with the lake's Spark settings.
 
@@ -131,6 +132,7 @@ def build_pipes_client(
             SUBMIT_DRIVER_MEMORY_ENV: driver_memory,
             "PYSPARK_PYTHON": python or sys.executable,
             **({SUBMIT_DRIVER_HOST_ENV: driver_host} if driver_host else {}),
+            **({SUBMIT_DRIVER_BIND_ENV: driver_bind_address} if driver_bind_address else {}),
         },
         forward_termination=True,
     )

@@ -15,6 +15,7 @@ from steam_platform.resources.kibana import KibanaResource
 from steam_platform.resources.s3 import S3Resource
 from steam_platform.resources.spark import (
     DEFAULT_MASTER,
+    SUBMIT_DRIVER_BIND_ENV,
     SUBMIT_DRIVER_HOST_ENV,
     build_pipes_client,
     build_pyspark_resource,
@@ -104,15 +105,20 @@ def _lake_resources(env: Environment, local: LocalEndpoints | None) -> dict[str,
         master = os.environ.get("SPARK_MASTER", "local[2]")
         driver_memory = os.environ.get("SPARK_DRIVER_MEMORY", "1g")
         driver_host = os.environ.get(SUBMIT_DRIVER_HOST_ENV) or None
+        driver_bind = os.environ.get(SUBMIT_DRIVER_BIND_ENV) or None
         pyspark = build_pyspark_resource(
             s3,
             jars=jars,
             master=master,
             driver_memory=driver_memory,
-            extra_conf=driver_address_conf(driver_host),
+            extra_conf=driver_address_conf(driver_host, driver_bind),
         )
         pipes = build_pipes_client(
-            jars=jars, master=master, driver_memory=driver_memory, driver_host=driver_host
+            jars=jars,
+            master=master,
+            driver_memory=driver_memory,
+            driver_host=driver_host,
+            driver_bind_address=driver_bind,
         )
         return {"s3": s3, "pyspark": pyspark, "pipes_subprocess": pipes}
     assert local is not None

@@ -144,6 +144,8 @@ def test_production_spark_on_a_remote_cluster_advertises_the_driver(monkeypatch:
     assert conf["spark.master"] == "spark://spark-master:7077"
     assert (conf["spark.driver.host"], conf["spark.driver.bindAddress"]) == ("10.0.0.5", "0.0.0.0")
     assert resources["pipes_subprocess"].env["SPARK_DRIVER_HOST"] == "10.0.0.5"
+    # spark-submit gets both from the client's environment, not from the launching process's.
+    assert resources["pipes_subprocess"].env["SPARK_DRIVER_BIND_ADDRESS"] == "0.0.0.0"
     monkeypatch.delenv("SPARK_DRIVER_HOST")
     local_conf = build_resources(Environment.PRODUCTION)["pyspark"].spark_config
     assert local_conf["spark.driver.host"] == "127.0.0.1"

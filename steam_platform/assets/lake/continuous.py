@@ -40,6 +40,7 @@ from steam_platform.core.constants import TOPIC_PLAYER_COUNTS
 from steam_platform.resources.kafka import KafkaResource
 from steam_platform.resources.s3 import S3Resource
 from steam_platform.resources.spark import (
+    SUBMIT_DRIVER_BIND_ENV,
     SUBMIT_DRIVER_HOST_ENV,
     SUBMIT_DRIVER_MEMORY_ENV,
     SUBMIT_JARS_ENV,
@@ -96,7 +97,9 @@ def submit_command(
     jars = expand_jars(launch_env.get(SUBMIT_JARS_ENV))
     if not jars:
         raise dg.Failure(f"no Spark connector jars: set {SUBMIT_JARS_ENV} (`steam-platform stack install`)")
-    driver_conf = driver_address_conf(launch_env.get(SUBMIT_DRIVER_HOST_ENV))
+    driver_conf = driver_address_conf(
+        launch_env.get(SUBMIT_DRIVER_HOST_ENV), launch_env.get(SUBMIT_DRIVER_BIND_ENV)
+    )
     driver_conf_args = [arg for k, v in driver_conf.items() for arg in ("--conf", f"{k}={v}")]
     command = [
         spark_submit_path(),
