@@ -1,11 +1,11 @@
 """Broker-failure drill on a local three-node Kafka: produce envelopes, crash a broker mid-run.
 
 Shared by the load benchmark (`benchmarks/kafka_load_test.py`) and the integration tests
-(`tests/integration/test_kafka_load.py`, `test_kafka_metrics.py`), so both prove the same thing:
+(`tests/bus/test_kafka_load.py`, `test_kafka_metrics.py`), so both prove the same thing:
 with replication factor 3, `min.insync.replicas` 2 and `acks=all`, a broker that dies while the
 platform produces loses nothing, and the cluster keeps accepting writes. With
 `kafka_security="sasl_ssl"` the same drill runs against the authenticated cluster (SCRAM over TLS;
-`tests/kafka_security/`): the clients here take the stack's credentials and CA.
+`tests/bus/test_secure_*.py`): the clients here take the stack's credentials and CA.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The simulator's seeded data: deterministic, plausible, and full of Steam's quirks.
 
-These tests call the data layer directly (no HTTP); `tests/integration/test_simulator_http.py`
+These tests call the data layer directly (no HTTP); `tests/steam/test_simulator_http.py`
 checks the same behaviour over real HTTP.
 """
 

@@ -1,7 +1,7 @@
 """Prometheus config and Kafka alert rules, checked and unit-tested with Prometheus' own promtool.
 
 `promtool test rules` evaluates `deploy/monitoring/alerts.yml` over synthetic series (the metric
-names the brokers' JMX exporter serves; `tests/integration/test_kafka_metrics.py` proves a real
+names the brokers' JMX exporter serves; `tests/bus/test_kafka_metrics.py` proves a real
 broker serves each of them) and asserts which alerts fire, and when.
 """
 

@@ -154,10 +154,10 @@ def inspect_processes(cluster: SparkClusterService, roots: dict[int, str], secre
 
 
 @pytest.fixture(scope="module")
-def produced(cluster_kafka: KafkaResource) -> list[OutgoingMessage]:
+def produced(lake_kafka: KafkaResource) -> list[OutgoingMessage]:
     """This module's events, in the platform's topics."""
     batch = cd.messages()
-    produce(cluster_kafka, batch)
+    produce(lake_kafka, batch)
     return batch
 
 
@@ -166,12 +166,12 @@ def cluster_lake(
     produced: list[OutgoingMessage],
     spark_cluster: SparkClusterService,
     local_stack: LocalStack,
-    new_bucket: Callable[[str], S3Resource],
+    fresh_s3: Callable[..., S3Resource],
     stack_env: dict[str, str],
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[ClusterRun]:
     """The lake built by a child run process whose Spark session is a driver on the cluster."""
-    s3 = new_bucket("cluster-run")
+    s3 = fresh_s3("cluster-run")
     work = tmp_path_factory.mktemp("cluster-run")  # its working directory: not the checkout
     report_path, log_path = work / "report.json", work / "run.log"
     env = {k: v for k, v in os.environ.items() if k not in AWS_KEYS and k != "PYSPARK_PYTHON"}
@@ -217,13 +217,13 @@ def local_lake(
     cluster_lake: ClusterRun,
     spark: SparkSession,
     pyspark_resource: LakePySparkResource,
-    cluster_kafka: KafkaResource,
-    new_bucket: Callable[[str], S3Resource],
+    lake_kafka: KafkaResource,
+    fresh_s3: Callable[..., S3Resource],
 ) -> S3Resource:
     """The same assets on the same topics in the tests' own `local[2]` session (after the cluster run,
     so both read the same records)."""
-    s3 = new_bucket("cluster-local")
-    build({"s3": s3, "kafka": cluster_kafka, "pyspark": pyspark_resource}, cd.DAYS)
+    s3 = fresh_s3("cluster-local")
+    build({"s3": s3, "kafka": lake_kafka, "pyspark": pyspark_resource}, cd.DAYS)
     return s3
 
 
@@ -327,18 +327,18 @@ def _job_processes(topic: str) -> list[psutil.Process]:
 
 def test_pipes_spark_submit_lands_every_event_once_on_the_cluster(
     spark_cluster: SparkClusterService,
-    cluster_kafka: KafkaResource,
-    new_bucket: Callable[[str], S3Resource],
+    lake_kafka: KafkaResource,
+    fresh_s3: Callable[..., S3Resource],
     stack_env: dict[str, str],
 ) -> None:
-    s3 = new_bucket("cluster-pipes")
+    s3 = fresh_s3("cluster-pipes")
     topic = f"test.cluster.{uuid.uuid4().hex[:8]}"
-    cluster_kafka.ensure_topics([TopicSpec(topic, partitions=2)])
+    lake_kafka.ensure_topics([TopicSpec(topic, partitions=2)])
     start = at("2026-11-16T10:00")
     events = [
         player_count_message(topic, cd.APPS[0], start + timedelta(minutes=i), 10 + i) for i in range(80)
     ]
-    produce(cluster_kafka, events[:50])
+    produce(lake_kafka, events[:50])
     instance = dg.DagsterInstance.ephemeral()
     outcome: dict[str, object] = {}
     pipes = build_pipes_client(
@@ -360,7 +360,7 @@ def test_pipes_spark_submit_lands_every_event_once_on_the_cluster(
                         }
                     }
                 },
-                resources={"pipes_subprocess": pipes, "kafka": cluster_kafka, "s3": s3},
+                resources={"pipes_subprocess": pipes, "kafka": lake_kafka, "s3": s3},
                 instance=instance,
                 raise_on_error=False,
             )
@@ -380,7 +380,7 @@ def test_pipes_spark_submit_lands_every_event_once_on_the_cluster(
         drivers = {p.pid: "driver" for p in _job_processes(topic)}
         assert drivers, "the spark-submit processes were not found"
         seen = inspect_processes(spark_cluster, drivers, stack_env["AWS_SECRET_ACCESS_KEY"])
-        produce(cluster_kafka, events[50:])  # arrives while the query runs
+        produce(lake_kafka, events[50:])  # arrives while the query runs
         runner.join(RUN_BOUND_S)
     finally:
         if runner.is_alive():

@@ -1,6 +1,6 @@
 """The lake layers materialised for some days, in a run's process: in the tests' process or as a child.
 
-`build(resources, days)` runs what `tests/integration/lake/test_lake_pipeline.py` runs: every bronze
+`build(resources, days)` runs what `tests/lake/test_lake_pipeline.py` runs: every bronze
 asset, then silver day by day, then the marts day by day, each run required to succeed with every
 check passing.
 

@@ -1,6 +1,6 @@
 """The simulator as a local-stack service: started, healthy, and reachable only through its env vars.
 
-Run alone with `STEAM_TEST_SERVICES=simulator pytest tests/integration/test_simulator_stack.py`.
+Run alone with `STEAM_TEST_SERVICES=simulator pytest tests/steam/test_simulator_stack.py`.
 """
 
 from __future__ import annotations
