@@ -119,7 +119,7 @@ def test_a_past_day_follows_its_upstream_at_most_hourly_and_today_is_left_to_the
 def test_a_mart_whose_blocking_check_failed_is_not_indexed(defs: dg.Definitions) -> None:
     """Dagster 1.13 judges blocking checks by their latest execution, whatever its partition: a
     failure holds back every past day until the mart passes again (the search asset also refuses
-    a partition whose own mart run failed a blocking check; see tests/automation/test_automation_daemon.py)."""
+    a partition whose own mart run failed a blocking check; see test_automation_daemon.py)."""
     with dg.DagsterInstance.ephemeral() as instance:
         ticks = Ticks(defs, instance)
         ticks.at(START)
