@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import pytest
 from confluent_kafka import Consumer, TopicPartition
 
-from steam_devstack.kafka_drill import three_node_stack
+from steam_devstack.kafka_drill import durable_kafka
 from steam_devstack.stack import LocalStack
 from steam_platform.resources.kafka import (
     KafkaDeliveryError,
@@ -93,17 +91,8 @@ def test_unacknowledged_records_fail_the_batch_with_a_count(kafka: KafkaResource
         impatient.produce_all([OutgoingMessage(missing, key=str(i), value=b"x") for i in range(5)])
 
 
-@pytest.fixture(scope="module")
-def three_node_cluster(stack_state_dir: Callable[[str], Path]) -> Iterator[LocalStack]:
-    with three_node_stack(stack_state_dir("kafka3")) as stack:
-        yield stack
-
-
-def test_three_node_cluster_survives_a_dead_broker(three_node_cluster: LocalStack) -> None:
-    env = three_node_cluster.endpoints()
-    kafka = KafkaResource(
-        bootstrap_servers=env["KAFKA_BOOTSTRAP_SERVERS"], replication_factor=3, min_insync_replicas=2
-    )
+def test_three_node_cluster_survives_a_dead_broker(kafka_cluster: LocalStack) -> None:
+    kafka = durable_kafka(kafka_cluster)  # RF 3, min ISR 2
     topic = "test.replicated"
     (report,) = kafka.ensure_topics([TopicSpec(topic, partitions=6)])
     assert report.replication_factor == 3
@@ -114,7 +103,7 @@ def test_three_node_cluster_survives_a_dead_broker(three_node_cluster: LocalStac
     assert kafka.produce_all(first).acked_total == 100
 
     # Kill one broker (not the first: clients bootstrap from all three anyway).
-    kafka_service = three_node_cluster.services[0]
+    kafka_service = kafka_cluster.services[0]
     dead = kafka_service.processes()[2]
     assert dead.stop(timeout=20)
     second = [OutgoingMessage(topic, key=str(i), value=f"b{i}".encode()) for i in range(100)]

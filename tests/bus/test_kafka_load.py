@@ -7,9 +7,6 @@ then read back exactly once, every partition got data, and load is spread over t
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from pathlib import Path
-
 import pytest
 
 from steam_devstack.kafka_drill import (
@@ -21,7 +18,6 @@ from steam_devstack.kafka_drill import (
     player_count_messages,
     produce_in_batches,
     restart_dead_nodes,
-    three_node_stack,
     wait_for_full_isr,
     wait_until_dead,
 )
@@ -34,14 +30,8 @@ TOPIC = "test.load"
 RECORDS, BATCH, KILL_AT = 24_000, 3_000, 3
 
 
-@pytest.fixture(scope="module")
-def cluster(stack_state_dir: Callable[[str], Path]) -> Iterator[LocalStack]:
-    with three_node_stack(stack_state_dir("kafka-load")) as stack:
-        yield stack
-
-
-def test_a_broker_killed_mid_produce_loses_and_duplicates_nothing(cluster: LocalStack) -> None:
-    kafka = durable_kafka(cluster)
+def test_a_broker_killed_mid_produce_loses_and_duplicates_nothing(kafka_cluster: LocalStack) -> None:
+    kafka = durable_kafka(kafka_cluster)
     create_topic(kafka, TOPIC, partitions=6)
     leaders = leaders_per_broker(kafka, TOPIC)
     assert sorted(leaders) == [1, 2, 3]
@@ -49,8 +39,8 @@ def test_a_broker_killed_mid_produce_loses_and_duplicates_nothing(cluster: Local
     victim = max(sorted(leaders), key=lambda b: leaders[b])
 
     messages = player_count_messages(TOPIC, RECORDS, n_apps=500)
-    run = produce_in_batches(kafka, messages, BATCH, crash_node_during(cluster, victim, KILL_AT))
-    wait_until_dead(cluster, victim)
+    run = produce_in_batches(kafka, messages, BATCH, crash_node_during(kafka_cluster, victim, KILL_AT))
+    wait_until_dead(kafka_cluster, victim)
 
     assert (run.sent, run.acked) == (RECORDS, RECORDS)
     after = leaders_per_broker(kafka, TOPIC)
@@ -69,10 +59,10 @@ def test_a_broker_killed_mid_produce_loses_and_duplicates_nothing(cluster: Local
 
     # The dead broker comes back, catches up, and every broker stores the same bytes again:
     # no single broker holds (and fills its disk with) the topic.
-    restart_dead_nodes(cluster)
+    restart_dead_nodes(kafka_cluster)
     wait_for_full_isr(kafka, [TOPIC], timeout_s=120)
-    svc = kafka_service(cluster)
+    svc = kafka_service(kafka_cluster)
     log_sizes = [scrape(url).total("kafka_log_log_size", topic=TOPIC) for url in svc.metrics_urls()]
-    disk = [node_data_bytes(cluster, n, [TOPIC]) for n in (1, 2, 3)]
+    disk = [node_data_bytes(kafka_cluster, n, [TOPIC]) for n in (1, 2, 3)]
     assert min(log_sizes) > 0 and max(log_sizes) <= 1.05 * min(log_sizes), log_sizes
     assert max(disk) <= 1.05 * min(disk), disk

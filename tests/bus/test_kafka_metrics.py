@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -20,7 +20,6 @@ from steam_devstack.kafka_drill import (
     kafka_service,
     player_count_messages,
     restart_dead_nodes,
-    three_node_stack,
 )
 from steam_devstack.stack import LocalStack
 from steam_platform.assets.bus.audit import BrokerMetrics, scrape
@@ -58,13 +57,14 @@ def poll_metrics(
         time.sleep(1.0)
 
 
-@pytest.fixture(scope="module")
-def cluster(stack_state_dir: Callable[[str], Path]) -> Iterator[LocalStack]:
-    with three_node_stack(stack_state_dir("kafka-metrics")) as stack:
-        kafka = durable_kafka(stack)
+@pytest.fixture
+def cluster(kafka_cluster: LocalStack) -> LocalStack:
+    """The shared three-node cluster with this module's topic holding 600 records (made once)."""
+    kafka = durable_kafka(kafka_cluster)
+    if TOPIC not in kafka.admin().list_topics(timeout=30).topics:
         create_topic(kafka, TOPIC)
         kafka.produce_all(player_count_messages(TOPIC, 600))
-        yield stack
+    return kafka_cluster
 
 
 def test_every_node_serves_metrics_on_loopback_and_status_shows_them(cluster: LocalStack) -> None:

@@ -100,21 +100,21 @@ def _counts(kafka: KafkaResource, ids: set[str]) -> dict[str, int]:
 
 
 def test_refused_clients_fail_clearly_before_producing_and_a_rerun_delivers_everything_once(
-    secure_stack: LocalStack,
+    kafka_cluster: LocalStack,
     sim: SimAdmin,
     tmp_path: Path,
     caplog: pytest.LogCaptureFixture,
     capfd: pytest.CaptureFixture[str],
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    good = stack_kafka(secure_stack)
+    good = stack_kafka(kafka_cluster)
     password = good.sasl_password
     assert password and good.security_protocol == "SASL_SSL" and good.ssl_ca_location
     day, expected = _day_with_news(sim, tmp_path / "expected")
 
     # 1. Wrong password: a login failure naming the user and the settings, no retry, nothing produced.
     started = time.monotonic()
-    wrong = _ingest(stack_kafka(secure_stack, sasl_password=WRONG_PASSWORD), sim, day, tmp_path / "a")
+    wrong = _ingest(stack_kafka(kafka_cluster, sasl_password=WRONG_PASSWORD), sim, day, tmp_path / "a")
     message = _failure(wrong)
     assert "Kafka authentication failed for user 'steam' (SCRAM-SHA-512)" in message
     assert "check KAFKA_SASL_USERNAME/KAFKA_SASL_PASSWORD" in message
@@ -126,7 +126,7 @@ def test_refused_clients_fail_clearly_before_producing_and_a_rerun_delivers_ever
 
     # 2. A CA that did not sign the brokers' certificates: a TLS trust error naming the setting.
     other_ca = make_ca(tmp_path / "other-ca", "other-store-password", name="not the stack's CA")
-    untrusted = _ingest(stack_kafka(secure_stack, ssl_ca_location=str(other_ca)), sim, day, tmp_path / "b")
+    untrusted = _ingest(stack_kafka(kafka_cluster, ssl_ca_location=str(other_ca)), sim, day, tmp_path / "b")
     message = _failure(untrusted)
     assert "TLS: broker certificate" in message and "not trusted" in message
     assert "check KAFKA_SSL_CA_LOCATION" in message and str(other_ca) in message
@@ -135,7 +135,7 @@ def test_refused_clients_fail_clearly_before_producing_and_a_rerun_delivers_ever
 
     # 3. A CA file that is not there.
     missing = tmp_path / "nowhere" / "ca.pem"
-    unreadable = _ingest(stack_kafka(secure_stack, ssl_ca_location=str(missing)), sim, day, tmp_path / "c")
+    unreadable = _ingest(stack_kafka(kafka_cluster, ssl_ca_location=str(missing)), sim, day, tmp_path / "c")
     assert f"KAFKA_SSL_CA_LOCATION={missing}: cannot read the CA certificate" in _failure(unreadable)
 
     assert set(_counts(good, expected).values()) == {0}  # none of the failed runs produced anything
@@ -148,7 +148,7 @@ def test_refused_clients_fail_clearly_before_producing_and_a_rerun_delivers_ever
     assert _counts(good, expected) == dict.fromkeys(expected, 1)
 
 
-def test_every_client_helper_reports_a_refusal_the_same_way(secure_stack: LocalStack) -> None:
+def test_every_client_helper_reports_a_refusal_the_same_way(kafka_cluster: LocalStack) -> None:
     """The admin check, `produce_all` and the audit reader fail fast with the same message."""
     for call in (
         lambda k: k.check_access(),
@@ -156,25 +156,25 @@ def test_every_client_helper_reports_a_refusal_the_same_way(secure_stack: LocalS
         lambda k: k.produce_all([]),
         lambda k: read_topic(k, TOPIC_NEWS, timeout_s=30),
     ):
-        kafka = stack_kafka(secure_stack, sasl_username="nobody")
+        kafka = stack_kafka(kafka_cluster, sasl_username="nobody")
         started = time.monotonic()
         with pytest.raises(KafkaAccessError, match=r"user 'nobody' \(SCRAM-SHA-512\)") as caught:
             call(kafka)
         assert time.monotonic() - started < 20
         assert caught.value.allow_retries is False
-        leaked = secure_stack.endpoints()["KAFKA_SASL_PASSWORD"] in str(caught.value)
+        leaked = kafka_cluster.endpoints()["KAFKA_SASL_PASSWORD"] in str(caught.value)
         assert not leaked, "the password was shown"
-    plaintext = stack_kafka(secure_stack, security_protocol="PLAINTEXT", sasl_mechanism=None)
+    plaintext = stack_kafka(kafka_cluster, security_protocol="PLAINTEXT", sasl_mechanism=None)
     with pytest.raises(KafkaAccessError, match="KAFKA_SECURITY_PROTOCOL") as caught:
         plaintext.check_access(timeout_s=5)
     assert caught.value.allow_retries is True  # no answer at all may be transient
 
 
 def test_the_stack_env_carries_the_settings_and_the_local_wiring_uses_them(
-    secure_stack: LocalStack, monkeypatch: pytest.MonkeyPatch
+    kafka_cluster: LocalStack, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    env_file = secure_stack.env_file.read_text()
-    tls = kafka_service(secure_stack).tls
+    env_file = kafka_cluster.env_file.read_text()
+    tls = kafka_service(kafka_cluster).tls
     for line in (
         "KAFKA_SECURITY_PROTOCOL=SASL_SSL",
         "KAFKA_SASL_MECHANISM=SCRAM-SHA-512",
@@ -183,9 +183,9 @@ def test_the_stack_env_carries_the_settings_and_the_local_wiring_uses_them(
         "KAFKA_SASL_PASSWORD=",
     ):
         assert f"export {line}" in env_file, line
-    for key in [k for k in secure_stack.endpoints() if k.startswith("KAFKA_")]:
+    for key in [k for k in kafka_cluster.endpoints() if k.startswith("KAFKA_")]:
         monkeypatch.delenv(key, raising=False)
-    monkeypatch.setenv("STEAM_STACK_DIR", str(secure_stack.state_dir))
+    monkeypatch.setenv("STEAM_STACK_DIR", str(kafka_cluster.state_dir))
 
     kafka = build_resources(Environment.LOCAL)["kafka"]
 
@@ -204,9 +204,9 @@ def test_the_stack_env_carries_the_settings_and_the_local_wiring_uses_them(
 
 
 def test_material_is_owner_only_and_no_secret_reaches_logs_or_command_lines(
-    secure_stack: LocalStack,
+    kafka_cluster: LocalStack,
 ) -> None:
-    state = secure_stack.state_dir
+    state = kafka_cluster.state_dir
     folder = state / FOLDER
     assert stat.S_IMODE(folder.stat().st_mode) & 0o077 in (0, 0o001)  # at most the search bit
     files = sorted(folder.iterdir())
@@ -215,18 +215,18 @@ def test_material_is_owner_only_and_no_secret_reaches_logs_or_command_lines(
     configs = sorted((state / "data" / "kafka").glob("server-*.properties"))
     assert len(configs) == 3 and all(stat.S_IMODE(c.stat().st_mode) == 0o600 for c in configs)
     assert not list((state / "data" / "kafka").glob(".format-*"))  # argfiles are deleted
-    assert stat.S_IMODE(secure_stack.env_file.stat().st_mode) == 0o600
+    assert stat.S_IMODE(kafka_cluster.env_file.stat().st_mode) == 0o600
 
     credentials = json.loads((folder / "credentials.json").read_text())
     secrets = [credentials[k] for k in ("client_password", "broker_password", "store_password")]
     logs = "".join(p.read_text(errors="replace") for p in (state / "logs").glob("kafka*.log"))
     assert "SASL_SSL" in logs  # the logs are the brokers' own
-    svc = kafka_service(secure_stack)
+    svc = kafka_service(kafka_cluster)
     roots = [pid for pid in (p.pid() for p in svc.processes()) if pid is not None]
     assert len(roots) == 3
     command_lines = [" ".join(proc.cmdline()) for root in roots for proc in process_tree(root)]
     shown = "\n".join(
-        [logs, *command_lines, json.dumps(secure_stack.endpoints() | {"KAFKA_SASL_PASSWORD": "-"})]
+        [logs, *command_lines, json.dumps(kafka_cluster.endpoints() | {"KAFKA_SASL_PASSWORD": "-"})]
     )
     leaked = [i for i, secret in enumerate(secrets) if secret in shown]
     assert leaked == [], "secrets (by index) found in logs, command lines or endpoints"

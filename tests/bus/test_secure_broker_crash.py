@@ -27,8 +27,8 @@ TOPIC = "test.secure.load"
 RECORDS, BATCH, KILL_AT = 12_000, 2_000, 2
 
 
-def test_a_broker_killed_mid_produce_loses_nothing_with_authentication_on(secure_stack: LocalStack) -> None:
-    kafka = durable_kafka(secure_stack)
+def test_a_broker_killed_mid_produce_loses_nothing_with_authentication_on(kafka_cluster: LocalStack) -> None:
+    kafka = durable_kafka(kafka_cluster)
     assert kafka.security_protocol == "SASL_SSL" and kafka.sasl_mechanism == "SCRAM-SHA-512"
     create_topic(kafka, TOPIC, partitions=6)
     leaders = leaders_per_broker(kafka, TOPIC)
@@ -37,8 +37,8 @@ def test_a_broker_killed_mid_produce_loses_nothing_with_authentication_on(secure
 
     messages = player_count_messages(TOPIC, RECORDS, n_apps=500)
     try:
-        run = produce_in_batches(kafka, messages, BATCH, crash_node_during(secure_stack, victim, KILL_AT))
-        wait_until_dead(secure_stack, victim)
+        run = produce_in_batches(kafka, messages, BATCH, crash_node_during(kafka_cluster, victim, KILL_AT))
+        wait_until_dead(kafka_cluster, victim)
 
         assert (run.sent, run.acked) == (RECORDS, RECORDS)
         after = leaders_per_broker(kafka, TOPIC)
@@ -51,8 +51,8 @@ def test_a_broker_killed_mid_produce_loses_nothing_with_authentication_on(secure
         assert set(readout.per_id.values()) == {1}
         assert readout.per_partition == run.per_partition  # consumed exactly what was acked
     finally:
-        # The dead broker comes back (the package's other tests need the whole cluster): it
+        # The dead broker comes back (the session's other tests need the whole cluster): it
         # authenticates to the controllers and replicates over SASL_SSL until every ISR is full.
-        restart_dead_nodes(secure_stack)
+        restart_dead_nodes(kafka_cluster)
     wait_for_full_isr(kafka, [TOPIC], timeout_s=120)
     assert read_topic(kafka, TOPIC, timeout_s=120).records == RECORDS

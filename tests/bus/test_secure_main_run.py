@@ -2,7 +2,7 @@
 
     steam-platform run --state-dir DIR --brokers 3 --kafka-security sasl_ssl
 
-run as its own process (as a newcomer runs it) in the package's state folder, whose Kafka is already
+run as its own process (as a newcomer runs it) in the shared cluster's state folder, whose Kafka is already
 up: it starts the other servers, then materialises every layer. Every Kafka client of the run logs
 in with SCRAM over TLS: the ingest producer and admin client, and Spark's Kafka source, whose
 landing must reconcile with what the topics hold. The password appears nowhere in the output.
@@ -74,16 +74,16 @@ def _latest_metadata(state: Path, stack_env: dict[str, str], asset: str) -> dict
 
 @pytest.mark.timeout(RUN_TIMEOUT_S + 300)
 def test_the_main_command_runs_end_to_end_against_the_sasl_ssl_cluster(
-    secure_stack: LocalStack, tmp_path: Path
+    kafka_cluster: LocalStack, tmp_path: Path
 ) -> None:
-    state = secure_stack.state_dir
+    state = kafka_cluster.state_dir
     log = tmp_path / "main-run.log"  # kept by pytest after the stack folder is gone
 
     code = _run_main(state, log)
 
     output = log.read_text(errors="replace")
     tail = "\n".join(output.splitlines()[-40:])
-    password = secure_stack.endpoints()["KAFKA_SASL_PASSWORD"]
+    password = kafka_cluster.endpoints()["KAFKA_SASL_PASSWORD"]
     leaked = password in output
     assert not leaked, "the Kafka password is in the main run's output"
     assert code == 0, tail
@@ -95,7 +95,7 @@ def test_the_main_command_runs_end_to_end_against_the_sasl_ssl_cluster(
     # What the producer delivered over SASL_SSL is what Spark's Kafka source (SCRAM + PEM trust
     # store) landed in bronze: every record of the topic, each offset once.
     env = LocalStack(state).endpoints()
-    readout = read_topic(stack_kafka(secure_stack), TOPIC_PLAYER_COUNTS, timeout_s=120)
+    readout = read_topic(stack_kafka(kafka_cluster), TOPIC_PLAYER_COUNTS, timeout_s=120)
     assert readout.complete and readout.records > 0
     ingest = _latest_metadata(state, env, "player_counts")
     assert int(str(ingest["events_total"])) > 0
