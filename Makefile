@@ -3,7 +3,7 @@ SHELL := /bin/bash
 VENV := .venv/bin
 export DAGSTER_HOME ?= $(CURDIR)/.stack/dagster_home
 
-.PHONY: install run test lint typecheck validate unit integration dev up down status clean
+.PHONY: install run test unit lint typecheck validate dev up down status clean
 
 install:  ## Python venv, Debian packages, Maven artifacts (all cached)
 	./scripts/install.sh
@@ -13,7 +13,12 @@ run: install  ## Bring the local stack up and run the whole pipeline end to end
 
 test: install  ## Lint, type-check, validate definitions, then every test against real servers
 	$(MAKE) lint typecheck validate
-	$(VENV)/pytest -q -p no:cacheprovider
+	$(VENV)/pytest -q -p no:cacheprovider --durations=20
+
+# Tests marked with what they need (integration: the local stack; cluster, kafka_security,
+# packaging: more) are left out: what remains needs no server and runs in about two minutes.
+unit: install  ## The tests that need no server
+	$(VENV)/pytest -q -p no:cacheprovider -m "not (integration or cluster or kafka_security or packaging)"
 
 lint:
 	$(VENV)/ruff check --no-cache steam_platform steam_devstack steam_simulator streaming tests benchmarks
@@ -38,3 +43,7 @@ down:
 
 status:
 	$(VENV)/steam-platform stack status
+
+clean:  ## Build outputs and tool caches (not the stack's data: `steam-platform stack down --purge`)
+	rm -rf build dist *.egg-info .mypy_cache .ruff_cache .pytest_cache
+	find . -name __pycache__ -type d -not -path './.venv/*' -prune -exec rm -rf {} +

@@ -38,6 +38,22 @@ if TYPE_CHECKING:
     from steam_platform.resources.spark import LakePySparkResource
 
 
+#: What a test needs, read from the fixtures it uses: the marker `make unit` and `-m` select on.
+NEEDS = {
+    "local_stack": "integration",
+    "spark_cluster": "cluster",
+    "shared_kafka_cluster": "kafka_security",
+}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test with what it needs, so a test using the stack is never taken for a unit test."""
+    for item in items:
+        for fixture, marker in NEEDS.items():
+            if fixture in getattr(item, "fixturenames", ()) and item.get_closest_marker(marker) is None:
+                item.add_marker(marker)
+
+
 @pytest.fixture(scope="session")
 def stack_state_dir() -> Iterator[Callable[[str], Path]]:
     """Make fresh stack state folders (`make("kafka3")`), all deleted at the end of the session."""
