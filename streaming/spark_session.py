@@ -187,9 +187,14 @@ def session_from_conf(
     for key, value in conf.items():
         builder = builder.config(key, value)
     spark = builder.getOrCreate()
-    if hadoop_secrets:
+    # `spark.hadoop.*` settings reach the Hadoop configuration only when the context starts: a
+    # session that already runs in this process (tests share one) gets them here, before any
+    # filesystem of theirs is created. Idempotent for a session just started with them.
+    hadoop = {k.removeprefix("spark.hadoop."): v for k, v in conf.items() if k.startswith("spark.hadoop.")}
+    hadoop.update(hadoop_secrets or {})
+    if hadoop:
         hadoop_conf = spark.sparkContext._jsc.hadoopConfiguration()  # type: ignore[union-attr]
-        for key, value in hadoop_secrets.items():
+        for key, value in hadoop.items():
             hadoop_conf.set(key, value)
     return spark
 

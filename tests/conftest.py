@@ -3,8 +3,8 @@
 The stack lives in a temporary state folder and is always stopped at the end of the session (also
 when tests fail). `STEAM_TEST_SERVICES=kafka,s3` limits which servers start, for quick iteration.
 Clients of the stack shared by several modules live here too: `s3` (the lake's object store) and
-`spark` (one Spark session with the connector jars for the whole test session: Spark starts slowly
-on two cores).
+`spark_session` (one Spark session with the connector jars for the whole test session: Spark starts
+slowly on two cores) and `spark` (the same session on the stack's object store).
 
 Stack state folders live under their own temporary root, not pytest's `tmp_path`: when the tests
 run as root the servers run as an unprivileged user, and every pytest session that starts (another
@@ -104,14 +104,31 @@ def pyspark_resource(s3: S3Resource) -> LakePySparkResource:
 
 
 @pytest.fixture(scope="session")
-def spark(pyspark_resource: LakePySparkResource) -> Iterator[SparkSession]:
-    """The one Spark session of the test session, as the `pyspark` resource builds it for a run."""
+def spark_session() -> Iterator[SparkSession]:
+    """The one Spark session of the test session (`local[2]`, the connector jars), needing no server.
+
+    One Python process holds one SparkContext and a context starts slowly on two cores, so every
+    test that runs Spark shares it: pure transforms on in-memory frames use it as it is, tests on
+    the lake get it through `spark`, pointed at the stack's object store.
+    """
+    from steam_devstack.services.spark import connector_jars
+    from steam_platform.resources.spark import APP_NAME
+    from streaming.spark_session import build_spark_session
+
+    session = build_spark_session(APP_NAME, jars=[str(p) for p in connector_jars()])
+    try:
+        yield session
+    finally:
+        session.stop()
+
+
+@pytest.fixture(scope="session")
+def spark(spark_session: SparkSession, pyspark_resource: LakePySparkResource) -> SparkSession:
+    """The test session's Spark session as the `pyspark` resource sets it up for a run (S3A on the stack)."""
     with pyspark_resource.yield_for_execution(dg.build_init_resource_context()) as initialised:
         session: SparkSession = initialised.spark_session
-        try:
-            yield session
-        finally:
-            session.stop()
+    assert session is spark_session
+    return session
 
 
 @pytest.fixture(scope="session")
