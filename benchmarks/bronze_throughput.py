@@ -47,8 +47,9 @@ from steam_devstack.services.spark_cluster import SparkClusterService
 from steam_devstack.stack import LocalStack
 from steam_platform.resources.kafka import KafkaResource, OutgoingMessage, TopicSpec
 from steam_platform.resources.s3 import S3Resource
-from steam_platform.resources.spark import DEFAULT_MASTER, build_pyspark_resource
+from steam_platform.resources.spark import build_pyspark_resource
 from streaming.bronze import BronzeJob, BronzeStats, run_bronze
+from streaming.environment import DEFAULT_SPARK_MASTER
 
 SOURCE = "ISteamUserStats/GetNumberOfCurrentPlayers/v1"
 
@@ -162,12 +163,12 @@ def land(
         s3,
         jars=[str(p) for p in connector_jars()],
         driver_memory=args.driver_memory,
-        master=cluster.master_url if cluster else DEFAULT_MASTER,
+        master=cluster.master_url if cluster else DEFAULT_SPARK_MASTER,
         python=sys.executable if cluster else None,
     )
     with resource.yield_for_execution(dg.build_init_resource_context()) as ready:
         spark = ready.spark_session
-        expected = cluster.master_url if cluster else DEFAULT_MASTER
+        expected = cluster.master_url if cluster else DEFAULT_SPARK_MASTER
         if spark.sparkContext.master != expected:  # a session left over from the other variant
             raise RuntimeError(f"the session runs on {spark.sparkContext.master}, not {expected}")
         job = BronzeJob(

@@ -18,7 +18,6 @@ import os
 import shutil
 import sys
 import time
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -38,6 +37,7 @@ from steam_platform.core.constants import (
     GROUP_WAREHOUSE,
 )
 from steam_platform.core.redaction import redact
+from steam_platform.core.settings import Environment, KafkaSettings, SearchSettings, SteamSettings
 
 #: Layers in data-flow order; groups not listed run last, in name order.
 GROUP_ORDER = (GROUP_BUS, GROUP_INGEST, GROUP_LAKE, GROUP_WAREHOUSE, GROUP_MARTS, GROUP_SEARCH)
@@ -140,12 +140,10 @@ def run_stages(defs: dg.Definitions, instance: dg.DagsterInstance, stages: list[
     return True
 
 
-def print_where_to_look(env: dict[str, str]) -> None:
+def print_where_to_look(env: dict[str, str], dagster_home: Path) -> None:
     """Tell the newcomer where the results are: the UI, the lake, the search indices."""
     print("\nWhere to look:")
-    print(
-        f"  Dagster UI:      make dev, then http://127.0.0.1:3000 (DAGSTER_HOME={os.environ['DAGSTER_HOME']})"
-    )
+    print(f"  Dagster UI:      make dev, then http://127.0.0.1:3000 (DAGSTER_HOME={dagster_home})")
     if "S3_ENDPOINT_URL" in env:
         bucket = env.get("LAKE_BUCKET", "steam-lake")
         print(f"  Lake (S3):       aws --endpoint-url {env['S3_ENDPOINT_URL']} s3 ls s3://{bucket}/lake/")
@@ -154,7 +152,7 @@ def print_where_to_look(env: dict[str, str]) -> None:
         print(f"  Elasticsearch:   curl '{es}/_cat/aliases?v'")
         print(f"                   curl '{es}/mart_top_games/_search?q=rank:1&pretty'")
         print(f"                   curl '{es}/steam_news/_search?q=title:update&pretty'")
-    kibana = os.environ.get("KIBANA_URL")
+    kibana = SearchSettings.load(Environment.LOCAL).kibana_url
     print(
         f"  Kibana:          {kibana}"
         if kibana
@@ -162,13 +160,13 @@ def print_where_to_look(env: dict[str, str]) -> None:
     )
 
 
-def kafka_summary(env: Mapping[str, str]) -> str:
+def kafka_summary(kafka: KafkaSettings) -> str:
     """Where and how the run reaches Kafka (servers, protocol, user, CA), without the password."""
-    line = f"{env.get('KAFKA_BOOTSTRAP_SERVERS', '?')} ({env.get('KAFKA_SECURITY_PROTOCOL', 'PLAINTEXT')}"
-    if env.get("KAFKA_SASL_MECHANISM"):
-        line += f", {env['KAFKA_SASL_MECHANISM']} user {env.get('KAFKA_SASL_USERNAME', '')!r}"
-    if env.get("KAFKA_SSL_CA_LOCATION"):
-        line += f", CA {env['KAFKA_SSL_CA_LOCATION']}"
+    line = f"{kafka.bootstrap_servers} ({kafka.security_protocol}"
+    if kafka.sasl_mechanism:
+        line += f", {kafka.sasl_mechanism} user {kafka.sasl_username or ''!r}"
+    if kafka.ssl_ca_location:
+        line += f", CA {kafka.ssl_ca_location}"
     return line + ")"
 
 
@@ -192,9 +190,10 @@ def run_main(
     os.environ["STEAM_STACK_DIR"] = str(stack.state_dir)  # its env file backs LocalEndpoints
     for key, value in env.items():  # what the caller set wins, e.g. STEAM_API_BASE_URL for real Steam
         os.environ.setdefault(key, value)
-    print(f"Steam Web API: {os.environ.get('STEAM_API_BASE_URL', 'https://api.steampowered.com')}")
-    print(f"Kafka: {kafka_summary(os.environ)}")
-    os.environ["DAGSTER_HOME"] = str(prepare_dagster_home(stack))
+    print(f"Steam Web API: {SteamSettings.load(Environment.LOCAL).api_base_url}")
+    print(f"Kafka: {kafka_summary(KafkaSettings.load(Environment.LOCAL))}")
+    dagster_home = prepare_dagster_home(stack)
+    os.environ["DAGSTER_HOME"] = str(dagster_home)  # for DagsterInstance.get() and the runs
 
     from steam_platform.definitions import defs
 
@@ -204,5 +203,5 @@ def run_main(
     print(
         f"\npipeline {'SUCCESS' if ok else 'FAILED'} in {time.monotonic() - started:.0f}s, {len(stages)} runs"
     )
-    print_where_to_look(env)
+    print_where_to_look(env, dagster_home)
     return 0 if ok else 1

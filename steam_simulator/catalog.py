@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import bisect
 import calendar
-import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from steam_platform.core.tracked import DEFAULT_CONFIG, load_tracked
+from steam_platform.core.tracked import load_tracked, tracked_config
 from steam_simulator.seeding import rng, unit
 
 DEFAULT_APP_COUNT = 5_000
@@ -82,7 +81,7 @@ def release_time_for(seed: int, appid: int) -> int:
 
 def tracked_names(path: Path | None = None) -> dict[int, str]:
     """The names written as comments next to each appid in tracked.yaml (`- 730  # Counter-Strike 2`)."""
-    source = path or Path(os.environ.get("STEAM_TRACKED_CONFIG", DEFAULT_CONFIG))  # as load_tracked()
+    source = tracked_config(path)  # the file load_tracked() reads
     names: dict[int, str] = {}
     for line in source.read_text().splitlines():
         match = _TRACKED_LINE.match(line)

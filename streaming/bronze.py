@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -43,6 +42,7 @@ from pyspark.sql import functions as F
 from streaming.bronze_pipes import pipes_progress
 from streaming.bronze_stats import BatchStats, BronzeStats, stats_as_dict
 from streaming.envelope_parse import good_rows, parse_kafka_records, quarantined_rows
+from streaming.environment import BRONZE_KAFKA_OPTIONS_ENV, job_environment, launched_by_spark_submit
 from streaming.hadoop_fs import FileStats, parquet_stats
 from streaming.lake_paths import bronze_path, checkpoint_path, quarantine_path
 
@@ -221,7 +221,7 @@ def submitted_settings() -> dict[str, str]:
     Under spark-submit the driver JVM is already running (PYSPARK_GATEWAY_PORT is set) with the
     settings it was given (`--master`, `--driver-memory`); a plain `python bronze.py` has none.
     """
-    if "PYSPARK_GATEWAY_PORT" not in os.environ:
+    if not launched_by_spark_submit():
         return {}
     from pyspark import SparkConf, SparkContext
 
@@ -231,17 +231,14 @@ def submitted_settings() -> dict[str, str]:
     return {k: str(conf.get(k)) for k in keys if conf.contains(k)}
 
 
-KAFKA_OPTIONS_ENV = "BRONZE_KAFKA_OPTIONS"
-
-
 def kafka_options_from_env(environ: Mapping[str, str] | None = None) -> dict[str, str]:
     """`kafka.*` source options from `$BRONZE_KAFKA_OPTIONS` (a JSON object; unset: none)."""
-    raw = (environ if environ is not None else os.environ).get(KAFKA_OPTIONS_ENV, "")
+    raw = job_environment(environ).bronze_kafka_options
     if not raw:
         return {}
     options = json.loads(raw)
     if not isinstance(options, dict):
-        raise ValueError(f"${KAFKA_OPTIONS_ENV} must be a JSON object of Kafka options")
+        raise ValueError(f"${BRONZE_KAFKA_OPTIONS_ENV} must be a JSON object of Kafka options")
     return {str(k): str(v) for k, v in options.items()}
 
 

@@ -44,7 +44,13 @@ from pathlib import Path
 
 from pyspark.sql import SparkSession
 
-JARS_ENV = "STEAM_SPARK_JARS"
+from streaming.environment import (
+    DEFAULT_DRIVER_MEMORY,
+    DEFAULT_SPARK_MASTER,
+    SPARK_JARS_ENV,
+    job_environment,
+)
+
 #: The executors' (and a submitted driver's) Python interpreter.
 PYSPARK_PYTHON_CONF = "spark.pyspark.python"
 #: S3A credential providers for an S3-compatible endpoint: keys from the Hadoop configuration
@@ -71,18 +77,21 @@ def expand_jars(value: str | None) -> list[str]:
     return jars
 
 
-def connector_jars_from_env(var: str = JARS_ENV, environ: Mapping[str, str] | None = None) -> list[str]:
-    """The connector jars `$STEAM_SPARK_JARS` lists (paths or folders, colon-separated); all must exist."""
-    jars = expand_jars((environ if environ is not None else os.environ).get(var, ""))
+def connector_jars_from_env(environ: Mapping[str, str] | None = None) -> list[str]:
+    """The connector jars `$STEAM_SPARK_JARS` lists (paths or folders, colon-separated); all must exist.
+
+    `environ` defaults to this process's environment (see `streaming/environment.py`).
+    """
+    jars = expand_jars(job_environment(environ).spark_jars)
     if not jars:
         raise MissingConnectorJarsError(
-            f"${var} is empty: run `steam-platform stack install` and source .stack/env "
+            f"${SPARK_JARS_ENV} is empty: run `steam-platform stack install` and source .stack/env "
             "(or `eval $(steam-platform stack env)`)"
         )
     missing = [p for p in jars if not Path(p).is_file()]
     if missing:
         raise MissingConnectorJarsError(
-            f"${var} lists {len(missing)} missing jar(s), e.g. {missing[0]}: "
+            f"${SPARK_JARS_ENV} lists {len(missing)} missing jar(s), e.g. {missing[0]}: "
             "run `steam-platform stack install`"
         )
     return jars
@@ -122,19 +131,19 @@ def s3a_conf(
 
 def s3a_conf_from_env(environ: Mapping[str, str] | None = None) -> dict[str, str]:
     """S3A settings from the stack's variables (`S3_ENDPOINT_URL`, `AWS_REGION`), for `spark-submit`."""
-    env = environ if environ is not None else os.environ
+    env = job_environment(environ)
     return s3a_conf(
-        endpoint_url=env.get("S3_ENDPOINT_URL") or None,
-        region=env.get("AWS_REGION", "us-east-1"),
-        path_style=bool(env.get("S3_ENDPOINT_URL")),
+        endpoint_url=env.s3_endpoint_url,
+        region=env.aws_region,
+        path_style=env.s3_endpoint_url is not None,
     )
 
 
 def local_session_conf(
     app_name: str,
     *,
-    master: str = "local[2]",
-    driver_memory: str = "1g",
+    master: str = DEFAULT_SPARK_MASTER,
+    driver_memory: str = DEFAULT_DRIVER_MEMORY,
     jars: Sequence[str] = (),
     conf: Mapping[str, str] | None = None,
     executor_memory: str = "1g",
@@ -202,8 +211,8 @@ def session_from_conf(
 def build_spark_session(
     app_name: str,
     *,
-    master: str = "local[2]",
-    driver_memory: str = "1g",
+    master: str = DEFAULT_SPARK_MASTER,
+    driver_memory: str = DEFAULT_DRIVER_MEMORY,
     jars: Sequence[str] = (),
     conf: Mapping[str, str] | None = None,
     hadoop_secrets: Mapping[str, str] | None = None,

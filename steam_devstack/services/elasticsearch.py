@@ -29,6 +29,7 @@ from steam_devstack import maven
 from steam_devstack.health import StackError, wait_until
 from steam_devstack.paths import DEPLOY_LOCAL
 from steam_devstack.services.base import Service
+from steam_platform.core.settings import StackToolSettings
 
 COMPONENT = "elasticsearch"
 LAUNCHER = DEPLOY_LOCAL / "elasticsearch" / "SteamEsLauncher.java"
@@ -42,9 +43,9 @@ MIN_JAVA = 11
 
 def _java_home_bin(tool: str) -> str:
     """`tool` from `$ES_JAVA_HOME/bin` when set (to pick another JDK), else from the PATH."""
-    java_home = os.environ.get("ES_JAVA_HOME")
+    java_home = StackToolSettings.load().es_java_home
     if java_home:
-        return str(Path(java_home) / "bin" / tool)
+        return str(java_home / "bin" / tool)
     found = shutil.which(tool)
     if found is None:
         raise StackError(

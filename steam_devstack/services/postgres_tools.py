@@ -31,6 +31,7 @@ from typing import Any
 import psutil
 
 from steam_devstack.health import StackError
+from steam_platform.core.settings import StackToolSettings
 
 #: Debian/Ubuntu install each major version side by side here.
 DEBIAN_BIN_GLOB = "/usr/lib/postgresql/*/bin"
@@ -91,9 +92,9 @@ def _major_of(bindir: Path) -> int | None:
 def _candidate_bindirs() -> list[Path]:
     """Where PostgreSQL server binaries may live: `$STEAM_PG_BINDIR`, Debian's layout, `pg_config`."""
     found: list[Path] = []
-    override = os.environ.get("STEAM_PG_BINDIR")
+    override = StackToolSettings.load().pg_bindir
     if override:
-        return [Path(override)]
+        return [override]
     found += sorted(Path("/").glob(DEBIAN_BIN_GLOB.lstrip("/")))
     pg_config = shutil.which("pg_config")
     if pg_config:
@@ -116,7 +117,7 @@ def find_binaries(prefer_major: int | None = None) -> PgBinaries:
             versions[major] = bindir
     tools = ", ".join(f"`{tool}`" for tool in TOOLS)
     if not versions:
-        hint = f" ($STEAM_PG_BINDIR lacks one of {tools})" if os.environ.get("STEAM_PG_BINDIR") else ""
+        hint = f" ($STEAM_PG_BINDIR lacks one of {tools})" if StackToolSettings.load().pg_bindir else ""
         raise StackError(
             f"postgres: no PostgreSQL server binaries found{hint}; run `make install` "
             f"(installs Debian's `postgresql` package) or set STEAM_PG_BINDIR to the folder holding {tools}"

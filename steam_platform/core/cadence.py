@@ -11,24 +11,22 @@ keeping up.
 
 from __future__ import annotations
 
-import os
 from datetime import timedelta
 from enum import Enum
 
 import dagster as dg
 
-POLL_INTERVAL_ENV = "STEAM_POLL_INTERVAL_MINUTES"
-DEFAULT_POLL_INTERVAL_MINUTES = 10
+from steam_platform.core.settings import ScheduleSettings
+
+POLL_INTERVAL_ENV = ScheduleSettings.env_name("poll_interval_minutes")
+DEFAULT_POLL_INTERVAL_MINUTES: int = ScheduleSettings.model_fields["poll_interval_minutes"].default
 #: What a poll may take to reach every layer (queue, run start, Spark, indexing) before it is late.
 PIPELINE_LAG = timedelta(minutes=10)
 
 
 def poll_interval_minutes() -> int:
     """`STEAM_POLL_INTERVAL_MINUTES` (default 10); must divide an hour so slots align with hours."""
-    raw = os.environ.get(POLL_INTERVAL_ENV, str(DEFAULT_POLL_INTERVAL_MINUTES))
-    if not raw.isdigit() or int(raw) < 1 or 60 % int(raw):
-        raise ValueError(f"{POLL_INTERVAL_ENV}={raw!r} must be a divisor of 60 (5, 10, 15, ...)")
-    return int(raw)
+    return ScheduleSettings.load().poll_interval_minutes
 
 
 class Cadence(Enum):

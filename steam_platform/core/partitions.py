@@ -13,25 +13,17 @@ the code location loads, so every process of a deployment (webserver, daemon, ru
 see the same value.
 """
 
-import os
-from datetime import date
-
 import dagster as dg
 
-DEFAULT_PARTITIONS_START = "2026-10-01"
-PARTITIONS_START_ENV = "STEAM_PARTITIONS_START"
+from steam_platform.core.settings import ScheduleSettings
+
+DEFAULT_PARTITIONS_START: str = ScheduleSettings.model_fields["partitions_start"].default.isoformat()
+PARTITIONS_START_ENV = ScheduleSettings.env_name("partitions_start")
 
 
 def partitions_start() -> str:
-    """The first partition day from `STEAM_PARTITIONS_START` (ISO date), else the default."""
-    raw = os.environ.get(PARTITIONS_START_ENV, "").strip() or DEFAULT_PARTITIONS_START
-    try:
-        first = date.fromisoformat(raw)
-    except ValueError as exc:
-        raise ValueError(f"{PARTITIONS_START_ENV}={raw!r} is not a date (YYYY-MM-DD)") from exc
-    if first > date.today():
-        raise ValueError(f"{PARTITIONS_START_ENV}={raw!r} is in the future: nothing to partition yet")
-    return first.isoformat()
+    """The first partition day: `STEAM_PARTITIONS_START` (ISO date, not in the future), else the default."""
+    return ScheduleSettings.load().partitions_start.isoformat()
 
 
 PARTITIONS_START = partitions_start()

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 
-DEFAULT_CONFIG = Path(__file__).parent / "tracked.yaml"
+from steam_platform.core.settings import DEFAULT_TRACKED_CONFIG, ScheduleSettings
+
+DEFAULT_CONFIG = DEFAULT_TRACKED_CONFIG
 
 
 @dataclass(frozen=True)
@@ -19,9 +20,14 @@ class TrackedEntities:
     players: tuple[str, ...]
 
 
+def tracked_config(path: Path | None = None) -> Path:
+    """The tracked-set file: `path`, else `$STEAM_TRACKED_CONFIG`, else the bundled default."""
+    return path or ScheduleSettings.load().tracked_config
+
+
 def load_tracked(path: Path | None = None) -> TrackedEntities:
     """Load the tracked set from `path`, `$STEAM_TRACKED_CONFIG`, or the bundled default."""
-    source = path or Path(os.environ.get("STEAM_TRACKED_CONFIG", DEFAULT_CONFIG))
+    source = tracked_config(path)
     data = yaml.safe_load(source.read_text()) or {}
     try:
         apps = tuple(dict.fromkeys(int(a) for a in data.get("apps", [])))

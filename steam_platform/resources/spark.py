@@ -29,11 +29,11 @@ from pathlib import Path
 import dagster as dg
 from dagster_pyspark import PySparkResource
 
+from steam_platform.core.settings import SparkSettings
 from steam_platform.resources.s3 import S3Resource
+from streaming.environment import DEFAULT_DRIVER_MEMORY, DEFAULT_SPARK_MASTER
 from streaming.spark_session import PYSPARK_PYTHON_CONF, local_session_conf, session_from_conf
 
-DEFAULT_MASTER = "local[2]"
-DEFAULT_DRIVER_MEMORY = "1g"
 APP_NAME = "steam-platform"
 
 
@@ -52,16 +52,17 @@ class LakePySparkResource(PySparkResource):
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         conf = self.session_conf()
+        jars_env = SparkSettings.env_name("jars")
         if not conf.get("spark.jars"):
             raise MissingSparkJarsError(
-                "no Spark connector jars are configured: set STEAM_SPARK_JARS (colon-separated paths "
+                f"no Spark connector jars are configured: set {jars_env} (colon-separated paths "
                 "or a folder of jars), or run `steam-platform stack up` locally"
             )
         missing = [j for j in conf.get("spark.jars", "").split(",") if j and not Path(j).is_file()]
         if missing:
             raise MissingSparkJarsError(
                 f"{len(missing)} Spark connector jar(s) are missing, e.g. {missing[0]}: "
-                "run `steam-platform stack install` (or set STEAM_SPARK_JARS)"
+                f"run `steam-platform stack install` (or set {jars_env})"
             )
         self._spark_session = session_from_conf(conf, hadoop_secrets=self.s3.spark_credentials())
 
@@ -70,7 +71,7 @@ def build_pyspark_resource(
     s3: S3Resource,
     *,
     jars: Sequence[str],
-    master: str = DEFAULT_MASTER,
+    master: str = DEFAULT_SPARK_MASTER,
     driver_memory: str = DEFAULT_DRIVER_MEMORY,
     extra_conf: Mapping[str, str] | None = None,
     python: str | None = None,
@@ -85,16 +86,6 @@ def build_pyspark_resource(
         APP_NAME, master=master, driver_memory=driver_memory, jars=jars, conf={**conf, **(extra_conf or {})}
     )
     return LakePySparkResource(spark_config=dict(spark_config), s3=s3)
-
-
-#: Variables of the `pipes_subprocess` client that say how `spark-submit` launches a job.
-SUBMIT_JARS_ENV = "STEAM_SPARK_JARS"
-SUBMIT_MASTER_ENV = "SPARK_MASTER"
-SUBMIT_DRIVER_MEMORY_ENV = "SPARK_DRIVER_MEMORY"
-#: The address executors on other hosts reach the driver at (unset: 127.0.0.1, a cluster on this host).
-SUBMIT_DRIVER_HOST_ENV = "SPARK_DRIVER_HOST"
-#: The address the driver binds (unset: its advertised host; e.g. `0.0.0.0` in a container).
-SUBMIT_DRIVER_BIND_ENV = "SPARK_DRIVER_BIND_ADDRESS"
 
 
 def driver_address_conf(driver_host: str | None, bind_address: str | None = None) -> dict[str, str]:
@@ -112,7 +103,7 @@ def driver_address_conf(driver_host: str | None, bind_address: str | None = None
 def build_pipes_client(
     *,
     jars: Sequence[str],
-    master: str = DEFAULT_MASTER,
+    master: str = DEFAULT_SPARK_MASTER,
     driver_memory: str = DEFAULT_DRIVER_MEMORY,
     python: str | None = None,
     driver_host: str | None = None,
@@ -120,19 +111,20 @@ def build_pipes_client(
 ) -> dg.PipesSubprocessClient:
     """The `pipes_subprocess` resource: launches `spark-submit` jobs with the lake's Spark settings.
 
-    Its environment carries the same connector jars, master and driver memory as the `pyspark`
-    resource (no secret: credentials are passed per run), and the Python of this process for
-    the PySpark driver, so the job finds `dagster-pipes`. Termination of the Dagster run sends
-    SIGINT to the job.
+    Its environment carries the same connector jars, master, driver memory and driver address as
+    the `pyspark` resource, under the settings' variable names (`SparkSettings`; no secret:
+    credentials are passed per run), and the Python of this process for the PySpark driver, so the
+    job finds `dagster-pipes`. Termination of the Dagster run sends SIGINT to the job.
     """
+    name = SparkSettings.env_name
     return dg.PipesSubprocessClient(
         env={
-            SUBMIT_JARS_ENV: ":".join(jars),
-            SUBMIT_MASTER_ENV: master,
-            SUBMIT_DRIVER_MEMORY_ENV: driver_memory,
+            name("jars"): ":".join(jars),
+            name("master"): master,
+            name("driver_memory"): driver_memory,
             "PYSPARK_PYTHON": python or sys.executable,
-            **({SUBMIT_DRIVER_HOST_ENV: driver_host} if driver_host else {}),
-            **({SUBMIT_DRIVER_BIND_ENV: driver_bind_address} if driver_bind_address else {}),
+            **({name("driver_host"): driver_host} if driver_host else {}),
+            **({name("driver_bind_address"): driver_bind_address} if driver_bind_address else {}),
         },
         forward_termination=True,
     )

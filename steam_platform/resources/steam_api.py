@@ -18,14 +18,13 @@ left out of the resource's repr.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
 from pydantic import ConfigDict, Field, PrivateAttr
 
-from steam_platform.core.settings import STEAM_API_BASE_URL, STEAM_STORE_BASE_URL, stack_dir
+from steam_platform.core.settings import DagsterSettings, SteamSettings, stack_dir
 from steam_platform.resources.steam.budget import CallBudget, budget_scope
 from steam_platform.resources.steam.client import SteamClient
 from steam_platform.resources.steam.pacing import StorePace
@@ -34,8 +33,8 @@ from steam_platform.resources.steam.transport import CallStats, RetrySettings, S
 
 def default_budget_state_dir() -> Path:
     """`$DAGSTER_HOME/steam` (shared by every run of the instance), else the local stack's folder."""
-    home = os.environ.get("DAGSTER_HOME")
-    return Path(home) / "steam" if home else stack_dir() / "steam"
+    home = DagsterSettings.load().home
+    return home / "steam" if home else stack_dir() / "steam"
 
 
 class SteamApiResource(dg.ConfigurableResource):
@@ -46,11 +45,11 @@ class SteamApiResource(dg.ConfigurableResource):
     """
 
     api_base_url: str = Field(
-        default_factory=lambda: os.environ.get("STEAM_API_BASE_URL", STEAM_API_BASE_URL),
+        default_factory=lambda: SteamSettings.from_process_environment().api_base_url,
         description="Web API base URL (env STEAM_API_BASE_URL; the simulator's URL locally).",
     )
     store_base_url: str = Field(
-        default_factory=lambda: os.environ.get("STEAM_STORE_BASE_URL", STEAM_STORE_BASE_URL),
+        default_factory=lambda: SteamSettings.from_process_environment().store_base_url,
         description="Store base URL (env STEAM_STORE_BASE_URL).",
     )
     api_key: str | None = Field(

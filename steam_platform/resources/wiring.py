@@ -2,164 +2,166 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from typing import Any
 
 import dagster as dg
 
-from steam_platform.core.settings import Environment, LocalEndpoints, current_environment
+from steam_platform.core.settings import (
+    Environment,
+    KafkaSettings,
+    LakeSettings,
+    SearchSettings,
+    SettingsGroup,
+    SparkSettings,
+    SteamSettings,
+    current_environment,
+    reveal,
+)
 from steam_platform.resources.elasticsearch import ElasticsearchResource
 from steam_platform.resources.kafka import KafkaResource
 from steam_platform.resources.kibana import KibanaResource
 from steam_platform.resources.s3 import S3Resource
-from steam_platform.resources.spark import (
-    DEFAULT_MASTER,
-    SUBMIT_DRIVER_BIND_ENV,
-    SUBMIT_DRIVER_HOST_ENV,
-    build_pipes_client,
-    build_pyspark_resource,
-    driver_address_conf,
-)
-from steam_platform.resources.steam_api import STEAM_API_BASE_URL, STEAM_STORE_BASE_URL, SteamApiResource
+from steam_platform.resources.spark import build_pipes_client, build_pyspark_resource, driver_address_conf
+from steam_platform.resources.steam_api import SteamApiResource
 from streaming.spark_session import expand_jars
 
 
-def _local_kafka(local: LocalEndpoints) -> KafkaResource:
+def _env_var(group: type[SettingsGroup], field: str) -> dg.EnvVar:
+    """`EnvVar` of the variable behind `group.field`: resolved when a run uses the resource."""
+    return dg.EnvVar(group.env_name(field))
+
+
+def _env_var_if_set(process: SettingsGroup, field: str) -> dg.EnvVar | None:
+    """`EnvVar` of `field` when the process environment sets it at load time, else None.
+
+    A value in the process environment may be a real secret, so it stays an `EnvVar` (the UI shows
+    plain config); only the local stack's generated values (its env file) become plain config.
+    """
+    return _env_var(type(process), field) if process.is_set(field) else None
+
+
+def _local_kafka(local: KafkaSettings, process: KafkaSettings) -> KafkaResource:
     """The stack's cluster: durability by its size; security, user and CA from its env (sasl_ssl)."""
-    brokers = local.kafka_brokers
+    brokers = local.brokers
     return KafkaResource(
-        bootstrap_servers=local.kafka_bootstrap_servers,
+        bootstrap_servers=local.bootstrap_servers,
         replication_factor=3 if brokers >= 3 else 1,
         min_insync_replicas=2 if brokers >= 3 else 1,
-        security_protocol=local.kafka_security_protocol,
-        sasl_mechanism=local.kafka_sasl_mechanism or None,
-        sasl_username=local.kafka_sasl_username or None,
-        # As for the S3 keys: a password in the process environment stays an EnvVar (the UI shows
-        # plain config); the stack's generated one from `.stack/env` is plain config.
-        sasl_password=_optional_env("KAFKA_SASL_PASSWORD") or local.kafka_sasl_password or None,
-        ssl_ca_location=local.kafka_ssl_ca_location or None,
+        security_protocol=local.security_protocol,
+        sasl_mechanism=local.sasl_mechanism,
+        sasl_username=local.sasl_username,
+        sasl_password=_env_var_if_set(process, "sasl_password") or reveal(local.sasl_password),
+        ssl_ca_location=local.ssl_ca_location,
     )
 
 
-def _production_kafka() -> KafkaResource:
+def _production_kafka(kafka: KafkaSettings) -> KafkaResource:
     """Brokers and durability are required; security is PLAINTEXT unless the SASL settings are set
     (a cluster without authentication needs none of the `KAFKA_SASL_*` variables).
     `KAFKA_SSL_CA_LOCATION` (optional) is the PEM file of the CA that signed the brokers' certificates;
     unset, TLS trusts the system's CAs."""
     return KafkaResource(
-        bootstrap_servers=dg.EnvVar("KAFKA_BOOTSTRAP_SERVERS"),
-        replication_factor=dg.EnvVar.int("KAFKA_REPLICATION_FACTOR"),
-        min_insync_replicas=dg.EnvVar.int("KAFKA_MIN_INSYNC_REPLICAS"),
-        security_protocol=os.environ.get("KAFKA_SECURITY_PROTOCOL") or "PLAINTEXT",
-        sasl_mechanism=_optional_env("KAFKA_SASL_MECHANISM"),
-        sasl_username=_optional_env("KAFKA_SASL_USERNAME"),
-        sasl_password=_optional_env("KAFKA_SASL_PASSWORD"),
-        ssl_ca_location=os.environ.get("KAFKA_SSL_CA_LOCATION") or None,
+        bootstrap_servers=_env_var(KafkaSettings, "bootstrap_servers"),
+        replication_factor=dg.EnvVar.int(KafkaSettings.env_name("replication_factor")),
+        min_insync_replicas=dg.EnvVar.int(KafkaSettings.env_name("min_insync_replicas")),
+        security_protocol=kafka.security_protocol,
+        sasl_mechanism=_env_var_if_set(kafka, "sasl_mechanism"),
+        sasl_username=_env_var_if_set(kafka, "sasl_username"),
+        sasl_password=_env_var_if_set(kafka, "sasl_password"),
+        ssl_ca_location=kafka.ssl_ca_location,
     )
 
 
-def _optional_env(key: str) -> dg.EnvVar | None:
-    """`EnvVar(key)` when the variable is set at load time, else None (an optional setting)."""
-    return dg.EnvVar(key) if os.environ.get(key) else None
-
-
-def _search_resources(env: Environment, local: LocalEndpoints | None) -> dict[str, Any]:
+def _search_resources(env: Environment) -> dict[str, Any]:
     """`elasticsearch` and `kibana`: the local stack's node (no Kibana locally), or env-provided."""
+    search = SearchSettings.load(env)
     if env is Environment.PRODUCTION:
         return {
             "elasticsearch": ElasticsearchResource(
-                url=dg.EnvVar("ELASTICSEARCH_URL"),
-                username=_optional_env("ELASTICSEARCH_USERNAME"),
-                password=_optional_env("ELASTICSEARCH_PASSWORD"),
-                api_key=_optional_env("ELASTICSEARCH_API_KEY"),
-                index_replicas=int(os.environ.get("ELASTICSEARCH_INDEX_REPLICAS", "1")),
+                url=_env_var(SearchSettings, "elasticsearch_url"),
+                username=_env_var_if_set(search, "elasticsearch_username"),
+                password=_env_var_if_set(search, "elasticsearch_password"),
+                api_key=_env_var_if_set(search, "elasticsearch_api_key"),
+                index_replicas=search.index_replicas,
             ),
             "kibana": KibanaResource(
-                url=_optional_env("KIBANA_URL"),
-                username=_optional_env("KIBANA_USERNAME"),
-                password=_optional_env("KIBANA_PASSWORD"),
+                url=_env_var_if_set(search, "kibana_url"),
+                username=_env_var_if_set(search, "kibana_username"),
+                password=_env_var_if_set(search, "kibana_password"),
             ),
         }
-    assert local is not None
     return {
-        "elasticsearch": ElasticsearchResource(url=local.elasticsearch_url),
-        "kibana": KibanaResource(url=local.kibana_url or None),
+        "elasticsearch": ElasticsearchResource(
+            url=search.elasticsearch_url, index_replicas=search.index_replicas
+        ),
+        "kibana": KibanaResource(url=search.kibana_url),
     }
 
 
-def _lake_resources(env: Environment, local: LocalEndpoints | None) -> dict[str, Any]:
-    """`s3` (the lake's store), `pyspark` (local Spark with the connector jars, S3A on `s3`) and
+def _lake_resources(env: Environment) -> dict[str, Any]:
+    """`s3` (the lake's store), `pyspark` (Spark with the connector jars, S3A on `s3`) and
     `pipes_subprocess` (launches `spark-submit` jobs such as continuous bronze with the same settings)."""
+    lake = LakeSettings.load(env)
     if env is Environment.PRODUCTION:
-        endpoint = os.environ.get("S3_ENDPOINT_URL") or None
         s3 = S3Resource(
-            endpoint_url=endpoint,
-            region=dg.EnvVar("AWS_REGION"),
-            access_key_id=_optional_env("AWS_ACCESS_KEY_ID"),
-            secret_access_key=_optional_env("AWS_SECRET_ACCESS_KEY"),
-            bucket=dg.EnvVar("LAKE_BUCKET"),
-            path_style=os.environ.get("S3_PATH_STYLE", "true" if endpoint else "false").lower() == "true",
+            endpoint_url=lake.endpoint_url,
+            region=_env_var(LakeSettings, "region"),
+            access_key_id=_env_var_if_set(lake, "access_key_id"),
+            secret_access_key=_env_var_if_set(lake, "secret_access_key"),
+            bucket=_env_var(LakeSettings, "bucket"),
+            path_style=lake.path_style_access,
         )
-        jars = expand_jars(os.environ.get("STEAM_SPARK_JARS"))
-        master = os.environ.get("SPARK_MASTER", "local[2]")
-        driver_memory = os.environ.get("SPARK_DRIVER_MEMORY", "1g")
-        driver_host = os.environ.get(SUBMIT_DRIVER_HOST_ENV) or None
-        driver_bind = os.environ.get(SUBMIT_DRIVER_BIND_ENV) or None
-        pyspark = build_pyspark_resource(
-            s3,
-            jars=jars,
-            master=master,
-            driver_memory=driver_memory,
-            extra_conf=driver_address_conf(driver_host, driver_bind),
+        # Executors run whatever PYSPARK_PYTHON names on the cluster (PySpark's choice).
+        python = None
+    else:
+        process = LakeSettings.from_process_environment()
+        s3 = S3Resource(
+            endpoint_url=lake.endpoint_url,
+            region=lake.region,
+            # As for the Steam key: a key pair in the process environment may be real, so it stays an
+            # EnvVar (the UI shows plain config); the stack's fixed local pair from `.stack/env` is not.
+            access_key_id=_env_var_if_set(process, "access_key_id") or lake.access_key_id,
+            secret_access_key=_env_var_if_set(process, "secret_access_key") or reveal(lake.secret_access_key),
+            bucket=lake.bucket,
+            path_style=lake.path_style_access,
         )
-        pipes = build_pipes_client(
-            jars=jars,
-            master=master,
-            driver_memory=driver_memory,
-            driver_host=driver_host,
-            driver_bind_address=driver_bind,
-        )
-        return {"s3": s3, "pyspark": pyspark, "pipes_subprocess": pipes}
-    assert local is not None
-    s3 = S3Resource(
-        endpoint_url=local.s3_endpoint_url,
-        region=local.aws_region,
-        # As for the Steam key: a key pair in the process environment may be real, so it stays an
-        # EnvVar (the UI shows plain config); the stack's fixed local pair from `.stack/env` is not.
-        access_key_id=_optional_env("AWS_ACCESS_KEY_ID") or local.aws_access_key_id,
-        secret_access_key=_optional_env("AWS_SECRET_ACCESS_KEY") or local.aws_secret_access_key,
-        bucket=local.lake_bucket,
-        path_style=True,
-    )
+        # Executors on the stack's workers run this interpreter, so they import the same packages.
+        python = sys.executable
     # `stack up` writes the resolved connector jars into the stack env (STEAM_SPARK_JARS), and with
-    # `--spark-cluster` the standalone master (SPARK_MASTER); without it Spark runs `local[2]`.
-    jars = expand_jars(local.steam_spark_jars)
-    master = local.spark_master or DEFAULT_MASTER
-    # Executors on the stack's workers run this interpreter, so they import the same packages.
-    return {
-        "s3": s3,
-        "pyspark": build_pyspark_resource(s3, jars=jars, master=master, python=sys.executable),
-        "pipes_subprocess": build_pipes_client(jars=jars, master=master, python=sys.executable),
-    }
+    # `--spark-cluster` the standalone master (SPARK_MASTER); unset, Spark runs `local[2]`.
+    spark = SparkSettings.load(env)
+    jars = expand_jars(spark.jars)
+    pyspark = build_pyspark_resource(
+        s3,
+        jars=jars,
+        master=spark.master,
+        driver_memory=spark.driver_memory,
+        extra_conf=driver_address_conf(spark.driver_host, spark.driver_bind_address),
+        python=python,
+    )
+    pipes = build_pipes_client(
+        jars=jars,
+        master=spark.master,
+        driver_memory=spark.driver_memory,
+        python=python,
+        driver_host=spark.driver_host,
+        driver_bind_address=spark.driver_bind_address,
+    )
+    return {"s3": s3, "pyspark": pyspark, "pipes_subprocess": pipes}
 
 
-def _steam(env: Environment, local: LocalEndpoints | None) -> SteamApiResource:
+def _steam(env: Environment) -> SteamApiResource:
     """`steam`: the local stack's simulator (URLs and key from its env), or Steam with an env key."""
-    if env is Environment.PRODUCTION:
-        return SteamApiResource(
-            api_base_url=os.environ.get("STEAM_API_BASE_URL", STEAM_API_BASE_URL),
-            store_base_url=os.environ.get("STEAM_STORE_BASE_URL", STEAM_STORE_BASE_URL),
-            api_key=_optional_env("STEAM_API_KEY"),
-            budget_state_dir=os.environ.get("STEAM_BUDGET_STATE_DIR"),
-        )
-    assert local is not None
+    steam = SteamSettings.load(env)
+    process = steam if env is Environment.PRODUCTION else SteamSettings.from_process_environment()
     return SteamApiResource(
-        api_base_url=local.steam_api_base_url,
-        store_base_url=local.steam_store_base_url,
+        api_base_url=steam.api_base_url,
+        store_base_url=steam.store_base_url,
         # A key in the process environment may be a real one: pass it as EnvVar so it never shows in
         # the UI's resource config; the simulator's fixed key from `.stack/env` is not a secret.
-        api_key=_optional_env("STEAM_API_KEY") or local.steam_api_key or None,
+        api_key=_env_var_if_set(process, "api_key") or reveal(steam.api_key),
+        budget_state_dir=str(steam.budget_state_dir) if steam.budget_state_dir else None,
     )
 
 
@@ -167,16 +169,7 @@ def build_resources(env: Environment | None = None) -> dict[str, Any]:
     """The resource dict for `env` (default: `STEAM_PLATFORM_ENV`)."""
     env = env or current_environment()
     if env is Environment.PRODUCTION:
-        return {
-            "kafka": _production_kafka(),
-            "steam": _steam(env, None),
-            **_lake_resources(env, None),
-            **_search_resources(env, None),
-        }
-    local = LocalEndpoints.load()
-    return {
-        "kafka": _local_kafka(local),
-        "steam": _steam(env, local),
-        **_lake_resources(env, local),
-        **_search_resources(env, local),
-    }
+        kafka = _production_kafka(KafkaSettings.load(env))
+    else:
+        kafka = _local_kafka(KafkaSettings.load(env), KafkaSettings.from_process_environment())
+    return {"kafka": kafka, "steam": _steam(env), **_lake_resources(env), **_search_resources(env)}

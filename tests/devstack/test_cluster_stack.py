@@ -23,8 +23,7 @@ from steam_devstack.health import poll
 from steam_devstack.services.registry import SPARK_CLUSTER
 from steam_devstack.services.spark_cluster import DAEMON_MEMORY, SparkClusterService
 from steam_devstack.stack import LocalStack
-from steam_platform.core.settings import Environment
-from steam_platform.resources.spark import SUBMIT_MASTER_ENV
+from steam_platform.core.settings import Environment, SparkSettings
 from steam_platform.resources.wiring import build_resources
 
 pytestmark = pytest.mark.cluster
@@ -102,7 +101,7 @@ def test_stack_up_spark_cluster_runs_master_and_workers_and_down_stops_them(
     resources = build_resources(Environment.LOCAL)
     assert resources["pyspark"].spark_config["spark.master"] == service.master_url
     assert resources["pyspark"].spark_config["spark.pyspark.python"] == sys.executable
-    assert resources["pipes_subprocess"].env[SUBMIT_MASTER_ENV] == service.master_url
+    assert resources["pipes_subprocess"].env[SparkSettings.env_name("master")] == service.master_url
 
     down = cli(state, "down")
     assert down.returncode == 0, down.stderr

@@ -16,9 +16,10 @@ from steam_platform.assets.lake.continuous import (
 )
 from steam_platform.resources.kafka import KafkaResource
 from steam_platform.resources.s3 import S3Resource
-from streaming.bronze import KAFKA_OPTIONS_ENV, kafka_options_from_env, parse_args
+from streaming.bronze import kafka_options_from_env, parse_args
 from streaming.bronze_pipes import EXTRA_ASSET_KEY, PipesProgress, pipes_progress
 from streaming.bronze_stats import BatchStats, BronzeStats, stats_as_dict
+from streaming.environment import BRONZE_KAFKA_OPTIONS_ENV
 from streaming.hadoop_fs import FileStats
 
 SECRET = "s3-secret-value-0123456789"
@@ -94,11 +95,11 @@ def test_without_pipes_the_job_reports_nothing(monkeypatch: pytest.MonkeyPatch) 
 
 def test_kafka_options_env_must_be_a_json_object() -> None:
     assert kafka_options_from_env({}) == {}
-    assert kafka_options_from_env({KAFKA_OPTIONS_ENV: '{"kafka.security.protocol": "SSL"}'}) == {
+    assert kafka_options_from_env({BRONZE_KAFKA_OPTIONS_ENV: '{"kafka.security.protocol": "SSL"}'}) == {
         "kafka.security.protocol": "SSL"
     }
-    with pytest.raises(ValueError, match=KAFKA_OPTIONS_ENV):
-        kafka_options_from_env({KAFKA_OPTIONS_ENV: '["SSL"]'})
+    with pytest.raises(ValueError, match=BRONZE_KAFKA_OPTIONS_ENV):
+        kafka_options_from_env({BRONZE_KAFKA_OPTIONS_ENV: '["SSL"]'})
 
 
 class _FakePipes:

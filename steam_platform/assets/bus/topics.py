@@ -1,10 +1,9 @@
 """The event bus itself as an asset: the platform's Kafka topics, created with explicit configs."""
 
-import os
-
 import dagster as dg
 
 from steam_platform.core.constants import ALL_TOPICS, GROUP_BUS
+from steam_platform.core.settings import KafkaSettings
 from steam_platform.resources.kafka import KafkaResource, TopicSpec
 
 FULLY_PARTITIONED_CHECK = "topics_fully_partitioned"
@@ -12,7 +11,7 @@ FULLY_PARTITIONED_CHECK = "topics_fully_partitioned"
 
 def topic_specs() -> list[TopicSpec]:
     """The platform's topics; partitions from `KAFKA_TOPIC_PARTITIONS` (default 6)."""
-    partitions = int(os.environ.get("KAFKA_TOPIC_PARTITIONS", "6"))
+    partitions = KafkaSettings.load().topic_partitions
     return [TopicSpec(name=name, partitions=partitions) for name in ALL_TOPICS]
 
 

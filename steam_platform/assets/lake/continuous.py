@@ -25,7 +25,6 @@ own environment.
 """
 
 import json
-import os
 import shutil
 import sys
 from collections.abc import Mapping
@@ -37,18 +36,18 @@ from pydantic import Field
 import streaming.bronze
 from steam_platform.assets.lake.bronze import BRONZE_TOPICS, spark_kafka_options
 from steam_platform.core.constants import TOPIC_PLAYER_COUNTS
+from steam_platform.core.settings import SparkSettings
 from steam_platform.resources.kafka import KafkaResource
 from steam_platform.resources.s3 import S3Resource
-from steam_platform.resources.spark import (
-    SUBMIT_DRIVER_BIND_ENV,
-    SUBMIT_DRIVER_HOST_ENV,
-    SUBMIT_DRIVER_MEMORY_ENV,
-    SUBMIT_JARS_ENV,
-    SUBMIT_MASTER_ENV,
-    driver_address_conf,
-)
-from streaming.bronze import KAFKA_OPTIONS_ENV
+from steam_platform.resources.spark import driver_address_conf
 from streaming.bronze_pipes import EXTRA_ASSET_KEY
+from streaming.environment import (
+    AWS_REGION_ENV,
+    BRONZE_KAFKA_OPTIONS_ENV,
+    DEFAULT_DRIVER_MEMORY,
+    DEFAULT_SPARK_MASTER,
+    S3_ENDPOINT_URL_ENV,
+)
 from streaming.spark_session import expand_jars
 
 BRONZE_SCRIPT = Path(streaming.bronze.__file__).resolve()
@@ -93,20 +92,25 @@ def spark_submit_path() -> str:
 def submit_command(
     config: BronzeContinuousConfig, launch_env: Mapping[str, str], *, bootstrap: str, lake_root: str
 ) -> list[str]:
-    """The `spark-submit` command line: Spark settings, connector jars, the job's arguments; no secret."""
-    jars = expand_jars(launch_env.get(SUBMIT_JARS_ENV))
+    """The `spark-submit` command line: Spark settings, connector jars, the job's arguments; no secret.
+
+    `launch_env` is the `pipes_subprocess` client's environment: the Spark settings under their
+    variable names (`build_pipes_client`); what it leaves unset takes the Spark defaults.
+    """
+    name = SparkSettings.env_name
+    jars = expand_jars(launch_env.get(name("jars")))
     if not jars:
-        raise dg.Failure(f"no Spark connector jars: set {SUBMIT_JARS_ENV} (`steam-platform stack install`)")
+        raise dg.Failure(f"no Spark connector jars: set {name('jars')} (`steam-platform stack install`)")
     driver_conf = driver_address_conf(
-        launch_env.get(SUBMIT_DRIVER_HOST_ENV), launch_env.get(SUBMIT_DRIVER_BIND_ENV)
+        launch_env.get(name("driver_host")), launch_env.get(name("driver_bind_address"))
     )
     driver_conf_args = [arg for k, v in driver_conf.items() for arg in ("--conf", f"{k}={v}")]
     command = [
         spark_submit_path(),
         "--master",
-        launch_env.get(SUBMIT_MASTER_ENV) or "local[2]",
+        launch_env.get(name("master")) or DEFAULT_SPARK_MASTER,
         "--driver-memory",
-        launch_env.get(SUBMIT_DRIVER_MEMORY_ENV) or "1g",
+        launch_env.get(name("driver_memory")) or DEFAULT_DRIVER_MEMORY,
         "--jars",
         ",".join(jars),
         *driver_conf_args,
@@ -131,9 +135,9 @@ def submit_command(
 def submit_env(s3: S3Resource, kafka: KafkaResource) -> dict[str, str]:
     """The job's connection settings and secrets, passed through its environment only."""
     env = {
-        "S3_ENDPOINT_URL": s3.endpoint_url or "",
-        "AWS_REGION": s3.region,
-        KAFKA_OPTIONS_ENV: json.dumps(spark_kafka_options(kafka)),
+        S3_ENDPOINT_URL_ENV: s3.endpoint_url or "",
+        AWS_REGION_ENV: s3.region,
+        BRONZE_KAFKA_OPTIONS_ENV: json.dumps(spark_kafka_options(kafka)),
     }
     credentials = s3.spark_credentials()
     if credentials:
@@ -154,8 +158,11 @@ def bronze_continuous(
 ) -> None:
     """Launch the job, stream its batch logs, and record its reported materialization at the end."""
     asset_key = bronze_asset_for(config.topic, config.asset_key)
-    launch_env = {**os.environ, **pipes_subprocess.env}
-    command = submit_command(config, launch_env, bootstrap=kafka.bootstrap_servers, lake_root=s3.lake_root())
+    # The client's environment (built from the settings by the wiring) says how to launch; the
+    # child process itself gets this process's environment plus the client's and the run's.
+    command = submit_command(
+        config, pipes_subprocess.env or {}, bootstrap=kafka.bootstrap_servers, lake_root=s3.lake_root()
+    )
     context.log.info(
         f"continuous bronze for {config.topic} every {config.interval} -> {asset_key}"
         + (f", stopping after {config.stop_after_s}s" if config.stop_after_s else "")
