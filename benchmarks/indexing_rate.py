@@ -33,9 +33,8 @@ from elasticsearch.helpers import bulk as es_bulk
 
 from steam_devstack.stack import LocalStack
 from steam_platform.assets.search import indexer
-from steam_platform.assets.search.bulk import RetrySettings
 from steam_platform.assets.search.templates import GAME_DAILY
-from steam_platform.resources.elasticsearch import ElasticsearchResource
+from steam_platform.resources.elasticsearch import ElasticsearchResource, ElasticsearchRetrySettings
 
 DT = "2026-10-05"
 BASELINE = "baseline: one index request per doc"
@@ -81,13 +80,13 @@ def single_bulk(es: Elasticsearch, docs: list[dict[str, Any]]) -> None:
 
 def partition_sync(es: Elasticsearch, docs: list[dict[str, Any]]) -> None:
     index = fresh_index(es, "bench-partition-sync")
-    report = indexer.sync_partition(es, GAME_DAILY, index, DT, docs, RetrySettings())
+    report = indexer.sync_partition(es, GAME_DAILY, index, DT, docs, ElasticsearchRetrySettings())
     assert report.docs_indexed == len(docs) and not report.failed
 
 
 def full_refresh(es: Elasticsearch, docs: list[dict[str, Any]]) -> None:
-    indexer.ensure_template(es, GAME_DAILY, replicas=0, retry=RetrySettings())
-    report = indexer.full_refresh(es, GAME_DAILY, [DT], lambda _: docs, RetrySettings())
+    indexer.ensure_template(es, GAME_DAILY, replicas=0, retry=ElasticsearchRetrySettings())
+    report = indexer.full_refresh(es, GAME_DAILY, [DT], lambda _: docs, ElasticsearchRetrySettings())
     assert report.docs_indexed == len(docs) and not report.failed
 
 

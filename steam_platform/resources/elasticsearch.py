@@ -14,6 +14,7 @@ exactly that case through while every other product check (e.g. "this is not Ela
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -25,7 +26,18 @@ from elasticsearch import Elasticsearch, Transport
 from elasticsearch.transport import _ProductChecker  # type: ignore[attr-defined]
 from pydantic import ConfigDict, Field
 
-from steam_platform.assets.search.bulk import RetrySettings
+
+@dataclass(frozen=True)
+class ElasticsearchRetrySettings:
+    """How hard indexing tries before giving up on the cluster: attempts and back-off bounds
+    (seconds) for single calls and bulk rounds, and the bulk chunking."""
+
+    attempts: int = 5
+    initial_wait_s: float = 1.0
+    max_wait_s: float = 30.0
+    chunk_size: int = 500
+    #: Back-off retries of 429-refused documents inside one streaming_bulk pass.
+    chunk_429_retries: int = 3
 
 
 class _OssTolerantTransport(Transport):
@@ -113,9 +125,9 @@ class ElasticsearchResource(dg.ConfigurableResource):
             kwargs["transport_class"] = _OssTolerantTransport
         return Elasticsearch([self._checked_url()], **kwargs)
 
-    def retry_settings(self) -> RetrySettings:
-        """Back-off and chunking for bulk indexing (see `steam_platform.assets.search.bulk`)."""
-        return RetrySettings(attempts=self.retry_attempts, chunk_size=self.bulk_chunk_size)
+    def retry_settings(self) -> ElasticsearchRetrySettings:
+        """Back-off and chunking for the search layer's indexing (its bulk writes and cluster calls)."""
+        return ElasticsearchRetrySettings(attempts=self.retry_attempts, chunk_size=self.bulk_chunk_size)
 
     def server_version(self) -> str:
         """The cluster's version number (e.g. "7.10.2"), to check client/server compatibility."""

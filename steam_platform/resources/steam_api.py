@@ -28,7 +28,7 @@ from steam_platform.core.settings import DagsterSettings, SteamSettings, stack_d
 from steam_platform.resources.steam.budget import CallBudget, budget_scope
 from steam_platform.resources.steam.client import SteamClient
 from steam_platform.resources.steam.pacing import StorePace
-from steam_platform.resources.steam.transport import CallStats, RetrySettings, SteamTransport
+from steam_platform.resources.steam.transport import CallStats, SteamRetrySettings, SteamTransport
 
 
 def default_budget_state_dir() -> Path:
@@ -57,12 +57,12 @@ class SteamApiResource(dg.ConfigurableResource):
     )
     connect_timeout_s: float = 5.0
     read_timeout_s: float = 30.0
-    # Retry knobs of the transport; defaults come from RetrySettings, the one place that sets them.
-    max_attempts: int = RetrySettings.max_attempts
-    backoff_initial_s: float = RetrySettings.backoff_initial_s
-    backoff_max_s: float = RetrySettings.backoff_max_s
-    max_retry_after_s: float = RetrySettings.max_retry_after_s
-    retry_total_s: float = RetrySettings.total_s
+    # Retry knobs of the transport; defaults come from SteamRetrySettings, the one place that sets them.
+    max_attempts: int = SteamRetrySettings.max_attempts
+    backoff_initial_s: float = SteamRetrySettings.backoff_initial_s
+    backoff_max_s: float = SteamRetrySettings.backoff_max_s
+    max_retry_after_s: float = SteamRetrySettings.max_retry_after_s
+    retry_total_s: float = SteamRetrySettings.total_s
     daily_call_budget: int = 100_000
     store_requests_per_window: int = 200
     store_window_s: float = 300.0
@@ -107,7 +107,7 @@ class SteamApiResource(dg.ConfigurableResource):
                 api_key=self.api_key or None,
                 budget=self._budget,
                 store_pace=self._pace,
-                retry=RetrySettings(
+                retry=SteamRetrySettings(
                     max_attempts=self.max_attempts,
                     backoff_initial_s=self.backoff_initial_s,
                     backoff_max_s=self.backoff_max_s,

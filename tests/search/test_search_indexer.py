@@ -25,15 +25,14 @@ from search_support import (
 
 from steam_platform.assets.marts.tables import MART_GAME_DAILY
 from steam_platform.assets.search import generations, indexer, reader
-from steam_platform.assets.search.bulk import RetrySettings
 from steam_platform.assets.search.templates import GAME_DAILY, NEWS, IndexSpec
 from steam_platform.assets.warehouse.tables import FACT_NEWS
-from steam_platform.resources.elasticsearch import ElasticsearchResource
+from steam_platform.resources.elasticsearch import ElasticsearchResource, ElasticsearchRetrySettings
 
 pytestmark = pytest.mark.integration
 
 DAY1, DAY2 = "2026-10-05", "2026-10-06"
-FAST_RETRY = RetrySettings(attempts=2, initial_wait_s=0.1, max_wait_s=0.5)
+FAST_RETRY = ElasticsearchRetrySettings(attempts=2, initial_wait_s=0.1, max_wait_s=0.5)
 
 
 @pytest.fixture(scope="module")
@@ -455,7 +454,7 @@ def test_a_swap_racing_another_runs_swap_is_detected_and_decided_again(
     real_read = generations.alias_indices
     state: dict[str, Any] = {"armed": False, "reads": []}
 
-    def racing_read(client: Elasticsearch, alias: str, retry: RetrySettings) -> list[str]:
+    def racing_read(client: Elasticsearch, alias: str, retry: ElasticsearchRetrySettings) -> list[str]:
         seen = real_read(client, alias, retry)
         if threading.current_thread() is not threading.main_thread():
             return seen

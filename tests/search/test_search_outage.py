@@ -18,16 +18,15 @@ from search_support import game_daily_rows, write_partition
 from steam_devstack.stack import LocalStack
 from steam_platform.assets.marts.tables import MART_GAME_DAILY
 from steam_platform.assets.search import indexer, reader
-from steam_platform.assets.search.bulk import RetrySettings
 from steam_platform.assets.search.templates import GAME_DAILY
-from steam_platform.resources.elasticsearch import ElasticsearchResource
+from steam_platform.resources.elasticsearch import ElasticsearchResource, ElasticsearchRetrySettings
 
 pytestmark = pytest.mark.integration
 
 DAY1, DAY2 = "2026-10-10", "2026-10-11"
 ROWS = 3000
 CHUNK = 200
-RETRY = RetrySettings(attempts=3, initial_wait_s=0.2, max_wait_s=1.0, chunk_size=CHUNK)
+RETRY = ElasticsearchRetrySettings(attempts=3, initial_wait_s=0.2, max_wait_s=1.0, chunk_size=CHUNK)
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ from steam_platform.assets.marts.tables import MART_GAME_DAILY
 from steam_platform.assets.search import bulk, indexer, reader
 from steam_platform.assets.search.templates import GAME_DAILY, INDEX_SPECS, NEWS, NEWS_IMPACT, TEXT_ANALYZER
 from steam_platform.assets.warehouse.tables import FACT_NEWS
-from steam_platform.resources.elasticsearch import ElasticsearchResource
+from steam_platform.resources.elasticsearch import ElasticsearchResource, ElasticsearchRetrySettings
 
 ES_TYPES = {"long": "long", "int": "integer", "double": "double", "boolean": "boolean"}
 
@@ -136,7 +136,7 @@ def test_news_rows_round_trip_through_the_lake(tmp_path: Path) -> None:
 def test_unreachable_cluster_fails_after_bounded_back_off() -> None:
     url = f"http://127.0.0.1:{free_port()}"  # nothing listens there
     es = ElasticsearchResource(url=url, max_retries=0, request_timeout=2).client()
-    retry = bulk.RetrySettings(attempts=3, initial_wait_s=0.1, max_wait_s=0.2)
+    retry = ElasticsearchRetrySettings(attempts=3, initial_wait_s=0.1, max_wait_s=0.2)
     started = time.monotonic()
     with pytest.raises(EsConnectionError):
         indexer.sync(es, GAME_DAILY, "2026-10-05", load=lambda _: [], list_partitions=lambda: [], retry=retry)

@@ -26,22 +26,12 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
+from steam_platform.resources.elasticsearch import ElasticsearchRetrySettings
+
 T = TypeVar("T")
 
 #: Statuses worth another attempt: throttling, overload, the node restarting, no connection ("N/A").
 TRANSIENT_STATUSES = frozenset({429, 502, 503, 504, "N/A"})
-
-
-@dataclass(frozen=True)
-class RetrySettings:
-    """How hard to try before giving up on the cluster: attempts and back-off bounds (seconds)."""
-
-    attempts: int = 5
-    initial_wait_s: float = 1.0
-    max_wait_s: float = 30.0
-    chunk_size: int = 500
-    #: Back-off retries of 429-refused documents inside one streaming_bulk pass.
-    chunk_429_retries: int = 3
 
 
 @dataclass(frozen=True)
@@ -76,7 +66,7 @@ def _is_transient_error(exc: BaseException) -> bool:
     return isinstance(exc, TransportError) and exc.status_code in TRANSIENT_STATUSES
 
 
-def retrying(settings: RetrySettings) -> Retrying:
+def retrying(settings: ElasticsearchRetrySettings) -> Retrying:
     """A tenacity policy for single cluster calls: retry transient errors with jittered back-off."""
     return Retrying(
         retry=retry_if_exception(_is_transient_error),
@@ -86,7 +76,7 @@ def retrying(settings: RetrySettings) -> Retrying:
     )
 
 
-def call(settings: RetrySettings, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+def call(settings: ElasticsearchRetrySettings, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
     """`fn(*args, **kwargs)` retried on transient cluster errors."""
     return retrying(settings)(fn, *args, **kwargs)
 
@@ -105,7 +95,7 @@ def _reason(info: dict[str, Any]) -> str:
 
 
 def _one_pass(
-    es: Elasticsearch, actions: list[dict[str, Any]], settings: RetrySettings
+    es: Elasticsearch, actions: list[dict[str, Any]], settings: ElasticsearchRetrySettings
 ) -> tuple[int, list[tuple[dict[str, Any], FailedDoc]]]:
     """Send `actions` once; the number that succeeded and the failures paired with their action."""
     by_id = {(a["_op_type"], a["_id"]): a for a in actions}
@@ -131,7 +121,9 @@ def _one_pass(
     return ok_count, failures
 
 
-def write(es: Elasticsearch, actions: Iterable[dict[str, Any]], settings: RetrySettings) -> BulkOutcome:
+def write(
+    es: Elasticsearch, actions: Iterable[dict[str, Any]], settings: ElasticsearchRetrySettings
+) -> BulkOutcome:
     """Bulk-send `actions` (each with `_op_type`, `_index`, `_id`), retrying transient failures.
 
     Returns what succeeded and every document that still failed: permanent failures immediately,

@@ -17,8 +17,8 @@ from typing import Any
 from elasticsearch import Elasticsearch, NotFoundError
 
 from steam_platform.assets.search import bulk
-from steam_platform.assets.search.bulk import RetrySettings
 from steam_platform.assets.search.templates import IndexSpec
+from steam_platform.resources.elasticsearch import ElasticsearchRetrySettings
 
 #: The tail of a versioned index name after the alias: `-v<schema>-<UTC build start>`.
 _GENERATION = re.compile(r"-v[0-9A-Za-z]+-(?P<started>\d{8}t\d{12})")
@@ -31,7 +31,7 @@ class AliasSwapError(RuntimeError):
     """The alias kept moving under a full refresh: other runs swapped it in every round we tried."""
 
 
-def alias_indices(es: Elasticsearch, alias: str, retry: RetrySettings) -> list[str]:
+def alias_indices(es: Elasticsearch, alias: str, retry: ElasticsearchRetrySettings) -> list[str]:
     """The concrete indices behind `alias` (empty when the alias does not exist)."""
     try:
         found = bulk.call(retry, es.indices.get_alias, name=alias)
@@ -82,7 +82,7 @@ def stale_indices(spec: IndexSpec, aliases_of: Mapping[str, Collection[str]], sw
 
 
 def remove_stale_indices(
-    es: Elasticsearch, spec: IndexSpec, swapped_to: str, retry: RetrySettings
+    es: Elasticsearch, spec: IndexSpec, swapped_to: str, retry: ElasticsearchRetrySettings
 ) -> list[str]:
     """Delete the alias's stale indices (see `stale_indices`); the names deleted."""
     # One snapshot of every generation with its aliases: nothing older can become the target again,
@@ -110,7 +110,7 @@ class Swap:
     superseded_by: str | None = None
 
 
-def swap_alias(es: Elasticsearch, spec: IndexSpec, index: str, retry: RetrySettings) -> Swap:
+def swap_alias(es: Elasticsearch, spec: IndexSpec, index: str, retry: ElasticsearchRetrySettings) -> Swap:
     """Point the alias at `index`, unless a newer build is already behind it: never backwards.
 
     A compare-and-swap on the alias's target. Elasticsearch 7.10 has no conditional alias update (a

@@ -29,7 +29,7 @@ from elasticsearch import Elasticsearch, NotFoundError, RequestError
 from elasticsearch.helpers import scan
 
 from steam_platform.assets.search import bulk
-from steam_platform.assets.search.bulk import FailedDoc, RetrySettings
+from steam_platform.assets.search.bulk import FailedDoc
 from steam_platform.assets.search.generations import (
     Swap,
     alias_indices,
@@ -39,6 +39,7 @@ from steam_platform.assets.search.generations import (
     swap_alias,
 )
 from steam_platform.assets.search.templates import IndexSpec
+from steam_platform.resources.elasticsearch import ElasticsearchRetrySettings
 
 Mode = Literal["partition", "full_refresh", "full_refresh_superseded"]
 Docs = list[dict[str, Any]]
@@ -76,7 +77,9 @@ class IndexReport:
     duration_s: float = 0.0
 
 
-def ensure_template(es: Elasticsearch, spec: IndexSpec, replicas: int, retry: RetrySettings) -> None:
+def ensure_template(
+    es: Elasticsearch, spec: IndexSpec, replicas: int, retry: ElasticsearchRetrySettings
+) -> None:
     """Install (or update) the alias's index template; a refused template is a mapping conflict."""
     try:
         bulk.call(retry, es.indices.put_index_template, name=spec.template_name, body=spec.template(replicas))
@@ -102,7 +105,7 @@ def sync_partition(
     index: str,
     dt: str,
     docs: Docs,
-    retry: RetrySettings,
+    retry: ElasticsearchRetrySettings,
 ) -> IndexReport:
     """Upsert one day's documents into `index`, delete that day's documents no longer in the lake."""
     report = IndexReport(alias=spec.alias, index=index, mode="partition", partitions=[dt], rows=len(docs))
@@ -128,7 +131,7 @@ def _build(
     index: str,
     partitions: list[str],
     load: Callable[[str], Docs],
-    retry: RetrySettings,
+    retry: ElasticsearchRetrySettings,
     report: IndexReport,
 ) -> None:
     """Write every partition into `index`, make it searchable and check it holds every row."""
@@ -153,7 +156,7 @@ def _build_and_swap(
     index: str,
     partitions: list[str],
     load: Callable[[str], Docs],
-    retry: RetrySettings,
+    retry: ElasticsearchRetrySettings,
     report: IndexReport,
 ) -> Swap:
     """Build `index` and swap the alias to it; a build overtaken by a newer live one is superseded."""
@@ -175,7 +178,7 @@ def full_refresh(
     spec: IndexSpec,
     partitions: list[str],
     load: Callable[[str], Docs],
-    retry: RetrySettings,
+    retry: ElasticsearchRetrySettings,
 ) -> IndexReport:
     """Build a new index from every partition and swap the alias to it, then drop stale indices.
 
@@ -224,14 +227,14 @@ def sync(
     *,
     replicas: int = 0,
     force_full_refresh: bool = False,
-    retry: RetrySettings | None = None,
+    retry: ElasticsearchRetrySettings | None = None,
 ) -> IndexReport:
     """Bring the alias up to date for partition `dt` (or everything, when a full refresh is due).
 
     Raises `IndexingError` (with the report) when documents were left unwritten, and
     `MappingConflictError` when the cluster refuses the mapping.
     """
-    retry = retry or RetrySettings()
+    retry = retry or ElasticsearchRetrySettings()
     started = time.monotonic()
     ensure_template(es, spec, replicas, retry)
     current = alias_indices(es, spec.alias, retry)

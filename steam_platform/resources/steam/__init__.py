@@ -24,7 +24,7 @@ from steam_platform.resources.steam.errors import (
     SteamUnavailable,
 )
 from steam_platform.resources.steam.parsing import AppDetails, AppListPage, NewsPage, PlayerCount, PlayerGames
-from steam_platform.resources.steam.transport import CallStats, RetrySettings
+from steam_platform.resources.steam.transport import CallStats, SteamRetrySettings
 
 __all__ = [
     "EP_APPDETAILS",
@@ -41,7 +41,6 @@ __all__ = [
     "NewsPage",
     "PlayerCount",
     "PlayerGames",
-    "RetrySettings",
     "SteamAppError",
     "SteamAuthError",
     "SteamBudgetExhausted",
@@ -51,6 +50,7 @@ __all__ = [
     "SteamKeyMissing",
     "SteamMalformedResponse",
     "SteamNotFound",
+    "SteamRetrySettings",
     "SteamSourceError",
     "SteamUnavailable",
 ]

@@ -46,7 +46,7 @@ URL_LOGGERS = ("urllib3.connectionpool", "requests")
 
 
 @dataclass(frozen=True)
-class RetrySettings:
+class SteamRetrySettings:
     """How hard to try before declaring Steam unavailable."""
 
     max_attempts: int = 6
@@ -158,7 +158,7 @@ class SteamTransport:
         api_key: str | None,
         budget: CallBudget,
         store_pace: StorePace,
-        retry: RetrySettings,
+        retry: SteamRetrySettings,
         timeout: tuple[float, float],
         pool_size: int = 8,
         user_agent: str = "steam-platform/0.1 (+https://github.com/)",
