@@ -20,13 +20,18 @@ import os
 import pwd
 import signal
 import subprocess
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import psutil
 
 from steam_devstack.health import poll
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 _PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
@@ -141,6 +146,19 @@ class ManagedProcess:
             os.waitpid(pid, os.WNOHANG)
         self.pid_file.unlink(missing_ok=True)
         return True
+
+
+def concurrently(work: Callable[[T], R], items: Sequence[T]) -> list[R]:
+    """`work(item)` for every item at the same time; results in the order of `items`.
+
+    Stopping is waiting: a server's grace period, a KRaft node waiting for a quorum whose other
+    members are stopping too. Stopped one after the other, three Kafka nodes took ~35 s (the last
+    one waits for a controller that is gone, until it is killed); stopped together, one grace period.
+    """
+    if len(items) <= 1:
+        return [work(item) for item in items]
+    with ThreadPoolExecutor(max_workers=len(items)) as pool:
+        return list(pool.map(work, items))
 
 
 def group_alive(pgid: int) -> bool:

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from steam_devstack.health import port_open
-from steam_devstack.process import ManagedProcess
+from steam_devstack.process import ManagedProcess, concurrently
 
 RUN_USER = "steamstack"
 
@@ -160,4 +160,6 @@ class Service(ABC):
 
     def stop(self) -> list[str]:
         """Stop every process of this service; returns the labels that were running."""
-        return [p.name for p in reversed(self.processes()) if p.stop()]
+        procs = list(reversed(self.processes()))
+        stopped = concurrently(ManagedProcess.stop, procs)
+        return [p.name for p, was_running in zip(procs, stopped, strict=True) if was_running]
