@@ -38,6 +38,7 @@ if __package__ in (None, ""):  # run as a script by spark-submit: make `streamin
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
+from pyspark.sql.streaming import StreamingQuery
 
 from streaming.bronze_pipes import pipes_progress
 from streaming.bronze_stats import BatchStats, BronzeStats, stats_as_dict
@@ -60,6 +61,9 @@ class BronzeJob:
     max_offsets_per_trigger: int | None = None
     fail_on_data_loss: bool = True
     timeout_s: float | None = 1800.0
+    #: Continuous mode: stop once this many seconds passed after the last landed batch with no new
+    #: record (a catch-up run that ends when the topic is drained). None: run until `timeout_s`.
+    idle_stop_s: float | None = None
     #: Extra `kafka.*` consumer options (security protocol, SASL) for production clusters.
     kafka_options: Mapping[str, str] = field(default_factory=dict)
 
@@ -162,14 +166,17 @@ def run_bronze(
 ) -> BronzeStats:
     """Run the query: availableNow (default) returns when everything new has landed.
 
-    In continuous mode it runs until `timeout_s` (None: until stopped) and then stops cleanly.
-    `on_batch_landed(batch_id, stats)` is called after each micro-batch has landed (progress).
+    In continuous mode it runs until `timeout_s` (None: until stopped), or until `idle_stop_s` passed
+    after the last landed batch without a new one, and then stops cleanly. `on_batch_landed(batch_id,
+    stats)` is called after each micro-batch has landed (progress).
     """
     started = time.monotonic()
     batches: dict[int, BatchStats] = {}
+    last_landed: list[float] = []  # when the latest batch finished landing (a micro-batch runs only on data)
 
     def on_batch(batch: DataFrame, batch_id: int) -> None:
         batches[batch_id] = land_batch(batch, batch_id, job.lake_root, job.topic)
+        last_landed[:] = [time.monotonic()]
         if on_batch_landed is not None:
             on_batch_landed(batch_id, batches[batch_id])
 
@@ -185,7 +192,13 @@ def run_bronze(
         writer = writer.trigger(availableNow=True)
     query = writer.start()
     try:
-        finished = query.awaitTermination(int(job.timeout_s)) if job.timeout_s else query.awaitTermination()
+        finished: bool | None
+        if job.continuous_interval and job.idle_stop_s:
+            finished = _await_idle_or_timeout(query, job, started, last_landed)
+        elif job.timeout_s:
+            finished = query.awaitTermination(int(job.timeout_s))
+        else:
+            finished = query.awaitTermination()
     finally:
         if query.isActive:
             query.stop()
@@ -195,6 +208,22 @@ def run_bronze(
     if finished is False and not job.continuous_interval:
         raise BronzeRunError(f"bronze query for {job.topic} did not finish within {job.timeout_s}s")
     return _summarise(job, batches, spark, started)
+
+
+def _await_idle_or_timeout(
+    query: StreamingQuery, job: BronzeJob, started: float, last_landed: list[float]
+) -> bool:
+    """Wait until the query ends (True), `timeout_s` passes, or the topic stays idle `idle_stop_s`
+    after a landed batch (False: the caller stops the query, between batches when idle)."""
+    assert job.idle_stop_s is not None
+    while not query.awaitTermination(1):
+        now = time.monotonic()
+        if job.timeout_s and now - started >= job.timeout_s:
+            return False
+        idle = bool(last_landed) and now - last_landed[0] >= job.idle_stop_s
+        if idle and not query.status.get("isTriggerActive"):
+            return False
+    return True
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -212,6 +241,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--max-offsets-per-trigger", type=int, default=None)
     parser.add_argument("--timeout-s", type=float, default=None, help="stop after this long (default: none)")
+    parser.add_argument(
+        "--idle-stop-s",
+        type=float,
+        default=None,
+        help="with --continuous: stop once no batch landed for this long after one did (default: never)",
+    )
     return parser.parse_args(argv)
 
 
@@ -255,6 +290,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         continuous_interval=args.interval if args.continuous else None,
         max_offsets_per_trigger=args.max_offsets_per_trigger,
         timeout_s=args.timeout_s,
+        idle_stop_s=args.idle_stop_s,
         kafka_options=kafka_options_from_env(),
     )
     with pipes_progress() as progress:

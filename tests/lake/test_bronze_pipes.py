@@ -1,5 +1,6 @@
 """Continuous bronze via Pipes, without servers: the launch command, its environment, the fallbacks."""
 
+import time
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -16,7 +17,7 @@ from steam_platform.assets.lake.continuous import (
 )
 from steam_platform.resources.kafka import KafkaResource
 from steam_platform.resources.s3 import S3Resource
-from streaming.bronze import kafka_options_from_env, parse_args
+from streaming.bronze import BronzeJob, _await_idle_or_timeout, kafka_options_from_env, parse_args
 from streaming.bronze_pipes import EXTRA_ASSET_KEY, PipesProgress, pipes_progress
 from streaming.bronze_stats import BatchStats, BronzeStats, stats_as_dict
 from streaming.environment import BRONZE_KAFKA_OPTIONS_ENV
@@ -160,3 +161,48 @@ def test_a_remote_cluster_gets_the_drivers_reachable_address(tmp_path: Path) -> 
     confs = {remote[i + 1] for i, part in enumerate(remote) if part == "--conf"}
     assert confs == {"spark.driver.host=10.0.0.5", "spark.driver.bindAddress=10.0.0.5"}
     assert remote.index("--conf") < remote.index(str(BRONZE_SCRIPT))
+
+
+def test_a_catch_up_run_passes_its_idle_stop_to_the_job(tmp_path: Path) -> None:
+    (tmp_path / "spark-sql-kafka.jar").write_bytes(b"")
+    config = BronzeContinuousConfig(interval="2 seconds", stop_after_s=300, stop_when_idle_s=15)
+    command = submit_command(
+        config, {"STEAM_SPARK_JARS": str(tmp_path)}, bootstrap="k:9092", lake_root="s3a://b/lake"
+    )
+    args = parse_args(command[command.index(str(BRONZE_SCRIPT)) + 1 :])
+    assert (args.timeout_s, args.idle_stop_s) == (300.0, 15.0)
+    assert parse_args(["--topic", "t", "--bootstrap", "k", "--lake-root", "r"]).idle_stop_s is None
+
+
+class _Query:
+    """A running streaming query as `run_bronze` waits on it: never ends by itself."""
+
+    def __init__(self, trigger_active_for: int = 0) -> None:
+        self.waits = 0
+        self.trigger_active_for = trigger_active_for
+
+    def awaitTermination(self, timeout: int) -> bool:
+        self.waits += 1
+        return False
+
+    @property
+    def status(self) -> dict[str, object]:
+        return {"isTriggerActive": self.waits <= self.trigger_active_for}
+
+
+def _job(**kwargs: Any) -> BronzeJob:
+    return BronzeJob(
+        topic="t", bootstrap_servers="k", lake_root="r", continuous_interval="1 second", **kwargs
+    )
+
+
+def test_idle_stop_waits_for_a_first_batch_and_for_the_running_one() -> None:
+    now = time.monotonic()
+    # Nothing landed yet: only the overall timeout ends the wait, however long the topic is quiet.
+    never_landed = _Query()
+    assert _await_idle_or_timeout(never_landed, _job(idle_stop_s=0.001, timeout_s=0.5), now, []) is False
+    assert never_landed.waits >= 1
+    # Idle since the last batch, but a trigger is running: wait for it before stopping.
+    busy = _Query(trigger_active_for=3)
+    assert _await_idle_or_timeout(busy, _job(idle_stop_s=0.001, timeout_s=None), now, [now - 1]) is False
+    assert busy.waits == 4

@@ -69,7 +69,9 @@ RUN_SCRIPT = Path(__file__).with_name("cluster_lake_run.py")
 #: machine (executors starting, fetching the jars) can take a minute, the late events need another.
 BUILD_BOUND_S = 1200
 EXIT_BOUND_S = 120
-STOP_AFTER_S = 150
+STOP_AFTER_S = 300
+#: ... and it stops as soon as the topic stayed drained this long after its last batch.
+IDLE_STOP_S = 15
 RUN_BOUND_S = 600
 FIRST_BATCH_WAIT_S = 300
 TABLES = (*WAREHOUSE_TABLES, *MART_TABLES)
@@ -355,6 +357,7 @@ def test_pipes_spark_submit_lands_every_event_once_on_the_cluster(
                                 "topic": topic,
                                 "interval": "2 seconds",
                                 "stop_after_s": STOP_AFTER_S,
+                                "stop_when_idle_s": IDLE_STOP_S,
                                 "asset_key": "bronze_player_counts",
                             }
                         }

@@ -30,8 +30,10 @@ from steam_platform.resources.spark import build_pipes_client
 
 pytestmark = pytest.mark.integration
 
-#: The job stops itself after STOP_AFTER_S; the whole Dagster run gets RUN_BOUND_S, then it is killed.
-STOP_AFTER_S = 60
+#: The job stops itself IDLE_STOP_S after its last batch (the late events landed), at the latest after
+#: STOP_AFTER_S; the whole Dagster run gets RUN_BOUND_S, then it is killed.
+IDLE_STOP_S = 10
+STOP_AFTER_S = 240
 RUN_BOUND_S = 300
 FIRST_BATCH_WAIT_S = 180
 ASSET = "bronze_player_counts"
@@ -87,6 +89,7 @@ def test_continuous_bronze_under_pipes_lands_every_event_once_and_reports(
                                 "topic": topic,
                                 "interval": "2 seconds",
                                 "stop_after_s": STOP_AFTER_S,
+                                "stop_when_idle_s": IDLE_STOP_S,
                                 "asset_key": ASSET,
                             }
                         }

@@ -62,6 +62,11 @@ class BronzeContinuousConfig(dg.Config):
         default=None,
         description="Bounded run: stop cleanly after this many seconds and report; None: until terminated.",
     )
+    stop_when_idle_s: float | None = Field(
+        default=None,
+        description="Catch-up run: stop cleanly and report once no batch landed for this many seconds "
+        "after one did (the topic is drained); None: run until `stop_after_s` or terminated.",
+    )
     max_offsets_per_trigger: int | None = Field(default=None, description="Cap on records per batch.")
     asset_key: str | None = Field(
         default=None,
@@ -127,6 +132,8 @@ def submit_command(
     ]
     if config.stop_after_s:
         command += ["--timeout-s", str(config.stop_after_s)]
+    if config.stop_when_idle_s:
+        command += ["--idle-stop-s", str(config.stop_when_idle_s)]
     if config.max_offsets_per_trigger:
         command += ["--max-offsets-per-trigger", str(config.max_offsets_per_trigger)]
     return command
@@ -166,6 +173,7 @@ def bronze_continuous(
     context.log.info(
         f"continuous bronze for {config.topic} every {config.interval} -> {asset_key}"
         + (f", stopping after {config.stop_after_s}s" if config.stop_after_s else "")
+        + (f", or {config.stop_when_idle_s}s after the topic is drained" if config.stop_when_idle_s else "")
     )
     invocation = pipes_subprocess.run(
         context=context,
