@@ -1,8 +1,9 @@
 """The lake layers materialised for some days, in a run's process: in the tests' process or as a child.
 
-`build(resources, days)` runs what `tests/lake/test_lake_pipeline.py` runs: every bronze
-asset, then silver day by day, then the marts day by day, each run required to succeed with every
-check passing.
+`build(resources, days)` materialises every bronze asset, then silver over the days, then the marts
+over the days, each layer in ONE run over the range of days (as a UI backfill or the lake sensor's
+rebuild of several days runs them; `tests/lake/test_lake_pipeline.py` runs them day by day), each
+run required to succeed with every check passing.
 
 As a script it is a Dagster run's process whose Spark session is the driver of an application on
 the stack's standalone cluster (client mode), with the resources the platform's local wiring
@@ -35,6 +36,7 @@ from typing import Any
 import dagster as dg
 
 from steam_platform.assets.lake.bronze import bronze_assets
+from steam_platform.assets.lake.refresh_events import RANGE_END_TAG, RANGE_START_TAG
 from steam_platform.assets.marts.assets import mart_game_daily, mart_news_impact, mart_top_games
 from steam_platform.assets.warehouse.assets import dim_app, fact_assets
 
@@ -44,12 +46,14 @@ MARTS = [mart_game_daily, mart_news_impact, mart_top_games]
 UI_WAIT_S = 60
 
 
-def run(assets: Sequence[Any], resources: Mapping[str, Any], day: date | None = None) -> None:
-    """One materialisation; it and every asset check must succeed."""
+def run(assets: Sequence[Any], resources: Mapping[str, Any], days: Sequence[date] = ()) -> None:
+    """One materialisation (of the range `days`, if any); it and every asset check must succeed."""
+    first, last = (days[0].isoformat(), days[-1].isoformat()) if days else (None, None)
     result = dg.materialize(
         list(assets),
         resources=dict(resources),
-        partition_key=day.isoformat() if day else None,
+        partition_key=first if first == last else None,
+        tags={RANGE_START_TAG: first, RANGE_END_TAG: last} if first != last and first and last else None,
         raise_on_error=False,
     )
     failed = [e for e in result.get_asset_check_evaluations() if not e.passed]
@@ -58,12 +62,10 @@ def run(assets: Sequence[Any], resources: Mapping[str, Any], day: date | None = 
 
 
 def build(resources: Mapping[str, Any], days: Sequence[date]) -> None:
-    """Bronze (everything in the topics), then silver and marts for `days`, as the daily runs do."""
+    """Bronze (everything in the topics), then silver and the marts over `days`, one run per layer."""
     run(bronze_assets, resources)
-    for day in days:
-        run(SILVER, resources, day)
-    for day in days:  # top games needs the previous day's game_daily, news impact the next day's counts
-        run(MARTS, resources, day)
+    run(SILVER, resources, days)
+    run(MARTS, resources, days)
 
 
 def _executor_probe(_: Iterator[Any]) -> Iterator[dict[str, Any]]:

@@ -30,7 +30,7 @@ def lake_s3(s3: S3Resource) -> S3Resource:
     return s3
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def fresh_s3(lake_s3: S3Resource, stack_env: dict[str, str]) -> Callable[..., S3Resource]:
     """Makes a new empty bucket on the same store and returns its resource (an empty lake)."""
 
