@@ -27,8 +27,8 @@ APP_PAYLOAD = (
     "publishers array<string>, genres array<struct<id:string,description:string>>, "
     "release_date struct<coming_soon:boolean,date:string>, price_overview struct<final:long>"
 )
-APP_ATTRIBUTES = (
-    "name",
+#: What a store details answer (`store/api/appdetails`) tells about an app besides its name.
+DETAILS_ATTRIBUTES = (
     "type",
     "is_free",
     "developers",
@@ -37,6 +37,9 @@ APP_ATTRIBUTES = (
     "release_date",
     "price_cents",
 )
+APP_ATTRIBUTES = ("name", *DETAILS_ATTRIBUTES)
+#: The endpoint of the store details in an app event's `source`; the catalogue's carries names only.
+STORE_DETAILS_ENDPOINT = "appdetails"
 
 
 def dedupe_events(bronze: DataFrame) -> DataFrame:
@@ -122,6 +125,7 @@ def _app_observations(bronze: DataFrame) -> DataFrame:
         "observed_at",
         "kafka_partition",
         "kafka_offset",
+        F.col("source").contains(STORE_DETAILS_ENDPOINT).alias("is_details"),
         F.col("p.name").alias("name"),
         F.col("p.type").alias("type"),
         F.col("p.is_free").alias("is_free"),
@@ -136,16 +140,22 @@ def _app_observations(bronze: DataFrame) -> DataFrame:
 def dim_app(bronze: DataFrame) -> DataFrame:
     """App versions with validity (SCD type 2) from every app observation in bronze.
 
-    The catalogue and the store details arrive as separate events that each carry some fields:
-    an attribute an event lacks keeps its last known value (carried forward), so a catalogue
-    refresh does not erase the genres. A new version starts whenever the carried-forward
-    attributes change; `valid_to` is the next version's `valid_from`.
+    The catalogue and the store details arrive as separate events. The catalogue carries names
+    only: the name is the latest any event gave. The store details are a snapshot of the store
+    page: the other attributes are those of the latest details answer as a whole, carried forward
+    through catalogue events (a catalogue refresh does not erase the genres), while a field the
+    latest answer lacks is gone (an app that went free has no price any more). A new version
+    starts whenever these attributes change; `valid_to` is the next version's `valid_from`.
     """
     obs = _app_observations(bronze)
     ordered = Window.partitionBy("appid").orderBy("observed_at", "kafka_partition", "kafka_offset")
     history = ordered.rowsBetween(Window.unboundedPreceding, Window.currentRow)
-    for attr in APP_ATTRIBUTES:
-        obs = obs.withColumn(attr, F.last(attr, ignorenulls=True).over(history))
+    snapshot = F.when(F.col("is_details"), F.struct(*DETAILS_ATTRIBUTES))
+    obs = obs.withColumn("name", F.last("name", ignorenulls=True).over(history)).withColumn(
+        "_details", F.last(snapshot, ignorenulls=True).over(history)
+    )
+    for attr in DETAILS_ATTRIBUTES:
+        obs = obs.withColumn(attr, F.col("_details")[attr])
     obs = obs.withColumn("_state", F.sha2(F.to_json(F.struct(*APP_ATTRIBUTES)), 256))
     changed = F.lag("_state").over(ordered).isNull() | (F.lag("_state").over(ordered) != F.col("_state"))
     versions = obs.withColumn("_changed", changed).where("_changed")
