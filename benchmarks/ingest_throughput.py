@@ -33,7 +33,7 @@ from steam_devstack.stack import LocalStack
 from steam_platform.assets.bus.topics import kafka_topics
 from steam_platform.assets.ingest.common import fetch_each
 from steam_platform.assets.ingest.definitions import player_counts
-from steam_platform.core.constants import TOPIC_PLAYER_COUNTS
+from steam_platform.core import sources
 from steam_platform.core.partitions import hourly_partitions
 from steam_platform.events.envelope import envelope
 from steam_platform.resources.kafka import KafkaResource, OutgoingMessage
@@ -81,7 +81,7 @@ class Bench:
         observed = datetime.now(UTC)
         messages = [
             OutgoingMessage(
-                TOPIC_PLAYER_COUNTS,
+                sources.PLAYER_COUNTS.topic,
                 str(appid),
                 envelope(
                     source="ISteamUserStats/GetNumberOfCurrentPlayers/v1",

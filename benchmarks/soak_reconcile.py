@@ -14,7 +14,7 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 from soak_support import RunWatcher, SearchWatcher
 
-from steam_platform.core.constants import TOPIC_PLAYER_COUNTS
+from steam_platform.core import sources
 
 
 def reconcile(resources: dict[str, Any], runs: RunWatcher, search: SearchWatcher) -> dict[str, Any]:
@@ -90,7 +90,7 @@ def kafka_lag(consumer_config: dict[str, Any], fs: pafs.FileSystem, lake: str) -
     """
     from confluent_kafka import Consumer, TopicPartition
 
-    topic, base = TOPIC_PLAYER_COUNTS, f"{lake}/_checkpoints/bronze_{TOPIC_PLAYER_COUNTS}"
+    topic, base = sources.PLAYER_COUNTS.topic, f"{lake}/_checkpoints/bronze_{sources.PLAYER_COUNTS.topic}"
     try:
         done = fs.get_file_info(pafs.FileSelector(f"{base}/commits", allow_not_found=True))
         batches = [int(i.base_name) for i in done if i.base_name.isdigit()]

@@ -25,7 +25,7 @@ from steam_devstack.process import process_table, service_pids
 from steam_devstack.stack import LocalStack
 from steam_platform.assets.ingest.players import POLL_SLOT_TAG
 from steam_platform.assets.lake.refresh_events import LAKE_RUN_TAG
-from steam_platform.core.constants import TOPIC_PLAYER_COUNTS
+from steam_platform.core import sources
 
 POLL_SCHEDULE = "player_counts_poll"
 ACTIVE = {"QUEUED", "NOT_STARTED", "STARTING", "STARTED", "CANCELING"}
@@ -284,7 +284,7 @@ class RunWatcher:
                 continue
             meta: dict[str, Any] = {k: v.value for k, v in mat.metadata.items()}
             per_topic = meta.get("events_per_topic") or {}
-            apps = int(per_topic.get(TOPIC_PLAYER_COUNTS, meta.get("events_total", 0)))
+            apps = int(per_topic.get(sources.PLAYER_COUNTS.topic, meta.get("events_total", 0)))
             return apps, apps - int(meta.get("apps_not_live", 0)), entry.timestamp
         return None, None, None
 

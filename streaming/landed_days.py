@@ -3,7 +3,9 @@
 A landing (one run of the bronze job) writes micro-batches; the silver partitions it affects are
 the observation days (`dt`) of the rows it landed, except for news: a post belongs to the day it
 was published, which can be days before it was observed (a backfill of last month's news lands
-today). The Dagster sensor that follows bronze reads this list from the landing's metadata.
+today). Which topics count publication days is the caller's to say (`by_publication`, from the
+platform's source registry: `streaming/` does not import the platform). The Dagster sensor that
+follows bronze reads this list from the landing's metadata.
 """
 
 from __future__ import annotations
@@ -18,22 +20,23 @@ from streaming.envelope_schema import BRONZE_SCHEMA
 from streaming.lake_paths import bronze_path
 from streaming.tables_io import read_table
 
-#: Topics whose silver day is the day an item was published, not the day it was observed.
-PUBLISHED_DAY_TOPICS = frozenset({"steam.news"})
 
-
-def _silver_day(topic: str) -> Column:
-    if topic in PUBLISHED_DAY_TOPICS:
+def _silver_day(by_publication: bool) -> Column:
+    if by_publication:
         return F.to_date(F.timestamp_seconds(F.get_json_object("payload", "$.date").cast("long")))
     return F.col("dt")
 
 
-def landed_days(spark: SparkSession, lake_root: str, topic: str, batch_ids: Sequence[int]) -> list[date]:
-    """The silver days touched by the bronze rows of `batch_ids` (sorted; empty when none landed)."""
+def landed_days(
+    spark: SparkSession, lake_root: str, topic: str, batch_ids: Sequence[int], *, by_publication: bool
+) -> list[date]:
+    """The silver days touched by the bronze rows of `batch_ids` (sorted; empty when none landed):
+    the days their items were published (payload `date`) when `by_publication`, else the days they
+    were observed."""
     if not batch_ids:
         return []
     landed = read_table(spark, bronze_path(lake_root, topic), BRONZE_SCHEMA).where(
         F.col("batch_id").isin(list(batch_ids))
     )
-    days = landed.select(_silver_day(topic).alias("day")).where(F.col("day").isNotNull()).distinct()
+    days = landed.select(_silver_day(by_publication).alias("day")).where(F.col("day").isNotNull()).distinct()
     return sorted(row.day for row in days.collect())

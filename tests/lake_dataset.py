@@ -21,7 +21,7 @@ from lake_support import (
     playtime_message,
 )
 
-from steam_platform.core.constants import TOPIC_APPS, TOPIC_NEWS, TOPIC_PLAYER_COUNTS, TOPIC_PLAYTIME
+from steam_platform.core import sources
 from steam_platform.resources.kafka import OutgoingMessage
 
 ALPHA, BETA, GAMMA = 9_000_001, 9_000_002, 9_000_003
@@ -77,18 +77,23 @@ def posts() -> list[Post]:
 
 def messages() -> list[OutgoingMessage]:
     """Everything to produce, with duplicates as a producer retry / re-observation would make them."""
-    counts = [player_count_message(TOPIC_PLAYER_COUNTS, s.appid, s.at, s.count) for s in samples()]
+    counts = [player_count_message(sources.PLAYER_COUNTS.topic, s.appid, s.at, s.count) for s in samples()]
     news = [
         news_message(
-            TOPIC_NEWS, p.appid, p.gid, p.published, p.observed, contents="[b]Big[/b] patch &amp; fixes"
+            sources.NEWS.topic,
+            p.appid,
+            p.gid,
+            p.published,
+            p.observed,
+            contents="[b]Big[/b] patch &amp; fixes",
         )
         for p in posts()
     ]
     news.append(news[2])  # the same post seen again: same event_id
     apps = [
-        app_message(TOPIC_APPS, ALPHA, at("2026-10-01T00:05"), SRC_CATALOG, name="Alpha"),
+        app_message(sources.APPS.topic, ALPHA, at("2026-10-01T00:05"), SRC_CATALOG, name="Alpha"),
         app_message(
-            TOPIC_APPS,
+            sources.APPS.topic,
             ALPHA,
             at("2026-10-01T00:10"),
             SRC_DETAILS,
@@ -101,15 +106,23 @@ def messages() -> list[OutgoingMessage]:
             release_date={"coming_soon": False, "date": "1 Jan, 2020"},
             price_overview={"currency": "USD", "initial": 1999, "final": 999},
         ),
-        app_message(TOPIC_APPS, ALPHA, at("2026-10-02T00:05"), SRC_CATALOG, name="Alpha Remastered"),
-        app_message(TOPIC_APPS, ALPHA, at("2026-10-03T00:05"), SRC_CATALOG, name="Alpha Remastered"),
+        app_message(sources.APPS.topic, ALPHA, at("2026-10-02T00:05"), SRC_CATALOG, name="Alpha Remastered"),
+        app_message(sources.APPS.topic, ALPHA, at("2026-10-03T00:05"), SRC_CATALOG, name="Alpha Remastered"),
         app_message(
-            TOPIC_APPS, BETA, at("2026-10-01T00:05"), SRC_DETAILS, name="Beta", type="game", is_free=True
+            sources.APPS.topic,
+            BETA,
+            at("2026-10-01T00:05"),
+            SRC_DETAILS,
+            name="Beta",
+            type="game",
+            is_free=True,
         ),
-        app_message(TOPIC_APPS, GAMMA, at("2026-10-01T00:05"), SRC_CATALOG, name="Gamma"),
+        app_message(sources.APPS.topic, GAMMA, at("2026-10-01T00:05"), SRC_CATALOG, name="Gamma"),
     ]
     playtime = [
-        playtime_message(TOPIC_PLAYTIME, "76561190000000001", ALPHA, at(f"2026-10-0{d}T12:00"), 100 * d)
+        playtime_message(
+            sources.PLAYTIME.topic, "76561190000000001", ALPHA, at(f"2026-10-0{d}T12:00"), 100 * d
+        )
         for d in (1, 2, 3)
     ]
     return [*counts, counts[5], *news, *apps, *playtime]  # counts[5] twice: a producer retry

@@ -1,4 +1,5 @@
-"""Names shared across layers: asset groups and Kafka topics."""
+"""Names shared across layers: asset groups (Kafka topics are declared with their sources in
+`steam_platform/core/sources.py`)."""
 
 from __future__ import annotations
 
@@ -10,12 +11,3 @@ GROUP_LAKE: Final = "lake"
 GROUP_WAREHOUSE: Final = "warehouse"
 GROUP_MARTS: Final = "marts"
 GROUP_SEARCH: Final = "search"
-
-TOPIC_PLAYER_COUNTS: Final = "steam.player_counts"
-TOPIC_NEWS: Final = "steam.news"
-TOPIC_APPS: Final = "steam.apps"
-TOPIC_PLAYTIME: Final = "steam.playtime"
-TOPIC_DLQ: Final = "steam.dlq"
-
-DATA_TOPICS: Final = (TOPIC_PLAYER_COUNTS, TOPIC_NEWS, TOPIC_APPS, TOPIC_PLAYTIME)
-ALL_TOPICS: Final = (*DATA_TOPICS, TOPIC_DLQ)

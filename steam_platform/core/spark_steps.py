@@ -1,7 +1,6 @@
-"""What the lake, warehouse and mart assets share: the Spark pool, retries, backfill policy,
-partition days, metadata and check helpers."""
+"""What the lake, warehouse and mart assets share: the Spark pool, retries, partition days,
+metadata and check helpers (their backfill policy: `core/backfill.py`)."""
 
-import warnings
 from datetime import date
 from typing import Any
 
@@ -20,11 +19,6 @@ POOL_SPARK = "spark"
 SPARK_RETRY = dg.RetryPolicy(
     max_retries=1, delay=30, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS
 )
-#: A backfill of N days of a Spark layer is one run (one Spark session), not N start-ups.
-SPARK_BACKFILL = dg.BackfillPolicy.single_run()
-# Dagster 1.13 flags the `backfill_policy` argument of `@asset` as beta on every code load; the
-# policy itself is stable API. Silence exactly that notice, nothing else.
-warnings.filterwarnings("ignore", message="Parameter `backfill_policy`", category=dg.BetaWarning)
 
 
 def session(pyspark: Any) -> SparkSession:

@@ -2,6 +2,8 @@
 
 Payloads stay Steam's objects (extra fields pass through untouched); these models only check what
 downstream stages rely on. A payload that fails goes to the dead-letter topic with the reason.
+Which model a topic's payloads meet is its source's `payload_contract` (the class name, see
+`steam_platform/core/sources.py`): a new source's model is a new `_SteamObject` subclass here.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from steam_platform.core.constants import TOPIC_APPS, TOPIC_NEWS, TOPIC_PLAYER_COUNTS, TOPIC_PLAYTIME
+from steam_platform.core.sources import SOURCES
 
 
 class _SteamObject(BaseModel):
@@ -65,12 +67,17 @@ class PlaytimePayload(_SteamObject):
         return value
 
 
-CONTRACTS: dict[str, type[_SteamObject]] = {
-    TOPIC_PLAYER_COUNTS: PlayerCountPayload,
-    TOPIC_NEWS: NewsPayload,
-    TOPIC_APPS: AppPayload,
-    TOPIC_PLAYTIME: PlaytimePayload,
-}
+def _contracts() -> dict[str, type[_SteamObject]]:
+    """Each source's topic -> the model its `payload_contract` names (a missing one fails the load)."""
+    models = {model.__name__: model for model in _SteamObject.__subclasses__()}
+    missing = sorted({s.payload_contract for s in SOURCES} - set(models))
+    if missing:
+        raise LookupError(f"payload contracts named by sources but not defined here: {', '.join(missing)}")
+    return {source.topic: models[source.payload_contract] for source in SOURCES}
+
+
+#: topic -> the payload contract its events must meet.
+CONTRACTS: dict[str, type[_SteamObject]] = _contracts()
 
 
 def validation_error(topic: str, payload: dict[str, Any]) -> str | None:

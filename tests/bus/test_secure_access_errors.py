@@ -29,7 +29,7 @@ from steam_devstack.services.kafka_tls import FOLDER, make_ca
 from steam_devstack.stack import LocalStack
 from steam_platform.assets.bus.audit import read_topic
 from steam_platform.assets.ingest.definitions import news
-from steam_platform.core.constants import TOPIC_NEWS
+from steam_platform.core import sources
 from steam_platform.core.settings import Environment
 from steam_platform.core.tracked import load_tracked
 from steam_platform.events.envelope import make_event_id
@@ -92,9 +92,9 @@ def _everything_shown(result: dg.ExecuteInProcessResult, caplog: Any, capfd: Any
 
 def _counts(kafka: KafkaResource, ids: set[str]) -> dict[str, int]:
     """How often each of `ids` is in the news topic (0 when the topic does not exist yet)."""
-    if TOPIC_NEWS not in kafka.admin().list_topics(timeout=30).topics:
+    if sources.NEWS.topic not in kafka.admin().list_topics(timeout=30).topics:
         return dict.fromkeys(ids, 0)
-    readout = read_topic(kafka, TOPIC_NEWS, timeout_s=120)
+    readout = read_topic(kafka, sources.NEWS.topic, timeout_s=120)
     assert readout.complete
     return {i: readout.per_id[i] for i in ids}
 
@@ -154,7 +154,7 @@ def test_every_client_helper_reports_a_refusal_the_same_way(kafka_cluster: Local
         lambda k: k.check_access(),
         lambda k: k.ensure_topics([]),
         lambda k: k.produce_all([]),
-        lambda k: read_topic(k, TOPIC_NEWS, timeout_s=30),
+        lambda k: read_topic(k, sources.NEWS.topic, timeout_s=30),
     ):
         kafka = stack_kafka(kafka_cluster, sasl_username="nobody")
         started = time.monotonic()

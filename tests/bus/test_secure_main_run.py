@@ -24,7 +24,7 @@ from steam_devstack.kafka_drill import stack_kafka
 from steam_devstack.paths import REPO_ROOT
 from steam_devstack.stack import LocalStack
 from steam_platform.assets.bus.audit import read_topic
-from steam_platform.core.constants import TOPIC_PLAYER_COUNTS
+from steam_platform.core import sources
 
 pytestmark = [pytest.mark.kafka_security, pytest.mark.integration]
 
@@ -95,7 +95,7 @@ def test_the_main_command_runs_end_to_end_against_the_sasl_ssl_cluster(
     # What the producer delivered over SASL_SSL is what Spark's Kafka source (SCRAM + PEM trust
     # store) landed in bronze: every record of the topic, each offset once.
     env = LocalStack(state).endpoints()
-    readout = read_topic(stack_kafka(kafka_cluster), TOPIC_PLAYER_COUNTS, timeout_s=120)
+    readout = read_topic(stack_kafka(kafka_cluster), sources.PLAYER_COUNTS.topic, timeout_s=120)
     assert readout.complete and readout.records > 0
     ingest = _latest_metadata(state, env, "player_counts")
     assert int(str(ingest["events_total"])) > 0

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from steam_platform.core.constants import TOPIC_DLQ, TOPIC_NEWS, TOPIC_PLAYER_COUNTS, TOPIC_PLAYTIME
+from steam_platform.core import sources
 from steam_platform.events.dead_letter import dead_letter
 from steam_platform.events.envelope import envelope, make_event_id
 from steam_platform.events.payloads import validation_error
@@ -50,13 +50,17 @@ def test_naive_timestamps_are_rejected() -> None:
 @pytest.mark.parametrize(
     ("topic", "payload", "problem"),
     [
-        (TOPIC_PLAYER_COUNTS, {"appid": 730, "result": 1, "player_count": 5}, None),
-        (TOPIC_PLAYER_COUNTS, {"appid": 730, "result": 1, "player_count": -5}, "player_count"),
-        (TOPIC_PLAYER_COUNTS, {"result": 1}, "appid"),
-        (TOPIC_NEWS, {"gid": "5123", "appid": 1, "title": "t", "url": "u", "date": 1}, None),
-        (TOPIC_NEWS, {"gid": "abc", "appid": 1, "title": "t", "url": "u", "date": 1}, "gid"),
-        (TOPIC_PLAYTIME, {"steamid": "76561197960287930", "appid": 1, "playtime_forever": 3}, None),
-        (TOPIC_PLAYTIME, {"steamid": 76561197960287930, "appid": 1, "playtime_forever": 3}, "steamid"),
+        (sources.PLAYER_COUNTS.topic, {"appid": 730, "result": 1, "player_count": 5}, None),
+        (sources.PLAYER_COUNTS.topic, {"appid": 730, "result": 1, "player_count": -5}, "player_count"),
+        (sources.PLAYER_COUNTS.topic, {"result": 1}, "appid"),
+        (sources.NEWS.topic, {"gid": "5123", "appid": 1, "title": "t", "url": "u", "date": 1}, None),
+        (sources.NEWS.topic, {"gid": "abc", "appid": 1, "title": "t", "url": "u", "date": 1}, "gid"),
+        (sources.PLAYTIME.topic, {"steamid": "76561197960287930", "appid": 1, "playtime_forever": 3}, None),
+        (
+            sources.PLAYTIME.topic,
+            {"steamid": 76561197960287930, "appid": 1, "playtime_forever": 3},
+            "steamid",
+        ),
     ],
 )
 def test_payload_contracts(topic: str, payload: dict[str, object], problem: str | None) -> None:
@@ -69,11 +73,11 @@ def test_payload_contracts(topic: str, payload: dict[str, object], problem: str 
 
 def test_dead_letter_keeps_bytes_and_says_why() -> None:
     record = dead_letter(
-        intended_topic=TOPIC_NEWS, key="730", value=b"{bad", reason="gid: bad", source="news"
+        intended_topic=sources.NEWS.topic, key="730", value=b"{bad", reason="gid: bad", source="news"
     )
-    assert record.topic == TOPIC_DLQ and record.value == b"{bad" and record.key == "730"
+    assert record.topic == sources.DEAD_LETTER_TOPIC and record.value == b"{bad" and record.key == "730"
     assert dict(record.headers) == {
         "dlq.reason": b"gid: bad",
-        "dlq.intended_topic": TOPIC_NEWS.encode(),
+        "dlq.intended_topic": sources.NEWS.topic.encode(),
         "dlq.source": b"news",
     }

@@ -28,13 +28,7 @@ from steam_platform.assets.ingest.definitions import (
     player_counts,
 )
 from steam_platform.assets.ingest.players import POLL_SLOT_TAG, poll_slot
-from steam_platform.core.constants import (
-    TOPIC_APPS,
-    TOPIC_DLQ,
-    TOPIC_NEWS,
-    TOPIC_PLAYER_COUNTS,
-    TOPIC_PLAYTIME,
-)
+from steam_platform.core import sources
 from steam_platform.core.partitions import daily_partitions, hourly_partitions
 from steam_platform.core.tracked import load_tracked
 from steam_platform.events.envelope import make_event_id
@@ -70,17 +64,23 @@ def test_player_counts_spread_over_partitions_nothing_lost_and_ids_stable(
     assert len(apps) >= 100
     partition, slot = _current_hour()
     resources = {"steam": sim.steam(tmp_path), "kafka": kafka}
-    window = TopicWindow(kafka, TOPIC_PLAYER_COUNTS)
+    window = TopicWindow(kafka, sources.PLAYER_COUNTS.topic)
     first = dg.materialize(
         [player_counts], partition_key=partition, resources=resources, tags={POLL_SLOT_TAG: slot}
     )
     assert first.success
     meta = _meta(first, "player_counts")
-    records = window.records(TOPIC_PLAYER_COUNTS)
+    records = window.records(sources.PLAYER_COUNTS.topic)
 
-    assert meta["events_per_topic"] == {TOPIC_PLAYER_COUNTS: len(apps)} == {TOPIC_PLAYER_COUNTS: len(records)}
+    assert (
+        meta["events_per_topic"]
+        == {sources.PLAYER_COUNTS.topic: len(apps)}
+        == {sources.PLAYER_COUNTS.topic: len(records)}
+    )
     per_partition = Counter(r.partition for r in records)
-    assert {int(p): n for p, n in meta["events_per_partition"][TOPIC_PLAYER_COUNTS].items()} == per_partition
+    assert {
+        int(p): n for p, n in meta["events_per_partition"][sources.PLAYER_COUNTS.topic].items()
+    } == per_partition
     assert sorted(per_partition) == list(range(6)), per_partition
     assert max(per_partition.values()) <= 2 * len(records) / 6, per_partition
     assert (
@@ -98,12 +98,12 @@ def test_player_counts_spread_over_partitions_nothing_lost_and_ids_stable(
             "ISteamUserStats/GetNumberOfCurrentPlayers/v1", int(record.key), slot
         )
 
-    again = TopicWindow(kafka, TOPIC_PLAYER_COUNTS)
+    again = TopicWindow(kafka, sources.PLAYER_COUNTS.topic)
     rerun = dg.materialize(
         [player_counts], partition_key=partition, resources=resources, tags={POLL_SLOT_TAG: slot}
     )
     assert rerun.success
-    assert sorted(r.value["event_id"] for r in again.records(TOPIC_PLAYER_COUNTS)) == sorted(
+    assert sorted(r.value["event_id"] for r in again.records(sources.PLAYER_COUNTS.topic)) == sorted(
         r.value["event_id"] for r in records
     )
 
@@ -136,7 +136,7 @@ def test_429_storm_with_and_without_retry_after_completes_within_budget(
     budget = 400
     partition, slot = _current_hour()
     steam = sim.steam(tmp_path, daily_call_budget=budget, max_attempts=12)
-    window = TopicWindow(kafka, TOPIC_PLAYER_COUNTS)
+    window = TopicWindow(kafka, sources.PLAYER_COUNTS.topic)
     result = dg.materialize(
         [player_counts],
         partition_key=partition,
@@ -151,7 +151,7 @@ def test_429_storm_with_and_without_retry_after_completes_within_budget(
     assert meta["steam_calls"] == calls <= budget
     assert meta["budget_used_today"] == calls
     assert meta["skipped_count"] == 0
-    assert len(window.records(TOPIC_PLAYER_COUNTS)) == len(apps)
+    assert len(window.records(sources.PLAYER_COUNTS.topic)) == len(apps)
 
 
 def test_malformed_json_skips_that_app_and_the_run_goes_on(
@@ -166,7 +166,7 @@ def test_malformed_json_skips_that_app_and_the_run_goes_on(
         ]
     )
     partition, slot = _current_hour()
-    window = TopicWindow(kafka, TOPIC_PLAYER_COUNTS)
+    window = TopicWindow(kafka, sources.PLAYER_COUNTS.topic)
     result = dg.materialize(
         [player_counts],
         partition_key=partition,
@@ -179,7 +179,7 @@ def test_malformed_json_skips_that_app_and_the_run_goes_on(
     assert set(skipped) == {str(a) for a in [*broken, apps[2]]}
     assert all(reason.startswith("malformed_response") for reason in skipped.values())
     assert meta["skipped_reasons"] == {"malformed_response": 3}
-    records = window.records(TOPIC_PLAYER_COUNTS)
+    records = window.records(sources.PLAYER_COUNTS.topic)
     assert len(records) == len(apps) - 3 and str(apps[0]) not in {r.key for r in records}
 
 
@@ -222,14 +222,14 @@ def test_player_activity_and_apps_with_a_key(sim: SimAdmin, kafka: KafkaResource
     partition, _ = _current_hour()
     day = daily_partitions.get_partition_key_for_timestamp(datetime.now(UTC).timestamp())
     resources = {"steam": sim.steam(tmp_path), "kafka": kafka}
-    window = TopicWindow(kafka, TOPIC_PLAYTIME, TOPIC_APPS)
+    window = TopicWindow(kafka, sources.PLAYTIME.topic, sources.APPS.topic)
     activity = dg.materialize([player_activity], partition_key=partition, resources=resources)
     apps = dg.materialize([app_catalog, app_details], partition_key=day, resources=resources)
     assert activity.success and apps.success
 
     meta = _meta(activity, "player_activity")
-    playtime = window.records(TOPIC_PLAYTIME)
-    assert meta["events_per_topic"] == {TOPIC_PLAYTIME: len(playtime)} and playtime
+    playtime = window.records(sources.PLAYTIME.topic)
+    assert meta["events_per_topic"] == {sources.PLAYTIME.topic: len(playtime)} and playtime
     private = meta["players_not_visible"]
     assert 0 < private < len(tracked.players)
     assert {r.key for r in playtime} <= set(tracked.players)
@@ -237,13 +237,15 @@ def test_player_activity_and_apps_with_a_key(sim: SimAdmin, kafka: KafkaResource
     assert all(r.value["payload"]["steamid"] == r.key and isinstance(r.key, str) for r in playtime)
     assert len({r.partition for r in playtime}) > 1
 
-    app_records = window.records(TOPIC_APPS)
+    app_records = window.records(sources.APPS.topic)
     catalog_meta, details_meta = _meta(apps, "app_catalog"), _meta(apps, "app_details")
     assert catalog_meta["pages"] >= 1 and details_meta["apps_tracked"] == len(tracked.apps)
     by_source = Counter(r.value["source"] for r in app_records)
-    assert by_source["IStoreService/GetAppList/v1"] == catalog_meta["events_per_topic"][TOPIC_APPS]
-    assert by_source["store/api/appdetails"] == details_meta["events_per_topic"][TOPIC_APPS]
-    assert details_meta["events_per_topic"][TOPIC_APPS] + details_meta["skipped_count"] == len(tracked.apps)
+    assert by_source["IStoreService/GetAppList/v1"] == catalog_meta["events_per_topic"][sources.APPS.topic]
+    assert by_source["store/api/appdetails"] == details_meta["events_per_topic"][sources.APPS.topic]
+    assert details_meta["events_per_topic"][sources.APPS.topic] + details_meta["skipped_count"] == len(
+        tracked.apps
+    )
     assert sim.calls()["by_endpoint"]["store/appdetails"] == len(tracked.apps)
     events_text = "\n".join(str(e) for e in [*activity.all_events, *apps.all_events])
     assert sim.api_key not in events_text  # the key was used, and is in no event or metadata
@@ -282,13 +284,13 @@ def test_seven_day_news_backfill_produces_every_post_of_each_day(
                 expected[item["gid"]] = day_key
     assert len(set(expected.values())) >= 5  # news on most days of the week
 
-    window = TopicWindow(kafka, TOPIC_NEWS)
+    window = TopicWindow(kafka, sources.NEWS.topic)
     for day in days:
         result = dg.materialize(
             [news], partition_key=day.strftime("%Y-%m-%d"), resources={"steam": steam, "kafka": kafka}
         )
         assert result.success
-    records = window.records(TOPIC_NEWS)
+    records = window.records(sources.NEWS.topic)
     got = {r.value["payload"]["gid"]: r.value["partition_key"] for r in records}
     assert got == expected
     assert len(records) == len(expected)  # no duplicates across day boundaries
@@ -303,15 +305,18 @@ def test_seven_day_news_backfill_produces_every_post_of_each_day(
 def test_invalid_payloads_go_to_the_dlq_with_the_reason(kafka: KafkaResource) -> None:
     from steam_platform.assets.ingest.common import EventBatch
 
-    batch = EventBatch(TOPIC_NEWS, "ISteamNews/GetNewsForApp/v2", "2026-11-01")
+    batch = EventBatch(sources.NEWS.topic, "ISteamNews/GetNewsForApp/v2", "2026-11-01")
     now = datetime.now(UTC)
     batch.add("570", ("1",), {"gid": "1", "appid": 570, "title": "ok", "url": "u", "date": 5}, now)
     batch.add("570", ("x",), {"gid": "not-a-number", "appid": 570, "title": "t", "url": "u", "date": 5}, now)
-    window = TopicWindow(kafka, TOPIC_NEWS, TOPIC_DLQ)
+    window = TopicWindow(kafka, sources.NEWS.topic, sources.DEAD_LETTER_TOPIC)
     summary = kafka.produce_all(batch.messages)
-    assert summary.per_topic() == {TOPIC_NEWS: 1, TOPIC_DLQ: 1} and batch.dead_lettered == 1
-    (dead,) = window.records(TOPIC_DLQ)
-    assert dead.headers["dlq.intended_topic"] == TOPIC_NEWS
+    assert (
+        summary.per_topic() == {sources.NEWS.topic: 1, sources.DEAD_LETTER_TOPIC: 1}
+        and batch.dead_lettered == 1
+    )
+    (dead,) = window.records(sources.DEAD_LETTER_TOPIC)
+    assert dead.headers["dlq.intended_topic"] == sources.NEWS.topic
     assert "gid" in dead.headers["dlq.reason"] and dead.key == "570"
     assert dead.value["payload"]["gid"] == "not-a-number"  # nothing lost: the whole envelope is kept
 
@@ -335,7 +340,7 @@ def test_runs_fail_only_when_steam_is_down_or_the_budget_is_used_up(
     assert sim.calls()["total"] <= (CONSECUTIVE_UNAVAILABLE_LIMIT + 2 * workers) * 2  # stopped early
 
     sim.reset()
-    window = TopicWindow(kafka, TOPIC_PLAYER_COUNTS)
+    window = TopicWindow(kafka, sources.PLAYER_COUNTS.topic)
     exhausted = dg.materialize(
         [player_counts],
         partition_key=partition,
@@ -347,7 +352,7 @@ def test_runs_fail_only_when_steam_is_down_or_the_budget_is_used_up(
     failure = next(e for e in exhausted.all_events if e.is_step_failure)
     assert "budget_exhausted" in failure.step_failure_data.error.to_string()
     assert sim.calls()["total"] == 30
-    assert len(window.records(TOPIC_PLAYER_COUNTS)) == 30  # what was fetched was still produced
+    assert len(window.records(sources.PLAYER_COUNTS.topic)) == 30  # what was fetched was still produced
 
 
 def test_a_schedule_on_a_fresh_broker_creates_the_topics_it_needs(
@@ -362,7 +367,7 @@ def test_a_schedule_on_a_fresh_broker_creates_the_topics_it_needs(
     try:
         env = fresh.up()
         kafka = KafkaResource(bootstrap_servers=env["KAFKA_BOOTSTRAP_SERVERS"])
-        assert TOPIC_NEWS not in kafka.admin().list_topics(timeout=30).topics
+        assert sources.NEWS.topic not in kafka.admin().list_topics(timeout=30).topics
 
         day = (datetime.now(UTC) - timedelta(days=1)).strftime("%Y-%m-%d")  # a whole day of news
         result = dg.materialize(
@@ -370,10 +375,13 @@ def test_a_schedule_on_a_fresh_broker_creates_the_topics_it_needs(
         )
 
         assert result.success
-        topic = kafka.admin().list_topics(timeout=30).topics[TOPIC_NEWS]
+        topic = kafka.admin().list_topics(timeout=30).topics[sources.NEWS.topic]
         assert len(topic.partitions) == 6
-        produced = _meta(result, "news")["events_per_topic"][TOPIC_NEWS]
+        produced = _meta(result, "news")["events_per_topic"][sources.NEWS.topic]
         assert produced > 0
-        assert len(read_between(kafka, TOPIC_NEWS, {}, watermarks(kafka, TOPIC_NEWS))) == produced
+        assert (
+            len(read_between(kafka, sources.NEWS.topic, {}, watermarks(kafka, sources.NEWS.topic)))
+            == produced
+        )
     finally:
         fresh.down(purge=True)

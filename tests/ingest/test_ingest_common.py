@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import pytest
 
 from steam_platform.assets.ingest.common import CONSECUTIVE_UNAVAILABLE_LIMIT, EventBatch, fetch_each
-from steam_platform.core.constants import TOPIC_DLQ, TOPIC_PLAYER_COUNTS
+from steam_platform.core import sources
 from steam_platform.events.envelope import make_event_id
 from steam_platform.resources.kafka import KafkaResource
 from steam_platform.resources.steam import (
@@ -22,20 +22,20 @@ SOURCE = "ISteamUserStats/GetNumberOfCurrentPlayers/v1"
 
 
 def test_event_batch_keys_ids_and_dead_letters() -> None:
-    batch = EventBatch(TOPIC_PLAYER_COUNTS, SOURCE, "2026-11-25-10:00")
+    batch = EventBatch(sources.PLAYER_COUNTS.topic, SOURCE, "2026-11-25-10:00")
     now = datetime(2026, 11, 25, 10, 21, tzinfo=UTC)
     batch.add("730", (730, "slot"), {"appid": 730, "result": 1, "player_count": 5}, now)
     batch.add("0", (0, "slot"), {"appid": 0, "result": 1, "player_count": -1}, now)
     good, dead = batch.messages
     assert (good.topic, good.key, batch.event_ids) == (
-        TOPIC_PLAYER_COUNTS,
+        sources.PLAYER_COUNTS.topic,
         "730",
         [make_event_id(SOURCE, 730, "slot")],
     )
-    assert dead.topic == TOPIC_DLQ and batch.dead_lettered == 1
+    assert dead.topic == sources.DEAD_LETTER_TOPIC and batch.dead_lettered == 1
     headers = dict(dead.headers)
     assert b"appid" in headers["dlq.reason"] and b"player_count" in headers["dlq.reason"]
-    assert headers["dlq.intended_topic"] == TOPIC_PLAYER_COUNTS.encode()
+    assert headers["dlq.intended_topic"] == sources.PLAYER_COUNTS.topic.encode()
 
 
 def test_fetch_each_isolates_item_errors() -> None:

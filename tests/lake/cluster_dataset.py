@@ -25,7 +25,7 @@ from lake_support import (
     raw_message,
 )
 
-from steam_platform.core.constants import TOPIC_APPS, TOPIC_NEWS, TOPIC_PLAYER_COUNTS, TOPIC_PLAYTIME
+from steam_platform.core import sources
 from steam_platform.resources.kafka import OutgoingMessage
 
 APPS = (9_300_001, 9_300_002, 9_300_003, 9_300_004)
@@ -49,8 +49,8 @@ def player_counts() -> list[OutgoingMessage]:
         for appid in APPS:
             for moment in moments:
                 count = _count(appid, moment.hour, moment.day) + moment.minute
-                out.append(player_count_message(TOPIC_PLAYER_COUNTS, appid, moment, count))
-    out.append(player_count_message(TOPIC_PLAYER_COUNTS, APPS[2], at("2026-11-17T10:10"), None))
+                out.append(player_count_message(sources.PLAYER_COUNTS.topic, appid, moment, count))
+    out.append(player_count_message(sources.PLAYER_COUNTS.topic, APPS[2], at("2026-11-17T10:10"), None))
     return out
 
 
@@ -63,7 +63,7 @@ def news() -> list[OutgoingMessage]:
     ]
     out = [
         news_message(
-            TOPIC_NEWS, appid, gid, at(published), at(observed), contents="<p>Patch</p> [b]notes[/b]"
+            sources.NEWS.topic, appid, gid, at(published), at(observed), contents="<p>Patch</p> [b]notes[/b]"
         )
         for gid, appid, published, observed in posts
     ]
@@ -74,9 +74,9 @@ def news() -> list[OutgoingMessage]:
 def apps() -> list[OutgoingMessage]:
     first, second, third, fourth = APPS
     return [
-        app_message(TOPIC_APPS, first, at("2026-11-16T00:05"), SRC_CATALOG, name="Cluster One"),
+        app_message(sources.APPS.topic, first, at("2026-11-16T00:05"), SRC_CATALOG, name="Cluster One"),
         app_message(
-            TOPIC_APPS,
+            sources.APPS.topic,
             first,
             at("2026-11-16T00:10"),
             SRC_DETAILS,
@@ -89,18 +89,28 @@ def apps() -> list[OutgoingMessage]:
             release_date={"coming_soon": False, "date": "1 Jan, 2021"},
             price_overview={"currency": "USD", "initial": 2999, "final": 1499},
         ),
-        app_message(TOPIC_APPS, first, at("2026-11-17T00:05"), SRC_CATALOG, name="Cluster One Deluxe"),
         app_message(
-            TOPIC_APPS, second, at("2026-11-16T00:05"), SRC_DETAILS, name="Two", type="game", is_free=True
+            sources.APPS.topic, first, at("2026-11-17T00:05"), SRC_CATALOG, name="Cluster One Deluxe"
         ),
-        app_message(TOPIC_APPS, third, at("2026-11-16T00:05"), SRC_CATALOG, name="Three"),
-        app_message(TOPIC_APPS, fourth, at("2026-11-18T00:05"), SRC_CATALOG, name="Four"),
+        app_message(
+            sources.APPS.topic,
+            second,
+            at("2026-11-16T00:05"),
+            SRC_DETAILS,
+            name="Two",
+            type="game",
+            is_free=True,
+        ),
+        app_message(sources.APPS.topic, third, at("2026-11-16T00:05"), SRC_CATALOG, name="Three"),
+        app_message(sources.APPS.topic, fourth, at("2026-11-18T00:05"), SRC_CATALOG, name="Four"),
     ]
 
 
 def playtime() -> list[OutgoingMessage]:
     return [
-        playtime_message(TOPIC_PLAYTIME, PLAYER, APPS[d % 2], at(f"{day.isoformat()}T12:00"), 60 * (d + 1))
+        playtime_message(
+            sources.PLAYTIME.topic, PLAYER, APPS[d % 2], at(f"{day.isoformat()}T12:00"), 60 * (d + 1)
+        )
         for d, day in enumerate(DAYS)
     ]
 
@@ -108,7 +118,7 @@ def playtime() -> list[OutgoingMessage]:
 def messages() -> list[OutgoingMessage]:
     """Everything to produce (a producer retry duplicates one count; one record is malformed)."""
     counts = player_counts()
-    bad = raw_message(TOPIC_PLAYER_COUNTS, b'{"event_id": "cut off', key=BAD_KEY)
+    bad = raw_message(sources.PLAYER_COUNTS.topic, b'{"event_id": "cut off', key=BAD_KEY)
     return [*counts, counts[7], *news(), *apps(), *playtime(), bad]
 
 

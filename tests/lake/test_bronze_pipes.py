@@ -15,6 +15,7 @@ from steam_platform.assets.lake.continuous import (
     submit_command,
     submit_env,
 )
+from steam_platform.core import sources
 from steam_platform.resources.kafka import KafkaResource
 from steam_platform.resources.s3 import S3Resource
 from streaming.bronze import BronzeJob, _await_idle_or_timeout, kafka_options_from_env, parse_args
@@ -24,6 +25,7 @@ from streaming.environment import BRONZE_KAFKA_OPTIONS_ENV
 from streaming.hadoop_fs import FileStats
 
 SECRET = "s3-secret-value-0123456789"
+NEWS = sources.NEWS.topic
 SASL_PASSWORD = "sasl-password-0123456789"
 
 
@@ -42,7 +44,7 @@ def test_the_command_is_a_bounded_continuous_submit_and_secrets_travel_only_in_t
         sasl_username="u",
         sasl_password=SASL_PASSWORD,
     )
-    config = BronzeContinuousConfig(topic="steam.news", interval="30 seconds", stop_after_s=90)
+    config = BronzeContinuousConfig(topic=NEWS, interval="30 seconds", stop_after_s=90)
     command = submit_command(
         config,
         {"STEAM_SPARK_JARS": str(tmp_path), "SPARK_MASTER": "local[1]", "SPARK_DRIVER_MEMORY": "512m"},
@@ -56,7 +58,7 @@ def test_the_command_is_a_bounded_continuous_submit_and_secrets_travel_only_in_t
     assert str(BRONZE_SCRIPT) in command
     args = parse_args(command[command.index(str(BRONZE_SCRIPT)) + 1 :])
     assert (args.topic, args.continuous, args.interval, args.timeout_s) == (
-        "steam.news",
+        NEWS,
         True,
         "30 seconds",
         90.0,
@@ -80,8 +82,8 @@ def test_an_unbounded_run_has_no_timeout_and_needs_jars(tmp_path: Path) -> None:
 
 
 def test_the_reported_asset_is_the_topics_bronze_asset_unless_named() -> None:
-    assert bronze_asset_for("steam.news") == "bronze_news"
-    assert bronze_asset_for("steam.player_counts") == "bronze_player_counts"
+    assert bronze_asset_for(NEWS) == "bronze_news"
+    assert bronze_asset_for(sources.PLAYER_COUNTS.topic) == "bronze_player_counts"
     assert bronze_asset_for("other.topic", "bronze_custom") == "bronze_custom"
     with pytest.raises(dg.Failure, match="asset_key"):
         bronze_asset_for("other.topic")
@@ -122,7 +124,7 @@ class _FakePipes:
 
 def test_progress_logs_each_batch_and_materializes_the_totals() -> None:
     stats = BronzeStats(
-        topic="steam.news",
+        topic=NEWS,
         rows_landed=7,
         rows_quarantined=1,
         batches=[3, 4],
@@ -132,10 +134,10 @@ def test_progress_logs_each_batch_and_materializes_the_totals() -> None:
     )
     pipes = _FakePipes({EXTRA_ASSET_KEY: "bronze_news"})
     progress = PipesProgress(pipes)  # type: ignore[arg-type]
-    progress.batch_landed("steam.news", 3, BatchStats(rows=7, quarantined=1, offsets={0: (10, 18, 8)}))
-    progress.finished(stats, path="s3a://b/lake/bronze/steam.news", interval="1 minute")
+    progress.batch_landed(NEWS, 3, BatchStats(rows=7, quarantined=1, offsets={0: (10, 18, 8)}))
+    progress.finished(stats, path=f"s3a://b/lake/bronze/{NEWS}", interval="1 minute")
 
-    assert pipes.lines[0] == "steam.news batch 3: landed 7 rows, quarantined 1; offsets [p0: 10..18 (8)]"
+    assert pipes.lines[0] == f"{NEWS} batch 3: landed 7 rows, quarantined 1; offsets [p0: 10..18 (8)]"
     [(asset_key, metadata)] = pipes.materializations
     assert asset_key == "bronze_news" and not pipes.messages
     assert metadata["records_read"] == 8 and metadata["offset_span"] == 8 and metadata["batches"] == 2

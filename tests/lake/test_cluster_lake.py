@@ -52,7 +52,7 @@ from steam_platform.assets.warehouse.tables import (
     FACT_NEWS,
     WAREHOUSE_TABLES,
 )
-from steam_platform.core.constants import TOPIC_APPS, TOPIC_NEWS, TOPIC_PLAYER_COUNTS, TOPIC_PLAYTIME
+from steam_platform.core import sources
 from steam_platform.core.spark_schemas import written_schema
 from steam_platform.resources.kafka import KafkaResource, OutgoingMessage, TopicSpec
 from steam_platform.resources.s3 import S3Resource
@@ -75,7 +75,7 @@ IDLE_STOP_S = 15
 RUN_BOUND_S = 600
 FIRST_BATCH_WAIT_S = 300
 TABLES = (*WAREHOUSE_TABLES, *MART_TABLES)
-TOPICS = (TOPIC_PLAYER_COUNTS, TOPIC_NEWS, TOPIC_APPS, TOPIC_PLAYTIME)
+TOPICS = (sources.PLAYER_COUNTS.topic, sources.NEWS.topic, sources.APPS.topic, sources.PLAYTIME.topic)
 #: Bronze columns that depend on the landing (when, which micro-batch), not on the input.
 LANDING_COLUMNS = frozenset({"ingested_at", "batch_id"})
 AWS_KEYS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
@@ -293,7 +293,7 @@ def test_every_record_lands_in_bronze_exactly_once(
         mine = landed.where(landed.kafka_key.isin(ours))
         got = Counter(r.event_id for r in mine.select("event_id").collect())
         assert got == cd.envelopes_per_event([m for m in produced if m.topic == topic]), topic
-    bad = read_table(spark, quarantine_path(root, TOPIC_PLAYER_COUNTS), QUARANTINE_SCHEMA)
+    bad = read_table(spark, quarantine_path(root, sources.PLAYER_COUNTS.topic), QUARANTINE_SCHEMA)
     assert bad.where(bad.kafka_key == cd.BAD_KEY).count() == 1
 
 

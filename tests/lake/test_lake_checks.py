@@ -20,17 +20,17 @@ from pyspark.sql import functions as F
 from steam_platform.assets.lake.bronze import bronze_assets
 from steam_platform.assets.marts.assets import mart_game_daily
 from steam_platform.assets.warehouse.assets import fact_assets
+from steam_platform.assets.warehouse.facts import FACTS
 from steam_platform.assets.warehouse.quality import (
     CHECK_NON_NEGATIVE,
     CHECK_RECONCILE,
     CHECK_SCHEMA,
     CHECK_UNIQUE,
-    FACTS,
     fact_outcomes,
     schema_outcome,
 )
 from steam_platform.assets.warehouse.tables import FACT_PLAYER_COUNTS
-from steam_platform.core.constants import TOPIC_PLAYER_COUNTS
+from steam_platform.core import sources
 from steam_platform.core.spark_schemas import written_schema
 from steam_platform.events.envelope import envelope
 from steam_platform.resources.kafka import KafkaResource, OutgoingMessage
@@ -54,7 +54,7 @@ def _negative_count(when: str, count: int) -> OutgoingMessage:
         partition_key="x",
         payload={"appid": APP, "result": 1, "player_count": count},
     )
-    return OutgoingMessage(TOPIC_PLAYER_COUNTS, key=str(APP), value=env.to_json_bytes())
+    return OutgoingMessage(sources.PLAYER_COUNTS.topic, key=str(APP), value=env.to_json_bytes())
 
 
 def test_checks_name_the_duplicate_the_negative_and_the_missing_partition(
@@ -68,7 +68,7 @@ def test_checks_name_the_duplicate_the_negative_and_the_missing_partition(
         lake_kafka,
         [
             player_count_message(
-                TOPIC_PLAYER_COUNTS, APP, at("2026-10-21T00:00") + timedelta(hours=h), 50 + h
+                sources.PLAYER_COUNTS.topic, APP, at("2026-10-21T00:00") + timedelta(hours=h), 50 + h
             )
             for h in range(6)
         ],

@@ -7,6 +7,7 @@ from pyspark.sql.types import DateType, LongType, StringType, TimestampType
 
 from steam_platform.assets.marts.tables import MART_TABLES, MART_TOP_GAMES
 from steam_platform.assets.warehouse.tables import WAREHOUSE_TABLES
+from steam_platform.core import sources
 from steam_platform.core.contracts import Table
 from steam_platform.core.spark_schemas import SPARK_TYPES, spark_schema, written_schema
 from streaming.bronze import parse_args
@@ -70,14 +71,15 @@ def test_markup_of_nothing_is_nothing() -> None:
 
 
 def test_bronze_arguments_and_paths() -> None:
-    args = parse_args(["--topic", "steam.news", "--bootstrap", "h:1", "--lake-root", "s3a://b/lake"])
+    news = sources.NEWS.topic
+    args = parse_args(["--topic", news, "--bootstrap", "h:1", "--lake-root", "s3a://b/lake"])
     assert (args.continuous, args.interval, args.checkpoint) == (False, "1 minute", None)
     cont = parse_args(
         ["--topic", "t", "--bootstrap", "h:1", "--lake-root", "r", "--continuous", "--interval", "5 minutes"]
     )
     assert cont.continuous and cont.interval == "5 minutes"
-    assert bronze_path("s3a://b/lake/", "steam.news") == "s3a://b/lake/bronze/steam.news"
-    assert quarantine_path("s3a://b/lake", "steam.news") == "s3a://b/lake/quarantine/steam.news"
-    assert checkpoint_path("s3a://b/lake", "steam.news") == "s3a://b/lake/_checkpoints/bronze_steam.news"
+    assert bronze_path("s3a://b/lake/", news) == f"s3a://b/lake/bronze/{news}"
+    assert quarantine_path("s3a://b/lake", news) == f"s3a://b/lake/quarantine/{news}"
+    assert checkpoint_path("s3a://b/lake", news) == f"s3a://b/lake/_checkpoints/bronze_{news}"
     with pytest.raises(SystemExit):
         parse_args(["--topic", "t"])

@@ -31,7 +31,7 @@ from steam_platform.assets.warehouse.tables import (
     FACT_PLAYTIME,
     WAREHOUSE_TABLES,
 )
-from steam_platform.core.constants import TOPIC_NEWS
+from steam_platform.core import sources
 from steam_platform.core.contracts import Table
 from steam_platform.core.spark_schemas import written_schema
 from steam_platform.resources.kafka import KafkaResource
@@ -107,7 +107,7 @@ def test_bronze_metadata_reports_offsets_files_and_rows(lake: Lake) -> None:
     meta = result.asset_materializations_for_node("bronze_news")[0].metadata
     assert meta["rows_landed"].value == 0
     assert {"kafka_offsets", "files_written", "bytes_written", "duration_s", "rows_quarantined"} <= set(meta)
-    news = read_table(lake.spark, bronze_path(lake.s3.lake_root(), TOPIC_NEWS), BRONZE_SCHEMA)
+    news = read_table(lake.spark, bronze_path(lake.s3.lake_root(), sources.NEWS.topic), BRONZE_SCHEMA)
     ours = news.where(F.get_json_object("payload", "$.appid").cast("long").isin(list(ds.APPS)))
     assert ours.count() == len(ds.posts()) + 1  # the re-observed post is landed twice, deduped in silver
     offsets = meta["kafka_offsets"].value

@@ -17,6 +17,7 @@ from steam_platform.assets.lake import refresh_events as events
 from steam_platform.assets.lake import refresh_sensor as ls
 from steam_platform.assets.lake.bronze import DAYS_LANDED
 from steam_platform.assets.lake.refresh_cursor import LakeCursor
+from steam_platform.core import sources
 
 NOW = datetime.now(UTC).replace(hour=12, minute=0, second=0, microsecond=0)
 TODAY = NOW.date().isoformat()
@@ -76,6 +77,13 @@ def test_nothing_new_requests_nothing(defs: dg.Definitions, instance: dg.Dagster
     result = _tick(defs, instance, None)
     assert not result.run_requests
     assert result.skip_reason is not None and "nothing new" in result.skip_reason.skip_message
+
+
+def test_lake_runs_are_runs_of_the_named_lake_job(defs: dg.Definitions) -> None:
+    """The runs list shows `lake_refresh_job`, not `__anonymous_asset_job_lake_refresh_sensor`."""
+    assert defs.resolve_sensor_def("lake_refresh_sensor").job_name == "lake_refresh_job"
+    assert defs.resolve_job_def("lake_refresh_job").name == ls.lake_refresh_job.name
+    assert ls.lake_refresh_job.selection == ls.LAKE_TARGET  # every asset a request may name
 
 
 def test_a_poll_lands_and_refreshes_today_through_search_in_one_run(
@@ -205,7 +213,9 @@ def test_a_backfill_longer_than_a_page_is_read_over_several_ticks(
 
 
 def test_the_cursor_round_trips() -> None:
-    cursor = LakeCursor(after=7, topics={"steam.news"}, days={TODAY: {"fact_news"}}, finalised=YESTERDAY)
+    cursor = LakeCursor(
+        after=7, topics={sources.NEWS.topic}, days={TODAY: {"fact_news"}}, finalised=YESTERDAY
+    )
     assert LakeCursor.loads(cursor.dumps()) == cursor
 
 
@@ -233,7 +243,7 @@ def test_a_topic_with_a_running_continuous_job_is_not_landed_by_lake_runs(
         job_name=events.CONTINUOUS_JOB,
         run_id=str(uuid.uuid4()),
         status=dg.DagsterRunStatus.STARTED,
-        run_config={"ops": {events.CONTINUOUS_OP: {"config": {"topic": "steam.player_counts"}}}},
+        run_config={"ops": {events.CONTINUOUS_OP: {"config": {"topic": sources.PLAYER_COUNTS.topic}}}},
     )
     instance.add_run(continuous)
     _ingested(instance, "player_counts", f"{TODAY}-11:00")

@@ -36,7 +36,7 @@ from steam_platform.assets.marts.tables import MART_GAME_DAILY, MART_NEWS_IMPACT
 from steam_platform.assets.warehouse.assets import dim_app, fact_assets
 from steam_platform.assets.warehouse.quality import CHECK_RECONCILE, CHECK_SCHEMA, schema_outcome
 from steam_platform.assets.warehouse.tables import DIM_APP, FACT_NEWS, FACT_PLAYER_COUNTS, FACT_PLAYTIME
-from steam_platform.core.constants import TOPIC_PLAYER_COUNTS
+from steam_platform.core import sources
 from steam_platform.core.contracts import Table
 from steam_platform.core.partitions import hourly_partitions
 from steam_platform.core.spark_schemas import spark_schema, written_schema
@@ -161,7 +161,7 @@ def _live_counts(apps: Sequence[int], day: date) -> list[Any]:
     """Live player-count observations of `apps` every three hours of `day`."""
     start = datetime(day.year, day.month, day.day, tzinfo=UTC)
     return [
-        player_count_message(TOPIC_PLAYER_COUNTS, app, start + timedelta(hours=h), 100 + h)
+        player_count_message(sources.PLAYER_COUNTS.topic, app, start + timedelta(hours=h), 100 + h)
         for app in apps
         for h in range(0, 24, 3)
     ]
@@ -218,7 +218,9 @@ def test_an_hour_of_unreleased_apps_is_data_and_the_day_builds(
     assert meta["skipped_count"] == 0 and meta["dead_lettered"] == 0
     today = slot.date()
     # A whole day of "no match" answers only (no other test produces counts on that day).
-    not_live = [player_count_message(TOPIC_PLAYER_COUNTS, a, at("2026-10-26T10:00"), None) for a in OWN_APPS]
+    not_live = [
+        player_count_message(sources.PLAYER_COUNTS.topic, a, at("2026-10-26T10:00"), None) for a in OWN_APPS
+    ]
     produce(lake_kafka, not_live)
 
     lake = quiet_lake
@@ -332,7 +334,10 @@ def test_a_bronze_run_with_nothing_new_lands_zero_rows_and_reconciles(
     again = lake.run([bronze])
     (materialization,) = again.asset_materializations_for_node("bronze_playtime")
     assert materialization.metadata["rows_landed"].value == 0
-    assert "steam.playtime: 0 records read = landed" in _checks(again, "bronze_playtime")[CHECK_OFFSETS]
+    assert (
+        f"{sources.PLAYTIME.topic}: 0 records read = landed"
+        in _checks(again, "bronze_playtime")[CHECK_OFFSETS]
+    )
 
     # A day bronze holds no rows for builds empty and passes.
     silver = lake.run([_asset("fact_playtime")], DAY_NOTHING)

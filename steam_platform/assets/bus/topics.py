@@ -2,8 +2,9 @@
 
 import dagster as dg
 
-from steam_platform.core.constants import ALL_TOPICS, GROUP_BUS
+from steam_platform.core.constants import GROUP_BUS
 from steam_platform.core.settings import KafkaSettings
+from steam_platform.core.sources import ALL_TOPICS
 from steam_platform.resources.kafka import KafkaResource, TopicSpec
 
 FULLY_PARTITIONED_CHECK = "topics_fully_partitioned"

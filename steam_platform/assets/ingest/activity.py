@@ -7,7 +7,7 @@ not an error: it is reported as "not visible" and produces nothing. Needs the We
 import dagster as dg
 
 from steam_platform.assets.ingest.common import IngestRun, ingest_asset, skipped_without_key
-from steam_platform.core.constants import TOPIC_PLAYTIME
+from steam_platform.core import sources
 from steam_platform.core.partitions import hourly_partitions
 from steam_platform.core.tracked import load_tracked
 from steam_platform.resources.kafka import KafkaResource
@@ -34,8 +34,8 @@ def player_activity(
         return skipped
     players = load_tracked().players
     run = IngestRun(context, steam, kafka)
-    recent = run.batch(TOPIC_PLAYTIME, PATHS[EP_RECENT].rstrip("/"))
-    owned = run.batch(TOPIC_PLAYTIME, PATHS[EP_OWNED].rstrip("/"))
+    recent = run.batch(sources.PLAYTIME.topic, PATHS[EP_RECENT].rstrip("/"))
+    owned = run.batch(sources.PLAYTIME.topic, PATHS[EP_OWNED].rstrip("/"))
     not_visible: list[str] = []
     summaries: dict[str, dict] = {}
 

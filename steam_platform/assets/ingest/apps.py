@@ -15,7 +15,7 @@ from steam_platform.assets.ingest.common import (
     ingest_asset,
     skipped_without_key,
 )
-from steam_platform.core.constants import TOPIC_APPS
+from steam_platform.core import sources
 from steam_platform.core.partitions import daily_partitions
 from steam_platform.core.tracked import load_tracked
 from steam_platform.resources.kafka import KafkaResource
@@ -53,7 +53,7 @@ def app_catalog(
     if skipped is not None:
         return skipped
     run = IngestRun(context, steam, kafka)
-    batch = run.batch(TOPIC_APPS, source)
+    batch = run.batch(sources.APPS.topic, source)
     pages = 0
     with run.collecting():
         try:
@@ -92,7 +92,7 @@ def app_details(
     """
     apps = load_tracked().apps
     run = IngestRun(context, steam, kafka)
-    batch = run.batch(TOPIC_APPS, "store/api/appdetails")
+    batch = run.batch(sources.APPS.topic, "store/api/appdetails")
 
     def fetch(appid: int) -> AppDetails:
         return run.client.app_details(appid, cc=config.country_code, language=config.language)

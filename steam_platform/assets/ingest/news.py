@@ -9,7 +9,7 @@ import dagster as dg
 from pydantic import Field
 
 from steam_platform.assets.ingest.common import IngestRun, ingest_asset
-from steam_platform.core.constants import TOPIC_NEWS
+from steam_platform.core import sources
 from steam_platform.core.partitions import daily_partitions
 from steam_platform.core.tracked import load_tracked
 from steam_platform.resources.kafka import KafkaResource
@@ -40,7 +40,7 @@ def news(
     start, end = int(window.start.timestamp()), int(window.end.timestamp())
     apps = load_tracked().apps
     run = IngestRun(context, steam, kafka)
-    batch = run.batch(TOPIC_NEWS, PATHS[EP_NEWS].rstrip("/"))
+    batch = run.batch(sources.NEWS.topic, PATHS[EP_NEWS].rstrip("/"))
 
     def fetch(appid: int) -> list[dict]:
         return run.client.news_between(

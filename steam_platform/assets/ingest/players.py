@@ -12,8 +12,8 @@ import dagster as dg
 from pydantic import Field
 
 from steam_platform.assets.ingest.common import IngestRun, ingest_asset
+from steam_platform.core import sources
 from steam_platform.core.cadence import DEFAULT_POLL_INTERVAL_MINUTES
-from steam_platform.core.constants import TOPIC_PLAYER_COUNTS
 from steam_platform.core.partitions import hourly_partitions
 from steam_platform.core.tracked import load_tracked
 from steam_platform.resources.kafka import KafkaResource
@@ -68,7 +68,7 @@ def player_counts(
     run = IngestRun(context, steam, kafka)
     slot = _slot_for_run(context, config.poll_interval_minutes, run.now)
     apps = load_tracked().apps
-    batch = run.batch(TOPIC_PLAYER_COUNTS, PATHS[EP_PLAYERS].rstrip("/"))
+    batch = run.batch(sources.PLAYER_COUNTS.topic, PATHS[EP_PLAYERS].rstrip("/"))
     not_live = 0
     with run.collecting():
         for appid, result in run.fetch_each(apps, run.client.current_players, skipped=batch):

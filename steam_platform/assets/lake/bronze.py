@@ -12,14 +12,9 @@ import dagster as dg
 from dagster_pyspark import PySparkResource
 from pyspark.sql import functions as F
 
-from steam_platform.core.cadence import Cadence, freshness
-from steam_platform.core.constants import (
-    GROUP_LAKE,
-    TOPIC_APPS,
-    TOPIC_NEWS,
-    TOPIC_PLAYER_COUNTS,
-    TOPIC_PLAYTIME,
-)
+from steam_platform.core.cadence import freshness
+from steam_platform.core.constants import GROUP_LAKE
+from steam_platform.core.sources import SOURCES, SteamSource
 from steam_platform.core.spark_steps import POOL_SPARK, SPARK_RETRY, check_result, session
 from steam_platform.resources.kafka import KafkaResource
 from steam_platform.resources.s3 import S3Resource
@@ -33,14 +28,6 @@ from streaming.tables_io import read_table
 CHECK_OFFSETS = "kafka_offsets_reconcile"
 #: Metadata key: the silver days this landing changed (ISO dates), read by `lake_refresh_sensor`.
 DAYS_LANDED = "days_landed"
-
-#: asset key -> (topic, ingest assets producing into it)
-BRONZE_TOPICS: dict[str, tuple[str, tuple[str, ...]]] = {
-    "bronze_player_counts": (TOPIC_PLAYER_COUNTS, ("player_counts",)),
-    "bronze_news": (TOPIC_NEWS, ("news",)),
-    "bronze_apps": (TOPIC_APPS, ("app_catalog", "app_details")),
-    "bronze_playtime": (TOPIC_PLAYTIME, ("player_activity",)),
-}
 
 
 def run_metadata(stats: BronzeStats, days: list[date]) -> dict[str, Any]:
@@ -89,24 +76,18 @@ def spark_kafka_options(kafka: KafkaResource) -> dict[str, str]:
     return kafka.spark_options()
 
 
-#: How often each topic receives events (the bronze freshness promise follows from it).
-TOPIC_CADENCE = {
-    TOPIC_PLAYER_COUNTS: Cadence.POLL,
-    TOPIC_NEWS: Cadence.DAILY,
-    TOPIC_APPS: Cadence.DAILY,
-    TOPIC_PLAYTIME: Cadence.HOURLY,
-}
+def _bronze_asset(source: SteamSource) -> dg.AssetsDefinition:
+    """The source's bronze asset: lands its topic after its ingest assets, fresh per its cadence."""
+    name, topic = source.bronze_asset, source.topic
 
-
-def _bronze_asset(name: str, topic: str, upstream: tuple[str, ...]) -> dg.AssetsDefinition:
     @dg.asset(
         name=name,
         group_name=GROUP_LAKE,
-        deps=list(upstream),
+        deps=list(source.ingest_assets),
         kinds={"spark", "kafka", "s3"},
         pool=POOL_SPARK,
         retry_policy=SPARK_RETRY,
-        freshness_policy=freshness(TOPIC_CADENCE.get(topic, Cadence.POLL)),
+        freshness_policy=freshness(source.cadence),
         check_specs=[
             dg.AssetCheckSpec(
                 CHECK_OFFSETS,
@@ -132,7 +113,7 @@ def _bronze_asset(name: str, topic: str, upstream: tuple[str, ...]) -> dg.Assets
         stats = run_bronze(spark, job)
         context.log.info(f"{topic}: landed {stats.rows_landed} rows, quarantined {stats.rows_quarantined}")
         outcome = offsets_outcome(spark, lake_root, topic, stats)
-        days = landed_days(spark, lake_root, topic, stats.batches)
+        days = landed_days(spark, lake_root, topic, stats.batches, by_publication=source.days_by_publication)
         return dg.MaterializeResult(
             metadata={**run_metadata(stats, days), "path": bronze_path(lake_root, topic)},
             check_results=[check_result(CHECK_OFFSETS, outcome)],
@@ -141,4 +122,4 @@ def _bronze_asset(name: str, topic: str, upstream: tuple[str, ...]) -> dg.Assets
     return _bronze
 
 
-bronze_assets = [_bronze_asset(name, topic, upstream) for name, (topic, upstream) in BRONZE_TOPICS.items()]
+bronze_assets = [_bronze_asset(source) for source in SOURCES]

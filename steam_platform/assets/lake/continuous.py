@@ -34,9 +34,10 @@ import dagster as dg
 from pydantic import Field
 
 import streaming.bronze
-from steam_platform.assets.lake.bronze import BRONZE_TOPICS, spark_kafka_options
-from steam_platform.core.constants import TOPIC_PLAYER_COUNTS
+from steam_platform.assets.lake.bronze import spark_kafka_options
+from steam_platform.assets.lake.refresh_events import DEFAULT_CONTINUOUS_TOPIC
 from steam_platform.core.settings import SparkSettings
+from steam_platform.core.sources import DATA_TOPICS, source_of_topic
 from steam_platform.resources.kafka import KafkaResource
 from steam_platform.resources.s3 import S3Resource
 from steam_platform.resources.spark import driver_address_conf
@@ -56,7 +57,7 @@ BRONZE_SCRIPT = Path(streaming.bronze.__file__).resolve()
 class BronzeContinuousConfig(dg.Config):
     """Which topic to land continuously, how often, and (optionally) for how long."""
 
-    topic: str = Field(default=TOPIC_PLAYER_COUNTS, description="Kafka topic to land into bronze.")
+    topic: str = Field(default=DEFAULT_CONTINUOUS_TOPIC, description="Kafka topic to land into bronze.")
     interval: str = Field(default="1 minute", description='Processing-time trigger, e.g. "30 seconds".')
     stop_after_s: float | None = Field(
         default=None,
@@ -78,10 +79,9 @@ def bronze_asset_for(topic: str, asset_key: str | None = None) -> str:
     """The asset a continuous run of `topic` materialises (`asset_key` wins)."""
     if asset_key:
         return asset_key
-    for name, (bronze_topic, _) in BRONZE_TOPICS.items():
-        if bronze_topic == topic:
-            return name
-    known = ", ".join(sorted(t for t, _ in BRONZE_TOPICS.values()))
+    if topic in DATA_TOPICS:
+        return source_of_topic(topic).bronze_asset
+    known = ", ".join(sorted(DATA_TOPICS))
     raise dg.Failure(f"no bronze asset lands topic {topic!r} (known: {known}); set `asset_key` to report one")
 
 

@@ -10,9 +10,9 @@ from typing import Any
 
 import dagster as dg
 
-from steam_platform.assets.lake.bronze import BRONZE_TOPICS, DAYS_LANDED
+from steam_platform.assets.lake.bronze import DAYS_LANDED
 from steam_platform.assets.lake.refresh_cursor import LakeCursor
-from steam_platform.assets.warehouse.quality import FACTS
+from steam_platform.core.sources import PLAYER_COUNTS, SOURCES
 
 #: Run tags: which kind of lake run (`poll` or `days`), and the request it serves.
 LAKE_RUN_TAG = "steam_platform/lake_refresh"
@@ -27,9 +27,12 @@ ACTIVE_STATUSES = [
     if s not in (dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED)
 ]
 
-TOPIC_OF_INGEST = {asset: topic for topic, assets in BRONZE_TOPICS.values() for asset in assets}
-SILVER_OF_TOPIC = {spec.topic: name for name, spec in FACTS.items()} | {"steam.apps": "dim_app"}
-ALL_SILVER = frozenset(SILVER_OF_TOPIC.values())
+#: The sources' facts as the sensor looks them up: ingest asset -> topic, topic -> bronze asset and
+#: silver tables (views of `steam_platform/core/sources.py`).
+TOPIC_OF_INGEST = {asset: s.topic for s in SOURCES for asset in s.ingest_assets}
+BRONZE_OF_TOPIC = {s.topic: s.bronze_asset for s in SOURCES}
+SILVER_OF_TOPIC = {s.topic: frozenset(s.silver_tables) for s in SOURCES}
+ALL_SILVER = frozenset(table for s in SOURCES for table in s.silver_tables)
 
 #: Materialisations read per asset and tick; more (a long backfill) are read on the next ticks.
 READ_LIMIT = 1000
@@ -83,17 +86,18 @@ def _run_partition(instance: dg.DagsterInstance, run_id: str) -> str | None:
     return run.tags.get("dagster/partition") if run else None
 
 
-def read_bronze(instance: dg.DagsterInstance, cursor: LakeCursor) -> tuple[int, int | None]:
-    """Mark the silver days new bronze landings changed, except the day their own run rebuilt."""
+def read_landings(instance: dg.DagsterInstance, cursor: LakeCursor) -> tuple[int, int | None]:
+    """Mark the silver days new bronze landings (materialisation events) changed, except the day
+    their own run rebuilt."""
     newest, ceiling = cursor.after, None
-    for bronze, (topic, _) in BRONZE_TOPICS.items():
+    for topic, bronze in BRONZE_OF_TOPIC.items():
         records = _materialisations(instance, bronze, cursor.after)
         newest, ceiling = _newest_read(records, newest, ceiling)
         for record in records:
             covered = _run_partition(instance, record.run_id)
             days = _metadata_value(record, DAYS_LANDED) or []
             assert isinstance(days, list)
-            cursor.add_days({day: {SILVER_OF_TOPIC[topic]} for day in days if day != covered})
+            cursor.add_days({day: set(SILVER_OF_TOPIC[topic]) for day in days if day != covered})
     return newest, ceiling
 
 
@@ -112,6 +116,8 @@ def lake_run_in_flight(instance: dg.DagsterInstance) -> bool:
 
 CONTINUOUS_JOB = "bronze_continuous_job"
 CONTINUOUS_OP = "bronze_continuous"
+#: The topic `bronze_continuous_job` lands when its run config names none.
+DEFAULT_CONTINUOUS_TOPIC = PLAYER_COUNTS.topic
 
 
 def continuous_topics(instance: dg.DagsterInstance) -> set[str]:
@@ -122,5 +128,5 @@ def continuous_topics(instance: dg.DagsterInstance) -> set[str]:
     for run in runs:
         ops: Any = run.run_config.get("ops", {})
         config = ops.get(CONTINUOUS_OP, {}).get("config", {})
-        topics.add(str(config.get("topic", "steam.player_counts")))
+        topics.add(str(config.get("topic", DEFAULT_CONTINUOUS_TOPIC)))
     return topics

@@ -21,6 +21,7 @@ from steam_platform.assets.marts.tables import MART_GAME_DAILY, MART_NEWS_IMPACT
 from steam_platform.assets.warehouse.quality import CHECK_SCHEMA, schema_outcome
 from steam_platform.assets.warehouse.tables import DIM_APP, FACT_NEWS, FACT_PLAYER_COUNTS
 from steam_platform.core.automation_conditions import FOLLOW_UPSTREAM_PAST_DAYS
+from steam_platform.core.backfill import SINGLE_RUN_BACKFILL
 from steam_platform.core.cadence import Cadence, freshness
 from steam_platform.core.constants import GROUP_MARTS
 from steam_platform.core.contracts import Table
@@ -28,7 +29,6 @@ from steam_platform.core.partitions import daily_partitions
 from steam_platform.core.spark_schemas import spark_schema, written_schema
 from steam_platform.core.spark_steps import (
     POOL_SPARK,
-    SPARK_BACKFILL,
     SPARK_RETRY,
     check_result,
     partition_days,
@@ -67,7 +67,7 @@ def _mart_asset(
         kinds={"spark", "parquet", "s3"},
         pool=POOL_SPARK,
         retry_policy=SPARK_RETRY,
-        backfill_policy=SPARK_BACKFILL,
+        backfill_policy=SINGLE_RUN_BACKFILL,
         freshness_policy=freshness(Cadence.POLL),
         automation_condition=FOLLOW_UPSTREAM_PAST_DAYS,
         metadata=table_metadata(table),

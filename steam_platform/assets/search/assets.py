@@ -20,14 +20,16 @@ from pydantic import Field
 from steam_platform.assets.search import indexer, reader
 from steam_platform.assets.search.bulk import summarise
 from steam_platform.assets.search.templates import GAME_DAILY, NEWS, NEWS_IMPACT, TOP_GAMES, IndexSpec
+from steam_platform.core import sources
 from steam_platform.core.automation_conditions import (
     FOLLOW_UPSTREAM_PAST_DAYS,
     PROVISION_WHEN_MISSING_OR_CHANGED,
 )
+from steam_platform.core.backfill import SINGLE_RUN_BACKFILL
 from steam_platform.core.cadence import Cadence, freshness
 from steam_platform.core.constants import GROUP_SEARCH
 from steam_platform.core.partitions import daily_partitions
-from steam_platform.core.spark_steps import SPARK_BACKFILL
+from steam_platform.core.sources import SteamSource
 from steam_platform.resources.elasticsearch import ElasticsearchResource
 from steam_platform.resources.kibana import KibanaResource
 
@@ -106,7 +108,7 @@ def _index_asset(
         kinds={"elasticsearch", "python"},
         automation_condition=FOLLOW_UPSTREAM_PAST_DAYS,
         retry_policy=INDEX_RETRY_POLICY,
-        backfill_policy=SPARK_BACKFILL,  # one run for a range: days are synced in turn
+        backfill_policy=SINGLE_RUN_BACKFILL,  # one run for a range: days are synced in turn
         freshness_policy=freshness(cadence),
         pool="elasticsearch",
         metadata={"alias": spec.alias, "source_table": spec.table.name, "schema_hash": spec.schema_hash},
@@ -184,6 +186,13 @@ def _index_asset(
     return _search_asset
 
 
+def _source_index_asset(source: SteamSource, spec: IndexSpec, description: str) -> dg.AssetsDefinition:
+    """The search asset of a source's own silver table: named and as fresh as its source says."""
+    if source.search_asset is None or spec.table.name not in source.silver_tables:
+        raise ValueError(f"{source.topic} declares no search asset for {spec.table.name}")
+    return _index_asset(spec, spec.table.name, source.search_asset, description, source.cadence)
+
+
 search_game_daily = _index_asset(
     GAME_DAILY,
     "mart_game_daily",
@@ -208,13 +217,11 @@ search_news_impact = _index_asset(
     "moved player counts.",
     Cadence.POLL,
 )
-search_news = _index_asset(
+search_news = _source_index_asset(
+    sources.NEWS,
     NEWS,
-    "fact_news",
-    "search_news",
     "Steam news posts full-text searchable in any language, CJK included (alias steam_news): "
     "the news timeline and news search in Kibana.",
-    Cadence.DAILY,
 )
 
 

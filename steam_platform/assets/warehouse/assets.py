@@ -14,27 +14,25 @@ import dagster as dg
 from dagster_pyspark import PySparkResource
 from pyspark.sql import DataFrame
 
-from steam_platform.assets.lake.bronze import TOPIC_CADENCE
+from steam_platform.assets.warehouse.facts import FACTS, FactSpec, read_bronze
 from steam_platform.assets.warehouse.quality import (
     CHECK_NON_NEGATIVE,
     CHECK_ONE_CURRENT,
     CHECK_RECONCILE,
     CHECK_SCHEMA,
     CHECK_UNIQUE,
-    FACTS,
-    FactSpec,
     dim_app_outcomes,
     fact_outcomes,
-    read_bronze,
 )
 from steam_platform.assets.warehouse.tables import DIM_APP
-from steam_platform.core.cadence import Cadence, freshness
+from steam_platform.core import sources
+from steam_platform.core.backfill import SINGLE_RUN_BACKFILL
+from steam_platform.core.cadence import freshness
 from steam_platform.core.constants import GROUP_WAREHOUSE
 from steam_platform.core.partitions import daily_partitions
 from steam_platform.core.spark_schemas import spark_schema
 from steam_platform.core.spark_steps import (
     POOL_SPARK,
-    SPARK_BACKFILL,
     SPARK_RETRY,
     check_result,
     combine,
@@ -45,13 +43,6 @@ from steam_platform.core.spark_steps import (
 from steam_platform.resources.s3 import S3Resource
 from streaming import warehouse
 from streaming.tables_io import conform, write_days, write_whole
-
-BRONZE_OF_TOPIC = {
-    "steam.player_counts": "bronze_player_counts",
-    "steam.news": "bronze_news",
-    "steam.playtime": "bronze_playtime",
-    "steam.apps": "bronze_apps",
-}
 
 FACT_CHECKS = {
     CHECK_UNIQUE: "One row per event_id in the partition",
@@ -66,12 +57,12 @@ def _fact_asset(name: str, spec: FactSpec) -> dg.AssetsDefinition:
         name=name,
         group_name=GROUP_WAREHOUSE,
         partitions_def=daily_partitions,
-        deps=[BRONZE_OF_TOPIC[spec.topic]],
+        deps=[spec.source.bronze_asset],
         kinds={"spark", "parquet", "s3"},
         pool=POOL_SPARK,
         retry_policy=SPARK_RETRY,
-        backfill_policy=SPARK_BACKFILL,
-        freshness_policy=freshness(TOPIC_CADENCE[spec.topic]),
+        backfill_policy=SINGLE_RUN_BACKFILL,
+        freshness_policy=freshness(spec.source.cadence),
         metadata=table_metadata(spec.table),
         check_specs=[
             dg.AssetCheckSpec(c, asset=name, blocking=True, description=d) for c, d in FACT_CHECKS.items()
@@ -104,12 +95,12 @@ fact_assets = [_fact_asset(name, spec) for name, spec in FACTS.items()]
 @dg.asset(
     group_name=GROUP_WAREHOUSE,
     partitions_def=daily_partitions,
-    deps=["bronze_apps"],
+    deps=[sources.APPS.bronze_asset],
     kinds={"spark", "parquet", "s3"},
     pool=POOL_SPARK,
     retry_policy=SPARK_RETRY,
-    backfill_policy=SPARK_BACKFILL,
-    freshness_policy=freshness(Cadence.DAILY),
+    backfill_policy=SINGLE_RUN_BACKFILL,
+    freshness_policy=freshness(sources.APPS.cadence),
     metadata=table_metadata(DIM_APP),
     check_specs=[
         dg.AssetCheckSpec(
@@ -134,7 +125,8 @@ def dim_app(
     """
     spark = session(pyspark)
     lake_root = s3.lake_root()
-    rows = conform(warehouse.dim_app(read_bronze(spark, lake_root, "steam.apps")), spark_schema(DIM_APP))
+    bronze = read_bronze(spark, lake_root, sources.APPS.topic)
+    rows = conform(warehouse.dim_app(bronze), spark_schema(DIM_APP))
     written = write_whole(rows, DIM_APP.path(lake_root))
     context.log.info(f"dim_app: {written} versions")
     outcomes = dim_app_outcomes(spark, lake_root)

@@ -1,25 +1,23 @@
 """The warehouse's quality rules applied to one written partition (run by the assets, and by tests).
 
 For a fact table and day: one row per event_id, the schema of the contract, no negative counts,
-and reconciliation with bronze (silver rows = distinct events bronze holds for that day).
+and reconciliation with bronze (silver rows = distinct events bronze holds for that day). Which
+fact tables there are, and how each is built, is `facts.py`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import date
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from steam_platform.assets.warehouse.tables import DIM_APP, FACT_NEWS, FACT_PLAYER_COUNTS, FACT_PLAYTIME
+from steam_platform.assets.warehouse.facts import FactSpec, read_bronze
+from steam_platform.assets.warehouse.tables import DIM_APP
+from steam_platform.core import sources
 from steam_platform.core.contracts import Table
 from steam_platform.core.spark_schemas import written_schema
-from streaming import warehouse
-from streaming.envelope_schema import BRONZE_SCHEMA
 from streaming.hadoop_fs import exists, parquet_stats
-from streaming.lake_paths import bronze_path
 from streaming.quality import Outcome, no_duplicate_keys, no_negative, schema_matches, silver_reconciles
 from streaming.tables_io import read_days, read_table
 
@@ -28,39 +26,6 @@ CHECK_SCHEMA = "schema_matches_contract"
 CHECK_RECONCILE = "reconciles_with_bronze"
 CHECK_NON_NEGATIVE = "no_negative_values"
 CHECK_ONE_CURRENT = "one_current_version_per_app"
-
-
-@dataclass(frozen=True)
-class FactSpec:
-    """How a fact table is built from its topic's bronze rows, and which column must be >= 0."""
-
-    table: Table
-    topic: str
-    build: Callable[[DataFrame, date], DataFrame]
-    selection: Callable[[DataFrame, date], DataFrame]
-    non_negative: str
-
-
-FACTS: dict[str, FactSpec] = {
-    "fact_player_counts": FactSpec(
-        FACT_PLAYER_COUNTS,
-        "steam.player_counts",
-        warehouse.fact_player_counts,
-        warehouse.events_of_day,
-        "player_count",
-    ),
-    "fact_news": FactSpec(
-        FACT_NEWS, "steam.news", warehouse.fact_news, warehouse.news_published_on, "word_count"
-    ),
-    "fact_playtime": FactSpec(
-        FACT_PLAYTIME, "steam.playtime", warehouse.fact_playtime, warehouse.events_of_day, "playtime_forever"
-    ),
-}
-
-
-def read_bronze(spark: SparkSession, lake_root: str, topic: str) -> DataFrame:
-    """The topic's whole bronze dataset (filters on `dt` prune partitions)."""
-    return read_table(spark, bronze_path(lake_root, topic), BRONZE_SCHEMA)
 
 
 def _written(spark: SparkSession, table: Table, lake_root: str) -> DataFrame | None:
@@ -105,7 +70,7 @@ def dim_app_outcomes(spark: SparkSession, lake_root: str) -> dict[str, Outcome]:
     """dim_app: contract schema, one current version per app, every app seen in bronze present."""
     dim = read_table(spark, DIM_APP.path(lake_root), written_schema(DIM_APP))
     current = dim.where("is_current")
-    apps = read_bronze(spark, lake_root, "steam.apps").select(
+    apps = read_bronze(spark, lake_root, sources.APPS.topic).select(
         F.get_json_object("payload", "$.appid").cast("long").alias("appid")
     )
     seen = apps.where(F.col("appid").isNotNull()).distinct().count()

@@ -1,0 +1,68 @@
+"""The warehouse's fact tables: which source each is built from, and how.
+
+Each `FactSpec` joins a table contract (`tables.py`), its source (`steam_platform/core/sources.py`,
+which lists the table among its `silver_tables`) and the Spark functions of `streaming/warehouse.py`
+that build a day of it and select the bronze rows that day must reconcile with. The fact assets
+(`assets.py`) and their quality rules (`quality.py`) are derived from `FACTS`; a new source's fact
+table is one more entry here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+
+from pyspark.sql import DataFrame, SparkSession
+
+from steam_platform.assets.warehouse.tables import FACT_NEWS, FACT_PLAYER_COUNTS, FACT_PLAYTIME
+from steam_platform.core import sources
+from steam_platform.core.contracts import Table
+from steam_platform.core.sources import SteamSource
+from streaming import warehouse
+from streaming.envelope_schema import BRONZE_SCHEMA
+from streaming.lake_paths import bronze_path
+from streaming.tables_io import read_table
+
+
+@dataclass(frozen=True)
+class FactSpec:
+    """How a fact table is built from its source's bronze rows, and which column must be >= 0."""
+
+    table: Table
+    source: SteamSource
+    #: The table's rows for one day, from the source's whole bronze dataset.
+    build: Callable[[DataFrame, date], DataFrame]
+    #: The bronze rows a day of the table is built from (what it must reconcile with).
+    selection: Callable[[DataFrame, date], DataFrame]
+    non_negative: str
+
+    @property
+    def topic(self) -> str:
+        """The Kafka topic (and bronze dataset) the table is built from."""
+        return self.source.topic
+
+
+def _facts(*specs: FactSpec) -> dict[str, FactSpec]:
+    return {spec.table.name: spec for spec in specs}
+
+
+#: fact table name -> how it is built.
+FACTS: dict[str, FactSpec] = _facts(
+    FactSpec(
+        FACT_PLAYER_COUNTS,
+        sources.PLAYER_COUNTS,
+        warehouse.fact_player_counts,
+        warehouse.events_of_day,
+        "player_count",
+    ),
+    FactSpec(FACT_NEWS, sources.NEWS, warehouse.fact_news, warehouse.news_published_on, "word_count"),
+    FactSpec(
+        FACT_PLAYTIME, sources.PLAYTIME, warehouse.fact_playtime, warehouse.events_of_day, "playtime_forever"
+    ),
+)
+
+
+def read_bronze(spark: SparkSession, lake_root: str, topic: str) -> DataFrame:
+    """The topic's whole bronze dataset (filters on `dt` prune partitions)."""
+    return read_table(spark, bronze_path(lake_root, topic), BRONZE_SCHEMA)
