@@ -23,7 +23,6 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 import uuid
 from collections import Counter
@@ -38,7 +37,8 @@ import dagster as dg
 import psutil
 import pytest
 from cluster_lake_run import build
-from lake_support import at, committed_batches, event_ids, player_count_message, produce
+from continuous_run import ContinuousRun, job_processes
+from lake_support import at, event_ids, player_count_message, produce
 from pyspark.sql import DataFrame, SparkSession
 
 import streaming.news_text
@@ -46,7 +46,6 @@ from steam_devstack.process import kill_all, process_tree
 from steam_devstack.services.spark import connector_jars
 from steam_devstack.services.spark_cluster import SparkClusterService, master_json
 from steam_devstack.stack import LocalStack
-from steam_platform.assets.lake.continuous import BRONZE_SCRIPT, bronze_continuous_job
 from steam_platform.assets.marts.tables import MART_TABLES
 from steam_platform.assets.warehouse.tables import (
     FACT_NEWS,
@@ -317,16 +316,6 @@ def test_every_table_equals_the_local_two_core_build(
     assert texts == {"Patch notes"}  # the Python UDF, run on the executors
 
 
-def _job_processes(topic: str) -> list[psutil.Process]:
-    """The spark-submit JVM and Python driver of this test's job (matched on script + topic)."""
-    found = []
-    for proc in psutil.process_iter(["cmdline"]):
-        args = proc.info["cmdline"] or []
-        if str(BRONZE_SCRIPT) in args and topic in args:
-            found.append(proc)
-    return found
-
-
 def test_pipes_spark_submit_lands_every_event_once_on_the_cluster(
     spark_cluster: SparkClusterService,
     lake_kafka: KafkaResource,
@@ -341,61 +330,25 @@ def test_pipes_spark_submit_lands_every_event_once_on_the_cluster(
         player_count_message(topic, cd.APPS[0], start + timedelta(minutes=i), 10 + i) for i in range(80)
     ]
     produce(lake_kafka, events[:50])
-    instance = dg.DagsterInstance.ephemeral()
-    outcome: dict[str, object] = {}
     pipes = build_pipes_client(
         jars=[str(p) for p in connector_jars()], master=spark_cluster.master_url, driver_memory="768m"
     )
-
-    def run() -> None:
-        try:
-            outcome["result"] = bronze_continuous_job.execute_in_process(
-                run_config={
-                    "ops": {
-                        "bronze_continuous": {
-                            "config": {
-                                "topic": topic,
-                                "interval": "2 seconds",
-                                "stop_after_s": STOP_AFTER_S,
-                                "stop_when_idle_s": IDLE_STOP_S,
-                                "asset_key": "bronze_player_counts",
-                            }
-                        }
-                    }
-                },
-                resources={"pipes_subprocess": pipes, "kafka": lake_kafka, "s3": s3},
-                instance=instance,
-                raise_on_error=False,
-            )
-        except BaseException as exc:  # surfaced by the assertion below
-            outcome["error"] = exc
-
-    runner = threading.Thread(target=run, name="cluster-pipes-run", daemon=True)
-    runner.start()
+    job = ContinuousRun(topic, s3)
+    config = {"interval": "2 seconds", "stop_after_s": STOP_AFTER_S, "stop_when_idle_s": IDLE_STOP_S}
+    job.start(pipes, lake_kafka, {**config, "asset_key": "bronze_player_counts"})
     try:
-        deadline = time.monotonic() + FIRST_BATCH_WAIT_S
-        while committed_batches(s3, topic) == 0:
-            assert runner.is_alive(), f"the run ended before its first batch: {outcome}"
-            assert time.monotonic() < deadline, f"no batch committed within {FIRST_BATCH_WAIT_S}s"
-            time.sleep(0.5)
+        job.wait_for_first_batch(FIRST_BATCH_WAIT_S)
         # The job's driver (spark-submit) has the keys in its environment, by design; no command line
         # has them, nor the executors the workers started for it.
-        drivers = {p.pid: "driver" for p in _job_processes(topic)}
+        drivers = {p.pid: "driver" for p in job_processes(topic)}
         assert drivers, "the spark-submit processes were not found"
         seen = inspect_processes(spark_cluster, drivers, stack_env["AWS_SECRET_ACCESS_KEY"])
         produce(lake_kafka, events[50:])  # arrives while the query runs
-        runner.join(RUN_BOUND_S)
-    finally:
-        if runner.is_alive():
-            killed = kill_all(_job_processes(topic))
-            runner.join(60)
-            pytest.fail(f"the bounded run did not end within {RUN_BOUND_S}s (killed {len(killed)})")
-
-    assert "error" not in outcome, outcome.get("error")
-    result = outcome["result"]
-    assert isinstance(result, dg.ExecuteInProcessResult)
-    assert result.success, [e.message for e in result.all_events if e.is_failure]
-    assert not _job_processes(topic), "the job's processes outlived the run"
+    except BaseException:
+        job.kill()
+        raise
+    job.finish(RUN_BOUND_S)
+    instance = job.instance
 
     assert not [s for s in seen if s.secret_in_cmdline], seen
     assert {ip for s in seen for ip in s.listening} <= LOOPBACK, seen

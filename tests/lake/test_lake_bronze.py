@@ -34,7 +34,7 @@ from streaming.tables_io import read_table
 
 pytestmark = pytest.mark.integration
 
-REPO = Path(__file__).resolve().parents[3]
+REPO = Path(__file__).resolve().parents[2]
 KILL_WAIT_S = 240
 
 

@@ -8,22 +8,17 @@ must have recorded the job's own per-batch logs and the materialization it repor
 
 from __future__ import annotations
 
-import os
-import signal
-import threading
-import time
 import uuid
 from collections.abc import Callable
 from datetime import timedelta
-from pathlib import Path
 
 import dagster as dg
 import pyarrow.dataset as pads
 import pytest
-from lake_support import at, committed_batches, event_ids, player_count_message, produce
+from continuous_run import ContinuousRun
+from lake_support import at, event_ids, player_count_message, produce
 
 from steam_devstack.services.spark import connector_jars
-from steam_platform.assets.lake.continuous import BRONZE_SCRIPT, bronze_continuous_job
 from steam_platform.resources.kafka import KafkaResource, TopicSpec
 from steam_platform.resources.s3 import S3Resource
 from steam_platform.resources.spark import build_pipes_client
@@ -37,25 +32,6 @@ STOP_AFTER_S = 240
 RUN_BOUND_S = 300
 FIRST_BATCH_WAIT_S = 180
 ASSET = "bronze_player_counts"
-
-
-def _kill_job_processes(topic: str) -> list[int]:
-    """SIGKILL the spark-submit JVM and Python driver of this test's job (matched on script + topic)."""
-    killed = []
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit():
-            continue
-        try:
-            args = (proc / "cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if str(BRONZE_SCRIPT).encode() in args and topic.encode() in args:
-            try:
-                os.kill(int(proc.name), signal.SIGKILL)
-                killed.append(int(proc.name))
-            except ProcessLookupError:
-                pass
-    return killed
 
 
 def _bronze_rows(s3: S3Resource, topic: str) -> tuple[int, list[str]]:
@@ -76,59 +52,18 @@ def test_continuous_bronze_under_pipes_lands_every_event_once_and_reports(
     events = [player_count_message(topic, 11, start + timedelta(minutes=i), 100 + i) for i in range(80)]
     produce(lake_kafka, events[:50])
 
-    instance = dg.DagsterInstance.ephemeral()
-    outcome: dict[str, object] = {}
-
-    def run() -> None:
-        try:
-            outcome["result"] = bronze_continuous_job.execute_in_process(
-                run_config={
-                    "ops": {
-                        "bronze_continuous": {
-                            "config": {
-                                "topic": topic,
-                                "interval": "2 seconds",
-                                "stop_after_s": STOP_AFTER_S,
-                                "stop_when_idle_s": IDLE_STOP_S,
-                                "asset_key": ASSET,
-                            }
-                        }
-                    }
-                },
-                resources={
-                    "pipes_subprocess": build_pipes_client(
-                        jars=[str(p) for p in connector_jars()], driver_memory="768m"
-                    ),
-                    "kafka": lake_kafka,
-                    "s3": s3,
-                },
-                instance=instance,
-                raise_on_error=False,
-            )
-        except BaseException as exc:  # surfaced by the assertion below
-            outcome["error"] = exc
-
-    runner = threading.Thread(target=run, name="bronze-continuous-run", daemon=True)
-    runner.start()
+    job = ContinuousRun(topic, s3)
+    pipes = build_pipes_client(jars=[str(p) for p in connector_jars()], driver_memory="768m")
+    config = {"interval": "2 seconds", "stop_after_s": STOP_AFTER_S, "stop_when_idle_s": IDLE_STOP_S}
+    job.start(pipes, lake_kafka, {**config, "asset_key": ASSET})
     try:
-        deadline = time.monotonic() + FIRST_BATCH_WAIT_S
-        while committed_batches(s3, topic) == 0:
-            assert runner.is_alive(), f"the run ended before its first batch: {outcome}"
-            assert time.monotonic() < deadline, f"no batch committed within {FIRST_BATCH_WAIT_S}s"
-            time.sleep(0.5)
+        job.wait_for_first_batch(FIRST_BATCH_WAIT_S)
         produce(lake_kafka, events[50:])  # arrives while the query runs
-        runner.join(RUN_BOUND_S)
-    finally:
-        if runner.is_alive():
-            killed = _kill_job_processes(topic)
-            runner.join(60)
-            pytest.fail(f"the bounded run did not end within {RUN_BOUND_S}s (killed {killed})")
-
-    assert "error" not in outcome, outcome.get("error")
-    result = outcome["result"]
-    assert isinstance(result, dg.ExecuteInProcessResult)
-    assert result.success, [e.message for e in result.all_events if e.is_failure]
-    assert not _kill_job_processes(topic), "the job's processes outlived the run"
+    except BaseException:
+        job.kill()
+        raise
+    result = job.finish(RUN_BOUND_S)
+    instance = job.instance
 
     rows, ids = _bronze_rows(s3, topic)
     assert rows == len(events)
