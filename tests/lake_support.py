@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
-from datetime import UTC, datetime
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, date, datetime
 from typing import Any
 
+import dagster as dg
+
+from steam_platform.assets.lake.refresh_events import RANGE_END_TAG, RANGE_START_TAG
 from steam_platform.events.envelope import envelope
 from steam_platform.resources.kafka import KafkaResource, OutgoingMessage
 from steam_platform.resources.s3 import S3Resource
@@ -127,3 +130,32 @@ def committed_batches(s3: S3Resource, topic: str) -> int:
     prefix = checkpoint_path(s3.lake_root(), topic).split(f"{s3.bucket}/", 1)[1] + "/commits/"
     listing = s3.client().list_objects_v2(Bucket=s3.bucket, Prefix=prefix)
     return sum(1 for o in listing.get("Contents", []) if o["Key"].rsplit("/", 1)[-1].isdigit())
+
+
+def bronze_event_ids(s3: S3Resource, topic: str) -> list[str]:
+    """The `event_id` of every row the topic's bronze dataset holds (one per row, duplicates kept)."""
+    import pyarrow.dataset as pads
+
+    dataset = pads.dataset(
+        f"{s3.lake_path()}/bronze/{topic}", filesystem=s3.filesystem(), format="parquet", partitioning="hive"
+    )
+    return dataset.to_table(columns=["event_id"]).column("event_id").to_pylist()
+
+
+def materialize_checked(
+    assets: Sequence[Any], resources: Mapping[str, Any], days: Sequence[date] = ()
+) -> dg.ExecuteInProcessResult:
+    """Materialise `assets` unpartitioned, for one day, or for a range of days in ONE run (the tags
+    a backfill's single run carries); the run and every asset check must succeed."""
+    first, last = (days[0].isoformat(), days[-1].isoformat()) if days else (None, None)
+    result = dg.materialize(
+        list(assets),
+        resources=dict(resources),
+        partition_key=first if first == last else None,
+        tags={RANGE_START_TAG: first, RANGE_END_TAG: last} if first != last else None,
+        raise_on_error=False,
+    )
+    failed = [e for e in result.get_asset_check_evaluations() if not e.passed]
+    assert result.success, [e.message for e in result.all_events if e.is_failure]
+    assert not failed, [(e.asset_key.to_user_string(), e.check_name, e.description) for e in failed]
+    return result

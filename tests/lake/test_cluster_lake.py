@@ -38,7 +38,7 @@ import psutil
 import pytest
 from cluster_lake_run import build
 from continuous_run import ContinuousRun, job_processes
-from lake_support import at, event_ids, player_count_message, produce
+from lake_support import at, bronze_event_ids, event_ids, player_count_message, produce
 from pyspark.sql import DataFrame, SparkSession
 
 import streaming.news_text
@@ -356,12 +356,7 @@ def test_pipes_spark_submit_lands_every_event_once_on_the_cluster(
     assert sum(s.role == "executor" for s in executors) == 2, seen
     assert not [s for s in executors if s.secret_in_environ or s.aws_vars], executors
 
-    import pyarrow.dataset as pads
-
-    dataset = pads.dataset(
-        f"{s3.lake_path()}/bronze/{topic}", filesystem=s3.filesystem(), format="parquet", partitioning="hive"
-    )
-    ids = dataset.to_table(columns=["event_id"]).column("event_id").to_pylist()
+    ids = bronze_event_ids(s3, topic)
     assert len(ids) == len(events) and set(ids) == event_ids(events)
 
     recorded = instance.get_latest_materialization_event(dg.AssetKey("bronze_player_counts"))

@@ -17,12 +17,11 @@ from typing import Any
 import dagster as dg
 import lake_dataset as ds
 import pytest
-from lake_support import produce, s3_for
+from lake_support import materialize_checked, produce, s3_for
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
 from steam_platform.assets.lake.bronze import bronze_assets
-from steam_platform.assets.lake.refresh_events import RANGE_END_TAG, RANGE_START_TAG
 from steam_platform.assets.marts.assets import mart_game_daily, mart_news_impact, mart_top_games
 from steam_platform.assets.marts.tables import MART_GAME_DAILY, MART_NEWS_IMPACT, MART_TABLES, MART_TOP_GAMES
 from steam_platform.assets.warehouse.assets import dim_app, fact_assets
@@ -60,29 +59,15 @@ class Lake:
         self.s3, self.spark = s3, spark
         self.resources = {"s3": s3, "kafka": kafka, "pyspark": pyspark}
 
-    def run(
-        self, assets: list[Any], day: date | None = None, *, through: date | None = None
-    ) -> dg.ExecuteInProcessResult:
-        """Materialise `assets` (for `day`, or for the range `day`..`through` in one run)."""
-        first = day.isoformat() if day else None
-        tags = {RANGE_START_TAG: first, RANGE_END_TAG: through.isoformat()} if first and through else None
-        result = dg.materialize(
-            assets,
-            resources=self.resources,
-            partition_key=None if tags else first,
-            tags=tags,
-            raise_on_error=False,
-        )
-        failed = [e for e in result.get_asset_check_evaluations() if not e.passed]
-        assert result.success, [e.message for e in result.all_events if e.is_failure]
-        assert not failed, [(e.asset_key.to_user_string(), e.check_name, e.description) for e in failed]
-        return result
+    def run(self, assets: list[Any], *days: date) -> dg.ExecuteInProcessResult:
+        """Materialise `assets` (for `days`: one day, or a range in one run); checks must pass."""
+        return materialize_checked(assets, self.resources, days)
 
     def build(self, days: tuple[date, ...]) -> None:
         """Bronze, then silver and the marts over `days`, one run per layer (a backfill's runs)."""
         self.run(bronze_assets)
-        self.run(SILVER, days[0], through=days[-1])
-        self.run(MARTS, days[0], through=days[-1])
+        self.run(SILVER, *days)
+        self.run(MARTS, *days)
 
     def rows(self, table: Table, apps: tuple[int, ...] = ds.APPS) -> list[dict[str, Any]]:
         frame = read_table(self.spark, table.path(self.s3.lake_root()), written_schema(table))

@@ -79,10 +79,13 @@ def bronze_asset_for(topic: str, asset_key: str | None = None) -> str:
     """The asset a continuous run of `topic` materialises (`asset_key` wins)."""
     if asset_key:
         return asset_key
-    if topic in DATA_TOPICS:
+    try:
         return source_of_topic(topic).bronze_asset
-    known = ", ".join(sorted(DATA_TOPICS))
-    raise dg.Failure(f"no bronze asset lands topic {topic!r} (known: {known}); set `asset_key` to report one")
+    except KeyError:
+        known = ", ".join(sorted(DATA_TOPICS))
+        raise dg.Failure(
+            f"no bronze asset lands topic {topic!r} (known: {known}); set `asset_key` to report one"
+        ) from None
 
 
 def spark_submit_path() -> str:
