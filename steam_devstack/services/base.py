@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pwd
 import shutil
@@ -66,7 +67,11 @@ class StackContext:
             _make_traversable(path)
 
     def give_to_run_user(self, path: Path) -> None:
-        """chown `path` (a file, or a folder recursively) to the service user (no-op when not root)."""
+        """chown `path` (a file, or a folder recursively) to the service user (no-op when not root).
+
+        The folder may belong to servers that are running (a restarted Kafka node shares `data/kafka`
+        with live ones): files they rename or delete while the walk passes are skipped, not errors.
+        """
         user = self.run_user
         if user is None:
             return
@@ -76,9 +81,14 @@ class StackContext:
             os.chown(path, entry.pw_uid, entry.pw_gid, follow_symlinks=False)
             return
         for root, dirs, files in os.walk(path):
-            os.chown(root, entry.pw_uid, entry.pw_gid)
-            for name in dirs + files:
-                os.chown(os.path.join(root, name), entry.pw_uid, entry.pw_gid, follow_symlinks=False)
+            for name in [root, *(os.path.join(root, n) for n in dirs + files)]:
+                _chown_if_present(name, entry.pw_uid, entry.pw_gid)
+
+
+def _chown_if_present(path: str, uid: int, gid: int) -> None:
+    """chown one entry; one a running server removed meanwhile (a `.tmp` checkpoint) is skipped."""
+    with contextlib.suppress(FileNotFoundError):
+        os.chown(path, uid, gid, follow_symlinks=False)
 
 
 def _make_traversable(path: Path) -> None:

@@ -239,9 +239,9 @@ class KafkaService(Service):
     def start(self) -> None:
         data = self.ctx.data_dir("kafka")
         creds = self.tls.ensure(self.node_ids) if self.security is KafkaSecurity.SASL_SSL else None
-        for node in self.node_ids:
-            config = self._write_config(node, data, creds)
-            self.ctx.give_to_run_user(data)
+        configs = {node: self._write_config(node, data, creds) for node in self.node_ids}
+        self.ctx.give_to_run_user(data)
+        for node, config in configs.items():
             self._format(node, config, data, creds)
         for node, proc in zip(self.node_ids, self.processes(), strict=True):
             if not proc.is_running():

@@ -126,6 +126,40 @@ def test_a_checkout_in_a_private_folder_is_made_traversable_for_the_service_user
         assert mode == 0o701
 
 
+def test_handing_a_folder_to_the_service_user_skips_files_a_running_server_removes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A restarted Kafka node is handed `data/kafka`, which live nodes share: a checkpoint `.tmp`
+    they rename while the walk passes must not fail the restart (it failed CI once)."""
+    import pwd
+
+    from steam_devstack.services import base
+
+    node = tmp_path / "kafka" / "node-2"
+    node.mkdir(parents=True)
+    checkpoint = node / "replication-offset-checkpoint.tmp"
+    checkpoint.write_text("0")
+    (node / "meta.properties").write_text("node.id=2")
+    me = pwd.getpwuid(os.getuid()).pw_name
+    monkeypatch.setattr(base.StackContext, "run_user", property(lambda self: me))
+    monkeypatch.setattr(base, "ensure_run_user", lambda: None)
+    real_chown = os.chown
+    chowned: list[str] = []
+
+    def chown_while_the_broker_renames(path: str, uid: int, gid: int, **kwargs: bool) -> None:
+        if path == str(node) and "node-2" in chowned:  # the walk has listed node-2's files by now
+            checkpoint.unlink()  # the broker renames its checkpoint
+        real_chown(path, uid, gid, **kwargs)
+        chowned.append(os.path.basename(path))
+
+    monkeypatch.setattr(base.os, "chown", chown_while_the_broker_renames)
+
+    base.StackContext(state_dir=tmp_path, cache_dir=tmp_path / "cache").give_to_run_user(tmp_path / "kafka")
+
+    assert not checkpoint.exists()
+    assert chowned == ["kafka", "node-2", "node-2", "meta.properties"]
+
+
 def test_a_pid_file_records_the_kernels_start_ticks(tmp_path: Path) -> None:
     """The unit of `/proc/<pid>/stat` field 22, so pid files written before psutil stay valid."""
     from steam_devstack.process import start_ticks
