@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Installs everything the platform needs on a fresh Debian machine, each step cached/idempotent:
-#   1. Debian packages: a JDK 17, Maven, PostgreSQL server, promtool (only those missing; root/sudo)
+#   1. Debian packages: a JDK 17, Maven, PostgreSQL server, promtool, npm (only those missing; root/sudo)
 #   2. Python venv (.venv) with the package and its dev tools (skipped when pyproject is unchanged)
 #   3. The local stack's artifacts: Kafka/Elasticsearch/S3 jars and the Spark connectors from Maven
 #      Central (skipped when already resolved)
+#   4. Elasticsearch 8.x/9.x REST API specifications from npm (skipped when cached)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 t0=$(date +%s)
@@ -16,13 +17,15 @@ command -v mvn >/dev/null 2>&1 || need+=(maven)
 ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || need+=(postgresql)
 # promtool checks and unit-tests the Prometheus config and Kafka alert rules (deploy/monitoring/)
 command -v promtool >/dev/null 2>&1 || need+=(prometheus)
+# npm fetches the Elasticsearch 8.x/9.x REST API specifications (step 4)
+command -v npm >/dev/null 2>&1 || need+=(npm)
 if ((${#need[@]})); then
   step "apt-get install ${need[*]}"
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
   $SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq
   $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}"
 else
-  step "Debian packages present (java, mvn, postgresql, promtool)"
+  step "Debian packages present (java, mvn, postgresql, promtool, npm)"
 fi
 
 # ---- 2. Python venv -----------------------------------------------------------------------------
@@ -43,4 +46,26 @@ fi
 # ---- 3. Local-stack artifacts (Maven Central) ---------------------------------------------------
 step "local stack artifacts (cached in .cache/)"
 .venv/bin/steam-platform stack install
+
+# ---- 4. Elasticsearch 8.x / 9.x REST API specifications (npm) -------------------------------------
+# Elastic's elasticsearch-specification (schema.json, Apache-2.0; LICENSE kept next to it) as shipped
+# in @elastic/request-converter. Not run: tests/search/test_es_rest_spec.py checks every request the
+# search layer sends against it (7.10's specification comes from Maven Central with the stack's jars).
+ES_SPEC_VERSIONS="8.19.1 9.5.0"
+for v in $ES_SPEC_VERSIONS; do
+  dest=.cache/es-spec/$v
+  if [ -s "$dest/schema.json" ] && [ -s "$dest/LICENSE" ]; then
+    step "Elasticsearch $v specification cached"
+    continue
+  fi
+  command -v npm >/dev/null 2>&1 || { echo "npm is needed for the Elasticsearch specifications" >&2; exit 1; }
+  step "npm pack @elastic/request-converter@$v (Elasticsearch $v REST specification)"
+  tmp=$(mktemp -d)
+  (cd "$tmp" && npm pack --silent "@elastic/request-converter@$v" >/dev/null)
+  tar -xzf "$tmp"/elastic-request-converter-"$v".tgz -C "$tmp" package/dist/schema.json package/LICENSE
+  mkdir -p "$dest"
+  mv "$tmp/package/LICENSE" "$dest/LICENSE"
+  mv "$tmp/package/dist/schema.json" "$dest/schema.json"
+  rm -rf "$tmp"
+done
 step "install done in $(( $(date +%s) - t0 ))s"

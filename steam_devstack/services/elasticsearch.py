@@ -84,8 +84,12 @@ class ElasticsearchService(Service):
         return f"http://127.0.0.1:{self.port('elasticsearch_http')}"
 
     def install(self) -> None:
-        """Resolve the server jars from Maven Central and compile the launcher (both cached)."""
+        """Resolve the server jars from Maven Central and compile the launcher (both cached).
+
+        Also caches the node's published REST API specification (`es-rest-api-spec`), which the
+        search layer's requests are checked against (tests/search/test_es_rest_spec.py)."""
         maven.resolve(COMPONENT)
+        maven.resolve("es-rest-api-spec")
         java = _java_home_bin("java")
         if java_major(java) < MIN_JAVA:
             raise StackError(f"elasticsearch: needs Java >= {MIN_JAVA}; {java} is older (set ES_JAVA_HOME)")
