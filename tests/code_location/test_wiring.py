@@ -77,13 +77,15 @@ COMPOSE = Path(__file__).resolve().parents[2] / "deploy" / "docker-compose.yml"
 
 
 def _compose_dagster_env() -> dict[str, str]:
-    """The environment compose gives the Dagster services, `${VAR:-default}` taken as the default."""
+    """The environment compose gives the Dagster services: `${VAR:-default}` taken as the default,
+    a required `${VAR:?message}` (every password) as the operator's value for VAR."""
     import re
 
     import yaml
 
     env = yaml.safe_load(COMPOSE.read_text())["x-dagster-env"]
-    return {k: re.sub(r"\$\{[A-Z_]+:-([^}]*)\}", r"\1", str(v)) for k, v in env.items()}
+    defaulted = {k: re.sub(r"\$\{[A-Z_]+:-([^}]*)\}", r"\1", str(v)) for k, v in env.items()}
+    return {k: re.sub(r"\$\{([A-Z_]+):\?[^}]*\}", r"operator-set-\1", v) for k, v in defaulted.items()}
 
 
 @pytest.mark.parametrize("key", ["kafka", "steam", "s3", "elasticsearch", "kibana"])

@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import re
 import shutil
+import signal
 import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -209,3 +212,77 @@ def test_docker_compose_config_accepts_the_file() -> None:
         [DOCKER, "compose", "-f", str(COMPOSE), "config", "-q"], capture_output=True, text=True
     )
     assert result.returncode == 0, result.stderr
+
+
+#: Variables whose value is a credential: compose must take them from the environment, never a default.
+_SECRET = re.compile(r"PASSWORD|SECRET|TOKEN")
+_INTERPOLATION = re.compile(r"\$\{(\w+)(?::?([-?])([^}]*))?\}")
+
+
+def _interpolations(compose_text: str) -> list[tuple[str, str, str]]:
+    """Every `${VAR}`, `${VAR:-default}` and `${VAR:?message}` of the file: (name, operator, text)."""
+    return [(m.group(1), m.group(2) or "", m.group(3) or "") for m in _INTERPOLATION.finditer(compose_text)]
+
+
+def test_every_password_is_required_from_the_environment_with_a_clear_message() -> None:
+    """No default password ships: compose stops, naming the variable and where to set it."""
+    secrets = [
+        (name, op, text) for name, op, text in _interpolations(COMPOSE.read_text()) if _SECRET.search(name)
+    ]
+    assert {name for name, _, _ in secrets} == {
+        "DAGSTER_PG_PASSWORD",
+        "MINIO_ROOT_PASSWORD",
+        "GRAFANA_ADMIN_PASSWORD",
+    }
+    for name, op, text in secrets:
+        assert op == "?", f"${{{name}}} must be required (`:?`), not defaulted"
+        assert name in text and "deploy/.env.example" in text, text
+
+
+def test_the_env_example_lists_exactly_the_required_variables_with_no_values() -> None:
+    required = {name for name, op, _ in _interpolations(COMPOSE.read_text()) if op == "?"}
+    lines = [ln for ln in (DEPLOY / ".env.example").read_text().splitlines() if ln and not ln.startswith("#")]
+    assert dict(ln.split("=", 1) for ln in lines) == dict.fromkeys(required, "")
+
+
+def test_the_code_server_is_internal_and_health_checked(compose: dict[str, Any]) -> None:
+    """gRPC has no authentication: no published port; a dead server fails its health check, and the
+    webserver and daemon wait for a healthy one."""
+    code = compose["services"]["dagster-code"]
+    assert "ports" not in code
+    assert code["restart"] == "unless-stopped"
+    port = code["command"][code["command"].index("-p") + 1]
+    probe = code["healthcheck"]["test"]
+    assert probe[:4] == ["CMD", "dagster", "api", "grpc-health-check"]
+    assert probe[probe.index("--port") + 1] == port
+    for name in ("dagster-webserver", "dagster-daemon"):
+        assert compose["services"][name]["depends_on"]["dagster-code"] == {"condition": "service_healthy"}
+    workspace = yaml.safe_load((DEPLOY / "workspace.docker.yaml").read_text())
+    server = workspace["load_from"][0]["grpc_server"]
+    assert (server["host"], str(server["port"])) == ("dagster-code", port)
+
+
+def test_the_health_probe_fails_without_a_code_server_and_passes_with_one(tmp_path: Path) -> None:
+    """The compose probe, run for real: non-zero with nothing listening, zero against a code server."""
+    from steam_devstack.health import free_port, wait_until
+
+    dagster = Path(sys.executable).with_name("dagster")
+    port = free_port()
+    probe = [str(dagster), "api", "grpc-health-check", "--host", "localhost", "--port", str(port)]
+    assert subprocess.run(probe, capture_output=True, timeout=60).returncode != 0
+    defs = tmp_path / "defs.py"
+    defs.write_text("import dagster as dg\n\ndefs = dg.Definitions(assets=[dg.AssetSpec('probe')])\n")
+    env = {**os.environ, "DAGSTER_HOME": str(tmp_path)}
+    server = subprocess.Popen(
+        [str(dagster), "code-server", "start", "-h", "127.0.0.1", "-p", str(port), "-f", str(defs)],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )  # fmt: skip
+    try:
+        wait_until(
+            lambda: subprocess.run(probe, capture_output=True, timeout=60).returncode == 0,
+            what="code server healthy", timeout=90,
+        )  # fmt: skip
+    finally:
+        os.killpg(server.pid, signal.SIGKILL)
+        server.wait(timeout=30)
+    assert subprocess.run(probe, capture_output=True, timeout=60).returncode != 0  # gone: unhealthy again
