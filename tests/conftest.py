@@ -32,9 +32,9 @@ from steam_platform.resources.elasticsearch import ElasticsearchResource
 from steam_platform.resources.s3 import S3Resource
 
 if TYPE_CHECKING:
-    from elasticsearch import Elasticsearch
     from pyspark.sql import SparkSession
 
+    from steam_platform.resources.es_client import SearchClient
     from steam_platform.resources.spark import LakePySparkResource
 
 
@@ -138,16 +138,16 @@ def es_resource(stack_env: dict[str, str]) -> ElasticsearchResource:
 
 
 @pytest.fixture
-def es(es_resource: ElasticsearchResource) -> Iterator[Elasticsearch]:
+def es(es_resource: ElasticsearchResource) -> Iterator[SearchClient]:
     """A client; the platform's search indices (shared alias names) are removed before and after."""
     from steam_platform.assets.search.templates import INDEX_SPECS
 
     client = es_resource.client()
     for spec in INDEX_SPECS:
-        client.indices.delete(index=f"{spec.alias}-v*", ignore_unavailable=True)
+        client.delete_index(f"{spec.alias}-v*")
     yield client
     for spec in INDEX_SPECS:
-        client.indices.delete(index=f"{spec.alias}-v*", ignore_unavailable=True)
+        client.delete_index(f"{spec.alias}-v*")
 
 
 @pytest.fixture

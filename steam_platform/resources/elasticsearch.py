@@ -2,29 +2,26 @@
 
 The platform indexes its marts and news into Elasticsearch behind aliases; this resource is the one
 place that knows where the cluster is and how to authenticate. Locally that is the single
-Elasticsearch 7.10.2 node of the local stack (no security); in production an HTTPS cluster with
-basic auth or an API key, filled in by the definitions through `dg.EnvVar`. Secrets are excluded from
-the resource's repr and never appear in the messages this module raises.
+Elasticsearch 7.10.2 OSS node of the local stack (no security); in production an Elasticsearch 8.x
+or 9.x cluster over HTTPS with basic auth or an API key, filled in by the definitions through
+`dg.EnvVar` (settings: `ELASTICSEARCH_URL`, `ELASTICSEARCH_USERNAME`/`_PASSWORD` or `_API_KEY`).
 
-The client is the 7.x Python client (its major matches the servers: 7.10 locally, 7.17 in
-production). Since 7.14 that client refuses 7.0-7.13 servers whose `build_flavor` is not
-"default", i.e. the Apache-2.0 "oss" build the local stack runs; `accept_oss_distribution` lets
-exactly that case through while every other product check (e.g. "this is not Elasticsearch") stays.
+`client()` asks the server its version once (`GET /`) and returns the search layer's one interface,
+`es_client.SearchClient`, over the transport that version needs (`es_transport`: the official 8.x
+client for 8/9, `elastic_transport` for 7.x). Secrets are excluded from the resource's repr, travel
+only as the `Authorization` header, and never appear in the messages this module raises.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 from urllib.parse import urlsplit
 
 import dagster as dg
-from elasticsearch import Elasticsearch, Transport
-
-# The product check is internal to the 7.x client (not in its type stubs); 7.17 is the last 7.x line
-# and the dependency is pinned below 8, so these internals no longer change.
-from elasticsearch.transport import _ProductChecker  # type: ignore[attr-defined]
 from pydantic import ConfigDict, Field
+
+from steam_platform.resources.es_client import SearchClient
+from steam_platform.resources.es_transport import EsConnection, api_key_header, basic_auth_header, connect
 
 
 @dataclass(frozen=True)
@@ -36,24 +33,6 @@ class ElasticsearchRetrySettings:
     initial_wait_s: float = 1.0
     max_wait_s: float = 30.0
     chunk_size: int = 500
-    #: Back-off retries of 429-refused documents inside one streaming_bulk pass.
-    chunk_429_retries: int = 3
-
-
-class _OssTolerantTransport(Transport):
-    """A transport that accepts an Elasticsearch OSS build (flavor "oss") of versions 7.0-7.13.
-
-    The 7.x client verifies the product once with `GET /`; we run its check unchanged and only turn
-    the "unsupported distribution" verdict into success. Servers that are not Elasticsearch at all
-    (wrong tagline, missing `X-Elastic-Product` on 7.14+) are still rejected.
-    """
-
-    _verified_elasticsearch: bool | int | None
-
-    def _do_verify_elasticsearch(self, headers: Any, timeout: Any) -> None:
-        super()._do_verify_elasticsearch(headers, timeout)  # type: ignore[misc]
-        if self._verified_elasticsearch == _ProductChecker.UNSUPPORTED_DISTRIBUTION:
-            self._verified_elasticsearch = True
 
 
 class ElasticsearchResource(dg.ConfigurableResource):
@@ -83,12 +62,6 @@ class ElasticsearchResource(dg.ConfigurableResource):
     retry_attempts: int = Field(
         default=5, description="Attempts (with exponential back-off) before indexing gives up on the cluster."
     )
-    accept_oss_distribution: bool = Field(
-        default=True,
-        description="Accept Elasticsearch 7.0-7.13 OSS builds (the local stack's 7.10.2 node), which "
-        "the 7.14+ Python client otherwise refuses as an unsupported distribution.",
-    )
-
     # A wrongly typed value in a validation error would otherwise quote the input (e.g. a secret).
     model_config = ConfigDict(hide_input_in_errors=True)
 
@@ -103,32 +76,39 @@ class ElasticsearchResource(dg.ConfigurableResource):
             )
         return self.url
 
-    def client(self) -> Elasticsearch:
-        """A 7.x `Elasticsearch` client for this cluster (cheap to create; reuse it within a run)."""
+    def connection(self) -> EsConnection:
+        """The validated connection settings (URL, credentials as a header, TLS, timeouts)."""
         if self.api_key and (self.username or self.password):
             raise ValueError("ElasticsearchResource: set either username/password or api_key, not both")
         if (self.username is None) != (self.password is None):
             raise ValueError("ElasticsearchResource: username and password must be set together")
-        kwargs: dict[str, Any] = {
-            "verify_certs": self.verify_certs,
-            "timeout": self.request_timeout,
-            "max_retries": self.max_retries,
-            "retry_on_timeout": True,
-        }
-        if self.ca_certs:
-            kwargs["ca_certs"] = self.ca_certs
+        auth = None
         if self.username is not None and self.password is not None:
-            kwargs["http_auth"] = (self.username, self.password)
-        if self.api_key:
-            kwargs["api_key"] = self.api_key
-        if self.accept_oss_distribution:
-            kwargs["transport_class"] = _OssTolerantTransport
-        return Elasticsearch([self._checked_url()], **kwargs)
+            auth = basic_auth_header(self.username, self.password)
+        elif self.api_key:
+            auth = api_key_header(self.api_key)
+        return EsConnection(
+            url=self._checked_url(),
+            auth_header=auth,
+            verify_certs=self.verify_certs,
+            ca_certs=self.ca_certs,
+            request_timeout=self.request_timeout,
+            max_retries=self.max_retries,
+        )
+
+    def client(self) -> SearchClient:
+        """The search layer's client for this cluster (cheap; close it after use). Its first request
+        asks the server's version (`GET /`) and picks the transport; requests raise `EsUnavailable`
+        when the cluster cannot be reached, `EsUnsupportedServer` for versions other than 7.10+,
+        8.x and 9.x."""
+        return connect(self.connection())
 
     def retry_settings(self) -> ElasticsearchRetrySettings:
         """Back-off and chunking for the search layer's indexing (its bulk writes and cluster calls)."""
         return ElasticsearchRetrySettings(attempts=self.retry_attempts, chunk_size=self.bulk_chunk_size)
 
     def server_version(self) -> str:
-        """The cluster's version number (e.g. "7.10.2"), to check client/server compatibility."""
-        return str(self.client().info()["version"]["number"])
+        """The cluster's version number (e.g. "7.10.2" or "9.1.0")."""
+        client = self.client()
+        client.close()
+        return client.version

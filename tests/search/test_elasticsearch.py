@@ -6,11 +6,10 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
-import elasticsearch
 import pytest
-from elasticsearch import Elasticsearch, RequestError
 
 from steam_platform.resources.elasticsearch import ElasticsearchResource
+from steam_platform.resources.es_client import EsBadRequest, SearchClient
 
 #: An explicit, strict mapping of the kind the marts get: unknown fields are rejected, not guessed.
 MAPPING: dict[str, Any] = {
@@ -77,84 +76,95 @@ def es_resource(stack_env: dict[str, str]) -> ElasticsearchResource:
 
 
 @pytest.fixture(scope="module")
-def es(es_resource: ElasticsearchResource) -> Elasticsearch:
-    return es_resource.client()
+def es(es_resource: ElasticsearchResource) -> Iterator[SearchClient]:
+    client = es_resource.client()
+    yield client
+    client.close()
 
 
 @pytest.fixture
-def games_index(es: Elasticsearch) -> Iterator[str]:
+def games_index(es: SearchClient) -> Iterator[str]:
     """A fresh index with the explicit mapping and the four games, refreshed for search."""
     index = f"test-games-{uuid.uuid4().hex[:8]}"
-    es.indices.create(
-        index=index, settings={"number_of_shards": 1, "number_of_replicas": 0}, mappings=MAPPING
+    es.create_index(
+        index, {"settings": {"number_of_shards": 1, "number_of_replicas": 0}, "mappings": MAPPING}
     )
     try:
         for game in GAMES:
-            es.index(index=index, id=str(game["appid"]), document=game)
-        es.indices.refresh(index=index)
+            es.perform("PUT", f"/{index}/_doc/{game['appid']}", body=game)
+        es.refresh(index)
         yield index
     finally:
-        es.indices.delete(index=index, ignore_unavailable=True)
+        es.delete_index(index)
 
 
 def _ids(response: dict[str, Any]) -> list[str]:
     return [hit["_id"] for hit in response["hits"]["hits"]]
 
 
-def test_server_major_matches_python_client(es_resource: ElasticsearchResource, es: Elasticsearch) -> None:
+def test_local_node_is_710_oss_reached_without_the_official_client(
+    es_resource: ElasticsearchResource, es: SearchClient
+) -> None:
     version = es_resource.server_version()
-    assert version == "7.10.2"
-    assert int(version.split(".")[0]) == elasticsearch.VERSION[0]
+    assert version == es.version == "7.10.2"
     info = es.info()
     assert info["tagline"] == "You Know, for Search"
     assert info["version"]["build_flavor"] == "oss"
 
 
-def test_single_node_cluster_is_healthy(es: Elasticsearch) -> None:
-    health = es.cluster.health()
+def test_single_node_cluster_is_healthy(es: SearchClient) -> None:
+    health = es.perform("GET", "/_cluster/health")
     assert health["number_of_nodes"] == 1
     assert health["status"] in ("green", "yellow")
-    settings = es.cluster.get_settings(include_defaults=True, flat_settings=True)
+    settings = es.perform(
+        "GET", "/_cluster/settings", params={"include_defaults": "true", "flat_settings": "true"}
+    )
     assert settings["defaults"]["cluster.routing.allocation.disk.threshold_enabled"] == "false"
 
 
-def test_index_with_explicit_mapping_and_search(es: Elasticsearch, games_index: str) -> None:
-    stored = es.indices.get_mapping(index=games_index)[games_index]["mappings"]
+def test_index_with_explicit_mapping_and_search(es: SearchClient, games_index: str) -> None:
+    stored = es.get_mapping(games_index)[games_index]["mappings"]
     assert stored["dynamic"] == "strict"
     assert stored["properties"]["title"]["fields"]["cjk"]["analyzer"] == "cjk"
     assert stored["properties"]["price_eur"]["type"] == "scaled_float"
-    assert es.count(index=games_index)["count"] == len(GAMES)
-    assert es.cluster.health(index=games_index, wait_for_status="green", timeout="30s")["status"] == "green"
+    assert es.count(games_index) == len(GAMES)
+    health = es.perform(
+        "GET", f"/_cluster/health/{games_index}", params={"wait_for_status": "green", "timeout": "30s"}
+    )
+    assert health["status"] == "green"
 
     # Korean and Chinese titles: found by a partial word through the CJK bigram analyzer...
-    korean = es.search(index=games_index, query={"match": {"title.cjk": "로스트"}})
+    korean = es.search(games_index, {"query": {"match": {"title.cjk": "로스트"}}})
     assert _ids(korean) == ["1599340"]
-    chinese = es.search(index=games_index, query={"match": {"title.cjk": "悟空"}})
+    chinese = es.search(games_index, {"query": {"match": {"title.cjk": "悟空"}}})
     assert _ids(chinese) == ["2358720"]
     # ...by exact keyword, and returned byte-for-byte in _source.
-    exact = es.search(index=games_index, query={"term": {"title.raw": WUKONG}})
+    exact = es.search(games_index, {"query": {"term": {"title.raw": WUKONG}}})
     assert exact["hits"]["hits"][0]["_source"]["title"] == WUKONG
-    assert es.get(index=games_index, id="1599340")["_source"]["title"] == "로스트아크"
+    assert es.get_document(games_index, "1599340")["title"] == "로스트아크"
 
     # Filters, sorting and an aggregation a dashboard panel would use.
     rpg_by_peak = es.search(
-        index=games_index,
-        query={"bool": {"filter": [{"term": {"genres": "RPG"}}]}},
-        # The client's stubs type `sort` as list[str], but a string sort goes into the body verbatim.
-        sort=[{"peak_players": {"order": "desc"}}],  # type: ignore[list-item]
+        games_index,
+        {
+            "query": {"bool": {"filter": [{"term": {"genres": "RPG"}}]}},
+            "sort": [{"peak_players": {"order": "desc"}}],
+        },
     )
     assert _ids(rpg_by_peak) == ["2358720", "1599340"]
-    paid = es.search(index=games_index, query={"range": {"price_eur": {"gt": 10}}})
+    paid = es.search(games_index, {"query": {"range": {"price_eur": {"gt": 10}}}})
     assert _ids(paid) == ["2358720"]
     assert paid["hits"]["hits"][0]["_source"]["price_eur"] == pytest.approx(59.99)
 
     aggs = es.search(
-        index=games_index,
-        size=0,
-        aggs={
-            "genres": {"terms": {"field": "genres"}},
-            "peak": {"max": {"field": "peak_players"}},
-            "released_after_2020": {"filter": {"range": {"release_date": {"gte": "2020-01-01"}}}},
+        games_index,
+        {
+            "size": 0,
+            "aggs": {
+                "genres": {"terms": {"field": "genres"}},
+                "peak": {"max": {"field": "peak_players"}},
+                "released_after_2020": {"filter": {"range": {"release_date": {"gte": "2020-01-01"}}}},
+            },
         },
     )["aggregations"]
     buckets = {b["key"]: b["doc_count"] for b in aggs["genres"]["buckets"]}
@@ -162,12 +172,12 @@ def test_index_with_explicit_mapping_and_search(es: Elasticsearch, games_index: 
     assert aggs["peak"]["value"] == 2_415_714
     assert aggs["released_after_2020"]["doc_count"] == 2
 
-    full_text = es.search(index=games_index, query={"match": {"title": "counter strike"}})
+    full_text = es.search(games_index, {"query": {"match": {"title": "counter strike"}}})
     assert _ids(full_text) == ["730"]
 
 
-def test_strict_mapping_rejects_unknown_fields(es: Elasticsearch, games_index: str) -> None:
-    with pytest.raises(RequestError) as excinfo:
-        es.index(index=games_index, id="1", document={"appid": 1, "unexpected": "field"})
-    assert excinfo.value.status_code == 400
-    assert "strict_dynamic_mapping_exception" in str(excinfo.value.error)
+def test_strict_mapping_rejects_unknown_fields(es: SearchClient, games_index: str) -> None:
+    with pytest.raises(EsBadRequest) as excinfo:
+        es.perform("PUT", f"/{games_index}/_doc/1", body={"appid": 1, "unexpected": "field"})
+    assert excinfo.value.status == 400
+    assert excinfo.value.error_type == "strict_dynamic_mapping_exception"

@@ -11,7 +11,6 @@ import pyarrow as pa
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 import pytest
-from elasticsearch import Elasticsearch
 from search_support import (
     KOREAN_TITLE,
     ROWS_FOR,
@@ -32,6 +31,7 @@ from steam_platform.assets.search.assets import (
 from steam_platform.assets.search.templates import INDEX_SPECS
 from steam_platform.assets.warehouse.tables import FACT_NEWS
 from steam_platform.resources.elasticsearch import ElasticsearchResource
+from steam_platform.resources.es_client import SearchClient
 from steam_platform.resources.s3 import S3Resource
 
 pytestmark = pytest.mark.integration
@@ -56,7 +56,7 @@ def _metadata(result: Any, name: str) -> dict[str, Any]:
 
 
 def test_every_search_asset_indexes_its_partition_from_a_local_lake(
-    es: Elasticsearch, es_resource: ElasticsearchResource, tmp_path: Path
+    es: SearchClient, es_resource: ElasticsearchResource, tmp_path: Path
 ) -> None:
     tables = {MART_GAME_DAILY, MART_TOP_GAMES, MART_NEWS_IMPACT, FACT_NEWS}
     for table in tables:
@@ -70,20 +70,20 @@ def test_every_search_asset_indexes_its_partition_from_a_local_lake(
         assert (meta["docs_indexed"], meta["docs_failed"], meta["rows_in_lake"]) == (rows, 0, rows)
         assert meta["mode"] == "full_refresh"  # the first run builds the alias
         assert meta["duration_s"] >= 0 and "no failures" in meta["failures"]
-        assert es.count(index=spec.alias)["count"] == rows  # doc count equals the mart's row count
+        assert es.count(spec.alias) == rows  # doc count equals the mart's row count
 
     # A known game returns its figures; a Korean word finds the Korean news title.
-    hit = es.search(index="mart_top_games", query={"term": {"rank": 1}})["hits"]["hits"][0]["_source"]
+    hit = es.search("mart_top_games", {"query": {"term": {"rank": 1}}})["hits"]["hits"][0]["_source"]
     top = max(game_daily_rows(DAY), key=lambda r: r["peak_players"])
     assert (hit["appid"], hit["peak_players"], hit["dt"]) == (top["appid"], top["peak_players"], DAY)
-    korean = es.search(index="steam_news", query={"match": {"title": "업데이트"}})["hits"]["hits"]
+    korean = es.search("steam_news", {"query": {"match": {"title": "업데이트"}}})["hits"]["hits"]
     assert [h["_source"]["title"] for h in korean] == [KOREAN_TITLE]
 
     # The next materialisation of the same partition is a partition sync into the same index.
     again = _materialize([search_game_daily], LocalLake(root=str(tmp_path)), es_resource)
     meta = _metadata(again, "search_game_daily")
     assert meta["mode"] == "partition" and meta["docs_deleted"] == 0
-    assert es.count(index="mart_game_daily")["count"] == len(game_daily_rows(DAY))
+    assert es.count("mart_game_daily") == len(game_daily_rows(DAY))
 
 
 def _specs_in_asset_order() -> list[Any]:
@@ -92,7 +92,7 @@ def _specs_in_asset_order() -> list[Any]:
 
 
 def test_full_refresh_config_rebuilds_and_drops_the_old_index(
-    es: Elasticsearch, es_resource: ElasticsearchResource, tmp_path: Path
+    es: SearchClient, es_resource: ElasticsearchResource, tmp_path: Path
 ) -> None:
     write_partition(tmp_path, MART_GAME_DAILY, DAY, game_daily_rows(DAY))
     lake = LocalLake(root=str(tmp_path))
@@ -103,11 +103,11 @@ def test_full_refresh_config_rebuilds_and_drops_the_old_index(
     )
     assert second["mode"] == "full_refresh" and second["index"] != first["index"]
     assert second["old_indices_removed"] == first["index"]
-    assert list(es.indices.get_alias(name="mart_game_daily")) == [second["index"]]
+    assert list(es.get_alias(name="mart_game_daily")) == [second["index"]]
 
 
 def test_a_conflicting_document_fails_the_run_with_reasons(
-    es: Elasticsearch, es_resource: ElasticsearchResource, tmp_path: Path
+    es: SearchClient, es_resource: ElasticsearchResource, tmp_path: Path
 ) -> None:
     """Contract drift in the lake (a string where the mapping says long) is reported, not swallowed."""
     write_partition(tmp_path, MART_GAME_DAILY, DAY, game_daily_rows(DAY))
@@ -138,7 +138,7 @@ def test_a_conflicting_document_fails_the_run_with_reasons(
 
 
 def test_partition_read_from_the_s3_server(
-    es: Elasticsearch, es_resource: ElasticsearchResource, stack_env: dict[str, str], tmp_path: Path
+    es: SearchClient, es_resource: ElasticsearchResource, stack_env: dict[str, str], tmp_path: Path
 ) -> None:
     lake = S3Resource(
         endpoint_url=stack_env["S3_ENDPOINT_URL"],
@@ -154,4 +154,4 @@ def test_partition_read_from_the_s3_server(
     result = _materialize([search_news], lake, es_resource)
     meta = _metadata(result, "search_news")
     assert meta["docs_indexed"] == meta["rows_in_lake"] == len(news_rows(DAY))
-    assert es.count(index="steam_news")["count"] == len(news_rows(DAY))
+    assert es.count("steam_news") == len(news_rows(DAY))

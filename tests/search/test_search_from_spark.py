@@ -10,7 +10,6 @@ from typing import Any
 
 import dagster as dg
 import pytest
-from elasticsearch import Elasticsearch
 from pyspark.sql import SparkSession
 from search_support import CHINESE_TITLE, KOREAN_TITLE, game_daily_rows, news_impact_rows
 
@@ -19,6 +18,7 @@ from steam_platform.assets.search.assets import search_game_daily, search_news_i
 from steam_platform.core.contracts import Table
 from steam_platform.core.spark_schemas import spark_schema
 from steam_platform.resources.elasticsearch import ElasticsearchResource
+from steam_platform.resources.es_client import SearchClient
 from steam_platform.resources.s3 import S3Resource
 from streaming.tables_io import conform, write_days
 
@@ -45,14 +45,14 @@ def _run(asset: Any, s3: S3Resource, es_resource: ElasticsearchResource) -> dict
 
 
 def test_spark_written_marts_are_indexed_completely(
-    spark: SparkSession, s3: S3Resource, es: Elasticsearch, es_resource: ElasticsearchResource
+    spark: SparkSession, s3: S3Resource, es: SearchClient, es_resource: ElasticsearchResource
 ) -> None:
     rows = game_daily_rows(DAY.isoformat())
     written = _spark_write(spark, s3, MART_GAME_DAILY, rows)
     meta = _run(search_game_daily, s3, es_resource)
     assert meta["rows_in_lake"] == meta["docs_indexed"] == written == len(rows)
-    assert es.count(index="mart_game_daily")["count"] == written
-    doc = es.get(index="mart_game_daily", id=f"570:{DAY}")["_source"]
+    assert es.count("mart_game_daily") == written
+    doc = es.get_document("mart_game_daily", f"570:{DAY}")
     expected = next(r for r in rows if r["appid"] == 570)
     assert (doc["peak_players"], doc["avg_players"], doc["app_name"]) == (
         expected["peak_players"],
@@ -65,9 +65,9 @@ def test_spark_written_marts_are_indexed_completely(
     meta = _run(search_news_impact, s3, es_resource)
     assert meta["docs_indexed"] == len(impact)
     for word, title in (("업데이트", KOREAN_TITLE), ("悟空", CHINESE_TITLE)):
-        hits = es.search(index="mart_news_impact", query={"match": {"title": word}})["hits"]["hits"]
+        hits = es.search("mart_news_impact", {"query": {"match": {"title": word}}})["hits"]["hits"]
         assert [h["_source"]["title"] for h in hits] == [title]
-    published = es.get(index="mart_news_impact", id=impact[0]["gid"])["_source"]["published_at"]
+    published = es.get_document("mart_news_impact", impact[0]["gid"])["published_at"]
     assert published == impact[0]["published_at"].isoformat().replace("+00:00", "Z")
 
     # Spark rewrites the day without two games: the partition sync deletes their documents.
@@ -75,5 +75,5 @@ def test_spark_written_marts_are_indexed_completely(
     assert _spark_write(spark, s3, MART_GAME_DAILY, kept) == len(kept)
     meta = _run(search_game_daily, s3, es_resource)
     assert (meta["mode"], meta["docs_indexed"], meta["docs_deleted"]) == ("partition", len(kept), 2)
-    assert es.count(index="mart_game_daily")["count"] == len(kept)
-    assert not es.exists(index="mart_game_daily", id=f"570:{DAY}")
+    assert es.count("mart_game_daily") == len(kept)
+    assert not es.document_exists("mart_game_daily", f"570:{DAY}")

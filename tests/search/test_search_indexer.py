@@ -14,7 +14,6 @@ from typing import Any
 
 import pyarrow.fs as pafs
 import pytest
-from elasticsearch import Elasticsearch
 from search_support import (
     CHINESE_TITLE,
     KOREAN_TITLE,
@@ -28,6 +27,7 @@ from steam_platform.assets.search import generations, indexer, reader
 from steam_platform.assets.search.templates import GAME_DAILY, NEWS, IndexSpec
 from steam_platform.assets.warehouse.tables import FACT_NEWS
 from steam_platform.resources.elasticsearch import ElasticsearchResource, ElasticsearchRetrySettings
+from steam_platform.resources.es_client import SearchClient
 
 pytestmark = pytest.mark.integration
 
@@ -36,12 +36,12 @@ FAST_RETRY = ElasticsearchRetrySettings(attempts=2, initial_wait_s=0.1, max_wait
 
 
 @pytest.fixture(scope="module")
-def es(stack_env: dict[str, str]) -> Elasticsearch:
+def es(stack_env: dict[str, str]) -> SearchClient:
     return ElasticsearchResource(url=stack_env["ELASTICSEARCH_URL"], request_timeout=60).client()
 
 
 @pytest.fixture
-def spec_of(es: Elasticsearch) -> Iterator[Any]:
+def spec_of(es: SearchClient) -> Iterator[Any]:
     """Specs under unique aliases, so tests share the node without seeing each other's indices."""
     made: list[IndexSpec] = []
 
@@ -52,11 +52,11 @@ def spec_of(es: Elasticsearch) -> Iterator[Any]:
 
     yield make
     for spec in made:
-        es.indices.delete(index=f"{spec.alias}-v*", ignore_unavailable=True)
-        es.indices.delete_index_template(name=spec.template_name, ignore=[404])
+        es.delete_index(f"{spec.alias}-v*")
+        es.delete_index_template(spec.template_name)
 
 
-def _sync(es: Elasticsearch, spec: IndexSpec, lake: Path, dt: str, **kw: Any) -> indexer.IndexReport:
+def _sync(es: SearchClient, spec: IndexSpec, lake: Path, dt: str, **kw: Any) -> indexer.IndexReport:
     fs = pafs.LocalFileSystem()
     return indexer.sync(
         es,
@@ -69,13 +69,12 @@ def _sync(es: Elasticsearch, spec: IndexSpec, lake: Path, dt: str, **kw: Any) ->
     )
 
 
-def _count(es: Elasticsearch, index: str, **query: Any) -> int:
-    body = {"query": {"term": query}} if query else None
-    return int(es.count(index=index, body=body)["count"])
+def _count(es: SearchClient, index: str, **query: Any) -> int:
+    return es.count(index, {"term": query} if query else None)
 
 
 def test_partitions_indexed_with_counts_figures_and_stale_docs_removed(
-    es: Elasticsearch, spec_of: Any, tmp_path: Path
+    es: SearchClient, spec_of: Any, tmp_path: Path
 ) -> None:
     spec = spec_of(GAME_DAILY)
     write_partition(tmp_path, MART_GAME_DAILY, DAY1, game_daily_rows(DAY1))
@@ -87,12 +86,12 @@ def test_partitions_indexed_with_counts_figures_and_stale_docs_removed(
     assert _count(es, spec.alias) == 10
 
     hit = es.search(
-        index=spec.alias, query={"bool": {"filter": [{"term": {"appid": 730}}, {"term": {"dt": DAY2}}]}}
+        spec.alias, {"query": {"bool": {"filter": [{"term": {"appid": 730}}, {"term": {"dt": DAY2}}]}}}
     )
     (doc,) = hit["hits"]["hits"]
     assert doc["_id"] == f"730:{DAY2}"
     assert doc["_source"]["peak_players"] == 200_000 and doc["_source"]["app_name"] == "Counter-Strike 2"
-    by_name = es.search(index=spec.alias, query={"match": {"app_name.text": "counter strike"}})
+    by_name = es.search(spec.alias, {"query": {"match": {"app_name.text": "counter strike"}}})
     assert {h["_source"]["appid"] for h in by_name["hits"]["hits"]} == {730}
 
     # The day is rewritten without Apex Legends and with new figures: a partition sync replaces it.
@@ -103,7 +102,7 @@ def test_partitions_indexed_with_counts_figures_and_stale_docs_removed(
     assert (second.docs_indexed, second.docs_deleted, second.failed) == (4, 1, [])
     assert _count(es, spec.alias, dt=DAY2) == 4
     assert _count(es, spec.alias, dt=DAY1) == 5  # the other day is untouched
-    assert es.get(index=spec.alias, id=f"730:{DAY2}")["_source"]["peak_players"] == 300_000
+    assert es.get_document(spec.alias, f"730:{DAY2}")["peak_players"] == 300_000
 
     # Re-running the same partition changes nothing: same ids, no duplicates.
     again = _sync(es, spec, tmp_path, DAY2)
@@ -111,16 +110,14 @@ def test_partitions_indexed_with_counts_figures_and_stale_docs_removed(
     assert _count(es, spec.alias) == 9
 
 
-def test_news_titles_searchable_in_korean_and_chinese(
-    es: Elasticsearch, spec_of: Any, tmp_path: Path
-) -> None:
+def test_news_titles_searchable_in_korean_and_chinese(es: SearchClient, spec_of: Any, tmp_path: Path) -> None:
     spec = spec_of(NEWS)
     write_partition(tmp_path, FACT_NEWS, DAY1, news_rows(DAY1))
     report = _sync(es, spec, tmp_path, DAY1)
     assert report.docs_indexed == 3 and _count(es, spec.alias) == 3
 
     def titles(query: str, field: str = "title") -> list[str]:
-        hits = es.search(index=spec.alias, query={"match": {field: query}})["hits"]["hits"]
+        hits = es.search(spec.alias, {"query": {"match": {field: query}}})["hits"]["hits"]
         return [h["_source"]["title"] for h in hits]
 
     assert titles("업데이트") == [KOREAN_TITLE]  # a Korean word inside the title
@@ -129,13 +126,13 @@ def test_news_titles_searchable_in_korean_and_chinese(
     assert titles("更新") == [CHINESE_TITLE]
     assert titles("map pool") == ["Counter-Strike 2 Update: new map pool"]
     assert titles("修复", field="contents_text") == [CHINESE_TITLE]
-    mapping = es.indices.get_mapping(index=spec.alias)
+    mapping = es.get_mapping(spec.alias)
     props = next(iter(mapping.values()))["mappings"]["properties"]
     assert "contents_raw" not in props and props["title"]["fields"]["keyword"]["type"] == "keyword"
 
 
 def test_alias_swap_keeps_searches_working_and_removes_old_index(
-    es: Elasticsearch, spec_of: Any, tmp_path: Path
+    es: SearchClient, spec_of: Any, tmp_path: Path
 ) -> None:
     spec = spec_of(GAME_DAILY)
     for dt in (DAY1, DAY2):
@@ -171,12 +168,12 @@ def test_alias_swap_keeps_searches_working_and_removes_old_index(
     counts.append(_count(es, spec.alias))
     assert len(counts) > 5 and set(counts) == {10}  # every search during the rebuild saw all docs
     assert report.index != old and report.old_indices_removed == [old]
-    assert list(es.indices.get_alias(name=spec.alias)) == [report.index]
-    assert not es.indices.exists(index=old)
+    assert list(es.get_alias(name=spec.alias)) == [report.index]
+    assert not es.index_exists(old)
 
 
 def test_mapping_conflict_is_reported_with_reasons_and_the_rest_indexed(
-    es: Elasticsearch, spec_of: Any, tmp_path: Path
+    es: SearchClient, spec_of: Any, tmp_path: Path
 ) -> None:
     spec = spec_of(GAME_DAILY)
     write_partition(tmp_path, MART_GAME_DAILY, DAY1, game_daily_rows(DAY1))
@@ -199,28 +196,28 @@ def test_mapping_conflict_is_reported_with_reasons_and_the_rest_indexed(
     assert f"2 of 5 document(s) were not written to {index}" in message
     assert bad0 in message and "mapper_parsing_exception" in message
     # Permanent refusals are not retried (they would fail again) and the good documents are in.
-    assert es.get(index=spec.alias, id=bad0)["_source"]["peak_players"] == 100_000
+    assert es.get_document(spec.alias, bad0)["peak_players"] == 100_000
 
 
 def test_an_index_built_from_another_schema_is_rebuilt_not_written_into(
-    es: Elasticsearch, spec_of: Any, tmp_path: Path
+    es: SearchClient, spec_of: Any, tmp_path: Path
 ) -> None:
     spec = spec_of(GAME_DAILY)
     # What an older release left behind: the alias on an index whose mapping disagrees with the code.
     legacy = f"{spec.alias}-v00000000-20260101t000000000000"
-    es.indices.create(index=legacy, mappings={"properties": {"peak_players": {"type": "keyword"}}})
-    es.indices.put_alias(index=legacy, name=spec.alias)
+    es.create_index(legacy, {"mappings": {"properties": {"peak_players": {"type": "keyword"}}}})
+    es.update_aliases([{"add": {"index": legacy, "alias": spec.alias}}])
     write_partition(tmp_path, MART_GAME_DAILY, DAY1, game_daily_rows(DAY1))
     report = _sync(es, spec, tmp_path, DAY1)
     assert report.mode == "full_refresh" and report.old_indices_removed == [legacy]
-    (live,) = es.indices.get_alias(name=spec.alias)
-    assert live.startswith(spec.index_prefix) and not es.indices.exists(index=legacy)
-    mapping = es.indices.get_mapping(index=spec.alias)[live]["mappings"]
+    (live,) = es.get_alias(name=spec.alias)
+    assert live.startswith(spec.index_prefix) and not es.index_exists(legacy)
+    mapping = es.get_mapping(spec.alias)[live]["mappings"]
     assert mapping["properties"]["peak_players"]["type"] == "long"
 
 
 def test_a_template_the_cluster_refuses_is_reported_as_a_mapping_conflict(
-    es: Elasticsearch, spec_of: Any
+    es: SearchClient, spec_of: Any
 ) -> None:
     @dataclasses.dataclass(frozen=True)
     class BrokenSpec(IndexSpec):
@@ -231,7 +228,7 @@ def test_a_template_the_cluster_refuses_is_reported_as_a_mapping_conflict(
     with pytest.raises(indexer.MappingConflictError, match="no_such_type") as excinfo:
         indexer.sync(es, spec, DAY1, load=lambda _: [], list_partitions=lambda: [], retry=FAST_RETRY)
     assert spec.template_name in str(excinfo.value)
-    assert not es.indices.exists_alias(name=spec.alias)
+    assert not es.exists(f"/_alias/{spec.alias}")
 
 
 # Overlapping full refreshes of one alias. Each test drives real runs of `indexer.sync` and makes them
@@ -243,13 +240,13 @@ WAIT_S = 60
 Holds = dict[threading.Thread, tuple[threading.Event, threading.Event]]
 
 
-def _versioned(es: Elasticsearch, spec: IndexSpec) -> list[str]:
+def _versioned(es: SearchClient, spec: IndexSpec) -> list[str]:
     """Every versioned index of the alias on the node."""
-    return sorted(es.indices.get(index=f"{spec.alias}-v*", ignore_unavailable=True))
+    return sorted(es.get_indices(f"{spec.alias}-v*"))
 
 
-def _live(es: Elasticsearch, spec: IndexSpec) -> list[str]:
-    return sorted(es.indices.get_alias(name=spec.alias))
+def _live(es: SearchClient, spec: IndexSpec) -> list[str]:
+    return sorted(es.get_alias(name=spec.alias))
 
 
 @pytest.fixture
@@ -279,7 +276,7 @@ class _Run:
 
     def __init__(
         self,
-        es: Elasticsearch,
+        es: SearchClient,
         spec: IndexSpec,
         lake: Path,
         hold_at: str | None = None,
@@ -330,10 +327,10 @@ class _Run:
         return self.report
 
 
-def _searchable(es: Elasticsearch, spec: IndexSpec) -> None:
+def _searchable(es: SearchClient, spec: IndexSpec) -> None:
     """All ten documents of both days answer searches through the alias."""
     assert _count(es, spec.alias) == 10
-    hits = es.search(index=spec.alias, query={"match": {"app_name.text": "counter strike"}})["hits"]["hits"]
+    hits = es.search(spec.alias, {"query": {"match": {"app_name.text": "counter strike"}}})["hits"]["hits"]
     assert sorted(h["_id"] for h in hits) == [f"730:{DAY1}", f"730:{DAY2}"]
 
 
@@ -343,7 +340,7 @@ def _lake_with_two_days(tmp_path: Path) -> None:
 
 
 def test_overlapping_full_refreshes_keep_the_newer_build_in_progress_and_remove_stale_ones(
-    es: Elasticsearch, spec_of: Any, tmp_path: Path
+    es: SearchClient, spec_of: Any, tmp_path: Path
 ) -> None:
     spec = spec_of(GAME_DAILY)
     _lake_with_two_days(tmp_path)
@@ -353,7 +350,7 @@ def test_overlapping_full_refreshes_keep_the_newer_build_in_progress_and_remove_
     other_schema = f"{spec.alias}-v0badbad-20200103t000000000000"
     unknown = f"{spec.alias}-vmanual"  # not named by the indexer: never provably stale, kept
     for name in (crashed, other_schema, unknown):
-        es.indices.create(index=name)
+        es.create_index(name)
 
     fs = pafs.LocalFileSystem()
     newer = _Run(es, spec, tmp_path, hold_at=DAY2)
@@ -373,7 +370,7 @@ def test_overlapping_full_refreshes_keep_the_newer_build_in_progress_and_remove_
     # Our clean-up removed the previous generation and the stale leftovers, not the newer build.
     assert ours.old_indices_removed == sorted([first, crashed, other_schema])
     assert _versioned(es, spec) == sorted([ours.index, in_progress, unknown])
-    es.indices.refresh(index=in_progress)
+    es.refresh(in_progress)
     assert _count(es, in_progress) == 5  # its first day, written before it was held, is intact
     _searchable(es, spec)
 
@@ -386,7 +383,7 @@ def test_overlapping_full_refreshes_keep_the_newer_build_in_progress_and_remove_
 
 
 def test_a_stale_build_still_running_when_a_newer_one_goes_live_is_dropped_not_swapped_in(
-    es: Elasticsearch, spec_of: Any, tmp_path: Path
+    es: SearchClient, spec_of: Any, tmp_path: Path
 ) -> None:
     spec = spec_of(GAME_DAILY)
     _lake_with_two_days(tmp_path)
@@ -411,7 +408,7 @@ def test_a_stale_build_still_running_when_a_newer_one_goes_live_is_dropped_not_s
 
 
 def test_a_stale_build_ready_after_a_newer_one_went_live_does_not_move_the_alias_back(
-    es: Elasticsearch, spec_of: Any, tmp_path: Path, cleanup_holds: Holds
+    es: SearchClient, spec_of: Any, tmp_path: Path, cleanup_holds: Holds
 ) -> None:
     spec = spec_of(GAME_DAILY)
     _lake_with_two_days(tmp_path)
@@ -429,7 +426,7 @@ def test_a_stale_build_ready_after_a_newer_one_went_live_does_not_move_the_alias
     assert (report.superseded_by, report.docs_indexed, report.failed) == (newer_build, 10, [])
     assert report.old_indices_removed == []
     assert _live(es, spec) == [newer_build]  # the complete but older build did not go live
-    assert not es.indices.exists(index=stale_build)
+    assert not es.index_exists(stale_build)
 
     done = newer.finish()
     assert done.mode == "full_refresh" and done.old_indices_removed == [first]
@@ -438,7 +435,7 @@ def test_a_stale_build_ready_after_a_newer_one_went_live_does_not_move_the_alias
 
 
 def test_a_swap_racing_another_runs_swap_is_detected_and_decided_again(
-    es: Elasticsearch,
+    es: SearchClient,
     spec_of: Any,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
@@ -454,7 +451,7 @@ def test_a_swap_racing_another_runs_swap_is_detected_and_decided_again(
     real_read = generations.alias_indices
     state: dict[str, Any] = {"armed": False, "reads": []}
 
-    def racing_read(client: Elasticsearch, alias: str, retry: ElasticsearchRetrySettings) -> list[str]:
+    def racing_read(client: SearchClient, alias: str, retry: ElasticsearchRetrySettings) -> list[str]:
         seen = real_read(client, alias, retry)
         if threading.current_thread() is not threading.main_thread():
             return seen

@@ -12,7 +12,6 @@ from typing import Any
 
 import pyarrow.fs as pafs
 import pytest
-from elasticsearch.helpers import scan
 from search_support import game_daily_rows, write_partition
 
 from steam_devstack.stack import LocalStack
@@ -108,6 +107,6 @@ def test_outage_mid_partition_then_rerun_leaves_no_gaps_and_no_duplicates(
     assert again.docs_deleted == len(game_daily_rows(DAY2))
     rows = [{**r, "dt": DAY1} for r in game_daily_rows(DAY1)] + [{**r, "dt": DAY2} for r in _many_games(DAY2)]
     expected = {spec.doc_id(r) for r in rows}
-    stored = [hit["_id"] for hit in scan(es, index=spec.alias, query={"_source": False})]
-    assert len(stored) == len(set(stored)) == es.count(index=spec.alias)["count"]  # no duplicates
+    stored = [hit["_id"] for hit in es.scroll_hits(spec.alias, {"_source": False})]
+    assert len(stored) == len(set(stored)) == es.count(spec.alias)  # no duplicates
     assert set(stored) == expected  # nothing missing, nothing extra

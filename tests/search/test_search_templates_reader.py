@@ -13,7 +13,6 @@ import pyarrow as pa
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 import pytest
-from elasticsearch import ConnectionError as EsConnectionError
 from search_support import arrow_schema, game_daily_rows, news_rows, write_partition
 
 from steam_devstack.health import free_port
@@ -22,6 +21,7 @@ from steam_platform.assets.search import bulk, indexer, reader
 from steam_platform.assets.search.templates import GAME_DAILY, INDEX_SPECS, NEWS, NEWS_IMPACT, TEXT_ANALYZER
 from steam_platform.assets.warehouse.tables import FACT_NEWS
 from steam_platform.resources.elasticsearch import ElasticsearchResource, ElasticsearchRetrySettings
+from steam_platform.resources.es_client import EsUnavailable
 
 ES_TYPES = {"long": "long", "int": "integer", "double": "double", "boolean": "boolean"}
 
@@ -138,7 +138,7 @@ def test_unreachable_cluster_fails_after_bounded_back_off() -> None:
     es = ElasticsearchResource(url=url, max_retries=0, request_timeout=2).client()
     retry = ElasticsearchRetrySettings(attempts=3, initial_wait_s=0.1, max_wait_s=0.2)
     started = time.monotonic()
-    with pytest.raises(EsConnectionError):
+    with pytest.raises(EsUnavailable):
         indexer.sync(es, GAME_DAILY, "2026-10-05", load=lambda _: [], list_partitions=lambda: [], retry=retry)
     assert time.monotonic() - started < 10
     outcome = bulk.write(es, [{"_op_type": "index", "_index": "x", "_id": "1", "_source": {}}], retry)

@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
-from elasticsearch import ConnectionError as EsConnectionError
 from pydantic import Field
 
 from steam_platform.assets.search import indexer, reader
@@ -31,6 +30,7 @@ from steam_platform.core.constants import GROUP_SEARCH
 from steam_platform.core.partitions import daily_partitions
 from steam_platform.core.sources import SteamSource
 from steam_platform.resources.elasticsearch import ElasticsearchResource
+from steam_platform.resources.es_client import EsUnavailable
 from steam_platform.resources.kibana import KibanaResource
 
 #: The saved objects ship inside the package (package data), so any install can provision them.
@@ -154,7 +154,7 @@ def _index_asset(
                 metadata=_report_metadata(*reports, exc.report),
                 allow_retries=any(f.transient for f in exc.report.failed),
             ) from exc
-        except EsConnectionError as exc:
+        except EsUnavailable as exc:
             # Raised only after the client's and our back-off retries (see search.bulk).
             raise dg.Failure(
                 description=f"Elasticsearch at {elasticsearch.url} unreachable while syncing {spec.alias} "

@@ -1,9 +1,12 @@
 """Bulk writes to Elasticsearch that either land completely or say exactly what did not.
 
-Documents go through `elasticsearch.helpers.streaming_bulk` in chunks (its own 429 back-off per
-chunk). What still fails is sorted: transient refusals (429, 5xx, the cluster unreachable) are sent
-again in rounds with exponential back-off and jitter (tenacity); permanent ones (a document that
-conflicts with the mapping, a malformed value) are not retried. Whatever is left is returned as
+Documents go to `_bulk` in chunks of `chunk_size` through the search client (`SearchClient.bulk`,
+the same request on Elasticsearch 7.10, 8.x and 9.x; the official client's `helpers.streaming_bulk`
+is not used because it needs the official client, which refuses the local 7.10 OSS node). Each
+item's outcome is sorted: transient refusals (429, 5xx, and every document of a chunk whose request
+found the cluster unreachable or overloaded) are sent again in rounds with exponential back-off and
+jitter (tenacity); permanent ones (a document that conflicts with the mapping, a malformed value)
+are not retried. Whatever is left is returned as
 `FailedDoc`s with Elasticsearch's reason, so callers can report them instead of swallowing them.
 Operations are idempotent (deterministic `_id`s), so re-sending a document never duplicates it.
 """
@@ -15,9 +18,6 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from elasticsearch import ConnectionError as EsConnectionError
-from elasticsearch import ConnectionTimeout, Elasticsearch, TransportError
-from elasticsearch.helpers import streaming_bulk
 from tenacity import (
     RetryError,
     Retrying,
@@ -27,6 +27,7 @@ from tenacity import (
 )
 
 from steam_platform.resources.elasticsearch import ElasticsearchRetrySettings
+from steam_platform.resources.es_client import EsApiError, EsUnavailable, SearchClient
 
 T = TypeVar("T")
 
@@ -61,9 +62,9 @@ class _Pending(Exception):
 
 
 def _is_transient_error(exc: BaseException) -> bool:
-    if isinstance(exc, EsConnectionError | ConnectionTimeout):
+    if isinstance(exc, EsUnavailable):
         return True
-    return isinstance(exc, TransportError) and exc.status_code in TRANSIENT_STATUSES
+    return isinstance(exc, EsApiError) and exc.status in TRANSIENT_STATUSES
 
 
 def retrying(settings: ElasticsearchRetrySettings) -> Retrying:
@@ -94,35 +95,51 @@ def _reason(info: dict[str, Any]) -> str:
     return str(error)
 
 
+def _lines(actions: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """NDJSON lines of `_bulk`: `{op: {_index, _id}}`, then the `_source` for index operations."""
+    lines: list[dict[str, Any]] = []
+    for action in actions:
+        op = action["_op_type"]
+        lines.append({op: {"_index": action["_index"], "_id": action["_id"]}})
+        if op == "index":
+            lines.append(action["_source"])
+    return lines
+
+
+def _send_chunk(es: SearchClient, chunk: list[dict[str, Any]]) -> list[tuple[str, dict[str, Any]]]:
+    """One `_bulk` request: `(op, item)` per action, in order. When the request as a whole fails
+    (cluster unreachable, 429/5xx, ...), every action gets that status, as the cluster took none."""
+    try:
+        answer = es.bulk(_lines(chunk))
+    except EsUnavailable as exc:
+        return [(a["_op_type"], {"_id": a["_id"], "status": "N/A", "error": str(exc)}) for a in chunk]
+    except EsApiError as exc:
+        error = {"type": exc.error_type, "reason": exc.reason}
+        return [(a["_op_type"], {"_id": a["_id"], "status": exc.status, "error": error}) for a in chunk]
+    return [next(iter(item.items())) for item in answer["items"]]
+
+
 def _one_pass(
-    es: Elasticsearch, actions: list[dict[str, Any]], settings: ElasticsearchRetrySettings
+    es: SearchClient, actions: list[dict[str, Any]], settings: ElasticsearchRetrySettings
 ) -> tuple[int, list[tuple[dict[str, Any], FailedDoc]]]:
     """Send `actions` once; the number that succeeded and the failures paired with their action."""
     by_id = {(a["_op_type"], a["_id"]): a for a in actions}
     ok_count = 0
     failures: list[tuple[dict[str, Any], FailedDoc]] = []
-    for ok, item in streaming_bulk(
-        es,
-        actions,
-        chunk_size=settings.chunk_size,
-        max_retries=settings.chunk_429_retries,
-        initial_backoff=settings.initial_wait_s,
-        max_backoff=settings.max_wait_s,
-        raise_on_error=False,
-        raise_on_exception=False,
-    ):
-        op, info = next(iter(item.items()))
-        status = info.get("status", "N/A")
-        if ok or (op == "delete" and status == 404):  # deleting what is already gone is success
-            ok_count += 1
-            continue
-        doc_id = str(info.get("_id"))
-        failures.append((by_id[(op, doc_id)], FailedDoc(doc_id, op, status, _reason(info))))
+    for start in range(0, len(actions), settings.chunk_size):
+        for op, info in _send_chunk(es, actions[start : start + settings.chunk_size]):
+            status = info.get("status", "N/A")
+            ok = isinstance(status, int) and 200 <= status < 300
+            if ok or (op == "delete" and status == 404):  # deleting what is already gone is success
+                ok_count += 1
+                continue
+            doc_id = str(info.get("_id"))
+            failures.append((by_id[(op, doc_id)], FailedDoc(doc_id, op, status, _reason(info))))
     return ok_count, failures
 
 
 def write(
-    es: Elasticsearch, actions: Iterable[dict[str, Any]], settings: ElasticsearchRetrySettings
+    es: SearchClient, actions: Iterable[dict[str, Any]], settings: ElasticsearchRetrySettings
 ) -> BulkOutcome:
     """Bulk-send `actions` (each with `_op_type`, `_index`, `_id`), retrying transient failures.
 

@@ -14,11 +14,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from elasticsearch import Elasticsearch, NotFoundError
-
 from steam_platform.assets.search import bulk
 from steam_platform.assets.search.templates import IndexSpec
 from steam_platform.resources.elasticsearch import ElasticsearchRetrySettings
+from steam_platform.resources.es_client import EsNotFound, SearchClient
 
 #: The tail of a versioned index name after the alias: `-v<schema>-<UTC build start>`.
 _GENERATION = re.compile(r"-v[0-9A-Za-z]+-(?P<started>\d{8}t\d{12})")
@@ -31,11 +30,11 @@ class AliasSwapError(RuntimeError):
     """The alias kept moving under a full refresh: other runs swapped it in every round we tried."""
 
 
-def alias_indices(es: Elasticsearch, alias: str, retry: ElasticsearchRetrySettings) -> list[str]:
+def alias_indices(es: SearchClient, alias: str, retry: ElasticsearchRetrySettings) -> list[str]:
     """The concrete indices behind `alias` (empty when the alias does not exist)."""
     try:
-        found = bulk.call(retry, es.indices.get_alias, name=alias)
-    except NotFoundError:
+        found = bulk.call(retry, es.get_alias, name=alias)
+    except EsNotFound:
         return []
     return sorted(found)
 
@@ -82,17 +81,17 @@ def stale_indices(spec: IndexSpec, aliases_of: Mapping[str, Collection[str]], sw
 
 
 def remove_stale_indices(
-    es: Elasticsearch, spec: IndexSpec, swapped_to: str, retry: ElasticsearchRetrySettings
+    es: SearchClient, spec: IndexSpec, swapped_to: str, retry: ElasticsearchRetrySettings
 ) -> list[str]:
     """Delete the alias's stale indices (see `stale_indices`); the names deleted."""
     # One snapshot of every generation with its aliases: nothing older can become the target again,
     # since the alias only moves forward (swap_alias).
-    found = bulk.call(retry, es.indices.get_alias, index=f"{spec.alias}-v*", ignore_unavailable=True)
+    found = bulk.call(retry, es.get_alias, index=f"{spec.alias}-v*")
     stale = stale_indices(
         spec, {name: set(info.get("aliases", {})) for name, info in found.items()}, swapped_to
     )
     for name in stale:
-        bulk.call(retry, es.indices.delete, index=name, ignore_unavailable=True)
+        bulk.call(retry, es.delete_index, name)
     return stale
 
 
@@ -110,7 +109,7 @@ class Swap:
     superseded_by: str | None = None
 
 
-def swap_alias(es: Elasticsearch, spec: IndexSpec, index: str, retry: ElasticsearchRetrySettings) -> Swap:
+def swap_alias(es: SearchClient, spec: IndexSpec, index: str, retry: ElasticsearchRetrySettings) -> Swap:
     """Point the alias at `index`, unless a newer build is already behind it: never backwards.
 
     A compare-and-swap on the alias's target. Elasticsearch 7.10 has no conditional alias update (a
@@ -133,8 +132,8 @@ def swap_alias(es: Elasticsearch, spec: IndexSpec, index: str, retry: Elasticsea
         actions: list[dict[str, Any]] = [{"remove_index": {"index": i}} for i in others]
         actions.append({"add": {"index": index, "alias": spec.alias}})
         try:
-            bulk.call(retry, es.indices.update_aliases, body={"actions": actions})
-        except NotFoundError:
+            bulk.call(retry, es.update_aliases, actions)
+        except EsNotFound:
             continue  # a target we read (or our build) is gone: another run swapped first
         replaced += others
         if others:

@@ -25,9 +25,6 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from elasticsearch import Elasticsearch, NotFoundError, RequestError
-from elasticsearch.helpers import scan
-
 from steam_platform.assets.search import bulk
 from steam_platform.assets.search.bulk import FailedDoc
 from steam_platform.assets.search.generations import (
@@ -40,6 +37,7 @@ from steam_platform.assets.search.generations import (
 )
 from steam_platform.assets.search.templates import IndexSpec
 from steam_platform.resources.elasticsearch import ElasticsearchRetrySettings
+from steam_platform.resources.es_client import EsBadRequest, EsNotFound, SearchClient
 
 Mode = Literal["partition", "full_refresh", "full_refresh_superseded"]
 Docs = list[dict[str, Any]]
@@ -78,14 +76,14 @@ class IndexReport:
 
 
 def ensure_template(
-    es: Elasticsearch, spec: IndexSpec, replicas: int, retry: ElasticsearchRetrySettings
+    es: SearchClient, spec: IndexSpec, replicas: int, retry: ElasticsearchRetrySettings
 ) -> None:
     """Install (or update) the alias's index template; a refused template is a mapping conflict."""
     try:
-        bulk.call(retry, es.indices.put_index_template, name=spec.template_name, body=spec.template(replicas))
-    except RequestError as exc:
+        bulk.call(retry, es.put_index_template, spec.template_name, spec.template(replicas))
+    except EsBadRequest as exc:
         raise MappingConflictError(
-            f"Elasticsearch refused index template {spec.template_name}: {exc.error} {exc.info}"
+            f"Elasticsearch refused index template {spec.template_name}: {exc.error_type}: {exc.reason}"
         ) from exc
 
 
@@ -94,13 +92,13 @@ def _actions(index: str, spec: IndexSpec, docs: Iterable[dict[str, Any]]) -> Ite
         yield {"_op_type": "index", "_index": index, "_id": spec.doc_id(doc), "_source": doc}
 
 
-def _ids_of_partition(es: Elasticsearch, index: str, spec: IndexSpec, dt: str) -> set[str]:
-    query = {"query": {"term": {spec.table.partition_column or "dt": dt}}, "_source": False}
-    return {hit["_id"] for hit in scan(es, index=index, query=query, size=1000)}
+def _ids_of_partition(es: SearchClient, index: str, spec: IndexSpec, dt: str) -> set[str]:
+    body = {"query": {"term": {spec.table.partition_column or "dt": dt}}, "_source": False}
+    return {hit["_id"] for hit in es.scroll_hits(index, body, page_size=1000)}
 
 
 def sync_partition(
-    es: Elasticsearch,
+    es: SearchClient,
     spec: IndexSpec,
     index: str,
     dt: str,
@@ -121,12 +119,12 @@ def sync_partition(
     deleted = bulk.write(es, deletes, retry)
     report.docs_deleted = deleted.succeeded
     report.failed += deleted.failed
-    bulk.call(retry, es.indices.refresh, index=index)
+    bulk.call(retry, es.refresh, index)
     return report
 
 
 def _build(
-    es: Elasticsearch,
+    es: SearchClient,
     spec: IndexSpec,
     index: str,
     partitions: list[str],
@@ -143,15 +141,15 @@ def _build(
         report.failed += outcome.failed
     if report.failed:
         raise IndexingError(_failure_message(report), report)
-    bulk.call(retry, es.indices.put_settings, index=index, body={"index": {"refresh_interval": None}})
-    bulk.call(retry, es.indices.refresh, index=index)
-    count = bulk.call(retry, es.count, index=index)["count"]
+    bulk.call(retry, es.put_settings, index, {"index": {"refresh_interval": None}})
+    bulk.call(retry, es.refresh, index)
+    count = bulk.call(retry, es.count, index)
     if count != report.rows:
         raise IndexingError(f"{index} holds {count} documents, expected {report.rows}", report)
 
 
 def _build_and_swap(
-    es: Elasticsearch,
+    es: SearchClient,
     spec: IndexSpec,
     index: str,
     partitions: list[str],
@@ -162,7 +160,7 @@ def _build_and_swap(
     """Build `index` and swap the alias to it; a build overtaken by a newer live one is superseded."""
     try:
         _build(es, spec, index, partitions, load, retry, report)
-    except (IndexingError, NotFoundError):
+    except (IndexingError, EsNotFound):
         # A newer run that went live meanwhile deletes our older build as stale (documents then
         # go missing, or the index is gone): nothing of this build could be used any more anyway.
         winner = newest_after(spec, alias_indices(es, spec.alias, retry), index)
@@ -174,7 +172,7 @@ def _build_and_swap(
 
 
 def full_refresh(
-    es: Elasticsearch,
+    es: SearchClient,
     spec: IndexSpec,
     partitions: list[str],
     load: Callable[[str], Docs],
@@ -189,20 +187,20 @@ def full_refresh(
     index = new_index_name(spec)
     report = IndexReport(alias=spec.alias, index=index, mode="full_refresh", partitions=list(partitions))
     try:
-        bulk.call(retry, es.indices.create, index=index, settings={"refresh_interval": "-1"})
-    except RequestError as exc:
-        raise MappingConflictError(f"creating {index} failed: {exc.error} {exc.info}") from exc
+        bulk.call(retry, es.create_index, index, {"settings": {"refresh_interval": "-1"}})
+    except EsBadRequest as exc:
+        raise MappingConflictError(f"creating {index} failed: {exc.error_type}: {exc.reason}") from exc
     try:
         swap = _build_and_swap(es, spec, index, partitions, load, retry, report)
     except BaseException:
         # The alias still points at the old index; drop the half-built one (best effort).
         # The original error matters more than a failed clean-up; the next full refresh cleans up.
         with contextlib.suppress(Exception):
-            es.indices.delete(index=index, ignore_unavailable=True)
+            es.delete_index(index)
         raise
     if swap.superseded_by is not None:
         # Deleting our build also takes it off the alias, should a concurrent first swap have added it.
-        bulk.call(retry, es.indices.delete, index=index, ignore_unavailable=True)
+        bulk.call(retry, es.delete_index, index)
         report.mode, report.superseded_by = "full_refresh_superseded", swap.superseded_by
         return report
     removed = swap.replaced + remove_stale_indices(es, spec, swapped_to=index, retry=retry)
@@ -219,7 +217,7 @@ def _failure_message(report: IndexReport) -> str:
 
 
 def sync(
-    es: Elasticsearch,
+    es: SearchClient,
     spec: IndexSpec,
     dt: str,
     load: Callable[[str], Docs],
