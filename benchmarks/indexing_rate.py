@@ -4,9 +4,8 @@ Starts its own Elasticsearch 7.10.2 node (local stack, temporary state, free por
 `--docs` mart_game_daily documents (from the table contract's mapping) in the same run as:
 
 - baseline: one `index` request per document (what a naive loop does), on the first `--baseline-docs`;
-- single bulk: every document in one bulk request (no chunking; what `helpers.bulk` with a huge
-  chunk does), into the same mapping;
-- partition sync: `indexer.sync_partition` as the search assets run it (chunked streaming_bulk with
+- single bulk: every document in one `_bulk` request (no chunking), into the same mapping;
+- partition sync: `indexer.sync_partition` as the search assets run it (chunked `_bulk` with
   retries, stale-document comparison by id, one refresh);
 - full refresh: `indexer.full_refresh` (new versioned index, refreshes off while loading, refresh,
   count check, atomic alias swap, old index removed).
@@ -28,13 +27,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from elasticsearch import Elasticsearch
-from elasticsearch.helpers import bulk as es_bulk
-
 from steam_devstack.stack import LocalStack
 from steam_platform.assets.search import indexer
 from steam_platform.assets.search.templates import GAME_DAILY
 from steam_platform.resources.elasticsearch import ElasticsearchResource, ElasticsearchRetrySettings
+from steam_platform.resources.es_client import SearchClient
 
 DT = "2026-10-05"
 BASELINE = "baseline: one index request per doc"
@@ -57,41 +54,44 @@ def documents(n: int) -> list[dict[str, Any]]:
     ]
 
 
-def fresh_index(es: Elasticsearch, name: str) -> str:
+def fresh_index(es: SearchClient, name: str) -> str:
     """An empty index with the mart's mapping and settings (no alias involved)."""
-    es.indices.delete(index=name, ignore_unavailable=True)
-    es.indices.create(index=name, settings=GAME_DAILY.settings(), mappings=GAME_DAILY.mappings())
+    es.delete_index(name)
+    es.create_index(name, {"settings": GAME_DAILY.settings(), "mappings": GAME_DAILY.mappings()})
     return name
 
 
-def one_by_one(es: Elasticsearch, docs: list[dict[str, Any]]) -> None:
+def one_by_one(es: SearchClient, docs: list[dict[str, Any]]) -> None:
     index = fresh_index(es, "bench-one-by-one")
     for doc in docs:
-        es.index(index=index, id=GAME_DAILY.doc_id(doc), document=doc)
-    es.indices.refresh(index=index)
+        es.perform("PUT", f"/{index}/_doc/{GAME_DAILY.doc_id(doc)}", body=doc)
+    es.refresh(index)
 
 
-def single_bulk(es: Elasticsearch, docs: list[dict[str, Any]]) -> None:
+def single_bulk(es: SearchClient, docs: list[dict[str, Any]]) -> None:
     index = fresh_index(es, "bench-single-bulk")
-    actions = ({"_index": index, "_id": GAME_DAILY.doc_id(d), "_source": d} for d in docs)
-    es_bulk(es, actions, chunk_size=len(docs), max_chunk_bytes=2**31 - 1, request_timeout=300)
-    es.indices.refresh(index=index)
+    lines: list[dict[str, Any]] = []
+    for d in docs:
+        lines += [{"index": {"_index": index, "_id": GAME_DAILY.doc_id(d)}}, d]
+    answer = es.bulk(lines)
+    assert not answer["errors"]
+    es.refresh(index)
 
 
-def partition_sync(es: Elasticsearch, docs: list[dict[str, Any]]) -> None:
+def partition_sync(es: SearchClient, docs: list[dict[str, Any]]) -> None:
     index = fresh_index(es, "bench-partition-sync")
     report = indexer.sync_partition(es, GAME_DAILY, index, DT, docs, ElasticsearchRetrySettings())
     assert report.docs_indexed == len(docs) and not report.failed
 
 
-def full_refresh(es: Elasticsearch, docs: list[dict[str, Any]]) -> None:
+def full_refresh(es: SearchClient, docs: list[dict[str, Any]]) -> None:
     indexer.ensure_template(es, GAME_DAILY, replicas=0, retry=ElasticsearchRetrySettings())
     report = indexer.full_refresh(es, GAME_DAILY, [DT], lambda _: docs, ElasticsearchRetrySettings())
     assert report.docs_indexed == len(docs) and not report.failed
 
 
 def measure(
-    fn: Callable[[Elasticsearch, list[dict[str, Any]]], None], es: Elasticsearch, docs: list[Any]
+    fn: Callable[[SearchClient, list[dict[str, Any]]], None], es: SearchClient, docs: list[Any]
 ) -> float:
     started = time.perf_counter()
     fn(es, docs)
@@ -106,7 +106,7 @@ def main() -> int:
     parser.add_argument("--baseline-docs", type=int, default=1_000)
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
-    logging.getLogger("elasticsearch").setLevel(logging.ERROR)
+    logging.getLogger("elastic_transport").setLevel(logging.ERROR)
 
     state = Path(tempfile.mkdtemp(prefix="bench-es-"))
     state.chmod(0o711)

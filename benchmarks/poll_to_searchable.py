@@ -48,7 +48,7 @@ def main() -> int:
     )
     parser.add_argument("--repeat", type=int, default=1, help="snapshots to push through, one after another")
     args = parser.parse_args()
-    logging.getLogger("elasticsearch").setLevel(logging.ERROR)
+    logging.getLogger("elastic_transport").setLevel(logging.ERROR)
 
     root = Path(tempfile.mkdtemp(prefix="bench-latency-"))
     root.chmod(0o711)
@@ -85,7 +85,7 @@ def main() -> int:
                 for key in CHAIN:
                     hops[key].append(run(key))
                 search_alone.append(run("search_game_daily"))
-            docs = es.count(index="mart_game_daily", body={"query": {"term": {"dt": day}}})["count"]
+            docs = es.count("mart_game_daily", {"term": {"dt": day}})
 
         total = sum(statistics.median(v) for v in hops.values())
         base = statistics.median(search_alone)

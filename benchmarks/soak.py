@@ -275,7 +275,7 @@ def main() -> int:
     args = parser.parse_args()
     if args.poll_minutes < 1 or 60 % args.poll_minutes:
         parser.error("--poll-minutes must divide 60")
-    logging.getLogger("elasticsearch").setLevel(logging.ERROR)
+    logging.getLogger("elastic_transport").setLevel(logging.ERROR)
     # Ctrl-C and SIGTERM both raise KeyboardInterrupt, so clean-up runs; SIGINT explicitly too,
     # because a shell starting us in the background (`&`) sets it to "ignored".
     for signum in (signal.SIGINT, signal.SIGTERM):

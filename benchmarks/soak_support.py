@@ -18,14 +18,13 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
-from elasticsearch import Elasticsearch
-from elasticsearch.exceptions import ElasticsearchException
 
 from steam_devstack.process import process_table, service_pids
 from steam_devstack.stack import LocalStack
 from steam_platform.assets.ingest.players import POLL_SLOT_TAG
 from steam_platform.assets.lake.refresh_events import LAKE_RUN_TAG
 from steam_platform.core import sources
+from steam_platform.resources.es_client import EsError, EsNotFound, SearchClient
 
 POLL_SCHEDULE = "player_counts_poll"
 ACTIVE = {"QUEUED", "NOT_STARTED", "STARTING", "STARTED", "CANCELING"}
@@ -131,7 +130,7 @@ class ProcessMeter:
 class SearchWatcher:
     """Sum of `samples` per `dt` in `mart_game_daily`, kept only when it changes: (time, {day: sum})."""
 
-    es: Elasticsearch
+    es: SearchClient
     since_day: str
     history: list[tuple[float, dict[str, int]]] = field(default_factory=list)
     errors: Counter[str] = field(default_factory=Counter)
@@ -146,11 +145,11 @@ class SearchWatcher:
             },
         }
         try:
-            answer = self.es.search(index="mart_game_daily", body=body, request_timeout=5)
+            answer = self.es.search("mart_game_daily", body)
             buckets = answer["aggregations"]["dt"]["buckets"]
             sums = {b["key_as_string"][:10]: int(b["s"]["value"]) for b in buckets}
-        except ElasticsearchException as exc:
-            if getattr(exc, "status_code", None) != 404:
+        except EsError as exc:
+            if not isinstance(exc, EsNotFound):
                 self.errors[f"{type(exc).__name__}: {str(exc)[:160]}"] += 1
                 return None
             sums = {}
