@@ -5,6 +5,7 @@
 #   3. The local stack's artifacts: Kafka/Elasticsearch/S3 jars and the Spark connectors from Maven
 #      Central (skipped when already resolved)
 #   4. Elasticsearch 8.x/9.x REST API specifications from npm (skipped when cached)
+#   5. The Kubernetes checks' tools: helm (Go module proxy), ECK's and Strimzi's CRDs (cached)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 t0=$(date +%s)
@@ -68,4 +69,6 @@ for v in $ES_SPEC_VERSIONS; do
   mv "$tmp/package/dist/schema.json" "$dest/schema.json"
   rm -rf "$tmp"
 done
+# ---- 5. Kubernetes: helm and the operators' CRDs (scripts/install_kubernetes_tools.sh) ----------
+./scripts/install_kubernetes_tools.sh
 step "install done in $(( $(date +%s) - t0 ))s"
