@@ -12,6 +12,7 @@ from steam_platform.assets.bus import definitions as bus
 from steam_platform.assets.ingest import definitions as ingest
 from steam_platform.assets.lake import definitions as lake
 from steam_platform.assets.marts import definitions as marts
+from steam_platform.assets.operations import definitions as operations
 from steam_platform.assets.search import definitions as search
 from steam_platform.assets.warehouse import definitions as warehouse
 from steam_platform.resources.wiring import build_resources
@@ -28,5 +29,6 @@ defs = dg.Definitions.merge(
     warehouse.defs,
     marts.defs,
     search.defs,
+    operations.defs,
     dg.Definitions(executor=dg.in_process_executor, resources=build_resources()),
 )

@@ -15,13 +15,20 @@ import dagster as dg
 from steam_platform.assets.ingest.players import POLL_SLOT_TAG, poll_slot
 from steam_platform.core.cadence import poll_interval_minutes
 from steam_platform.core.partitions import daily_partitions, hourly_partitions
+from steam_platform.core.run_limits import daily_ingest_run_tags, poll_run_tags
 
 POLL_INTERVAL_MINUTES = poll_interval_minutes()
 
-player_counts_job = dg.define_asset_job("player_counts_job", selection=["player_counts"])
-player_activity_job = dg.define_asset_job("player_activity_job", selection=["player_activity"])
-news_job = dg.define_asset_job("news_job", selection=["news"])
-apps_job = dg.define_asset_job("apps_job", selection=["app_catalog", "app_details"])
+player_counts_job = dg.define_asset_job(
+    "player_counts_job", selection=["player_counts"], tags=poll_run_tags()
+)
+player_activity_job = dg.define_asset_job(
+    "player_activity_job", selection=["player_activity"], tags=poll_run_tags()
+)
+news_job = dg.define_asset_job("news_job", selection=["news"], tags=daily_ingest_run_tags())
+apps_job = dg.define_asset_job(
+    "apps_job", selection=["app_catalog", "app_details"], tags=daily_ingest_run_tags()
+)
 
 
 def _tick_time(context: dg.ScheduleEvaluationContext) -> datetime:

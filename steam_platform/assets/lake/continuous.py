@@ -36,6 +36,7 @@ from pydantic import Field
 import streaming.bronze
 from steam_platform.assets.lake.bronze import spark_kafka_options
 from steam_platform.assets.lake.refresh_events import DEFAULT_CONTINUOUS_TOPIC
+from steam_platform.core.run_limits import max_runtime_tags
 from steam_platform.core.settings import SparkSettings
 from steam_platform.core.sources import DATA_TOPICS, source_of_topic
 from steam_platform.resources.kafka import KafkaResource
@@ -193,7 +194,8 @@ def bronze_continuous(
     description=(
         "Continuous bronze: a long-running processing-time Spark query for one topic, launched with "
         "Dagster Pipes; reports batches as logs and the bronze asset's materialization when it stops."
-    )
+    ),
+    tags=max_runtime_tags(0),  # runs until stopped or idle; a dead worker is failed by dead_run_reaper
 )
 def bronze_continuous_job() -> None:
     """One op: the continuous bronze query of the configured topic."""

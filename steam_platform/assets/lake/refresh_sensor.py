@@ -47,6 +47,7 @@ from steam_platform.assets.lake.refresh_events import (
 )
 from steam_platform.core.constants import GROUP_LAKE, GROUP_MARTS, GROUP_SEARCH, GROUP_WAREHOUSE
 from steam_platform.core.partitions import PARTITIONS_START, daily_partitions
+from steam_platform.core.run_limits import lake_run_tags
 
 #: Tries of the same work (topics to land, days to rebuild) before waiting for new data instead.
 MAX_ATTEMPTS = 3
@@ -225,6 +226,7 @@ LAKE_TARGET = dg.AssetSelection.groups(
 lake_refresh_job = dg.define_asset_job(
     "lake_refresh_job",
     selection=LAKE_TARGET,
+    tags=lake_run_tags(),
     description="Lands ingested events in bronze and refreshes the days they changed (silver, marts, "
     "search); launched by `lake_refresh_sensor`, each run for a subset of these assets.",
 )

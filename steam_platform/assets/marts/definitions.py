@@ -9,12 +9,14 @@ import dagster as dg
 
 from steam_platform.assets.marts.assets import mart_game_daily, mart_news_impact, mart_top_games
 from steam_platform.core.constants import GROUP_MARTS
+from steam_platform.core.run_limits import lake_run_tags
 
 marts_automation_sensor = dg.AutomationConditionSensorDefinition(
     "marts_automation_sensor",
     target=dg.AssetSelection.groups(GROUP_MARTS),
     default_status=dg.DefaultSensorStatus.RUNNING,
     minimum_interval_seconds=30,
+    run_tags=lake_run_tags(),
     description="Marts of past days follow their upstream (at most hourly, blocking checks passed).",
 )
 

@@ -20,12 +20,14 @@ from steam_platform.assets.search.assets import (
     search_top_games,
 )
 from steam_platform.core.constants import GROUP_SEARCH
+from steam_platform.core.run_limits import lake_run_tags
 
 search_automation_sensor = dg.AutomationConditionSensorDefinition(
     "search_automation_sensor",
     target=dg.AssetSelection.groups(GROUP_SEARCH),
     default_status=dg.DefaultSensorStatus.RUNNING,
     minimum_interval_seconds=30,
+    run_tags=lake_run_tags(),
     description="Search indices of past days follow their mart (at most hourly, blocking checks "
     "passed); Kibana saved objects are provisioned when missing or changed.",
 )

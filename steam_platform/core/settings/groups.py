@@ -116,6 +116,34 @@ class DagsterSettings(SettingsGroup):
     )
 
 
+class RunSupervisionSettings(SettingsGroup):
+    """How long each kind of run may take, and how often dead run workers are looked for.
+
+    The defaults are sized from measured runtimes (`benchmarks/RESULTS.md`, 100 apps): a poll run
+    takes ~8 s and a lake run p95 80 s / max 88 s; a daily catalogue and store-details run is paced
+    by the store's rate limit (minutes per hundred apps). Each limit leaves an order of magnitude of
+    room for catch-up after an outage; a run over it is failed by Dagster's run monitoring and asked
+    for again. `0` means no limit."""
+
+    heading: ClassVar[str] = "Run supervision"
+
+    max_runtime_poll_s: int = setting(
+        "STEAM_MAX_RUNTIME_POLL_S", 600, "maximum runtime of a player-count or player-activity poll run", ge=0
+    )
+    max_runtime_daily_ingest_s: int = setting(
+        "STEAM_MAX_RUNTIME_DAILY_INGEST_S", 7200, "maximum runtime of a news or app-catalogue run", ge=0
+    )
+    max_runtime_lake_s: int = setting(
+        "STEAM_MAX_RUNTIME_LAKE_S",
+        1800,
+        "maximum runtime of a lake run (bronze -> search) and of an automation run of marts or search",
+        ge=0,
+    )
+    reaper_interval_s: int = setting(
+        "STEAM_RUN_REAPER_INTERVAL_S", 60, "how often `dead_run_reaper` looks for run workers that died", gt=0
+    )
+
+
 class KafkaSettings(SettingsGroup):
     """The event bus: where the brokers are, how durable and how wide topics are, how to log in."""
 
@@ -341,6 +369,7 @@ class Settings(BaseModel):
     platform: PlatformSettings
     schedule: ScheduleSettings
     dagster: DagsterSettings
+    runs: RunSupervisionSettings
     kafka: KafkaSettings
     lake: LakeSettings
     spark: SparkSettings
@@ -365,6 +394,7 @@ class Settings(BaseModel):
             platform=PlatformSettings.load(env),
             schedule=ScheduleSettings.load(env),
             dagster=DagsterSettings.load(env),
+            runs=RunSupervisionSettings.load(env),
             kafka=KafkaSettings.load(env),
             lake=LakeSettings.load(env),
             spark=SparkSettings.load(env),
