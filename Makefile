@@ -28,12 +28,17 @@ lint:
 typecheck:
 	$(VENV)/mypy
 
+# Loads the code location both ways it is opened: `dg check defs` (the dg project, [tool.dg] in
+# pyproject.toml) and `dagster definitions validate -w workspace.yaml`. Local resources, and an
+# empty DAGSTER_HOME for a throw-away instance: the check needs no server, not even Postgres.
 validate:
+	STEAM_PLATFORM_ENV=local DAGSTER_HOME= VIRTUAL_ENV=$(CURDIR)/.venv $(VENV)/dg check defs
 	STEAM_PLATFORM_ENV=local DAGSTER_HOME= $(VENV)/dagster definitions validate -w workspace.yaml
 
-dev: install up  ## Stack + `dagster dev` (UI on http://127.0.0.1:3000); Ctrl-C stops Dagster
+# `dg dev` = `dagster dev -w workspace.yaml` (same webserver, daemon and code location).
+dev: install up  ## Stack + `dg dev` (UI on http://127.0.0.1:3000); Ctrl-C stops Dagster
 	mkdir -p $(DAGSTER_HOME) && cp deploy/dagster.yaml $(DAGSTER_HOME)/dagster.yaml
-	set -a && source .stack/env && set +a && exec $(VENV)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+	set -a && source .stack/env && set +a && VIRTUAL_ENV=$(CURDIR)/.venv exec $(VENV)/dg dev -h 127.0.0.1 -p 3000
 
 up:
 	$(VENV)/steam-platform stack up
