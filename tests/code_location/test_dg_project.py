@@ -1,5 +1,7 @@
 """The checkout is a Dagster `dg` project: `dg check defs`, `dg list defs` and `dg dev` see the code location.
 
+`dagster dev -w workspace.yaml` serves the same code location under the same name.
+
 `[tool.dg]` in pyproject.toml names the module that holds the `Definitions` (the same one
 `workspace.yaml` loads). What `dg` reports and what `dg dev` serves is compared with that
 `Definitions` object loaded here, in-process: every asset, asset check, job, schedule and sensor,
@@ -135,19 +137,27 @@ class DevServer:
     log: Path
 
 
-@pytest.fixture
-def dg_dev(tmp_path: Path) -> Iterator[DevServer]:
-    """`dg dev` from the checkout, as a person starts it (`make dev` adds the stack and its instance)."""
+#: The two ways to start the UI from the checkout: Dagster's `dg` CLI (the project config) and the
+#: workspace file; both must serve the same code location under the same name.
+DEV_COMMANDS = {
+    "dg dev": [str(DG), "dev"],
+    "dagster dev -w workspace.yaml": [str(DG.parent / "dagster"), "dev", "-w", "workspace.yaml"],
+}
+
+
+@pytest.fixture(params=list(DEV_COMMANDS))
+def dev_server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[DevServer]:
+    """The UI from the checkout, as a person starts it (`make dev` adds the stack and its instance)."""
     home = tmp_path / "dagster_home"
     home.mkdir()
     # No run leaves the queue: the sensors that are on by default may tick, nothing runs.
     (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\nrun_queue:\n  max_concurrent_runs: 0\n")
     port = free_port()
-    log = tmp_path / "dg-dev.log"
+    log = tmp_path / "dev.log"
     env = dg_env(DAGSTER_HOME=str(home), STEAM_STACK_DIR=str(tmp_path))
     with open(log, "wb") as out:
         proc = subprocess.Popen(
-            [str(DG), "dev", "--host", "127.0.0.1", "--port", str(port)],
+            [*DEV_COMMANDS[request.param], "--host", "127.0.0.1", "--port", str(port)],
             cwd=REPO,
             env=env,
             stdout=out,
@@ -193,8 +203,8 @@ def _loaded_location(server: DevServer, timeout: float) -> dict[str, object]:
     raise AssertionError(f"no code location loaded in {timeout} s: {last}\n{server.log.read_text()}")
 
 
-def test_dg_dev_serves_every_asset_check_job_schedule_and_sensor(dg_dev: DevServer) -> None:
-    entry = _loaded_location(dg_dev, timeout=150)
+def test_dev_serves_every_asset_check_job_schedule_and_sensor(dev_server: DevServer) -> None:
+    entry = _loaded_location(dev_server, timeout=150)
 
     location = entry["locationOrLoadError"]
     assert entry["name"] == "steam_platform"
