@@ -1,7 +1,11 @@
-"""Kibana's saved-objects import endpoint as a tiny HTTP fake (no Kibana can be installed here).
+"""Kibana's status and saved-objects import endpoints as a tiny HTTP fake (no Kibana can be
+installed here: no registry this machine reaches ships Kibana 8 or 9).
 
-It parses the multipart upload the way Kibana 7.10 does and answers like it; the HTTP between the
-platform's `KibanaResource` and the fake is real.
+`GET /api/status` answers with `version` (like Kibana 7.10-9.4 do), or, when `version` is None,
+with only the overall level (like 9.5+ does for a user without `cluster:monitor`). `POST
+/api/saved_objects/_import` parses the multipart upload the way Kibana does and answers like it.
+The HTTP between the platform's `KibanaResource` and the fake is real; whether Kibana's migrations
+accept the objects is checked by `kibana_import_check`, not by this fake.
 """
 
 from __future__ import annotations
@@ -14,12 +18,28 @@ from typing import Any, ClassVar
 
 from http_fake import respond
 
+#: The version the fake reports unless a test sets another (the compose stack's Kibana).
+DEFAULT_VERSION = "7.10.2"
+
 
 class FakeKibana(BaseHTTPRequestHandler):
-    """Records each import request (path, xsrf header, multipart parts); `refuse` fails one object."""
+    """Records each import request (path, xsrf header, multipart parts) and status request;
+    `refuse` fails one object; `version` is what `GET /api/status` reports (None: not reported)."""
 
     received: ClassVar[list[dict[str, Any]]] = []
+    status_requests: ClassVar[list[str]] = []
     refuse: ClassVar[bool] = False
+    version: ClassVar[str | None] = DEFAULT_VERSION
+
+    def do_GET(self) -> None:
+        self.status_requests.append(self.path)
+        if self.path != "/api/status":
+            respond(self, 404, b'{"statusCode":404,"error":"Not Found"}', "application/json")
+            return
+        answer: dict[str, Any] = {"status": {"overall": {"level": "available"}}}
+        if self.version is not None:
+            answer = {"name": "fake-kibana", "version": {"number": self.version}} | answer
+        respond(self, 200, json.dumps(answer).encode(), "application/json")
 
     def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers["Content-Length"]))

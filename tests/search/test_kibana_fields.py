@@ -83,7 +83,7 @@ def live_types(
 def _objects() -> list[tuple[str, dict[str, Any]]]:
     return [
         (path.name, json.loads(line))
-        for path in sorted(KIBANA_DIR.glob("*.ndjson"))
+        for path in sorted(KIBANA_DIR.rglob("*.ndjson"))  # every set: 7.10 and 8.8+
         for line in path.read_text(encoding="utf-8").splitlines()
     ]
 

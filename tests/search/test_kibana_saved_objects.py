@@ -1,6 +1,8 @@
 """The Kibana saved objects (package data, linked from `deploy/kibana/`): importable as they
 are, generated from the specs, and provisioned through the import API by the
-`kibana_saved_objects` asset (a no-op without Kibana)."""
+`kibana_saved_objects` asset (a no-op without Kibana). Both sets are covered: the local 7.10 set
+(`kibana/*.ndjson`) and the Kibana 8.8+/9.x set (`kibana/8.8/*.ndjson`); which set reaches which
+Kibana version is tested in `test_kibana_provisioning.py`."""
 
 from __future__ import annotations
 
@@ -21,12 +23,20 @@ JSON_ATTRIBUTES = ("visState", "uiStateJSON", "panelsJSON", "optionsJSON", "fiel
 
 
 def _files() -> list[Path]:
+    """The local set: what the asset hands to the resource."""
     files = sorted(KIBANA_DIR.glob("*.ndjson"))
     assert files, f"no ndjson in {KIBANA_DIR}"
     return files
 
 
-@pytest.mark.parametrize("path", _files(), ids=lambda p: p.name)
+def _all_files() -> list[Path]:
+    """Every set."""
+    files = sorted(KIBANA_DIR.rglob("*.ndjson"))
+    assert len(files) == 2 * len(_files()), files
+    return files
+
+
+@pytest.mark.parametrize("path", _all_files(), ids=lambda p: str(p.relative_to(KIBANA_DIR)))
 def test_each_file_is_valid_for_the_import_api(path: Path) -> None:
     lines = path.read_text(encoding="utf-8").splitlines()
     objects = [json.loads(line) for line in lines]  # one JSON object per line, no blank lines
@@ -57,10 +67,13 @@ def test_each_file_is_valid_for_the_import_api(path: Path) -> None:
                 assert control["indexPatternRefName"] in {r["name"] for r in obj["references"]}
 
 
-def test_dashboards_cover_the_questions_and_every_alias() -> None:
+@pytest.mark.parametrize("folder", ["", "8.8"])
+def test_dashboards_cover_the_questions_and_every_alias(folder: str) -> None:
+    files = sorted((KIBANA_DIR / folder).glob("*.ndjson"))
+    assert len(files) == len(_files())
     titles = {
         json.loads(line)["attributes"]["title"]
-        for path in _files()
+        for path in files
         for line in path.read_text(encoding="utf-8").splitlines()
         if json.loads(line)["type"] == "dashboard"
     }
@@ -71,7 +84,7 @@ def test_dashboards_cover_the_questions_and_every_alias() -> None:
     }
     patterns = {
         json.loads(line)["attributes"]["title"]
-        for path in _files()
+        for path in files
         for line in path.read_text(encoding="utf-8").splitlines()
         if json.loads(line)["type"] == "index-pattern"
     }
@@ -80,9 +93,12 @@ def test_dashboards_cover_the_questions_and_every_alias() -> None:
 
 def test_committed_files_match_the_generator(tmp_path: Path) -> None:
     write_all(tmp_path)
-    generated = {p.name: p.read_text(encoding="utf-8") for p in tmp_path.glob("*.ndjson")}
-    committed = {p.name: p.read_text(encoding="utf-8") for p in _files()}
-    assert set(generated) == set(saved_object_files())
+    generated = {
+        str(p.relative_to(tmp_path)): p.read_text(encoding="utf-8") for p in tmp_path.rglob("*.ndjson")
+    }
+    committed = {str(p.relative_to(KIBANA_DIR)): p.read_text(encoding="utf-8") for p in _all_files()}
+    names = set(saved_object_files())
+    assert set(generated) == names | {f"8.8/{name}" for name in names}
     assert committed == generated, "run `python -m steam_platform.assets.search.dashboards` and commit"
 
 

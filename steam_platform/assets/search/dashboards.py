@@ -1,5 +1,8 @@
 """The platform's Kibana dashboards as saved objects, written to `kibana/*.ndjson` beside this
-module (package data; `deploy/kibana` links there).
+module (package data; `deploy/kibana` links there) for the local Kibana 7.10, and to
+`kibana/8.8/*.ndjson` for Kibana 8.8 and later (9.x included): the same dashboards from the same
+builders, stamped per `kibana_objects.KibanaTarget`. `KibanaResource` picks the set from the
+server's reported version at import time.
 
 Dashboards answer: which games are played most right now and how that changed (top games), each
 game's player curve (game daily), the news timeline, and which news moved player counts (news
@@ -15,7 +18,10 @@ import sys
 from pathlib import Path
 
 from steam_platform.assets.search.kibana_objects import (
+    LOCAL,
     TABLE_PARAMS,
+    TARGETS,
+    KibanaTarget,
     Obj,
     dashboard,
     date_histogram,
@@ -31,7 +37,7 @@ from steam_platform.assets.search.kibana_objects import (
 from steam_platform.assets.search.templates import GAME_DAILY, INDEX_SPECS, NEWS, NEWS_IMPACT, TOP_GAMES
 
 
-def _top_games_objects() -> list[Obj]:
+def _top_games_objects(target: KibanaTarget) -> list[Obj]:
     most_played = visualization(
         "steam-vis-most-played-now",
         "Most played now (rank, peak, change vs previous day)",
@@ -45,6 +51,7 @@ def _top_games_objects() -> list[Obj]:
             metric("4", "max", "avg_players", "Avg players"),
             terms("5", "app_name", "1", 25, "bucket", order="asc"),
         ],
+        target,
     )
     climbers = visualization(
         "steam-vis-rank-change",
@@ -53,6 +60,7 @@ def _top_games_objects() -> list[Obj]:
         "horizontal_bar",
         xy_params("horizontal_bar", [("1", "Rank change")], "Places climbed"),
         [metric("1", "max", "rank_change", "Rank change"), terms("2", "app_name", "1", 15, "segment")],
+        target,
     )
     top_history = visualization(
         "steam-vis-top-games-history",
@@ -65,18 +73,19 @@ def _top_games_objects() -> list[Obj]:
             date_histogram("2", "dt"),
             terms("3", "app_name", "1", 10, "group"),
         ],
+        target,
     )
     board = dashboard(
         "steam-dash-most-played",
         "Steam: most played now",
         [(most_played, 0, 0, 24, 20), (climbers, 24, 0, 24, 20), (top_history, 0, 20, 48, 16)],
         "now-1d/d",
+        target,
     )
     return [most_played, climbers, top_history, board]
 
 
-def _game_curve_objects() -> list[Obj]:
-    picker = game_picker("steam-vis-game-picker", GAME_DAILY)
+def _game_curve_objects(target: KibanaTarget) -> list[Obj]:
     curve = visualization(
         "steam-vis-player-curve",
         "Player curve per game (daily peak, average, minimum)",
@@ -92,6 +101,7 @@ def _game_curve_objects() -> list[Obj]:
             date_histogram("4", "dt"),
             terms("5", "app_name", "1", 5, "group"),
         ],
+        target,
     )
     daily_table = visualization(
         "steam-vis-game-daily-table",
@@ -107,17 +117,20 @@ def _game_curve_objects() -> list[Obj]:
             metric("5", "sum", "news_posts", "News posts"),
             terms("6", "app_name", "1", 50, "bucket"),
         ],
+        target,
     )
-    board = dashboard(
-        "steam-dash-player-curves",
-        "Steam: player curves",
-        [(picker, 0, 0, 12, 8), (curve, 12, 0, 36, 20), (daily_table, 0, 20, 48, 16)],
-        "now-30d",
-    )
-    return [picker, curve, daily_table, board]
+    if target.input_controls:
+        picker = game_picker("steam-vis-game-picker", GAME_DAILY, target)
+        panels = [(picker, 0, 0, 12, 8), (curve, 12, 0, 36, 20), (daily_table, 0, 20, 48, 16)]
+        objects = [picker, curve, daily_table]
+    else:  # no legacy input control: pick games with the query bar or by clicking a table row
+        panels = [(curve, 0, 0, 48, 20), (daily_table, 0, 20, 48, 16)]
+        objects = [curve, daily_table]
+    board = dashboard("steam-dash-player-curves", "Steam: player curves", panels, "now-30d", target)
+    return [*objects, board]
 
 
-def _news_objects() -> list[Obj]:
+def _news_objects(target: KibanaTarget) -> list[Obj]:
     timeline = visualization(
         "steam-vis-news-timeline",
         "News timeline (posts per day by feed)",
@@ -129,6 +142,7 @@ def _news_objects() -> list[Obj]:
             date_histogram("2", "published_at"),
             terms("3", "feedlabel", "1", 5, "group"),
         ],
+        target,
     )
     news_list = saved_search(
         "steam-search-news",
@@ -136,6 +150,7 @@ def _news_objects() -> list[Obj]:
         NEWS,
         ["title", "appid", "feedlabel", "author", "url"],
         "published_at",
+        target,
     )
     impact_table = visualization(
         "steam-vis-news-impact",
@@ -151,6 +166,7 @@ def _news_objects() -> list[Obj]:
             terms("5", "title.keyword", "1", 25, "bucket"),
             terms("6", "app_name", "1", 1, "bucket"),
         ],
+        target,
     )
     impact_by_game = visualization(
         "steam-vis-news-impact-by-game",
@@ -159,6 +175,7 @@ def _news_objects() -> list[Obj]:
         "horizontal_bar",
         xy_params("horizontal_bar", [("1", "Avg change %")], "Change %"),
         [metric("1", "avg", "change_pct", "Avg change %"), terms("2", "app_name", "1", 15, "segment")],
+        target,
     )
     board = dashboard(
         "steam-dash-news",
@@ -170,23 +187,25 @@ def _news_objects() -> list[Obj]:
             (news_list, 0, 34, 48, 20),
         ],
         "now-30d",
+        target,
     )
     return [timeline, news_list, impact_table, impact_by_game, board]
 
 
-def saved_object_files() -> dict[str, list[Obj]]:
-    """File name -> saved objects in import order. Each file is self-contained: it carries the
-    data views its panels use, so every reference resolves within the file it is imported from."""
+def saved_object_files(target: KibanaTarget = LOCAL) -> dict[str, list[Obj]]:
+    """File name -> saved objects in import order, stamped for `target`. Each file is
+    self-contained: it carries the data views its panels use, so every reference resolves within
+    the file it is imported from."""
     files = {
-        "dashboard_most_played.ndjson": _top_games_objects(),
-        "dashboard_player_curves.ndjson": _game_curve_objects(),
-        "dashboard_news.ndjson": _news_objects(),
+        "dashboard_most_played.ndjson": _top_games_objects(target),
+        "dashboard_player_curves.ndjson": _game_curve_objects(target),
+        "dashboard_news.ndjson": _news_objects(target),
     }
     by_id = {index_pattern_id(spec): spec for spec in INDEX_SPECS}
     out: dict[str, list[Obj]] = {}
     for name, objects in files.items():
         used = sorted({r["id"] for o in objects for r in o["references"] if r["type"] == "index-pattern"})
-        out[name] = [index_pattern(by_id[i]) for i in used] + objects
+        out[name] = [index_pattern(by_id[i], target) for i in used] + objects
     return out
 
 
@@ -195,14 +214,23 @@ def render(objects: list[Obj]) -> str:
     return "".join(json.dumps(obj, ensure_ascii=False, sort_keys=True) + "\n" for obj in objects)
 
 
-def write_all(target: Path) -> list[Path]:
-    """Write every ndjson file into `target` (by default the package's `kibana/`, shipped as package data)."""
-    target.mkdir(parents=True, exist_ok=True)
+def target_dir(root: Path, target: KibanaTarget) -> Path:
+    """Where `target`'s files live under `root`: the local set at the top (what the compose stack
+    imports), every other set in a folder named by the oldest Kibana it imports into."""
+    return root if target == LOCAL else root / target.name
+
+
+def write_all(root: Path) -> list[Path]:
+    """Write every target's ndjson files under `root` (by default the package's `kibana/`, shipped
+    as package data)."""
     written = []
-    for name, objects in saved_object_files().items():
-        path = target / name
-        path.write_text(render(objects), encoding="utf-8")
-        written.append(path)
+    for target in TARGETS:
+        directory = target_dir(root, target)
+        directory.mkdir(parents=True, exist_ok=True)
+        for name, objects in saved_object_files(target).items():
+            path = directory / name
+            path.write_text(render(objects), encoding="utf-8")
+            written.append(path)
     return written
 
 

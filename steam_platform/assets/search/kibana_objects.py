@@ -1,24 +1,66 @@
-"""Builders of Kibana 7.10 saved objects (data views, visualisations, searches, dashboards).
+"""Builders of Kibana saved objects (data views, visualisations, searches, dashboards), stamped
+for the Kibana they are imported into.
 
-Objects come out in the shape Kibana 7.10's saved-objects import API takes (`type`, `id`,
-`attributes`, `references`, `migrationVersion`), with JSON-in-string attributes (`visState`,
-`searchSourceJSON`, `panelsJSON`) encoded here so the panels in `dashboards.py` stay readable.
-Data views list exactly the fields the index mappings define (from `templates.IndexSpec`).
+One set of builders, two targets (`KibanaTarget`): `LOCAL` for the compose stack's Kibana 7.10
+(`migrationVersion` per type, as a 7.10 export carries it) and `CURRENT` for Kibana 8.8 and later,
+9.x included (`coreMigrationVersion` + `typeMigrationVersion`, the fields Kibana's docs say an
+ndjson file must keep). Kibana imports an export into the same version, a newer minor of the same
+major or the next major only, so 7.10 stamps are refused by 9.x; `kibana_import_check` encodes
+those rules. The attributes are written in the shape of the per-type versions in `TYPE_VERSIONS`
+(what Kibana 7.10 exports), so on import Kibana runs every later migration of the type itself.
+JSON-in-string attributes (`visState`, `searchSourceJSON`, `panelsJSON`) are encoded here so the
+panels in `dashboards.py` stay readable. Data views list exactly the fields the index mappings
+define (from `templates.IndexSpec`).
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Any
 
 from steam_platform.assets.search.templates import IndexSpec
 
+#: The Kibana release whose attribute shapes the builders write (panels record it as their version).
 KIBANA_VERSION = "7.10.2"
+#: Per saved-object type: Kibana 7.10.2's last migration of the type, i.e. the shape the builders write.
+TYPE_VERSIONS = {"index-pattern": "7.6.0", "visualization": "7.10.0", "search": "7.9.3", "dashboard": "7.9.3"}
 SEARCH_REF = "kibanaSavedObjectMeta.searchSourceJSON.index"
 _KIBANA_TYPES = {"keyword": "string", "text": "string", "long": "number", "integer": "number"}
 _KIBANA_TYPES |= {"double": "number", "date": "date", "boolean": "boolean"}
 
 Obj = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class KibanaTarget:
+    """The Kibana versions a set of saved objects is written for, and how it is stamped.
+
+    `oldest` is the oldest Kibana that imports the set; `core_migration_version` is None for
+    Kibana before 7.12 (no such field) and otherwise the version the set claims to be exported
+    from. `input_controls`: whether the legacy input-control visualisation may be used (deprecated
+    since 8.3, "will be removed in a future release" in 9.x), so the current set does without it.
+    """
+
+    name: str
+    oldest: str
+    core_migration_version: str | None
+    input_controls: bool
+
+    def stamp(self, obj_type: str) -> Obj:
+        """The version fields of one object of `obj_type`."""
+        version = TYPE_VERSIONS[obj_type]
+        if self.core_migration_version is None:
+            return {"migrationVersion": {obj_type: version}}
+        return {"coreMigrationVersion": self.core_migration_version, "typeMigrationVersion": version}
+
+
+#: The compose stack's Kibana 7.10 (imports into 7.10 to 8.x by Kibana's rule; never into 9.x).
+LOCAL = KibanaTarget(name="7.10", oldest="7.10.0", core_migration_version=None, input_controls=True)
+#: Kibana 8.8 and later, 9.x included. 8.8 is the first release that reads `typeMigrationVersion`;
+#: 8.0-8.7 would take an object without `migrationVersion` as current and skip its migrations.
+CURRENT = KibanaTarget(name="8.8", oldest="8.8.0", core_migration_version="8.8.0", input_controls=False)
+TARGETS = (LOCAL, CURRENT)
 
 
 def index_pattern_id(spec: IndexSpec) -> str:
@@ -83,7 +125,7 @@ def index_pattern_fields(spec: IndexSpec) -> list[Obj]:
     return fields
 
 
-def index_pattern(spec: IndexSpec) -> Obj:
+def index_pattern(spec: IndexSpec, target: KibanaTarget = LOCAL) -> Obj:
     """A data view on the alias, with its time field."""
     return {
         "type": "index-pattern",
@@ -94,7 +136,7 @@ def index_pattern(spec: IndexSpec) -> Obj:
             "fields": json.dumps(index_pattern_fields(spec), ensure_ascii=False),
         },
         "references": [],
-        "migrationVersion": {"index-pattern": "7.6.0"},
+        **target.stamp("index-pattern"),
     }
 
 
@@ -206,7 +248,13 @@ TABLE_PARAMS: Obj = {
 
 
 def visualization(
-    vis_id: str, title: str, spec: IndexSpec, vis_type: str, params: Obj, aggs: list[Obj]
+    vis_id: str,
+    title: str,
+    spec: IndexSpec,
+    vis_type: str,
+    params: Obj,
+    aggs: list[Obj],
+    target: KibanaTarget = LOCAL,
 ) -> Obj:
     """A visualisation of one data view."""
     vis_state = {"title": title, "type": vis_type, "params": params, "aggs": aggs}
@@ -222,12 +270,15 @@ def visualization(
             "kibanaSavedObjectMeta": {"searchSourceJSON": _search_source()},
         },
         "references": [{"name": SEARCH_REF, "type": "index-pattern", "id": index_pattern_id(spec)}],
-        "migrationVersion": {"visualization": "7.10.0"},
+        **target.stamp("visualization"),
     }
 
 
-def game_picker(vis_id: str, spec: IndexSpec) -> Obj:
-    """An options-list control to pick games by name (filters the whole dashboard)."""
+def game_picker(vis_id: str, spec: IndexSpec, target: KibanaTarget = LOCAL) -> Obj:
+    """An options-list control to pick games by name (filters the whole dashboard); a legacy
+    input control, so only for targets that still allow them."""
+    if not target.input_controls:
+        raise ValueError(f"Kibana {target.name}+ objects do without the deprecated input controls")
     control = {
         "id": "1",
         "fieldName": "app_name",
@@ -264,11 +315,18 @@ def game_picker(vis_id: str, spec: IndexSpec) -> Obj:
         "references": [
             {"name": "control_0_index_pattern", "type": "index-pattern", "id": index_pattern_id(spec)}
         ],
-        "migrationVersion": {"visualization": "7.10.0"},
+        **target.stamp("visualization"),
     }
 
 
-def saved_search(search_id: str, title: str, spec: IndexSpec, columns: list[str], sort_field: str) -> Obj:
+def saved_search(
+    search_id: str,
+    title: str,
+    spec: IndexSpec,
+    columns: list[str],
+    sort_field: str,
+    target: KibanaTarget = LOCAL,
+) -> Obj:
     """A Discover search of one data view with chosen columns, newest first."""
     return {
         "type": "search",
@@ -285,11 +343,17 @@ def saved_search(search_id: str, title: str, spec: IndexSpec, columns: list[str]
             },
         },
         "references": [{"name": SEARCH_REF, "type": "index-pattern", "id": index_pattern_id(spec)}],
-        "migrationVersion": {"search": "7.9.3"},
+        **target.stamp("search"),
     }
 
 
-def dashboard(dash_id: str, title: str, panels: list[tuple[Obj, int, int, int, int]], time_from: str) -> Obj:
+def dashboard(
+    dash_id: str,
+    title: str,
+    panels: list[tuple[Obj, int, int, int, int]],
+    time_from: str,
+    target: KibanaTarget = LOCAL,
+) -> Obj:
     """A dashboard of (object, x, y, w, h) panels on a 48-column grid, restoring its time range."""
     panels_json, references = [], []
     for n, (obj, x, y, w, h) in enumerate(panels):
@@ -320,5 +384,5 @@ def dashboard(dash_id: str, title: str, panels: list[tuple[Obj, int, int, int, i
             "kibanaSavedObjectMeta": {"searchSourceJSON": _search_source(with_index=False)},
         },
         "references": references,
-        "migrationVersion": {"dashboard": "7.9.3"},
+        **target.stamp("dashboard"),
     }
