@@ -53,8 +53,9 @@ step "local stack artifacts (cached in .cache/)"
 # in @elastic/request-converter. Not run: tests/search/test_es_rest_spec.py checks every request the
 # search layer sends against it (7.10's specification comes from Maven Central with the stack's jars).
 ES_SPEC_VERSIONS="8.19.1 9.5.0"
+cache=$(.venv/bin/python -c 'from steam_devstack.paths import cache_dir; print(cache_dir())')
 for v in $ES_SPEC_VERSIONS; do
-  dest=.cache/es-spec/$v
+  dest=$cache/es-spec/$v
   if [ -s "$dest/schema.json" ] && [ -s "$dest/LICENSE" ]; then
     step "Elasticsearch $v specification cached"
     continue
