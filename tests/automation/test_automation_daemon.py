@@ -35,11 +35,11 @@ from unittest import mock
 import dagster as dg
 import pyarrow.dataset as pads
 import pytest
-from elasticsearch import Elasticsearch
 
 from steam_devstack.paths import REPO_ROOT
 from steam_platform.assets.lake.refresh_events import LAKE_RUN_TAG, RANGE_END_TAG, RANGE_START_TAG
 from steam_platform.resources.elasticsearch import ElasticsearchResource
+from steam_platform.resources.es_client import SearchClient
 from steam_platform.resources.s3 import S3Resource
 
 pytestmark = pytest.mark.integration
@@ -200,7 +200,7 @@ def _lake_rows(s3: S3Resource, bucket: str, table_path: str, day: str) -> int:
 
 
 @pytest.fixture(scope="module")
-def es(es_resource: ElasticsearchResource) -> Iterator[Elasticsearch]:
+def es(es_resource: ElasticsearchResource) -> Iterator[SearchClient]:
     """A plain client: unlike the shared `es` fixture it deletes no index under the daemon's runs."""
     client = es_resource.client()
     yield client
@@ -208,7 +208,7 @@ def es(es_resource: ElasticsearchResource) -> Iterator[Elasticsearch]:
 
 
 def test_a_poll_reaches_search_unattended_and_the_closed_day_is_finalised(
-    daemon: Daemon, es: Elasticsearch
+    daemon: Daemon, es: SearchClient
 ) -> None:
     instance = daemon.instance
     today = TODAY.isoformat()
@@ -231,8 +231,8 @@ def test_a_poll_reaches_search_unattended_and_the_closed_day_is_finalised(
         ).records
         assert poll.run_id in {r.run_id for r in records}, asset
     hits = es.search(
-        index="mart_game_daily",
-        body={"query": {"bool": {"filter": [{"term": {"dt": today}}, {"range": {"samples": {"gte": 1}}}]}}},
+        "mart_game_daily",
+        {"query": {"bool": {"filter": [{"term": {"dt": today}}, {"range": {"samples": {"gte": 1}}}]}}},
     )
     assert hits["hits"]["total"]["value"] > 0
 
@@ -260,7 +260,7 @@ def test_a_poll_reaches_search_unattended_and_the_closed_day_is_finalised(
 
 
 def test_a_news_backfill_reaches_search_with_one_run_per_spark_layer(
-    daemon: Daemon, es: Elasticsearch, s3: S3Resource
+    daemon: Daemon, es: SearchClient, s3: S3Resource
 ) -> None:
     instance = daemon.instance
     assert daemon.backfill.returncode == 0, daemon.backfill.stderr[-2000:]
@@ -277,9 +277,6 @@ def test_a_news_backfill_reaches_search_with_one_run_per_spark_layer(
         assert {_materialised_by(instance, asset, day) for day in BACKFILL} == {run_id}, asset
     rows = sum(_lake_rows(s3, daemon.bucket, "warehouse/fact_news", day) for day in BACKFILL)
     assert rows > 0, "the simulator publishes news every few days: three days should hold some"
-    es.indices.refresh(index="steam_news")
-    indexed = es.count(
-        index="steam_news",
-        body={"query": {"range": {"dt": {"gte": BACKFILL[0], "lte": BACKFILL[-1]}}}},
-    )["count"]
+    es.refresh("steam_news")
+    indexed = es.count("steam_news", {"range": {"dt": {"gte": BACKFILL[0], "lte": BACKFILL[-1]}}})
     assert indexed == rows
