@@ -88,6 +88,13 @@ OBJECT_SCHEMA: Obj = {
         "migrationVersion": {"type": "object", "additionalProperties": _VERSION, "minProperties": 1},
         "coreMigrationVersion": _VERSION,
         "typeMigrationVersion": _VERSION,
+        # What Kibana's export adds besides; accepted, not needed.
+        "updated_at": {"type": "string"},
+        "created_at": {"type": "string"},
+        "version": {"type": "string"},
+        "managed": {"type": "boolean"},
+        "originId": {"type": "string"},
+        "namespaces": {"type": "array", "items": {"type": "string"}},
     },
     "additionalProperties": False,
     "anyOf": [{"required": ["migrationVersion"]}, {"required": ["typeMigrationVersion"]}],
@@ -240,6 +247,8 @@ def check_objects(
     one file; empty when none. `index_names`: alias -> index pattern (default: the platform's)."""
     kibana = parse_version(kibana_version)
     names = platform_index_names() if index_names is None else index_names
+    if not all(isinstance(obj, dict) for obj in objects):
+        return ["file: [schema] every line must be one JSON object"]
     in_file = {(str(obj.get("type")), str(obj.get("id"))) for obj in objects}
     problems = []
     if len(in_file) != len(objects):
