@@ -202,7 +202,7 @@ def check_version(info: Mapping[str, Any]) -> tuple[int, int]:
         raise EsUnsupportedServer("the server does not identify as Elasticsearch (tagline)")
     if major not in SUPPORTED_MAJORS or (major == 7 and minor < MIN_7X_MINOR):
         raise EsUnsupportedServer(
-            f"Elasticsearch {number} is not supported: 7.{MIN_7X_MINOR}+, 8.x or 9.x are (see docs/search.md)"
+            f"Elasticsearch {number} is not supported: 7.{MIN_7X_MINOR}+, 8.x or 9.x are (see docs/elasticsearch.md)"
         )
     return major, minor
 
