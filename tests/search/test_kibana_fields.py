@@ -14,7 +14,6 @@ from typing import Any
 
 import pyarrow.fs as pafs
 import pytest
-from elasticsearch import Elasticsearch
 from search_support import ROWS_FOR, write_partition
 
 from steam_platform.assets.search import indexer, reader
@@ -56,12 +55,12 @@ def live_types(
     stack_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[dict[str, dict[str, str]]]:
     """Data-view id -> {field: ES type} read back from the live aliases after indexing sample marts."""
-    es: Elasticsearch = ElasticsearchResource(url=stack_env["ELASTICSEARCH_URL"]).client()
+    es = ElasticsearchResource(url=stack_env["ELASTICSEARCH_URL"]).client()
     lake = tmp_path_factory.mktemp("lake")
     fs = pafs.LocalFileSystem()
     result: dict[str, dict[str, str]] = {}
     for spec in INDEX_SPECS:
-        es.indices.delete(index=f"{spec.alias}-v*", ignore_unavailable=True)
+        es.delete_index(f"{spec.alias}-v*")
         write_partition(lake, spec.table, DAY, ROWS_FOR[spec.table.name](DAY))
         report = indexer.sync(
             es,
@@ -73,11 +72,11 @@ def live_types(
             list_partitions=lambda s=spec: reader.list_partitions(fs, str(lake), s.table),
         )
         assert report.docs_indexed == len(ROWS_FOR[spec.table.name](DAY)) > 0
-        (mapping,) = es.indices.get_mapping(index=spec.alias).values()
+        (mapping,) = es.get_mapping(spec.alias).values()
         result[index_pattern_id(spec)] = _flatten(mapping["mappings"]["properties"])
     yield result
     for spec in INDEX_SPECS:
-        es.indices.delete(index=f"{spec.alias}-v*", ignore_unavailable=True)
+        es.delete_index(f"{spec.alias}-v*")
 
 
 def _objects() -> list[tuple[str, dict[str, Any]]]:
@@ -150,6 +149,6 @@ def test_kibana_reads_the_aliases(stack_env: dict[str, str], live_types: dict[st
     es = ElasticsearchResource(url=stack_env["ELASTICSEARCH_URL"]).client()
     titles = {obj["attributes"]["title"] for _, obj in _objects() if obj["type"] == "index-pattern"}
     for title in titles:
-        assert len(es.indices.get_alias(name=title)) == 1
-        assert es.count(index=title)["count"] > 0
+        assert len(es.get_alias(name=title)) == 1
+        assert es.count(title) > 0
     assert Path(KIBANA_DIR).is_dir()
