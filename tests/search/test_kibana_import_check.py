@@ -124,6 +124,19 @@ def test_an_unstamped_object_is_refused() -> None:
     assert problem.startswith(f"visualization/{objects[1]['id']}: [schema]")
 
 
+def test_half_stamped_and_foreign_stamps_are_refused() -> None:
+    objects = _objects("8.8")
+    del objects[1]["coreMigrationVersion"]  # typeMigrationVersion alone: the schema requires both
+    (problem,) = check_objects(objects, "9.0.0")
+    assert (
+        problem.startswith(f"visualization/{objects[1]['id']}: [schema]")
+        and "coreMigrationVersion" in problem
+    )
+    local = _objects("")
+    local[1]["migrationVersion"] = {"dashboard": "7.9.3"}  # another type's stamp
+    assert _rules(check_objects(local, "8.19.3")) == {"fields"}
+
+
 def test_a_type_stamp_newer_than_its_kibana_is_refused() -> None:
     objects = _objects("8.8")
     objects[0]["typeMigrationVersion"] = "8.9.0"

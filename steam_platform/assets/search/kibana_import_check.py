@@ -135,8 +135,9 @@ VIS_TYPES = frozenset(
 DEPRECATED_VIS_TYPES: dict[str, tuple[Version, str]] = {
     "input_control_vis": (
         (9, 0, 0),
-        "legacy input controls: deprecated since 8.3, hidden from the editor since 8.9; 9.x marks "
-        "them 'will be removed in a future release' (read-only on serverless); use dashboard controls",
+        "legacy input controls: deprecated in 8.3 (kibana#132562), hidden from the editor (kibana#156455); "
+        "9.x marks them 'will be removed in a future release' (read-only on serverless); use dashboard "
+        "controls",
     ),
 }
 #: `typeMigrationVersion` replaced `migrationVersion` in Kibana 8.8.0.
