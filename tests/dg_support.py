@@ -164,7 +164,7 @@ def served_listing(server: DevServer, timeout: float) -> tuple[str, Listing]:
     last: object = None
     while time.monotonic() < deadline:
         exited = server.proc.poll()
-        assert exited is None, f"{server.proc.args} exited {exited}:\n{server.log.read_text()}"
+        assert exited is None, f"{server.proc.args!r} exited {exited}:\n{server.log.read_text()}"
         try:
             last = requests.post(server.graphql, json={"query": UI_QUERY}, timeout=10).json()
             entries = last["data"]["workspaceOrError"]["locationEntries"]  # type: ignore[index]
