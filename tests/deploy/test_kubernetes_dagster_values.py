@@ -184,7 +184,9 @@ def test_the_code_server_runs_the_platform_module_from_the_platform_image(
     assert infra_values["platformEnv"]["extra"]["STEAM_SPARK_JARS"] == "/opt/dagster/cache/jars/spark"
     # Spark's workers run the same image as the drivers (the run pods).
     assert infra_values["spark"]["image"] == deployment["image"]
-    assert deployment["includeConfigInLaunchedRuns"]["enabled"] is True
+    # Runs take their settings from the run launcher, not the code server (whose resources would
+    # replace the runs' own): test_values_agree_with_platform_infra checks both carry the same.
+    assert deployment["includeConfigInLaunchedRuns"]["enabled"] is False
 
 
 def test_dagster_images_and_chart_are_the_pinned_release(values: Values) -> None:
@@ -304,7 +306,10 @@ def test_invalid_kubernetes_in_the_values_is_rejected(values: Values) -> None:
 def test_values_agree_with_platform_infra(
     values: Values, infra_values: Values, platform_env: dict[str, str]
 ) -> None:
-    for pod in (code_server(values), run_launcher(values)):
+    server, launcher = code_server(values), run_launcher(values)
+    for key in ("envConfigMaps", "envSecrets", "volumes", "volumeMounts", "labels"):
+        assert server[key] == launcher[key], key
+    for pod in (server, launcher):
         # The label the NetworkPolicies and Kafka's listener admit.
         assert pod["labels"] == infra_values["clientPodLabels"]
         volumes = {v["name"]: v for v in pod["volumes"]}
