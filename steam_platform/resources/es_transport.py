@@ -26,6 +26,7 @@ quotes a header or the URL's userinfo (the resource rejects URLs with credential
 from __future__ import annotations
 
 import base64
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -202,7 +203,8 @@ def check_version(info: Mapping[str, Any]) -> tuple[int, int]:
         raise EsUnsupportedServer("the server does not identify as Elasticsearch (tagline)")
     if major not in SUPPORTED_MAJORS or (major == 7 and minor < MIN_7X_MINOR):
         raise EsUnsupportedServer(
-            f"Elasticsearch {number} is not supported: 7.{MIN_7X_MINOR}+, 8.x or 9.x are (see docs/elasticsearch.md)"
+            f"Elasticsearch {number} is not supported: 7.{MIN_7X_MINOR}+, 8.x or 9.x are "
+            "(see docs/elasticsearch.md)"
         )
     return major, minor
 
@@ -218,8 +220,13 @@ class VersionedSender:
         self._conn = conn
         self._chosen: TransportSender | OfficialClientSender | None = None
         self._version = ""
+        self._lock = threading.Lock()  # one probe, also when threads share the client
 
     def _choose(self) -> TransportSender | OfficialClientSender:
+        with self._lock:
+            return self._choose_locked()
+
+    def _choose_locked(self) -> TransportSender | OfficialClientSender:
         if self._chosen is None:
             transport = transport_for(self._conn)
             try:
@@ -249,9 +256,10 @@ class VersionedSender:
         return self._choose()(request)
 
     def close(self) -> None:
-        if self._chosen is not None:
-            self._chosen.close()
-            self._chosen = None
+        with self._lock:
+            if self._chosen is not None:
+                self._chosen.close()
+                self._chosen = None
 
 
 def connect(conn: EsConnection) -> SearchClient:

@@ -29,6 +29,8 @@ class FakeNode(BaseHTTPRequestHandler):
     flavor: ClassVar[str] = "oss"
     product_header: ClassVar[bool] = False
     received: ClassVar[list[dict[str, Any]]] = []
+    #: How many `_bulk` requests to refuse as a whole with 429 (the cluster's write queue is full).
+    refuse_bulks: ClassVar[int] = 0
 
     def log_message(self, format: str, *args: Any) -> None:
         pass
@@ -66,6 +68,13 @@ class FakeNode(BaseHTTPRequestHandler):
                 "tagline": "You Know, for Search",
             }
             respond(self, 200, json.dumps(body).encode(), content_type, headers)
+        elif parts.path == "/_bulk" and FakeNode.refuse_bulks > 0:
+            FakeNode.refuse_bulks -= 1
+            body = {
+                "error": {"type": "es_rejected_execution_exception", "reason": "queue full"},
+                "status": 429,
+            }
+            respond(self, 429, json.dumps(body).encode(), content_type, headers)
         elif parts.path == "/_bulk":
             items = [{next(iter(op)): {"_id": next(iter(op.values()))["_id"], "status": 201}} for op in
                      self.received[-1]["body"] if next(iter(op)) in ("index", "delete")]  # fmt: skip
@@ -81,7 +90,7 @@ class FakeNode(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def node() -> Iterator[tuple[type[FakeNode], str]]:
-    FakeNode.received = []
+    FakeNode.received, FakeNode.refuse_bulks = [], 0
     FakeNode.version, FakeNode.flavor, FakeNode.product_header = "7.10.2", "oss", False
     with serve_handler(FakeNode) as url:
         yield FakeNode, url
@@ -199,3 +208,20 @@ def test_unsupported_servers_are_refused_clearly(
     with pytest.raises(EsUnsupportedServer, match=message) as excinfo:
         client.refresh("x")
     assert SECRET not in str(excinfo.value)
+
+
+def test_a_bulk_refused_as_a_whole_is_retried_then_reported_per_document(
+    node: tuple[type[FakeNode], str],
+) -> None:
+    fake, url = node
+    client = ElasticsearchResource(url=url).client()
+    actions = [{"_op_type": "index", "_index": "a", "_id": str(i), "_source": {"n": i}} for i in range(3)]
+    fake.refuse_bulks = 1  # the first round's first chunk: retried in the next round with back-off
+    outcome = bulk.write(client, actions, RETRY)
+    assert (outcome.succeeded, outcome.failed) == (3, ())
+    fake.refuse_bulks = 10  # refused in every round: each document reported, transient, with the reason
+    outcome = bulk.write(client, actions, RETRY)
+    assert outcome.succeeded == 0 and len(outcome.failed) == 3
+    assert {(f.status, f.transient) for f in outcome.failed} == {(429, True)}
+    assert "es_rejected_execution_exception: queue full" in outcome.failed[0].reason
+    client.close()
