@@ -22,6 +22,7 @@ from `make install`.
 from __future__ import annotations
 
 import copy
+import fnmatch
 import subprocess
 from collections.abc import Iterator
 from functools import cache
@@ -34,6 +35,7 @@ import yaml
 from jsonschema import Draft7Validator
 
 from steam_devstack.paths import cache_dir
+from steam_platform.assets.search.templates import INDEX_SPECS
 from steam_platform.core.settings import KafkaSettings
 from steam_platform.core.sources import ALL_TOPICS
 from steam_platform.resources.kafka_records import TopicSpec
@@ -228,6 +230,38 @@ def test_kafka_is_three_kraft_nodes_with_rf_3_and_min_isr_2(manifests: list[Mani
         env["data"]["KAFKA_BOOTSTRAP_SERVERS"]
         == f"{kafka['metadata']['name']}-kafka-bootstrap:{listener['port']}"
     )
+
+
+def test_the_platforms_logins_reach_what_the_platform_uses(manifests: list[Manifest]) -> None:
+    (user,) = by_kind(manifests, "KafkaUser")
+    topic_acls = [a for a in user["spec"]["authorization"]["acls"] if a["resource"]["type"] == "topic"]
+    for topic in ALL_TOPICS:
+        assert any(
+            topic.startswith(a["resource"]["name"])
+            and {"Read", "Write", "Create", "Describe"} <= set(a["operations"])
+            for a in topic_acls
+        ), topic
+    (roles_secret,) = [s for s in by_kind(manifests, "Secret") if "roles.yml" in s.get("stringData", {})]
+    (role,) = yaml.safe_load(roles_secret["stringData"]["roles.yml"]).values()
+    patterns = [name for grant in role["indices"] for name in grant["names"]]
+    for spec in INDEX_SPECS:  # the alias and its generations (`<alias>-v<hash>-...`)
+        for name in (spec.alias, f"{spec.alias}-v1-2026"):
+            assert any(fnmatch.fnmatchcase(name, pattern) for pattern in patterns), name
+    assert "manage_index_templates" in role["cluster"]
+
+
+def test_only_the_platforms_pods_reach_the_data_services(manifests: list[Manifest]) -> None:
+    client = yaml.safe_load((CHART / "values.yaml").read_text())["clientPodLabels"]
+    policies = {p["metadata"]["name"]: p["spec"] for p in by_kind(manifests, "NetworkPolicy")}
+    assert len(policies) == 3
+    for name, spec in policies.items():
+        assert spec["policyTypes"] == ["Ingress"], name
+        peers = [peer for rule in spec["ingress"] for peer in rule["from"]]
+        assert {"podSelector": {"matchLabels": client}} in peers, name
+        assert all(peer != {} and peer.get("podSelector") != {} for peer in peers), name
+    (kafka,) = by_kind(manifests, "Kafka")
+    (listener,) = kafka["spec"]["kafka"]["listeners"]
+    assert listener["networkPolicyPeers"] == [{"podSelector": {"matchLabels": client}}]
 
 
 # ---- the checks fail when they should ------------------------------------------------------------
