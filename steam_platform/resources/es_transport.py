@@ -36,6 +36,7 @@ import elastic_transport
 import elasticsearch
 
 from steam_platform.resources.es_client import (
+    EsError,
     EsRequest,
     EsResponse,
     EsUnavailable,
@@ -106,9 +107,18 @@ def _target(request: EsRequest) -> str:
     return f"{request.path}?{urlencode(dict(request.params))}"
 
 
+#: No answer at all: refused, reset, timed out, TLS failed (after the transport's retries).
+_NO_ANSWER = (elastic_transport.ConnectionError, elastic_transport.ConnectionTimeout)
+
+
 def _unavailable(conn: EsConnection, exc: Exception) -> EsUnavailable:
     # elastic_transport's messages name the node and the cause, never the request's headers.
     return EsUnavailable(f"Elasticsearch at {conn.url} unreachable: {type(exc).__name__}: {exc}")
+
+
+def _unreadable(conn: EsConnection, exc: Exception) -> EsError:
+    """An answer that could not be read (e.g. not JSON): not transient, so not retried."""
+    return EsError(f"Elasticsearch at {conn.url} sent an unreadable answer: {type(exc).__name__}: {exc}")
 
 
 def transport_for(conn: EsConnection) -> elastic_transport.Transport:
@@ -132,8 +142,10 @@ class TransportSender:
             meta, body = self._transport.perform_request(
                 request.method, _target(request), body=request.body, headers=_headers(request)
             )
-        except elastic_transport.TransportError as exc:  # connection errors, timeouts, TLS
+        except _NO_ANSWER as exc:
             raise _unavailable(self._conn, exc) from None
+        except elastic_transport.TransportError as exc:
+            raise _unreadable(self._conn, exc) from None
         return EsResponse(meta.status, None if request.method == "HEAD" else body)
 
     def close(self) -> None:
@@ -173,8 +185,10 @@ class OfficialClientSender:
             ) from None
         except elasticsearch.ApiError as exc:
             return EsResponse(exc.meta.status, exc.body)
-        except elastic_transport.TransportError as exc:
+        except _NO_ANSWER as exc:
             raise _unavailable(self._conn, exc) from None
+        except elastic_transport.TransportError as exc:
+            raise _unreadable(self._conn, exc) from None
         return EsResponse(response.meta.status, None if request.method == "HEAD" else response.body)
 
     def close(self) -> None:
