@@ -54,7 +54,7 @@ class ElasticsearchResource(dg.ConfigurableResource):
     verify_certs: bool = Field(default=True, description="Verify the server's TLS certificate (https).")
     ca_certs: str | None = Field(default=None, description="CA bundle path for a private CA (https).")
     request_timeout: float = Field(default=30.0, description="Seconds before a request times out.")
-    max_retries: int = Field(default=3, description="Retries on connection errors and timeouts.")
+    max_retries: int = Field(default=3, description="Retries on connection errors, timeouts, 502-504.")
     index_replicas: int = Field(
         default=0, description="Replicas per search index (0 on the one-node local stack, 1+ on a cluster)."
     )
