@@ -89,13 +89,14 @@ def _search_resources(env: Environment) -> dict[str, Any]:
                 url=_env_var_if_set(search, "kibana_url"),
                 username=_env_var_if_set(search, "kibana_username"),
                 password=_env_var_if_set(search, "kibana_password"),
+                version=search.kibana_version,
             ),
         }
     return {
         "elasticsearch": ElasticsearchResource(
             url=search.elasticsearch_url, index_replicas=search.index_replicas
         ),
-        "kibana": KibanaResource(url=search.kibana_url),
+        "kibana": KibanaResource(url=search.kibana_url, version=search.kibana_version),
     }
 
 

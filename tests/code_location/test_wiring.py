@@ -151,3 +151,16 @@ def test_production_spark_on_a_remote_cluster_advertises_the_driver(monkeypatch:
     monkeypatch.delenv("SPARK_DRIVER_HOST")
     local_conf = build_resources(Environment.PRODUCTION)["pyspark"].spark_config
     assert local_conf["spark.driver.host"] == "127.0.0.1"
+
+
+@pytest.mark.parametrize("env", [Environment.LOCAL, Environment.PRODUCTION])
+def test_a_configured_kibana_version_reaches_the_resource(
+    monkeypatch: pytest.MonkeyPatch, env: Environment
+) -> None:
+    """Kibana 9.5+ hides its version from users without `cluster:monitor`: `KIBANA_VERSION` says it."""
+    monkeypatch.setenv("KIBANA_URL", "http://kibana.example:5601")
+    monkeypatch.setenv("ELASTICSEARCH_URL", "http://es.example:9200")
+    monkeypatch.delenv("KIBANA_VERSION", raising=False)
+    assert build_resources(env)["kibana"].version is None
+    monkeypatch.setenv("KIBANA_VERSION", "9.5.1")
+    assert build_resources(env)["kibana"].version == "9.5.1"

@@ -311,6 +311,12 @@ class SearchSettings(SettingsGroup):
     kibana_password: SecretStr | None = setting(
         "KIBANA_PASSWORD", None, "Kibana password", production=Production.ENV_VAR
     )
+    kibana_version: str | None = setting(
+        "KIBANA_VERSION",
+        None,
+        "Kibana's version when `GET /api/status` hides it (9.5+ without `cluster:monitor`); picks the "
+        "saved-object set it can import",
+    )
 
 
 class SteamSettings(SettingsGroup):
