@@ -178,7 +178,12 @@ def test_the_code_server_runs_the_platform_module_from_the_platform_image(
     assert deployment["codeServerArgs"] == ["-m", module]
     assert (ROOT / Path(*module.split("."))).with_suffix(".py").is_file()
     dockerfile = (ROOT / "deploy" / "Dockerfile").read_text()
-    assert f"COPY {module.split('.')[0]} " in dockerfile and "RUN pip install --no-cache-dir ." in dockerfile
+    assert f"COPY {module.split('.')[0]} " in dockerfile
+    # Run pods load the instance's K8sRunLauncher: the image installs dagster-k8s, at the pinned release.
+    assert 'RUN pip install --no-cache-dir ".[kubernetes]"' in dockerfile
+    extras = importlib.metadata.metadata("steam-platform").get_all("Requires-Dist") or []
+    dagster_libs = importlib.metadata.version("dagster-postgres")
+    assert f'dagster-k8s=={dagster_libs}; extra == "kubernetes"' in extras
     # The connector jars the runs hand to Spark are where the image resolves them.
     assert "ENV STEAM_PLATFORM_CACHE=/opt/dagster/cache" in dockerfile
     assert infra_values["platformEnv"]["extra"]["STEAM_SPARK_JARS"] == "/opt/dagster/cache/jars/spark"
