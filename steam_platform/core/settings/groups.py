@@ -340,6 +340,31 @@ class SteamSettings(SettingsGroup):
     )
 
 
+class MonitoringSettings(SettingsGroup):
+    """Where the platform's metrics are served and where Alertmanager sends alerts
+    (`steam_platform/monitoring/`, `deploy/monitoring/`)."""
+
+    heading: ClassVar[str] = "Monitoring"
+
+    alert_webhook_url: SecretStr | None = setting(
+        "STEAM_ALERT_WEBHOOK_URL",
+        None,
+        "Slack-compatible incoming webhook Alertmanager posts alerts to (holds a token); unset: "
+        "`stack up --monitoring` runs Alertmanager without a receiver",
+        production=Production.UNUSED,
+    )
+    metrics_port: int = setting(
+        "STEAM_METRICS_PORT", 9464, "port of the platform's metrics exporter (`steam-platform-metrics`)", gt=0
+    )
+    run_lookback_hours: int = setting(
+        "STEAM_METRICS_RUN_LOOKBACK_HOURS",
+        168,
+        "how far back the exporter looks for each job's latest finished run (a job silent for longer "
+        "drops out of the failed-run metric)",
+        gt=0,
+    )
+
+
 class StackToolSettings(SettingsGroup):
     """The local stack's tools (`steam-platform stack ...`, `make run`); never the code location."""
 
@@ -381,6 +406,7 @@ class Settings(BaseModel):
     spark: SparkSettings
     search: SearchSettings
     steam: SteamSettings
+    monitoring: MonitoringSettings
     stack_tools: StackToolSettings
 
     @classmethod
@@ -406,6 +432,7 @@ class Settings(BaseModel):
             spark=SparkSettings.load(env),
             search=SearchSettings.load(env),
             steam=SteamSettings.load(env),
+            monitoring=MonitoringSettings.load(env),
             stack_tools=StackToolSettings.load(env),
         )
 
