@@ -1,8 +1,9 @@
 """What a Spark job of the lake reads from its environment: the one module of `streaming/` that does.
 
 A job under `spark-submit` (launched by Dagster Pipes, or by hand from a shell that sourced
-`.stack/env`) gets its connector jars, its S3 endpoint and region, and its Kafka security options
-(secrets included, so never on the command line) as environment variables. `streaming/` is plain
+`.stack/env`) gets its connector jars, its S3 endpoint and region, its Kafka security options
+(secrets included, so never on the command line) and its checkpoint lease timing as environment
+variables. `streaming/` is plain
 PySpark and may not import the platform, so it cannot use the platform's settings object
 (`steam_platform/core/settings.py`); instead the names and defaults live here, and the settings
 object declares these same variables with these constants (type, description, docs table), so the
@@ -29,8 +30,19 @@ S3_ENDPOINT_URL_ENV = "S3_ENDPOINT_URL"
 AWS_REGION_ENV = "AWS_REGION"
 #: Kafka source options (`kafka.*`) as a JSON object: security settings, the SASL JAAS line included.
 BRONZE_KAFKA_OPTIONS_ENV = "BRONZE_KAFKA_OPTIONS"
+#: Seconds a bronze checkpoint's lease lives without renewal (`streaming/checkpoint_lease.py`).
+BRONZE_LEASE_TTL_S_ENV = "BRONZE_LEASE_TTL_S"
+#: Seconds between the lease holder's renewals (at most a third of the ttl).
+BRONZE_LEASE_HEARTBEAT_S_ENV = "BRONZE_LEASE_HEARTBEAT_S"
 #: Every platform variable a job reads (each one is declared by the platform's settings object).
-JOB_VARIABLES = (SPARK_JARS_ENV, S3_ENDPOINT_URL_ENV, AWS_REGION_ENV, BRONZE_KAFKA_OPTIONS_ENV)
+JOB_VARIABLES = (
+    SPARK_JARS_ENV,
+    S3_ENDPOINT_URL_ENV,
+    AWS_REGION_ENV,
+    BRONZE_KAFKA_OPTIONS_ENV,
+    BRONZE_LEASE_TTL_S_ENV,
+    BRONZE_LEASE_HEARTBEAT_S_ENV,
+)
 
 #: Set by `spark-submit` for the Python driver it starts (Spark's own handshake, not a setting).
 SPARK_GATEWAY_PORT_ENV = "PYSPARK_GATEWAY_PORT"
@@ -38,6 +50,9 @@ SPARK_GATEWAY_PORT_ENV = "PYSPARK_GATEWAY_PORT"
 DEFAULT_SPARK_MASTER = "local[2]"
 DEFAULT_DRIVER_MEMORY = "1g"
 DEFAULT_AWS_REGION = "us-east-1"
+#: A dead writer's lease is taken over after this (plus as long again: see checkpoint_lease.py).
+DEFAULT_LEASE_TTL_S = 30
+DEFAULT_LEASE_HEARTBEAT_S = 5
 
 
 @dataclass(frozen=True)
@@ -49,6 +64,8 @@ class JobEnvironment:
     aws_region: str = DEFAULT_AWS_REGION
     #: JSON; may hold a Kafka password, so it is left out of the repr.
     bronze_kafka_options: str = field(default="", repr=False)
+    lease_ttl_s: float = float(DEFAULT_LEASE_TTL_S)
+    lease_heartbeat_s: float = float(DEFAULT_LEASE_HEARTBEAT_S)
 
 
 def job_environment(environ: Mapping[str, str] | None = None) -> JobEnvironment:
@@ -59,6 +76,8 @@ def job_environment(environ: Mapping[str, str] | None = None) -> JobEnvironment:
         s3_endpoint_url=env.get(S3_ENDPOINT_URL_ENV) or None,
         aws_region=env.get(AWS_REGION_ENV) or DEFAULT_AWS_REGION,
         bronze_kafka_options=env.get(BRONZE_KAFKA_OPTIONS_ENV, ""),
+        lease_ttl_s=float(env.get(BRONZE_LEASE_TTL_S_ENV) or DEFAULT_LEASE_TTL_S),
+        lease_heartbeat_s=float(env.get(BRONZE_LEASE_HEARTBEAT_S_ENV) or DEFAULT_LEASE_HEARTBEAT_S),
     )
 
 

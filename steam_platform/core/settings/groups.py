@@ -24,8 +24,12 @@ from steam_platform.core.settings.base import (
 from streaming.environment import (
     AWS_REGION_ENV,
     BRONZE_KAFKA_OPTIONS_ENV,
+    BRONZE_LEASE_HEARTBEAT_S_ENV,
+    BRONZE_LEASE_TTL_S_ENV,
     DEFAULT_AWS_REGION,
     DEFAULT_DRIVER_MEMORY,
+    DEFAULT_LEASE_HEARTBEAT_S,
+    DEFAULT_LEASE_TTL_S,
     DEFAULT_SPARK_MASTER,
     S3_ENDPOINT_URL_ENV,
     SPARK_JARS_ENV,
@@ -267,6 +271,19 @@ class SparkSettings(SettingsGroup):
         None,
         "Kafka source options (JSON) of a `spark-submit` bronze job, SASL login included",
         production=Production.HANDOFF,
+    )
+    bronze_lease_ttl_s: int = setting(
+        BRONZE_LEASE_TTL_S_ENV,
+        DEFAULT_LEASE_TTL_S,
+        "seconds a bronze checkpoint's writer lease lives unrenewed; a dead writer's is taken over "
+        "after twice this",
+        gt=0,
+    )
+    bronze_lease_heartbeat_s: int = setting(
+        BRONZE_LEASE_HEARTBEAT_S_ENV,
+        DEFAULT_LEASE_HEARTBEAT_S,
+        "seconds between the lease holder's renewals (at most a third of `BRONZE_LEASE_TTL_S`)",
+        gt=0,
     )
 
 
