@@ -151,3 +151,22 @@ def test_compose_starts_kibana_on_elasticsearch_and_points_dagster_at_it() -> No
     dagster_env = compose["services"]["dagster-daemon"]["environment"]
     assert dagster_env["KIBANA_URL"] == "http://kibana:5601"
     assert dagster_env["ELASTICSEARCH_URL"] == "http://elasticsearch:9200"
+
+
+def test_a_change_to_any_set_of_saved_objects_changes_the_code_version(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Kibana 8.8+ gets its own set (`kibana/8.8/`): editing only that set must re-provision too."""
+    import shutil
+
+    from steam_platform.assets.search import assets
+
+    copy = tmp_path / "kibana"
+    shutil.copytree(KIBANA_DIR, copy)
+    monkeypatch.setattr(assets, "KIBANA_DIR", copy)
+    before = assets._saved_objects_version()
+    assert kibana_saved_objects.code_versions_by_key[kibana_saved_objects.key] == before  # same files
+    newest = sorted(p for p in copy.glob("*/*.ndjson"))
+    assert newest, "a per-version set of saved objects"
+    newest[0].write_text(newest[0].read_text() + "\n")
+    assert assets._saved_objects_version() != before

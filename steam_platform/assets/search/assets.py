@@ -230,9 +230,11 @@ def _saved_object_files() -> list[Path]:
 
 
 def _saved_objects_version() -> str:
+    """The code version of `kibana_saved_objects`: a hash of every set of saved objects (the oldest
+    set and each per-Kibana-version set below it), so a change to any set re-provisions."""
     digest = hashlib.sha256()
-    for path in _saved_object_files():
-        digest.update(path.name.encode() + path.read_bytes())
+    for path in sorted(KIBANA_DIR.rglob("*.ndjson")):
+        digest.update(path.relative_to(KIBANA_DIR).as_posix().encode() + path.read_bytes())
     return digest.hexdigest()[:12]
 
 
