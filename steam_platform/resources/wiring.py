@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -73,6 +74,10 @@ def _production_kafka(kafka: KafkaSettings) -> KafkaResource:
     )
 
 
+def _optional_path(path: Path | None) -> str | None:
+    return str(path) if path is not None else None
+
+
 def _search_resources(env: Environment) -> dict[str, Any]:
     """`elasticsearch` and `kibana`: the local stack's node (no Kibana locally), or env-provided."""
     search = SearchSettings.load(env)
@@ -83,6 +88,7 @@ def _search_resources(env: Environment) -> dict[str, Any]:
                 username=_env_var_if_set(search, "elasticsearch_username"),
                 password=_env_var_if_set(search, "elasticsearch_password"),
                 api_key=_env_var_if_set(search, "elasticsearch_api_key"),
+                ca_certs=_optional_path(search.elasticsearch_ca_certs),
                 index_replicas=search.index_replicas,
             ),
             "kibana": KibanaResource(
@@ -94,7 +100,9 @@ def _search_resources(env: Environment) -> dict[str, Any]:
         }
     return {
         "elasticsearch": ElasticsearchResource(
-            url=search.elasticsearch_url, index_replicas=search.index_replicas
+            url=search.elasticsearch_url,
+            ca_certs=_optional_path(search.elasticsearch_ca_certs),
+            index_replicas=search.index_replicas,
         ),
         "kibana": KibanaResource(url=search.kibana_url, version=search.kibana_version),
     }

@@ -164,3 +164,16 @@ def test_a_configured_kibana_version_reaches_the_resource(
     assert build_resources(env)["kibana"].version is None
     monkeypatch.setenv("KIBANA_VERSION", "9.5.1")
     assert build_resources(env)["kibana"].version == "9.5.1"
+
+
+@pytest.mark.parametrize("env", [Environment.LOCAL, Environment.PRODUCTION])
+def test_a_private_ca_for_elasticsearch_reaches_the_resource(
+    monkeypatch: pytest.MonkeyPatch, env: Environment, tmp_path: Path
+) -> None:
+    """Elasticsearch 8/9 serve https with a CA of their own: `ELASTICSEARCH_CA_CERTS` names it."""
+    monkeypatch.setenv("ELASTICSEARCH_URL", "https://es.example:9200")
+    monkeypatch.delenv("ELASTICSEARCH_CA_CERTS", raising=False)
+    assert build_resources(env)["elasticsearch"].ca_certs is None
+    ca = tmp_path / "http_ca.crt"
+    monkeypatch.setenv("ELASTICSEARCH_CA_CERTS", str(ca))
+    assert build_resources(env)["elasticsearch"].ca_certs == str(ca)

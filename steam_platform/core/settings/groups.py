@@ -313,6 +313,12 @@ class SearchSettings(SettingsGroup):
         "the base64 `id:api_key` Elasticsearch issued",
         production=Production.ENV_VAR,
     )
+    elasticsearch_ca_certs: Path | None = setting(
+        "ELASTICSEARCH_CA_CERTS",
+        None,
+        "CA bundle (PEM) that signed the cluster's certificate, for an https URL with a private CA "
+        "(Elasticsearch 8/9 generate one); unset: the system's trust store",
+    )
     index_replicas: int = setting(
         "ELASTICSEARCH_INDEX_REPLICAS", 1, "replicas per search index", local=0, ge=0
     )
