@@ -35,10 +35,11 @@ validate:
 	STEAM_PLATFORM_ENV=local DAGSTER_HOME= VIRTUAL_ENV=$(CURDIR)/.venv $(VENV)/dg check defs
 	STEAM_PLATFORM_ENV=local DAGSTER_HOME= $(VENV)/dagster definitions validate -w workspace.yaml
 
-# `dg dev` = `dagster dev -w workspace.yaml` (same webserver, daemon and code location).
-dev: install up  ## Stack + `dg dev` (UI on http://127.0.0.1:3000); Ctrl-C stops Dagster
+# `dagster dev` (webserver + daemon) on the code location `steam_platform` served by a code server
+# (port 4000) that `steam-platform dev` restarts when it dies: `dg dev` would not (steam_devstack/code_server.py).
+dev: install up  ## Stack + Dagster (UI on http://127.0.0.1:3000); Ctrl-C stops Dagster
 	mkdir -p $(DAGSTER_HOME) && cp deploy/dagster.yaml $(DAGSTER_HOME)/dagster.yaml
-	set -a && source .stack/env && set +a && VIRTUAL_ENV=$(CURDIR)/.venv exec $(VENV)/dg dev -h 127.0.0.1 -p 3000
+	set -a && source .stack/env && set +a && exec $(VENV)/steam-platform dev --host 127.0.0.1 --port 3000
 
 up:
 	$(VENV)/steam-platform stack up

@@ -73,6 +73,14 @@ def stack_up(
             help="Also run a Spark standalone master + 2 workers (SPARK_MASTER); kept for later calls.",
         ),
     ] = None,
+    monitoring: Annotated[
+        bool | None,
+        typer.Option(
+            "--monitoring/--no-monitoring",
+            help="Also run Prometheus, Alertmanager (alerts to STEAM_ALERT_WEBHOOK_URL) and the platform's "
+            "metrics exporter (PROMETHEUS_URL, ALERTMANAGER_URL); kept for later calls.",
+        ),
+    ] = None,
 ) -> None:
     """Install (cached) and start every server; print where each one listens."""
     try:
@@ -82,6 +90,7 @@ def stack_up(
             only=_only(only),
             spark_cluster=spark_cluster,
             kafka_security=kafka_security,
+            monitoring=monitoring,
         )
         env = stack.up()
     except StackError as exc:
@@ -134,6 +143,23 @@ def run_pipeline(
     from steam_devstack.main_run import run_main
 
     sys.exit(run_main(state_dir, brokers=brokers, kafka_security=kafka_security))
+
+
+@app.command("dev")
+def dev(
+    host: Annotated[
+        str, typer.Option(help="Interface the webserver and the code server bind.")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Webserver (UI) port.")] = 3000,
+    code_server_port: Annotated[int, typer.Option(help="Port of the supervised code server.")] = 4000,
+    state_dir: StateDir = None,
+) -> None:
+    """`dagster dev` (webserver + daemon) on a code server that is restarted when it dies (`make dev`)."""
+    from steam_devstack.dagster_dev import run_dev
+    from steam_devstack.paths import default_state_dir
+
+    logs = (state_dir or default_state_dir()) / "logs"
+    sys.exit(run_dev(host=host, port=port, code_server_port=code_server_port, log_dir=logs))
 
 
 if __name__ == "__main__":
