@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything the platform needs on a fresh Debian machine, each step cached/idempotent:
-#   1. Debian packages: a JDK 17, Maven, PostgreSQL server, promtool, npm (only those missing; root/sudo)
+#   1. Debian packages: a JDK 17, Maven, PostgreSQL server, Prometheus (+ promtool), Alertmanager, npm
+#      (only those missing; root/sudo)
 #   2. Python venv (.venv) with the package and its dev tools (skipped when pyproject is unchanged)
 #   3. The local stack's artifacts: Kafka/Elasticsearch/S3 jars and the Spark connectors from Maven
 #      Central (skipped when already resolved)
@@ -16,8 +17,10 @@ need=()
 command -v java >/dev/null 2>&1 || need+=(openjdk-17-jdk-headless)
 command -v mvn >/dev/null 2>&1 || need+=(maven)
 ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || need+=(postgresql)
-# promtool checks and unit-tests the Prometheus config and Kafka alert rules (deploy/monitoring/)
+# promtool checks and unit-tests the Prometheus config and Kafka alert rules (deploy/monitoring/);
+# Prometheus and Alertmanager themselves run in `stack up --monitoring` and the alert tests
 command -v promtool >/dev/null 2>&1 || need+=(prometheus)
+command -v prometheus-alertmanager >/dev/null 2>&1 || need+=(prometheus-alertmanager)
 # npm fetches the Elasticsearch 8.x/9.x REST API specifications (step 4)
 command -v npm >/dev/null 2>&1 || need+=(npm)
 if ((${#need[@]})); then
@@ -26,7 +29,7 @@ if ((${#need[@]})); then
   $SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq
   $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}"
 else
-  step "Debian packages present (java, mvn, postgresql, promtool, npm)"
+  step "Debian packages present (java, mvn, postgresql, prometheus, alertmanager, npm)"
 fi
 
 # ---- 2. Python venv -----------------------------------------------------------------------------
