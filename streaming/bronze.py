@@ -13,13 +13,21 @@ As a job:
     spark-submit --jars "${STEAM_SPARK_JARS//:/,}" streaming/bronze.py --topic steam.news \
         --bootstrap 127.0.0.1:19093 --lake-root s3a://steam-lake/lake \
         [--checkpoint ...] [--continuous --interval "1 minute"] [--max-offsets-per-trigger N] \
-        [--timeout-s S]
+        [--timeout-s S] [--writer "who launched it"] [--launcher-pid PID]
 
 (`--jars` is needed: a submitted driver's classpath is fixed at launch, so the Kafka source must
 be on it then.) S3 credentials come from `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY`; Kafka
 security options (SASL JAAS line included) from `BRONZE_KAFKA_OPTIONS`, a JSON object, so no secret
 is on the command line. `--timeout-s` bounds a continuous run: it stops cleanly and reports. Launched
 by Dagster Pipes, the job streams its progress to the Dagster run (`streaming/bronze_pipes.py`).
+
+One writer per checkpoint: `run_bronze` takes the checkpoint's lease before its query starts and
+keeps it while the query runs (`streaming/checkpoint_lease.py`), so the lake runs' landing and the
+continuous job, in-process or submitted, can never write one checkpoint at once. A writer that
+finds the lease held fails at once with `CheckpointLeaseHeld` naming the holder (nothing written;
+the lake run retries later); one that loses it (stalled past its ttl, or taken over) writes no
+further batch and fails with `CheckpointLeaseLost`. `--launcher-pid` makes a submitted job stop
+(cleanly, lease released) once the process that launched it is gone (`streaming/launcher_watch.py`).
 """
 
 from __future__ import annotations
@@ -42,10 +50,19 @@ from pyspark.sql.streaming import StreamingQuery
 
 from streaming.bronze_pipes import pipes_progress
 from streaming.bronze_stats import BatchStats, BronzeStats, stats_as_dict
+from streaming.checkpoint_lease import CheckpointLease, LeaseTiming, acquire, writer_identity
 from streaming.envelope_parse import good_rows, parse_kafka_records, quarantined_rows
-from streaming.environment import BRONZE_KAFKA_OPTIONS_ENV, job_environment, launched_by_spark_submit
+from streaming.environment import (
+    BRONZE_KAFKA_OPTIONS_ENV,
+    DEFAULT_LEASE_HEARTBEAT_S,
+    DEFAULT_LEASE_TTL_S,
+    job_environment,
+    launched_by_spark_submit,
+)
 from streaming.hadoop_fs import FileStats, parquet_stats
 from streaming.lake_paths import bronze_path, checkpoint_path, quarantine_path
+from streaming.launcher_watch import launcher_gone
+from streaming.lease_stores import lease_store_for
 
 
 @dataclass(frozen=True)
@@ -66,6 +83,15 @@ class BronzeJob:
     idle_stop_s: float | None = None
     #: Extra `kafka.*` consumer options (security protocol, SASL) for production clusters.
     kafka_options: Mapping[str, str] = field(default_factory=dict)
+    #: Who writes, as the checkpoint's lease names it to a refused writer (e.g. the Dagster run).
+    writer: str = "bronze job"
+    lease: LeaseTiming = field(
+        default_factory=lambda: LeaseTiming(float(DEFAULT_LEASE_TTL_S), float(DEFAULT_LEASE_HEARTBEAT_S))
+    )
+    #: How long to wait for a held lease to become free before failing (0: fail at once).
+    lease_wait_s: float = 0.0
+    #: Stop (cleanly, between batches) once this process is gone: the run that launched the job.
+    launcher_pid: int | None = None
 
     @property
     def checkpoint_location(self) -> str:
@@ -159,6 +185,10 @@ class BronzeRunError(RuntimeError):
     """The streaming query failed or did not finish in time (nothing is lost: re-run resumes)."""
 
 
+class LauncherGone(BronzeRunError):
+    """The process that launched the job is gone: the query was stopped and its lease released."""
+
+
 def run_bronze(
     spark: SparkSession,
     job: BronzeJob,
@@ -168,17 +198,48 @@ def run_bronze(
 
     In continuous mode it runs until `timeout_s` (None: until stopped), or until `idle_stop_s` passed
     after the last landed batch without a new one, and then stops cleanly. `on_batch_landed(batch_id,
-    stats)` is called after each micro-batch has landed (progress).
+    stats)` is called after each micro-batch has landed (progress). The checkpoint's lease is held
+    from before the query starts until after it stopped (`CheckpointLeaseHeld` when another writer
+    has it, `CheckpointLeaseLost` when it was lost while running, `LauncherGone` when the launching
+    process died).
     """
+    checkpoint = job.checkpoint_location
+    lease = acquire(
+        lease_store_for(spark, checkpoint),
+        checkpoint,
+        writer_identity(job.writer),
+        job.lease,
+        wait_s=job.lease_wait_s,
+    )
+    try:
+        return _run_query(spark, job, lease, on_batch_landed)
+    finally:
+        lease.release()
+
+
+def _run_query(
+    spark: SparkSession,
+    job: BronzeJob,
+    lease: CheckpointLease,
+    on_batch_landed: Callable[[int, BatchStats], None] | None,
+) -> BronzeStats:
     started = time.monotonic()
     batches: dict[int, BatchStats] = {}
     last_landed: list[float] = []  # when the latest batch finished landing (a micro-batch runs only on data)
 
     def on_batch(batch: DataFrame, batch_id: int) -> None:
+        lease.check()  # a writer that lost its lease writes nothing more
         batches[batch_id] = land_batch(batch, batch_id, job.lake_root, job.topic)
         last_landed[:] = [time.monotonic()]
         if on_batch_landed is not None:
             on_batch_landed(batch_id, batches[batch_id])
+
+    def stop_reason() -> str | None:
+        if lease.lost_reason is not None:
+            return lease.lost_reason
+        if job.launcher_pid is not None and launcher_gone(job.launcher_pid):
+            return f"the launching process {job.launcher_pid} is gone"
+        return None
 
     writer = (
         _kafka_stream(spark, job)
@@ -192,16 +253,15 @@ def run_bronze(
         writer = writer.trigger(availableNow=True)
     query = writer.start()
     try:
-        finished: bool | None
-        if job.continuous_interval and job.idle_stop_s:
-            finished = _await_idle_or_timeout(query, job, started, last_landed)
-        elif job.timeout_s:
-            finished = query.awaitTermination(int(job.timeout_s))
-        else:
-            finished = query.awaitTermination()
+        finished = _await_idle_or_timeout(query, job, started, last_landed, stop_reason)
     finally:
         if query.isActive:
             query.stop()
+    lease.check()
+    if job.launcher_pid is not None and launcher_gone(job.launcher_pid):
+        raise LauncherGone(
+            f"bronze query for {job.topic} stopped: the launching process {job.launcher_pid} is gone"
+        )
     error = query.exception()
     if error is not None:
         raise BronzeRunError(f"bronze query for {job.topic} failed: {error}")
@@ -211,15 +271,23 @@ def run_bronze(
 
 
 def _await_idle_or_timeout(
-    query: StreamingQuery, job: BronzeJob, started: float, last_landed: list[float]
+    query: StreamingQuery,
+    job: BronzeJob,
+    started: float,
+    last_landed: list[float],
+    stop_reason: Callable[[], str | None] = lambda: None,
 ) -> bool:
-    """Wait until the query ends (True), `timeout_s` passes, or the topic stays idle `idle_stop_s`
-    after a landed batch (False: the caller stops the query, between batches when idle)."""
-    assert job.idle_stop_s is not None
+    """Wait until the query ends (True), `timeout_s` passes, `stop_reason()` names one, or (continuous
+    with `idle_stop_s`) the topic stays idle `idle_stop_s` after a landed batch (False: the caller
+    stops the query; between batches when idle)."""
     while not query.awaitTermination(1):
+        if stop_reason() is not None:
+            return False
         now = time.monotonic()
         if job.timeout_s and now - started >= job.timeout_s:
             return False
+        if not (job.continuous_interval and job.idle_stop_s):
+            continue
         idle = bool(last_landed) and now - last_landed[0] >= job.idle_stop_s
         if idle and not query.status.get("isTriggerActive"):
             return False
@@ -246,6 +314,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         type=float,
         default=None,
         help="with --continuous: stop once no batch landed for this long after one did (default: never)",
+    )
+    parser.add_argument("--writer", default="bronze job", help="who runs it, named to a refused writer")
+    parser.add_argument(
+        "--launcher-pid", type=int, default=None, help="stop cleanly once this process (the launcher) is gone"
     )
     return parser.parse_args(argv)
 
@@ -282,6 +354,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from streaming.spark_session import build_spark_session, connector_jars_from_env, s3a_conf_from_env
 
     args = parse_args(argv)
+    environment = job_environment()
     job = BronzeJob(
         topic=args.topic,
         bootstrap_servers=args.bootstrap,
@@ -292,6 +365,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         timeout_s=args.timeout_s,
         idle_stop_s=args.idle_stop_s,
         kafka_options=kafka_options_from_env(),
+        writer=args.writer,
+        lease=LeaseTiming(environment.lease_ttl_s, environment.lease_heartbeat_s),
+        launcher_pid=args.launcher_pid,
     )
     with pipes_progress() as progress:
         spark = build_spark_session(
@@ -302,6 +378,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         try:
             report = partial(progress.batch_landed, job.topic) if progress else None
             stats = run_bronze(spark, job, on_batch_landed=report)
+        except LauncherGone as gone:  # nobody left to report to: say why on stderr and stop
+            print(str(gone), file=sys.stderr, flush=True)
+            return 3
         finally:
             spark.stop()
         if progress:

@@ -3,6 +3,10 @@
 Every materialisation runs the topic's streaming query with `trigger(availableNow=True)`: it lands
 everything that arrived since the checkpoint, then stops. The checkpoint makes landing
 exactly-once across runs, crashes and retries; the reconciliation check proves it on the data.
+
+The landing holds the checkpoint's lease while its query runs (`streaming/checkpoint_lease.py`):
+when the continuous job (or any other writer) has the topic's checkpoint, the step fails at once
+naming that writer, writes nothing, and is retried later (`SPARK_RETRY`, then the next request).
 """
 
 from datetime import date
@@ -14,11 +18,13 @@ from pyspark.sql import functions as F
 
 from steam_platform.core.cadence import freshness
 from steam_platform.core.constants import GROUP_LAKE
+from steam_platform.core.settings import SparkSettings
 from steam_platform.core.sources import SOURCES, SteamSource
 from steam_platform.core.spark_steps import POOL_SPARK, SPARK_RETRY, check_result, session
 from steam_platform.resources.kafka import KafkaResource
 from steam_platform.resources.s3 import S3Resource
 from streaming.bronze import BronzeJob, BronzeStats, run_bronze
+from streaming.checkpoint_lease import LeaseTiming
 from streaming.envelope_schema import BRONZE_SCHEMA, QUARANTINE_SCHEMA
 from streaming.lake_paths import bronze_path, quarantine_path
 from streaming.landed_days import landed_days
@@ -76,6 +82,12 @@ def spark_kafka_options(kafka: KafkaResource) -> dict[str, str]:
     return kafka.spark_options()
 
 
+def lease_timing() -> LeaseTiming:
+    """The checkpoint lease's ttl and heartbeat, from the settings."""
+    spark = SparkSettings.load()
+    return LeaseTiming(float(spark.bronze_lease_ttl_s), float(spark.bronze_lease_heartbeat_s))
+
+
 def _bronze_asset(source: SteamSource) -> dg.AssetsDefinition:
     """The source's bronze asset: lands its topic after its ingest assets, fresh per its cadence."""
     name, topic = source.bronze_asset, source.topic
@@ -109,6 +121,8 @@ def _bronze_asset(source: SteamSource) -> dg.AssetsDefinition:
             bootstrap_servers=kafka.bootstrap_servers,
             lake_root=lake_root,
             kafka_options=spark_kafka_options(kafka),
+            writer=f"lake run {context.run_id} ({name})",
+            lease=lease_timing(),
         )
         stats = run_bronze(spark, job)
         context.log.info(f"{topic}: landed {stats.rows_landed} rows, quarantined {stats.rows_quarantined}")

@@ -9,8 +9,16 @@ its totals are recorded as a materialization of the topic's existing `bronze_<to
 
 Why that asset and not a new one: the continuous query writes the very same dataset with the same
 checkpoint, so it is the same asset materialised another way; freshness and lineage stay on one
-key. Run one or the other per topic (they share the checkpoint): while this job runs for a topic,
-`lake_refresh_sensor` stops landing that topic and only refreshes its silver, marts and search.
+key. One or the other writes a topic at a time: the job itself holds the checkpoint's lease while
+its query runs (`streaming/checkpoint_lease.py`), so a lake run landing the same topic fails
+naming this run (and this job fails naming the lake run, if that one got there first). While this
+job runs for a topic, `lake_refresh_sensor` stops landing that topic and only refreshes its
+silver, marts and search.
+
+A `spark-submit` outliving its run (the worker SIGKILLed, the code server restarted): the job gets
+this process's pid (`--launcher-pid`) and stops by itself, query stopped and lease released, within
+a second or so of the launcher's death; if it cannot (its driver hangs), its lease expires after
+`BRONZE_LEASE_TTL_S` and the next writer takes the checkpoint over.
 The job holds no `spark` pool slot, since it would hold it for as long as it runs.
 
 Secrets never go on the command line (visible in `ps`): S3 keys and Kafka security options reach
@@ -25,6 +33,7 @@ own environment.
 """
 
 import json
+import os
 import shutil
 import sys
 from collections.abc import Mapping
@@ -34,7 +43,7 @@ import dagster as dg
 from pydantic import Field
 
 import streaming.bronze
-from steam_platform.assets.lake.bronze import spark_kafka_options
+from steam_platform.assets.lake.bronze import lease_timing, spark_kafka_options
 from steam_platform.assets.lake.refresh_events import DEFAULT_CONTINUOUS_TOPIC
 from steam_platform.core.run_limits import max_runtime_tags
 from steam_platform.core.settings import SparkSettings
@@ -46,6 +55,8 @@ from streaming.bronze_pipes import EXTRA_ASSET_KEY
 from streaming.environment import (
     AWS_REGION_ENV,
     BRONZE_KAFKA_OPTIONS_ENV,
+    BRONZE_LEASE_HEARTBEAT_S_ENV,
+    BRONZE_LEASE_TTL_S_ENV,
     DEFAULT_DRIVER_MEMORY,
     DEFAULT_SPARK_MASTER,
     S3_ENDPOINT_URL_ENV,
@@ -99,12 +110,19 @@ def spark_submit_path() -> str:
 
 
 def submit_command(
-    config: BronzeContinuousConfig, launch_env: Mapping[str, str], *, bootstrap: str, lake_root: str
+    config: BronzeContinuousConfig,
+    launch_env: Mapping[str, str],
+    *,
+    bootstrap: str,
+    lake_root: str,
+    writer: str = "continuous bronze",
 ) -> list[str]:
     """The `spark-submit` command line: Spark settings, connector jars, the job's arguments; no secret.
 
     `launch_env` is the `pipes_subprocess` client's environment: the Spark settings under their
-    variable names (`build_pipes_client`); what it leaves unset takes the Spark defaults.
+    variable names (`build_pipes_client`); what it leaves unset takes the Spark defaults. `writer`
+    names the run to a writer the checkpoint's lease refuses; this process's pid is the job's
+    launcher, whose death stops it.
     """
     name = SparkSettings.env_name
     jars = expand_jars(launch_env.get(name("jars")))
@@ -133,6 +151,10 @@ def submit_command(
         "--continuous",
         "--interval",
         config.interval,
+        "--writer",
+        writer,
+        "--launcher-pid",
+        str(os.getpid()),
     ]
     if config.stop_after_s:
         command += ["--timeout-s", str(config.stop_after_s)]
@@ -144,8 +166,11 @@ def submit_command(
 
 
 def submit_env(s3: S3Resource, kafka: KafkaResource) -> dict[str, str]:
-    """The job's connection settings and secrets, passed through its environment only."""
+    """The job's connection settings, secrets and lease timing, passed through its environment only."""
+    timing = lease_timing()
     env = {
+        BRONZE_LEASE_TTL_S_ENV: f"{timing.ttl_s:g}",
+        BRONZE_LEASE_HEARTBEAT_S_ENV: f"{timing.heartbeat_s:g}",
         S3_ENDPOINT_URL_ENV: s3.endpoint_url or "",
         AWS_REGION_ENV: s3.region,
         BRONZE_KAFKA_OPTIONS_ENV: json.dumps(spark_kafka_options(kafka)),
@@ -172,7 +197,11 @@ def bronze_continuous(
     # The client's environment (built from the settings by the wiring) says how to launch; the
     # child process itself gets this process's environment plus the client's and the run's.
     command = submit_command(
-        config, pipes_subprocess.env or {}, bootstrap=kafka.bootstrap_servers, lake_root=s3.lake_root()
+        config,
+        pipes_subprocess.env or {},
+        bootstrap=kafka.bootstrap_servers,
+        lake_root=s3.lake_root(),
+        writer=f"continuous run {context.run_id} ({asset_key})",
     )
     context.log.info(
         f"continuous bronze for {config.topic} every {config.interval} -> {asset_key}"
