@@ -77,7 +77,8 @@ class SupervisionPolicy:
     failures_before_restart: int = 3
     #: How long a (re)started server may take to load the code before it is restarted again.
     startup_timeout_s: float = 300.0
-    request_timeout_s: float = 10.0
+    #: How long one check waits for the server's answer.
+    request_timeout_s: int = 10
 
 
 @dataclass
@@ -152,9 +153,14 @@ class SupervisedCodeServer:
         logger.info("code server %s started (pid %s)", self.location.location_name, self._proc.pid)
 
     def answers(self) -> bool:
-        """Whether the code server answers for its code: the list of repositories, or the load error
-        of code that does not import (unreachable only when the server or its inner process is down)."""
+        """Whether the code server answers for its code: its server id, or else the load error of
+        code that does not import (unreachable only when the server or its inner process is down)."""
         client = DagsterGrpcClient(port=self.location.port, host=self.location.host)
+        try:
+            client.get_server_id(timeout=self.policy.request_timeout_s)
+            return True
+        except DagsterUserCodeUnreachableError:
+            pass
         try:
             client.list_repositories()  # a load error comes back as a value, not an exception
         except DagsterUserCodeUnreachableError:

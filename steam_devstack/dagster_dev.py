@@ -67,7 +67,7 @@ def run_dev(
             stop.set()
             if dev is not None:
                 _stop_dagster_dev(dev)
-            watcher.join()
+            watcher.join(SupervisionPolicy().request_timeout_s * 3)
             server.stop()
 
 
