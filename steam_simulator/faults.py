@@ -8,6 +8,7 @@ draws come from a generator seeded with the simulator's seed, so a run is reprod
 
 from __future__ import annotations
 
+import json
 import random
 import threading
 from collections import Counter
@@ -20,7 +21,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from steam_simulator.replies import HTML_TYPE, Reply, forbidden_key, html_page
 
 #: "403" answers like a revoked key (Steam's HTML access-denied page), whatever key was sent.
-FaultKind = Literal["429", "500", "503", "slow", "truncated", "html", "bad_json", "403"]
+#: "cut_json" is a complete HTTP answer whose JSON stops halfway (a proxy that cut it); "wrong_type"
+#: swaps the JSON type of `field` wherever it occurs; "oversized" adds `size_bytes` of padding to
+#: every object holding `field` (a body larger than Kafka takes as one record).
+FaultKind = Literal[
+    "429", "500", "503", "slow", "truncated", "html", "bad_json", "403", "cut_json", "wrong_type", "oversized"
+]
 _STEAM_ERROR_PAGE = (
     "<!DOCTYPE html><html><head><title>Steam Community :: Error</title></head><body>"
     '<div id="message"><h3>Sorry!</h3><p>An error was encountered while processing your request:</p>'
@@ -45,11 +51,17 @@ class FaultRule(BaseModel):
     retry_after: int | None = Field(default=None, ge=0)
     delay_ms: int = Field(default=1500, ge=0, le=600_000)
     status: int = Field(default=200, ge=100, le=599)  # HTTP status of an "html" fault
+    field: str | None = None  # the JSON key a "wrong_type" or "oversized" fault changes
+    size_bytes: int = Field(default=2_000_000, ge=1, le=64_000_000)  # padding of an "oversized" fault
 
     @model_validator(mode="after")
     def _fits_kind(self) -> FaultRule:
         if self.retry_after is not None and self.kind != "429":
             raise ValueError("retry_after only applies to kind '429'")
+        if (self.field is not None) != (self.kind in ("wrong_type", "oversized")):
+            raise ValueError(
+                "field is required by kinds 'wrong_type' and 'oversized' and only applies to them"
+            )
         return self
 
 
@@ -160,4 +172,33 @@ def apply_fault(rule: FaultRule, serve: Callable[[], Reply]) -> Reply:
         reply.truncate = True
     elif rule.kind == "bad_json":
         reply.body = reply.body.rstrip(b"}") + b',"":}'
+    elif rule.kind == "cut_json":
+        reply.body = reply.body[: len(reply.body) // 2]
+    elif rule.kind in ("wrong_type", "oversized") and rule.field is not None:
+        changed = _rewrite(json.loads(reply.body), rule.field, rule.kind, rule.size_bytes)
+        reply.body = json.dumps(changed, ensure_ascii=False, separators=(",", ":")).encode()
     return reply
+
+
+def _other_type(value: Any) -> Any:
+    """A value of another JSON type: numbers and booleans become words, strings become numbers."""
+    if isinstance(value, bool | int | float):
+        return "many"
+    if isinstance(value, str):
+        return 12345
+    return "n/a"
+
+
+def _rewrite(node: Any, field: str, kind: str, size_bytes: int) -> Any:
+    """`node` with `field` swapped to another type ("wrong_type") or padded beside ("oversized")."""
+    if isinstance(node, list):
+        return [_rewrite(item, field, kind, size_bytes) for item in node]
+    if not isinstance(node, dict):
+        return node
+    out = {key: _rewrite(value, field, kind, size_bytes) for key, value in node.items()}
+    if field in node:
+        if kind == "wrong_type":
+            out[field] = _other_type(node[field])
+        else:
+            out["padding"] = "x" * size_bytes
+    return out
