@@ -54,7 +54,7 @@ def _expect(raw: RawResponse, what: str, allowed: Iterable[int] = (200,)) -> Raw
         raise SteamNotFound(f"{what}: HTTP 404")
     if 400 <= raw.status < 500:
         raise SteamRequestRejected(f"{what}: HTTP {raw.status}")
-    raise SteamMalformedResponse(f"{what}: unexpected HTTP {raw.status}")
+    raise SteamMalformedResponse(f"{what}: unexpected HTTP {raw.status}", raw.body)
 
 
 class SteamClient:

@@ -16,10 +16,29 @@ class SteamAppError(SteamError):
     reason = "app_error"
 
 
+#: How much of a malformed body an error keeps (for the dead letter): enough to see what came back.
+BODY_EXCERPT_BYTES = 2048
+
+
 class SteamMalformedResponse(SteamAppError):
-    """Steam answered 2xx but the body is not the JSON shape expected (truncated, HTML, garbage)."""
+    """Steam answered 2xx but the body is not the JSON shape expected (truncated, HTML, garbage).
+
+    `body` keeps the start of what Steam sent (at most `BODY_EXCERPT_BYTES`) and `body_bytes` its
+    full size, so the item's dead letter shows what came back; both are empty when not known.
+    """
 
     reason = "malformed_response"
+
+    def __init__(self, message: str, body: bytes = b"") -> None:
+        super().__init__(message)
+        self.body = body[:BODY_EXCERPT_BYTES]
+        self.body_bytes = len(body)
+
+    def keep_body(self, body: bytes) -> None:
+        """Attach the answer's body when the raising reader did not have it at hand."""
+        if not self.body_bytes:
+            self.body = body[:BODY_EXCERPT_BYTES]
+            self.body_bytes = len(body)
 
 
 class SteamNotFound(SteamAppError):

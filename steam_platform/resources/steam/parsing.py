@@ -7,15 +7,36 @@ for that one app or player, never a bare KeyError/TypeError.
 
 from __future__ import annotations
 
+import functools
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 from steam_platform.resources.steam.errors import SteamMalformedResponse
 from steam_platform.resources.steam.transport import RawResponse
 
 RESULT_OK = 1
 RESULT_NO_MATCH = 42
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _keeps_body(reader: Callable[P, R]) -> Callable[P, R]:
+    """A reader whose `SteamMalformedResponse` carries the start of the body it could not read."""
+
+    @functools.wraps(reader)
+    def read(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return reader(*args, **kwargs)
+        except SteamMalformedResponse as exc:
+            raw = next((a for a in (*args, *kwargs.values()) if isinstance(a, RawResponse)), None)
+            if raw is not None:
+                exc.keep_body(raw.body)
+            raise
+
+    return read
 
 
 def decode_json(raw: RawResponse, what: str) -> Any:
@@ -26,7 +47,8 @@ def decode_json(raw: RawResponse, what: str) -> Any:
     except (ValueError, UnicodeDecodeError) as exc:
         problem = f"{type(exc).__name__} at char {getattr(exc, 'pos', '?')}"
     raise SteamMalformedResponse(
-        f"{what}: HTTP {raw.status} body is not JSON ({content_type}, {len(raw.body)} bytes, {problem})"
+        f"{what}: HTTP {raw.status} body is not JSON ({content_type}, {len(raw.body)} bytes, {problem})",
+        raw.body,
     )
 
 
@@ -63,6 +85,7 @@ class PlayerCount:
         return {**self.response, "appid": self.appid}
 
 
+@_keeps_body
 def read_player_count(appid: int, raw: RawResponse) -> PlayerCount:
     """GetNumberOfCurrentPlayers: 200 with a count, 404 `result: 42`, or old 200 with count 0."""
     what = f"current players of app {appid}"
@@ -90,6 +113,7 @@ class NewsPage:
     total: int
 
 
+@_keeps_body
 def read_news(appid: int, raw: RawResponse) -> NewsPage:
     """GetNewsForApp v2; old items lack `feed_type`/`appid` (the appid is filled in), gid kept a string."""
     what = f"news of app {appid}"
@@ -113,6 +137,7 @@ class AppListPage:
     last_appid: int | None
 
 
+@_keeps_body
 def read_app_list(raw: RawResponse) -> AppListPage:
     """GetAppList v1: `apps`, and `have_more_results` + `last_appid` except on the last page."""
     what = "app list page"
@@ -166,6 +191,7 @@ class AppDetails:
         return {**(self.data or {}), "appid": self.appid}
 
 
+@_keeps_body
 def read_app_details(appids: list[int], raw: RawResponse) -> dict[int, AppDetails]:
     """Store appdetails for one or several appids; `"data": []` (free app, price filter) -> empty data."""
     what = f"app details of {','.join(map(str, appids))}"
@@ -194,6 +220,7 @@ class PlayerGames:
     games: list[dict[str, Any]] = field(default_factory=list)
 
 
+@_keeps_body
 def read_player_games(steamid: str, raw: RawResponse, count_key: str) -> PlayerGames:
     """GetRecentlyPlayedGames (`total_count`) / GetOwnedGames (`game_count`); `{}` = private profile."""
     what = f"games of player {steamid}"
@@ -206,6 +233,7 @@ def read_player_games(steamid: str, raw: RawResponse, count_key: str) -> PlayerG
     return PlayerGames(steamid, True, _as_int(response.get(count_key), len(games)), games)
 
 
+@_keeps_body
 def read_player_summaries(raw: RawResponse) -> dict[str, dict[str, Any]]:
     """GetPlayerSummaries v2 by steamid (string); unknown ids are simply absent."""
     what = "player summaries"
