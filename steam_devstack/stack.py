@@ -5,8 +5,9 @@ sasl_ssl) chosen at the first `up`, and which services `up` started, so later `u
 calls (and the tests) address the same servers. `env` in the same folder holds `export KEY=value`
 lines pointing every client at the stack; it holds passwords, so only its owner may read it (0600).
 
-Optional services (the Spark standalone cluster) belong to the stack only once asked for
-(`up --spark-cluster`); `stack.json` keeps that choice too (`up --no-spark-cluster` drops it).
+Optional services (the Spark standalone cluster; Prometheus, Alertmanager and the platform's metrics
+exporter) belong to the stack only once asked for (`up --spark-cluster`, `up --monitoring`);
+`stack.json` keeps that choice too (`up --no-spark-cluster`, `up --no-monitoring` drop it).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from steam_devstack.paths import REPO_ROOT, cache_dir, default_state_dir, write_
 from steam_devstack.process import concurrently, service_rss_bytes
 from steam_devstack.services.base import Service, StackContext
 from steam_devstack.services.kafka_tls import KafkaSecurity, parse_security
-from steam_devstack.services.registry import OPTIONAL_SERVICES, SERVICE_TYPES, SPARK_CLUSTER
+from steam_devstack.services.registry import MONITORING, OPTIONAL_SERVICES, SERVICE_TYPES, SPARK_CLUSTER
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,7 @@ class LocalStack:
         prefer_default_ports: bool = True,
         kafka_security: KafkaSecurity | str | None = None,
         spark_cluster: bool | None = None,
+        monitoring: bool | None = None,
     ) -> None:
         self.state_dir = (state_dir or default_state_dir()).resolve()
         saved = self._load()
@@ -80,7 +82,12 @@ class LocalStack:
         #: The optional Spark standalone cluster: `spark_cluster` if given, else the recorded choice.
         recorded_cluster = bool((saved or {}).get("spark_cluster", False))
         self.spark_cluster = recorded_cluster if spark_cluster is None else spark_cluster
-        left_out = OPTIONAL_SERVICES - ({SPARK_CLUSTER} if self.spark_cluster else set())
+        #: Prometheus, Alertmanager and the metrics exporter: `monitoring` if given, else recorded.
+        recorded_monitoring = bool((saved or {}).get("monitoring", False))
+        self.monitoring = recorded_monitoring if monitoring is None else monitoring
+        wanted_optional = {SPARK_CLUSTER} if self.spark_cluster else set()
+        wanted_optional |= {MONITORING} if self.monitoring else set()
+        left_out = OPTIONAL_SERVICES - wanted_optional
         names = only or [t.name for t in SERVICE_TYPES if t.name not in left_out]
         unknown = set(names) - {t.name for t in SERVICE_TYPES}
         if unknown:
@@ -130,6 +137,7 @@ class LocalStack:
                 {
                     "brokers": self.ctx.brokers,
                     "kafka_security": self.kafka_security.value,
+                    "monitoring": self.monitoring,
                     "ports": self.ctx.ports,
                     "services": self.started,
                     "spark_cluster": self.spark_cluster,
@@ -175,6 +183,13 @@ class LocalStack:
             if cluster.stop():
                 print(f"[up] {SPARK_CLUSTER}: stopped (--no-spark-cluster)", file=sys.stderr, flush=True)
             self.started.remove(SPARK_CLUSTER)
+        if any(svc.name == MONITORING for svc in self.services):
+            self.monitoring = True
+        elif not self.monitoring and MONITORING in self.started:  # `up --no-monitoring`
+            monitoring = next(t for t in SERVICE_TYPES if t.name == MONITORING)(self.ctx)
+            if monitoring.stop():
+                print(f"[up] {MONITORING}: stopped (--no-monitoring)", file=sys.stderr, flush=True)
+            self.started.remove(MONITORING)
         wanted = set(self.started) | {svc.name for svc in self.services}
         self.started = [t.name for t in SERVICE_TYPES if t.name in wanted]
         self._save()
@@ -196,8 +211,15 @@ class LocalStack:
                     f"remove {self.manifest} to choose new ports"
                 )
             print(f"[up] {svc.name}: starting", file=sys.stderr, flush=True)
+            if svc.reads_stack_env:
+                self._write_env()  # e.g. the metrics exporter reads the other servers' addresses
             svc.start()
-        env: dict[str, str] = {}  # every service started so far (earlier `up --only` calls too)
+        return self._write_env()
+
+    def _write_env(self) -> dict[str, str]:
+        """Write (0600) and return the client environment of every service started so far
+        (earlier `up --only` calls too)."""
+        env: dict[str, str] = {}
         for svc in (t(self.ctx) for t in SERVICE_TYPES if t.name in self.started):
             env.update(svc.endpoints())
         write_private(

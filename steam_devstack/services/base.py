@@ -121,6 +121,8 @@ class Service(ABC):
     name: str = ""
     #: Named ports this service binds, with the preferred default for a developer's stack.
     default_ports: ClassVar[dict[str, int]] = {}
+    #: True when the service reads the stack's env file at start (it is written just before).
+    reads_stack_env: ClassVar[bool] = False
 
     def __init__(self, ctx: StackContext) -> None:
         self.ctx = ctx

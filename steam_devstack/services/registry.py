@@ -1,7 +1,7 @@
 """The local stack's services, in start order (`stack down` stops them in reverse).
 
-Optional services start only when asked for (`stack up --spark-cluster`); the choice is kept in the
-stack's `stack.json`.
+Optional services start only when asked for (`stack up --spark-cluster`, `stack up --monitoring`);
+the choice is kept in the stack's `stack.json`.
 """
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ from __future__ import annotations
 from steam_devstack.services.base import Service
 from steam_devstack.services.elasticsearch import ElasticsearchService
 from steam_devstack.services.kafka import KafkaService
+from steam_devstack.services.monitoring import MonitoringService
 from steam_devstack.services.postgres import PostgresService
 from steam_devstack.services.s3 import S3Service
 from steam_devstack.services.simulator import SimulatorService
@@ -23,9 +24,12 @@ SERVICE_TYPES: list[type[Service]] = [
     SparkClusterService,
     ElasticsearchService,
     SimulatorService,
+    MonitoringService,  # last: its exporter reads every other server
 ]
 
 #: The Spark standalone cluster (master + two workers): started only with `--spark-cluster`.
 SPARK_CLUSTER = SparkClusterService.name
+#: Prometheus, Alertmanager and the platform's metrics exporter: started only with `--monitoring`.
+MONITORING = MonitoringService.name
 #: Services not in a stack unless requested.
-OPTIONAL_SERVICES: frozenset[str] = frozenset({SPARK_CLUSTER})
+OPTIONAL_SERVICES: frozenset[str] = frozenset({SPARK_CLUSTER, MONITORING})
