@@ -145,5 +145,22 @@ def run_pipeline(
     sys.exit(run_main(state_dir, brokers=brokers, kafka_security=kafka_security))
 
 
+@app.command("dev")
+def dev(
+    host: Annotated[
+        str, typer.Option(help="Interface the webserver and the code server bind.")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Webserver (UI) port.")] = 3000,
+    code_server_port: Annotated[int, typer.Option(help="Port of the supervised code server.")] = 4000,
+    state_dir: StateDir = None,
+) -> None:
+    """`dagster dev` (webserver + daemon) on a code server that is restarted when it dies (`make dev`)."""
+    from steam_devstack.dagster_dev import run_dev
+    from steam_devstack.paths import default_state_dir
+
+    logs = (state_dir or default_state_dir()) / "logs"
+    sys.exit(run_dev(host=host, port=port, code_server_port=code_server_port, log_dir=logs))
+
+
 if __name__ == "__main__":
     app()
