@@ -135,6 +135,31 @@ def test_alert_rules_fire_on_kafka_failures_and_stay_quiet_when_healthy(
                 {"eval_time": "8m", "alertname": "KafkaOfflinePartitions", "exp_alerts": []},
             ],
         },
+        {  # broker 2's JVM answers but the broker is not RUNNING (restarting, recovering its log)
+            "interval": "1m",
+            "input_series": _healthy(10)
+            + _series(
+                "kafka_server_kafkaserver_brokerstate",
+                {"kafka-1:9404": "3x10", "kafka-2:9404": "3 3 1 2 2 2 3x5", "kafka-3:9404": "3x10"},
+            ),
+            "alert_rule_test": [
+                {"eval_time": "1m", "alertname": "KafkaBrokerDown", "exp_alerts": []},
+                {
+                    "eval_time": "4m",
+                    "alertname": "KafkaBrokerDown",
+                    "exp_alerts": [
+                        _alert(
+                            "kafka-2:9404",
+                            "critical",
+                            summary="Kafka broker kafka-2:9404 is not answering",
+                            description="RF 3 / min ISR 2 keeps writes going with one broker down; "
+                            "a second loss stops acks=all producers.",
+                        )
+                    ],
+                },
+                {"eval_time": "8m", "alertname": "KafkaBrokerDown", "exp_alerts": []},
+            ],
+        },
         {  # one broker holds most of the data (the retrospective's full disk)
             "interval": "1m",
             "input_series": _healthy(40, kafka_log_log_size=skew),

@@ -1,0 +1,47 @@
+"""A broker that dies reaches a person as an alert, and so does its return.
+
+The session's three-node cluster (its brokers serve the JMX exporter's metrics), scraped every
+second by a real Prometheus evaluating `deploy/monitoring/alerts.yml` (every `for:` shortened to
+0 s); Alertmanager posts Slack-compatible JSON to a webhook served by the test.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+from alert_support import fast_monitoring, webhook_receiver
+
+from steam_devstack.kafka_drill import crash_node, kafka_service, restart_dead_nodes, wait_until_dead
+from steam_devstack.stack import LocalStack
+
+pytestmark = pytest.mark.integration
+
+VICTIM = 3
+
+
+def test_a_killed_broker_raises_an_alert_that_resolves_when_it_is_back(
+    kafka_cluster: LocalStack, tmp_path: Path
+) -> None:
+    urls = kafka_service(kafka_cluster).metrics_urls()
+    victim = urlsplit(urls[VICTIM - 1]).netloc
+    with webhook_receiver() as (receiver, webhook), fast_monitoring(tmp_path, webhook, kafka_metrics=urls):
+        time.sleep(3)  # a few healthy scrapes first: nothing about the brokers fires
+        assert receiver.find("FIRING", "KafkaBrokerDown") is None
+
+        killed = time.monotonic()
+        crash_node(kafka_cluster, VICTIM)  # SIGKILL
+        wait_until_dead(kafka_cluster, VICTIM)
+        fired = receiver.wait_for("FIRING", "KafkaBrokerDown", f"Kafka broker {victim} is not answering")
+        assert (
+            receiver.find("FIRING", "KafkaBrokerDown", urlsplit(urls[0]).netloc) is None
+        )  # only the dead one
+
+        restart_dead_nodes(kafka_cluster)
+        resolved = receiver.wait_for(
+            "RESOLVED", "KafkaBrokerDown", victim, since=fired.received_at, timeout=60
+        )
+    took = (fired.received_at - killed, resolved.received_at - fired.received_at)
+    print(f"broker killed -> alert {took[0]:.1f} s; -> resolved (restart included) {took[1]:.1f} s")
