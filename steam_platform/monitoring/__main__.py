@@ -8,6 +8,7 @@ environment's Kafka, Steam budget and Elasticsearch (the same wiring the code lo
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import logging
 import threading
@@ -35,12 +36,17 @@ def load_definitions(target: str) -> dg.Definitions:
     return defs
 
 
-def platform_resources() -> dict[str, Any]:
-    """The environment's Kafka, Steam and Elasticsearch resources, `EnvVar`s resolved."""
+def platform_resources(stack: contextlib.ExitStack) -> dict[str, Any]:
+    """The environment's Kafka, Steam and Elasticsearch resources, `EnvVar`s resolved; torn down
+    (the Steam client's budget lease handed back) when `stack` closes."""
     from steam_platform.resources.wiring import build_resources
 
     built = build_resources()
-    return {name: built[name].process_config_and_initialize() for name in READ_RESOURCES if name in built}
+    return {
+        name: stack.enter_context(built[name].process_config_and_initialize_cm())
+        for name in READ_RESOURCES
+        if name in built
+    }
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -59,21 +65,23 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--once", action="store_true", help="print one scrape and exit")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    instance = DagsterInstance.get()
-    resources = {} if args.no_services else platform_resources()
-    sources = platform_sources(
-        instance, load_definitions(args.definitions), resources, timedelta(hours=settings.run_lookback_hours)
-    )
-    registry = registry_for(sources)
-    if args.once:
-        print(generate_latest(registry).decode(), end="")
-        return
-    server, _ = start_http_server(args.port, addr=args.host, registry=registry)
-    logging.getLogger(__name__).info("serving metrics on http://%s:%d/metrics", args.host, args.port)
-    try:
+    with contextlib.ExitStack() as stack:
+        instance = stack.enter_context(DagsterInstance.get())
+        resources = {} if args.no_services else platform_resources(stack)
+        sources = platform_sources(
+            instance,
+            load_definitions(args.definitions),
+            resources,
+            timedelta(hours=settings.run_lookback_hours),
+        )
+        registry = registry_for(sources)
+        if args.once:
+            print(generate_latest(registry).decode(), end="")
+            return
+        server, _ = start_http_server(args.port, addr=args.host, registry=registry)
+        stack.callback(server.shutdown)
+        logging.getLogger(__name__).info("serving metrics on http://%s:%d/metrics", args.host, args.port)
         threading.Event().wait()
-    finally:
-        server.shutdown()
 
 
 if __name__ == "__main__":

@@ -78,7 +78,10 @@ def watermarks(kafka: KafkaResource, topic: str) -> dict[int, tuple[int, int]]:
 
 def retention_seconds(kafka: KafkaResource, topics: Sequence[str]) -> dict[str, float]:
     """Each topic's `retention.ms` in seconds (topics with infinite retention are left out)."""
-    futures = kafka.admin().describe_configs([ConfigResource(ResourceType.TOPIC, t) for t in topics])
+    if not topics:
+        return {}
+    admin = kafka.admin()  # held until the futures resolve (a dropped client cancels them)
+    futures = admin.describe_configs([ConfigResource(ResourceType.TOPIC, t) for t in topics])
     out: dict[str, float] = {}
     for resource, future in futures.items():
         value = future.result(timeout=TIMEOUT_S)["retention.ms"].value
@@ -113,14 +116,16 @@ def kafka_metrics(
     retention = GaugeMetricFamily(
         "steam_kafka_topic_retention_seconds", "The topic's retention.ms, in seconds", labels=["topic"]
     )
+    existing = []
     for source in SOURCES:
         marks = watermarks(kafka, source.topic)
-        if not marks:
+        if not marks:  # not created yet (a new deployment)
             continue
+        existing.append(source.topic)
         waiting, oldest = lake_lag(marks, landed(instance, source.bronze_asset), now)
         lag.add_metric([source.topic], waiting)
         age.add_metric([source.topic], oldest)
-    for topic, seconds in retention_seconds(kafka, [s.topic for s in SOURCES]).items():
+    for topic, seconds in retention_seconds(kafka, existing).items():
         retention.add_metric([topic], seconds)
     dead = watermarks(kafka, DEAD_LETTER_TOPIC)
     written = CounterMetricFamily(

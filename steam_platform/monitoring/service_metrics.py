@@ -33,7 +33,7 @@ def search_metrics(elasticsearch: ElasticsearchResource) -> Iterator[GaugeMetric
         "steam_search_documents", "Documents Elasticsearch serves behind the alias", labels=["alias"]
     )
     try:
-        answer = client.perform("GET", "_alias")
+        answer = client.perform("GET", "/_alias")
         aliases = {a for index in answer.values() for a in index.get("aliases", {}) if not a.startswith(".")}
         for alias in sorted(aliases):
             docs.add_metric([alias], client.count(alias))
