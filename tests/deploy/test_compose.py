@@ -286,3 +286,35 @@ def test_the_health_probe_fails_without_a_code_server_and_passes_with_one(tmp_pa
         os.killpg(server.pid, signal.SIGKILL)
         server.wait(timeout=30)
     assert subprocess.run(probe, capture_output=True, timeout=60).returncode != 0  # gone: unhealthy again
+
+
+def test_alerts_ship_with_prometheus_alertmanager_and_the_platform_exporter(compose: dict[str, Any]) -> None:
+    """Prometheus sends to Alertmanager and scrapes the platform's exporter, both at the addresses
+    compose gives them; Alertmanager reads the webhook URL from the file its command writes from the
+    required environment variable (the URL never enters the config)."""
+    services = compose["services"]
+    prometheus = yaml.safe_load((DEPLOY / "monitoring" / "prometheus.yml").read_text())
+    (alertmanager_target,) = prometheus["alerting"]["alertmanagers"][0]["static_configs"][0]["targets"]
+    jobs = {job["job_name"]: job["static_configs"][0]["targets"] for job in prometheus["scrape_configs"]}
+
+    am = services["alertmanager"]
+    assert alertmanager_target == "alertmanager:9093" and am["ports"] == ["127.0.0.1:9093:9093"]
+    mounted = {v.split(":")[1]: v.split(":")[0] for v in am["volumes"]}
+    assert mounted["/etc/alertmanager/alertmanager.yml"] == "./monitoring/alertmanager.yml"
+    config = yaml.safe_load((DEPLOY / "monitoring" / "alertmanager.yml").read_text())
+    (slack,) = config["receivers"][0]["slack_configs"]
+    assert "api_url" not in slack and slack["send_resolved"] is True
+    command = am["command"][0]
+    assert f"> {slack['api_url_file']}" in command and command.startswith("umask 077")
+    assert "--config.file=/etc/alertmanager/alertmanager.yml" in command
+    assert mounted["/alertmanager"] == "alertmanager" and slack["api_url_file"].startswith("/alertmanager/")
+    url = am["environment"]["STEAM_ALERT_WEBHOOK_URL"]
+    assert url.startswith("${STEAM_ALERT_WEBHOOK_URL:?") and "deploy/.env.example" in url
+
+    exporter = services["steam-metrics"]
+    (target,) = jobs["steam-platform"]
+    host, port = target.split(":")
+    assert host == "steam-metrics" and "ports" not in exporter  # internal only
+    assert exporter["command"][:3] == ["python", "-m", "steam_platform.monitoring"]
+    assert exporter["command"][exporter["command"].index("--port") + 1] == port
+    assert exporter["environment"]["DAGSTER_PG_HOST"] == "postgres"  # the instance the runs write to
