@@ -66,7 +66,16 @@ class AlertTimings:
 
 PRODUCTION = AlertTimings()
 #: For tests: a fault is a notification within a few seconds, and so is its recovery.
-FAST = AlertTimings("1s", "1s", "1s", "0s", "1s", "1h", "10s", "0s")
+FAST = AlertTimings(
+    scrape_interval="1s",
+    evaluation_interval="1s",
+    resend_delay="1s",
+    group_wait="0s",
+    group_interval="1s",
+    repeat_interval="1h",
+    resolve_timeout="10s",
+    rule_for="0s",
+)
 
 
 def find_binary(name: str) -> str:
