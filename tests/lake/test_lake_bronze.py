@@ -1,7 +1,8 @@
 """Bronze job against real Kafka, the real object store and Spark: exactly-once across a killed run.
 
 A `spark-submit streaming/bronze.py` run is SIGKILLed while a micro-batch is in flight (its offsets
-are logged, its commit is not); the next run replays that batch and finishes. Bronze must then hold
+are logged, its commit is not); the next run waits for the dead job's checkpoint lease to expire,
+takes it over, replays that batch and finishes. Bronze must then hold
 every produced event exactly once; malformed records sit in quarantine with their reasons.
 """
 
@@ -27,6 +28,7 @@ from steam_devstack.services.spark import connector_jars
 from steam_platform.resources.kafka import KafkaResource, TopicSpec
 from steam_platform.resources.s3 import S3Resource
 from streaming.bronze import BronzeJob, run_bronze
+from streaming.checkpoint_lease import LeaseTiming
 from streaming.envelope_schema import BRONZE_SCHEMA, QUARANTINE_SCHEMA
 from streaming.lake_paths import bronze_path, checkpoint_path, quarantine_path
 from streaming.quality import kafka_offsets_reconcile
@@ -122,11 +124,22 @@ def test_killed_run_then_rerun_lands_every_event_exactly_once(
         **stack_env,
         "STEAM_SPARK_JARS": ":".join(str(p) for p in connector_jars()),
         "PYSPARK_PYTHON": sys.executable,
+        # A short lease, so the next run can take the dead job's over within seconds.
+        "BRONZE_LEASE_TTL_S": "3",
+        "BRONZE_LEASE_HEARTBEAT_S": "1",
     }
     logged, committed = _kill_mid_batch(s3, topic, env, tmp_path / "bronze.log")
     assert max(logged) not in committed  # the kill interrupted a batch in flight
 
-    stats = run_bronze(spark, BronzeJob(topic, lake_kafka.bootstrap_servers, s3.lake_root(), timeout_s=600))
+    rerun = BronzeJob(
+        topic,
+        lake_kafka.bootstrap_servers,
+        s3.lake_root(),
+        timeout_s=600,
+        lease=LeaseTiming(ttl_s=6, heartbeat_s=1),
+        lease_wait_s=30,  # the killed job's lease expires after its 3 s, then it is taken over
+    )
+    stats = run_bronze(spark, rerun)
     bronze = read_table(spark, bronze_path(s3.lake_root(), topic), BRONZE_SCHEMA)
     quarantine = read_table(spark, quarantine_path(s3.lake_root(), topic), QUARANTINE_SCHEMA)
 
