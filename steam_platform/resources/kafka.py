@@ -4,7 +4,10 @@ The retrospective's Kafka lost data and filled one broker's disk: every topic ha
 and producers fired and forgot. Here topics are created explicitly (partitions, replication factor,
 `min.insync.replicas`, retention, compression; auto-create is off on the brokers), existing topics
 with fewer partitions are *reported*, and the producer is idempotent with `acks=all` and checks
-every delivery report: a batch that is not fully acknowledged raises with the count.
+every delivery report: a batch that is not fully acknowledged raises with the count. A record
+larger than its topic takes (`record_limits`: the topic's `max.message.bytes` and the producer's
+`message.max.bytes`, whichever is smaller) is refused before anything is produced, so it can never
+fail a batch at the broker on every retry; callers divert such records first (ingest dead-letters them).
 
 Security (SASL, TLS) follows `security_protocol`; the JAAS line, the CA handling and what a refused
 login means are in `kafka_security.py`. A client the cluster refuses fails at once with what to fix
@@ -20,7 +23,7 @@ from typing import Any
 
 import dagster as dg
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic, ResourceType
 from pydantic import ConfigDict, Field, PrivateAttr
 
 from steam_platform.core.redaction import redact
@@ -28,8 +31,10 @@ from steam_platform.resources.kafka_records import (
     DeliverySummary,
     KafkaDeliveryError,
     OutgoingMessage,
+    RecordTooLarge,
     TopicReport,
     TopicSpec,
+    record_size,
 )
 from steam_platform.resources.kafka_security import (
     ACCESS_TIMEOUT_S,
@@ -45,9 +50,17 @@ __all__ = [
     "KafkaAccessError",
     "KafkaDeliveryError",
     "OutgoingMessage",
+    "RecordTooLarge",
     "TopicReport",
     "TopicSpec",
 ]
+
+
+#: The producer's batch size; lowered to the smallest record limit of the topics one call writes,
+#: so a batch never exceeds what its topic takes.
+BATCH_BYTES = 256 * 1024
+#: How long `record_limits` asks again about a topic the cluster does not know (yet).
+UNKNOWN_TOPIC_WAIT_S = 5.0
 
 
 class KafkaResource(dg.ConfigurableResource):
@@ -71,12 +84,19 @@ class KafkaResource(dg.ConfigurableResource):
         "unset: the system's CA certificates.",
     )
     delivery_timeout_ms: int = 120_000
+    max_message_bytes: int = Field(
+        default=1_000_000,
+        description="The producer's largest record (librdkafka `message.max.bytes`); a topic's own "
+        "`max.message.bytes` lowers it for that topic.",
+    )
 
     # A wrongly typed value in a validation error would otherwise quote the input (e.g. the password).
     model_config = ConfigDict(hide_input_in_errors=True)
 
     #: Set once `check_access` succeeded for this instance (one check per run, not per batch).
     _access_checked: bool = PrivateAttr(default=False)
+    #: topic -> largest record it takes, read once per instance (`record_limits`).
+    _record_limits: dict[str, int] = PrivateAttr(default_factory=dict)
 
     def _base_config(self) -> dict[str, Any]:
         config: dict[str, Any] = {
@@ -185,7 +205,8 @@ class KafkaResource(dg.ConfigurableResource):
             "acks": "all",
             "compression.type": "zstd",
             "linger.ms": 20,
-            "batch.size": 256 * 1024,
+            "batch.size": BATCH_BYTES,
+            "message.max.bytes": self.max_message_bytes,
             "delivery.timeout.ms": self.delivery_timeout_ms,
             # Consistent with the Java client's default partitioner, so keys map the same everywhere.
             "partitioner": "murmur2_random",
@@ -255,16 +276,70 @@ class KafkaResource(dg.ConfigurableResource):
                 )
         return reports
 
+    def record_limits(
+        self, topics: Iterable[str], timeout_s: float = 30.0, unknown_wait_s: float = UNKNOWN_TOPIC_WAIT_S
+    ) -> dict[str, int]:
+        """Largest record (bytes, as `record_size` counts) each topic takes from this producer.
+
+        The smaller of the topic's `max.message.bytes` (the broker's default when the topic does
+        not set it) and the producer's `message.max.bytes`, read with the admin client once per
+        resource instance and topic. A topic created a moment ago may not be known to every broker
+        yet: it is asked again for up to `unknown_wait_s`. A topic that stays unknown, or
+        whose configs this client may not describe (ACLs), gets the producer's limit, not cached:
+        producing to it then fails (or succeeds) as it would have without the check.
+        """
+        topics = set(topics)
+        wanted = topics - set(self._record_limits)
+        found: dict[str, int] = {}
+        if wanted:
+            self.check_access()
+            admin = self.admin()  # kept referenced: a collected client cancels its requests
+            deadline = time.monotonic() + unknown_wait_s
+            while wanted:
+                requests = [ConfigResource(ResourceType.TOPIC, topic) for topic in sorted(wanted)]
+                unknown: set[str] = set()
+                for resource, future in admin.describe_configs(requests, request_timeout=timeout_s).items():
+                    try:
+                        entry = future.result(timeout=timeout_s).get("max.message.bytes")
+                    except KafkaException as exc:
+                        code = exc.args[0].code()
+                        if code == KafkaError.UNKNOWN_TOPIC_OR_PART and time.monotonic() < deadline:
+                            unknown.add(resource.name)
+                        elif code not in (
+                            KafkaError.UNKNOWN_TOPIC_OR_PART,
+                            KafkaError.TOPIC_AUTHORIZATION_FAILED,
+                        ):
+                            raise
+                        continue
+                    if entry is not None and entry.value:
+                        self._record_limits[resource.name] = min(int(entry.value), self.max_message_bytes)
+                wanted = unknown
+                if wanted:
+                    time.sleep(0.2)
+        for topic in topics:
+            found[topic] = self._record_limits.get(topic, self.max_message_bytes)
+        return found
+
     def produce_all(
         self, messages: Iterable[OutgoingMessage], flush_timeout_s: float = 120.0
     ) -> DeliverySummary:
         """Produce every message and wait for all delivery reports; raise if any is not acked.
 
-        A client the cluster refuses fails before the first record (`check_access`).
+        A client the cluster refuses fails before the first record (`check_access`); a record larger
+        than its topic takes (`record_limits`) raises `RecordTooLarge` before the first record too.
         """
         self.check_access()
+        messages = list(messages)
+        # No waiting for unknown topics here: a caller that just created its topics asked first.
+        limits = self.record_limits({m.topic for m in messages}, unknown_wait_s=0)
+        too_large = [(m, record_size(m)) for m in messages if record_size(m) > limits[m.topic]]
+        if too_large:
+            raise RecordTooLarge(
+                f"{len(too_large)} records are larger than their topic takes, nothing was produced: "
+                + ", ".join(f"{m.topic} key {m.key}: {n} > {limits[m.topic]} bytes" for m, n in too_large[:5])
+            )
         summary = DeliverySummary()
-        producer = self.producer()
+        producer = self.producer(**{"batch.size": min([BATCH_BYTES, *limits.values()])})
 
         def on_delivery(err: KafkaError | None, msg: Message) -> None:
             if err is not None:

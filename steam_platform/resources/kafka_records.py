@@ -1,7 +1,8 @@
 """What the platform's Kafka client takes and reports: topic specs, outgoing records, delivery counts.
 
 Plain data, no client: `KafkaResource` (`resources/kafka.py`) creates topics from `TopicSpec`s,
-produces `OutgoingMessage`s and answers with a `DeliverySummary`, or raises `KafkaDeliveryError`.
+produces `OutgoingMessage`s and answers with a `DeliverySummary`, or raises `KafkaDeliveryError`
+(`RecordTooLarge` when a record exceeds its topic's limit, before anything is produced).
 """
 
 from __future__ import annotations
@@ -47,6 +48,24 @@ class OutgoingMessage:
     headers: tuple[tuple[str, bytes], ...] = ()
 
 
+#: What Kafka's framing adds to a record's key, value and headers, at most: a v2 record batch header
+#: (61 bytes) plus one record's length, attributes, timestamp and offset deltas (varints, <= 21).
+RECORD_OVERHEAD_BYTES = 128
+#: Framing of one record header (two length varints), at most.
+HEADER_OVERHEAD_BYTES = 10
+
+
+def record_size(message: OutgoingMessage) -> int:
+    """Bytes `message` takes on the wire before compression, at most: what size limits are checked against.
+
+    Uncompressed on purpose: the producer refuses a record whose uncompressed size passes its
+    `message.max.bytes` (librdkafka checks at `produce`), and the compressed size of a batch is not
+    known before it is sent, so only the uncompressed size gives the same answer on every run.
+    """
+    headers = sum(len(k.encode()) + len(v) + HEADER_OVERHEAD_BYTES for k, v in message.headers)
+    return RECORD_OVERHEAD_BYTES + len(message.key.encode()) + len(message.value) + headers
+
+
 @dataclass
 class DeliverySummary:
     """Per-topic / per-partition counts of acknowledged records, and every failure."""
@@ -73,3 +92,10 @@ class DeliverySummary:
 
 class KafkaDeliveryError(RuntimeError):
     """Some records were not acknowledged by the cluster; nothing may be assumed delivered."""
+
+
+class RecordTooLarge(KafkaDeliveryError):
+    """A record is larger than its topic takes; raised before anything of the batch is produced.
+
+    Retrying cannot help: the caller must divert the record (ingest dead-letters an excerpt).
+    """
