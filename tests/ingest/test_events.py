@@ -77,6 +77,7 @@ def test_dead_letter_keeps_bytes_and_says_why() -> None:
     )
     assert record.topic == sources.DEAD_LETTER_TOPIC and record.value == b"{bad" and record.key == "730"
     assert dict(record.headers) == {
+        "dlq.reason_code": b"contract",
         "dlq.reason": b"gid: bad",
         "dlq.intended_topic": sources.NEWS.topic.encode(),
         "dlq.source": b"news",

@@ -24,6 +24,7 @@ from steam_platform.resources.steam import (
     PATHS,
     AppDetails,
     SteamAppError,
+    SteamMalformedResponse,
 )
 from steam_platform.resources.steam_api import SteamApiResource
 
@@ -66,6 +67,8 @@ def app_catalog(
                 for app in page.apps:
                     natural = (app["appid"], app.get("last_modified"), app.get("price_change_number"))
                     batch.add(str(app["appid"]), natural, app, observed_at=run.now)
+        except SteamMalformedResponse as exc:  # an unreadable page: kept in the DLQ, reported
+            batch.malformed(f"page {pages + 1}", exc, secrets=(steam.api_key,))
         except SteamAppError as exc:  # a bad page: what came before is kept, the run reports it
             batch.skip(f"page {pages + 1}", f"{exc.reason}: {exc}")
     return run.publish([batch], extra={"pages": pages})

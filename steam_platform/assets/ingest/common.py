@@ -4,8 +4,15 @@ An ingest run collects events for every tracked item, isolates per-item failures
 metadata with the reason), then produces everything with delivery checks. It fails only when the
 source as a whole is unusable (bad key, budget exhausted, store pace, Steam down for several items
 in a row); even then, what was collected is produced first, so nothing fetched is lost.
+
+What cannot go to its topic goes to the dead-letter topic instead of failing the partition, one
+record per item with the reason (`steam_platform/events/dead_letter.py`): a payload that fails its
+contract, an answer Steam sent that could not be read (cut JSON, a field of the wrong type), and a
+record larger than its topic takes (measured before producing against `KafkaResource.record_limits`;
+a retry could never deliver it). Metadata counts them by reason (`dead_lettered_reasons`).
 """
 
+import json
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
@@ -19,12 +26,21 @@ import dagster as dg
 
 from steam_platform.assets.bus.topics import topic_specs
 from steam_platform.core.constants import GROUP_INGEST
-from steam_platform.events.dead_letter import dead_letter
+from steam_platform.core.sources import DEAD_LETTER_TOPIC
+from steam_platform.events.dead_letter import (
+    REASON_CONTRACT,
+    REASON_MALFORMED,
+    REASON_OVERSIZED,
+    dead_letter,
+    malformed_dead_letter,
+    oversized_dead_letter,
+)
 from steam_platform.events.envelope import envelope
 from steam_platform.events.payloads import validation_error
 from steam_platform.resources.kafka import DeliverySummary, KafkaResource, OutgoingMessage
+from steam_platform.resources.kafka_records import record_size
 from steam_platform.resources.steam import SteamAppError, SteamSourceError, SteamUnavailable
-from steam_platform.resources.steam.errors import SteamItemUnavailable
+from steam_platform.resources.steam.errors import SteamItemUnavailable, SteamMalformedResponse
 from steam_platform.resources.steam.transport import CallStats
 from steam_platform.resources.steam_api import SteamApiResource
 
@@ -88,8 +104,21 @@ class EventBatch:
     partition_key: str
     messages: list[OutgoingMessage] = field(default_factory=list)
     event_ids: list[str] = field(default_factory=list)
-    dead_lettered: int = 0
     skipped: dict[str, str] = field(default_factory=dict)
+    #: item -> "reason_code: reason" of every dead letter of this batch.
+    dead_letters: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def dead_lettered(self) -> int:
+        """Records of this batch that went to the dead-letter topic."""
+        return len(self.dead_letters)
+
+    def _dead_lettered(self, item: str, reason_code: str, reason: str) -> None:
+        name, n = item, 1
+        while name in self.dead_letters:  # an item may dead-letter several records (news posts)
+            n += 1
+            name = f"{item}#{n}"
+        self.dead_letters[name] = f"{reason_code}: {reason}"
 
     def add(
         self, key: str, natural_key: tuple[object, ...], payload: dict[str, Any], observed_at: datetime
@@ -113,11 +142,70 @@ class EventBatch:
                     intended_topic=self.topic, key=key, value=value, reason=reason, source=self.source
                 )
             )
-            self.dead_lettered += 1
+            self._dead_lettered(key, REASON_CONTRACT, reason)
 
     def skip(self, item: object, reason: str) -> None:
         """Record an item that produced no event, and why (metadata `skipped`)."""
         self.skipped[str(item)] = reason
+
+    def malformed(
+        self, item: object, error: SteamMalformedResponse, secrets: Iterable[str | None] = ()
+    ) -> None:
+        """An item whose Steam answer could not be read: skipped, and dead-lettered with the body's start.
+
+        `secrets` (the API key) are scrubbed from the excerpt, as is anything `redact` recognises.
+        """
+        reason = f"{error.reason}: {error}"
+        self.skip(item, reason)
+        self.messages.append(
+            malformed_dead_letter(
+                intended_topic=self.topic,
+                key=str(item),
+                source=self.source,
+                partition_key=self.partition_key,
+                reason=str(error),
+                body=error.body,
+                body_bytes=error.body_bytes,
+                secrets=secrets,
+            )
+        )
+        self._dead_lettered(str(item), REASON_MALFORMED, str(error))
+
+    def divert_oversized(self, limits: dict[str, int]) -> None:
+        """Replace each record larger than its topic takes (`limits`) by its oversized dead letter.
+
+        Producing it would fail the whole partition on every retry; its stand-in says why and
+        keeps the start of the value (`oversized_dead_letter`).
+        """
+        kept: list[OutgoingMessage] = []
+        for message in self.messages:
+            size = record_size(message)
+            if size <= limits[message.topic]:
+                kept.append(message)
+                continue
+            if message.topic == self.topic:
+                self._forget_event(message)
+            else:  # an oversized dead letter: counted once, under its new reason
+                self._forget_dead_letter(message.key)
+            stand_in = oversized_dead_letter(
+                message,
+                source=self.source,
+                partition_key=self.partition_key,
+                size=size,
+                limit=limits[message.topic],
+            )
+            kept.append(stand_in)
+            self._dead_lettered(message.key, REASON_OVERSIZED, dict(stand_in.headers)["dlq.reason"].decode())
+        self.messages = kept
+
+    def _forget_event(self, message: OutgoingMessage) -> None:
+        event_id = json.loads(message.value).get("event_id")
+        if event_id in self.event_ids:
+            self.event_ids.remove(event_id)
+
+    def _forget_dead_letter(self, item: str) -> None:
+        for name in [n for n in self.dead_letters if n == item or n.startswith(f"{item}#")][-1:]:
+            del self.dead_letters[name]
 
 
 def fetch_each(
@@ -184,8 +272,10 @@ def run_metadata(
 ) -> dict[str, Any]:
     """Metadata for one ingest materialisation: calls, events per topic/partition, skipped items."""
     skipped: dict[str, str] = {}
+    dead: dict[str, str] = {}
     for batch in batches:
         skipped.update(batch.skipped)
+        dead.update(batch.dead_letters)
     reasons = Counter(reason.split(":", 1)[0] for reason in skipped.values())
     return {
         **_delivery_metadata(summary),
@@ -193,6 +283,10 @@ def run_metadata(
         "steam_calls_detail": dg.MetadataValue.json(calls.as_metadata()),
         **steam.usage(),
         "dead_lettered": sum(b.dead_lettered for b in batches),
+        "dead_lettered_reasons": dg.MetadataValue.json(
+            dict(Counter(r.split(":", 1)[0] for b in batches for r in b.dead_letters.values()))
+        ),
+        "dead_lettered_items": dg.MetadataValue.json(dict(list(dead.items())[:200])),
         "skipped_count": len(skipped),
         "skipped_reasons": dg.MetadataValue.json(dict(reasons)),
         "skipped": dg.MetadataValue.json(dict(list(skipped.items())[:200])),
@@ -212,18 +306,25 @@ def publish(
     extra: dict[str, Any] | None = None,
 ) -> dg.MaterializeResult:
     """Produce every batch (delivery checked), then succeed with metadata or fail on a source error."""
-    messages = [m for b in batches for m in b.messages]
-    topics = {m.topic for m in messages}
+    topics = {m.topic for b in batches for m in b.messages}
     if topics:
         # A schedule can fire before anyone materialised `kafka_topics` (a fresh `make dev`): create
-        # missing topics with the platform's explicit configs (brokers never auto-create them).
+        # missing topics with the platform's explicit configs (brokers never auto-create them). The
+        # dead-letter topic too: a record too large for its topic is diverted there.
+        topics.add(DEAD_LETTER_TOPIC)
         kafka.ensure_topics([spec for spec in topic_specs() if spec.name in topics])
+        limits = kafka.record_limits(topics)
+        for batch in batches:
+            batch.divert_oversized(limits)
+    messages = [m for b in batches for m in b.messages]
     summary = kafka.produce_all(messages) if messages else DeliverySummary()
     calls = steam.stats().since(calls_before)
     metadata = run_metadata(batches, summary, steam, calls, started, extra)
     for batch in batches:
         for item, reason in list(batch.skipped.items())[:20]:
             context.log.warning(f"{batch.topic}: skipped {item}: {reason}")
+        for item, reason in list(batch.dead_letters.items())[:20]:
+            context.log.warning(f"{batch.topic}: dead-lettered {item}: {reason[:300]}")
     if source_error is not None:
         raise dg.Failure(
             description=f"{source_error.reason}: {source_error} "
@@ -235,7 +336,8 @@ def publish(
         )
     context.log.info(
         f"{summary.acked_total} events, {calls.total_calls} Steam calls, "
-        f"{metadata['skipped_count']} skipped, {metadata['duration_s']}s"
+        f"{metadata['skipped_count']} skipped, {metadata['dead_lettered']} dead-lettered, "
+        f"{metadata['duration_s']}s"
     )
     return dg.MaterializeResult(metadata=metadata)
 
@@ -278,8 +380,14 @@ class IngestRun:
     def fetch_each(
         self, items: Iterable[T], fetch: Callable[[T], R], skipped: EventBatch
     ) -> Iterator[tuple[T, R]]:
-        """`fetch_each` on the resource's concurrency; failed items go to `skipped` with the reason."""
+        """`fetch_each` on the resource's concurrency; failed items go to `skipped` with the reason.
+
+        An answer that could not be read is also dead-lettered (`EventBatch.malformed`).
+        """
         for item, result in fetch_each(items, fetch, self.steam.max_concurrency):
+            if isinstance(result, SteamMalformedResponse):
+                skipped.malformed(item, result, secrets=(self.steam.api_key,))
+                continue
             if isinstance(result, SteamAppError):
                 skipped.skip(item, f"{result.reason}: {result}")
                 continue
