@@ -222,10 +222,18 @@ def test_the_instance_behaves_as_deploy_dagster_yaml(values: Values) -> None:
         "defaultLimit": local["concurrency"]["pools"]["default_limit"],
         "granularity": local["concurrency"]["pools"]["granularity"],
     }
-    queued = daemon["runCoordinator"]["config"]["queuedRunCoordinator"]
-    assert queued["dequeueIntervalSeconds"] == local["run_queue"]["dequeue_interval_seconds"]
-    # Limits live in one place: the chart refuses run limits both here and under `concurrency`.
-    assert "maxConcurrentRuns" not in queued and "tagConcurrencyLimits" not in queued
+    # The chart's `queuedRunCoordinator` block cannot carry run_queue's user-code-failure retries,
+    # so the queue is declared as a custom coordinator naming Dagster's QueuedRunCoordinator.
+    coordinator = daemon["runCoordinator"]
+    assert coordinator["enabled"] is True and coordinator["type"] == "CustomRunCoordinator"
+    queue = coordinator["config"]["customRunCoordinator"]
+    assert (queue["module"], queue["class"]) == ("dagster.core.run_coordinator", "QueuedRunCoordinator")
+    assert local["run_queue"].items() <= queue["config"].items()
+    # Limits live in one place: Dagster refuses run limits both in the queue and under `concurrency`.
+    assert not {"max_concurrent_runs", "tag_concurrency_limits", "block_op_concurrency_limited_runs"} & set(
+        queue["config"]
+    )
+    assert values["additionalInstanceConfig"]["nux"] == local["nux"]
 
 
 def pod_of(pod: Values, container: Values) -> Values:
