@@ -324,6 +324,9 @@ def _try_take(
         etag = store.create(epoch_name(record.epoch), record.to_bytes())
         if etag is None:  # another writer created this epoch first: see who
             continue
+        mine = store.read(epoch_name(record.epoch))
+        if mine is None or LeaseRecord.from_bytes(mine.body).owner != owner:
+            continue  # a store that ignored If-None-Match let another writer overwrite it: see who
         for old in epochs:
             try:
                 store.delete(epoch_name(old))
