@@ -22,6 +22,7 @@ from steam_devstack.health import free_port
 from steam_devstack.paths import cache_dir
 from steam_devstack.services.base import StackContext
 from steam_devstack.services.monitoring import FAST, MonitoringService
+from steam_devstack.stack import LocalStack
 
 
 @dataclass
@@ -98,20 +99,25 @@ def fast_monitoring(
     kafka_metrics: Sequence[str] = (),
     exporter_argv: Sequence[str] = (),
     exporter_env: Mapping[str, str] | None = None,
+    stack: LocalStack | None = None,
 ) -> Iterator[MonitoringService]:
     """The monitoring service on free ports with `FAST` timings; stopped afterwards. Without
-    `exporter_env`, no platform exporter runs (Prometheus scrapes Kafka's metrics only)."""
-    ports = {key: free_port() for key in MonitoringService.default_ports}
-    ctx = StackContext(state_dir=state_dir, cache_dir=cache_dir(), ports=ports)
-    service = MonitoringService(
-        ctx,
-        timings=FAST,
-        kafka_metrics=list(kafka_metrics),
-        webhook_url=webhook_url,
-        exporter_argv=exporter_argv,
-        exporter_env=exporter_env,
-        exporter=exporter_env is not None,
-    )
+    `exporter_env`, no platform exporter runs (Prometheus scrapes Kafka's metrics only); with
+    `stack`, it is that stack's (its ports, brokers, instance and env file, as `stack up --monitoring`)."""
+    if stack is not None:
+        service = MonitoringService(stack.ctx, timings=FAST, webhook_url=webhook_url)
+    else:
+        ports = {key: free_port() for key in MonitoringService.default_ports}
+        ctx = StackContext(state_dir=state_dir, cache_dir=cache_dir(), ports=ports)
+        service = MonitoringService(
+            ctx,
+            timings=FAST,
+            kafka_metrics=list(kafka_metrics),
+            webhook_url=webhook_url,
+            exporter_argv=exporter_argv,
+            exporter_env=exporter_env,
+            exporter=exporter_env is not None,
+        )
     try:
         service.start()
         yield service

@@ -100,10 +100,18 @@ def lake_lag(marks: Mapping[int, tuple[int, int]], read: Landed, now: float) -> 
     return waiting, (now - read.landed_at) if read.landed_at is not None else 0.0
 
 
+#: Each topic the lake lands -> its bronze asset.
+LAKE_TOPICS: Mapping[str, str] = {source.topic: source.bronze_asset for source in SOURCES}
+
+
 def kafka_metrics(
-    instance: DagsterInstance, kafka: KafkaResource, now: float | None = None
+    instance: DagsterInstance,
+    kafka: KafkaResource,
+    now: float | None = None,
+    lake_topics: Mapping[str, str] = LAKE_TOPICS,
+    dead_letter_topic: str = DEAD_LETTER_TOPIC,
 ) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
-    """Lake lag (records, age), topic retention, and dead letters."""
+    """Lake lag (records, age) per topic of `lake_topics`, their retention, and dead letters."""
     now = time.time() if now is None else now
     lag = GaugeMetricFamily(
         "steam_lake_kafka_lag_records", "Records in the topic the lake has not landed yet", labels=["topic"]
@@ -117,17 +125,17 @@ def kafka_metrics(
         "steam_kafka_topic_retention_seconds", "The topic's retention.ms, in seconds", labels=["topic"]
     )
     existing = []
-    for source in SOURCES:
-        marks = watermarks(kafka, source.topic)
+    for topic, bronze_asset in lake_topics.items():
+        marks = watermarks(kafka, topic)
         if not marks:  # not created yet (a new deployment)
             continue
-        existing.append(source.topic)
-        waiting, oldest = lake_lag(marks, landed(instance, source.bronze_asset), now)
-        lag.add_metric([source.topic], waiting)
-        age.add_metric([source.topic], oldest)
+        existing.append(topic)
+        waiting, oldest = lake_lag(marks, landed(instance, bronze_asset), now)
+        lag.add_metric([topic], waiting)
+        age.add_metric([topic], oldest)
     for topic, seconds in retention_seconds(kafka, existing).items():
         retention.add_metric([topic], seconds)
-    dead = watermarks(kafka, DEAD_LETTER_TOPIC)
+    dead = watermarks(kafka, dead_letter_topic)
     written = CounterMetricFamily(
         "steam_dead_letters", "Records ever written to the dead-letter topic", labels=["topic"]
     )
@@ -135,6 +143,6 @@ def kafka_metrics(
         "steam_dead_letters_held", "Records the dead-letter topic still holds", labels=["topic"]
     )
     if dead:
-        written.add_metric([DEAD_LETTER_TOPIC], sum(high for _, high in dead.values()))
-        held.add_metric([DEAD_LETTER_TOPIC], sum(high - low for low, high in dead.values()))
+        written.add_metric([dead_letter_topic], sum(high for _, high in dead.values()))
+        held.add_metric([dead_letter_topic], sum(high - low for low, high in dead.values()))
     yield from (lag, age, retention, written, held)

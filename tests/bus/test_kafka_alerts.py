@@ -28,7 +28,7 @@ def test_a_killed_broker_raises_an_alert_that_resolves_when_it_is_back(
     urls = kafka_service(kafka_cluster).metrics_urls()
     victim = urlsplit(urls[VICTIM - 1]).netloc
     with webhook_receiver() as (receiver, webhook), fast_monitoring(tmp_path, webhook, kafka_metrics=urls):
-        time.sleep(3)  # a few healthy scrapes first: nothing about the brokers fires
+        time.sleep(2)  # a few healthy scrapes first: nothing about the brokers fires
         assert receiver.find("FIRING", "KafkaBrokerDown") is None
 
         killed = time.monotonic()
