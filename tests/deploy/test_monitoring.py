@@ -222,3 +222,123 @@ def test_alert_rules_fire_on_kafka_failures_and_stay_quiet_when_healthy(
     result = _run(promtool, "test", "rules", str(test_file))
     assert result.returncode == 0, result.stdout + result.stderr
     assert "SUCCESS" in result.stdout
+
+
+def _platform(name: str, values: str, **labels: str) -> dict[str, str]:
+    """One series of the platform's exporter (job steam-platform)."""
+    extra = "".join(f', {k}="{v}"' for k, v in labels.items())
+    return {
+        "series": f'{name}{{job="steam-platform", instance="steam-metrics:9464"{extra}}}',
+        "values": values,
+    }
+
+
+def test_platform_alert_rules_wait_their_production_durations_and_resolve(
+    promtool: str, tmp_path: Path
+) -> None:
+    """The platform's rules (`group: platform`) at their production `for:`: a failed run pages after
+    5 minutes unless a later success came first; a stale layer after 5 minutes past its window; the
+    lake's backlog once older than half the topic's retention for 10 minutes; each dead letter at once."""
+    job = {"dagster_job": "lake_refresh_job"}
+    player = {"asset": "bronze_player_counts", "layer": "lake"}
+    topic = {"topic": "steam.player_counts"}
+    base = {"job": "steam-platform", "instance": "steam-metrics:9464"}
+    tests = [
+        {
+            "interval": "1m",
+            "input_series": [
+                # A failure retried successfully within 2 minutes (no page), then one that stays failed.
+                _platform("steam_job_last_run_failed", "0 1 1 0 0 0 0 0 0 0 1x10 0x5", **job),
+                _platform("steam_asset_freshness_lag_seconds", "60+60x30", **player),  # stops refreshing
+                _platform("steam_asset_freshness_fail_window_seconds", "1800x30", **player),
+                _platform("steam_lake_kafka_lag_age_seconds", "0x5 400000x20", **topic),
+                _platform("steam_kafka_topic_retention_seconds", "604800x30", **topic),
+                _platform("steam_dead_letters_total", "0x10 3x20", topic="steam.dlq"),
+            ],
+            "alert_rule_test": [
+                {"eval_time": "4m", "alertname": "SteamRunFailed", "exp_alerts": []},
+                {"eval_time": "14m", "alertname": "SteamRunFailed", "exp_alerts": []},
+                {
+                    "eval_time": "16m",
+                    "alertname": "SteamRunFailed",
+                    "exp_alerts": [
+                        {
+                            "exp_labels": {**base, **job, "severity": "warning"},
+                            "exp_annotations": {
+                                "summary": "The latest run of lake_refresh_job failed",
+                                "description": "Resolves when a later run of lake_refresh_job succeeds. "
+                                "The run's logs are in the Dagster UI (Runs, filter by job).",
+                            },
+                        }
+                    ],
+                },
+                {
+                    "eval_time": "22m",
+                    "alertname": "SteamRunFailed",
+                    "exp_alerts": [],
+                },  # a success resolved it
+                # Lag passes the 30-minute window at minute 30: not yet stale at 29, paging 5 minutes on.
+                {"eval_time": "29m", "alertname": "SteamLayerStale", "exp_alerts": []},
+                {"eval_time": "15m", "alertname": "SteamLakeLagNearRetention", "exp_alerts": []},
+                {
+                    "eval_time": "17m",
+                    "alertname": "SteamLakeLagNearRetention",
+                    "exp_alerts": [
+                        {
+                            "exp_labels": {**topic, "severity": "critical"},  # matched on(topic)
+                            "exp_annotations": {
+                                "summary": "The lake is 4d 15h 6m 40s behind steam.player_counts: over half "
+                                "of its retention",
+                                "description": "Records not landed in bronze are deleted by Kafka when "
+                                "retention passes; land them now (lake_refresh_job).",
+                            },
+                        }
+                    ],
+                },
+                {"eval_time": "9m", "alertname": "SteamDeadLetters", "exp_alerts": []},
+                {
+                    "eval_time": "12m",
+                    "alertname": "SteamDeadLetters",
+                    "exp_alerts": [
+                        {
+                            "exp_labels": {**base, "topic": "steam.dlq", "severity": "warning"},
+                            "exp_annotations": {
+                                "summary": "3 payloads dead-lettered to steam.dlq in the last hour",
+                                "description": "Each carries its reason in its headers; "
+                                "they were left out of the lake.",
+                            },
+                        }
+                    ],
+                },
+            ],
+        },
+        {  # a layer whose newest data is 40 minutes old against a 30-minute window, for 6 minutes
+            "interval": "1m",
+            "input_series": [
+                _platform("steam_asset_freshness_lag_seconds", "2400+60x10", **player),
+                _platform("steam_asset_freshness_fail_window_seconds", "1800x10", **player),
+            ],
+            "alert_rule_test": [
+                {"eval_time": "4m", "alertname": "SteamLayerStale", "exp_alerts": []},
+                {
+                    "eval_time": "6m",
+                    "alertname": "SteamLayerStale",
+                    "exp_alerts": [
+                        {
+                            "exp_labels": {"layer": "lake", "severity": "critical"},
+                            "exp_annotations": {
+                                "summary": "The lake layer is stale: data 16m 0s past its freshness window",
+                                "description": "An asset of the layer has not been materialised within its "
+                                "freshness policy's fail window: the platform stopped keeping up.",
+                            },
+                        }
+                    ],
+                },
+            ],
+        },
+    ]
+    spec = {"rule_files": [str(MONITORING / "alerts.yml")], "evaluation_interval": "1m", "tests": tests}
+    test_file = tmp_path / "platform_alerts_test.yml"
+    test_file.write_text(yaml.safe_dump(spec, sort_keys=False))
+    result = _run(promtool, "test", "rules", str(test_file))
+    assert result.returncode == 0, result.stdout + result.stderr
