@@ -9,6 +9,11 @@ a name is secret when it ends in `_KEY`, `_PASSWORD` or `_TOKEN`, contains `SECR
 names a JAAS config (which carries a password); bare `key`, `password`, `token` and `secret` count
 too. Case is ignored and `.`/`-` count as `_`, so `sasl.password`, `fs.s3a.secret.key` and a URL's
 `key=` follow the same rule as `AWS_SECRET_ACCESS_KEY`.
+
+Two shapes carry a credential whatever it is called: a URL's userinfo (`scheme://user:password@host`,
+as a misconfigured S3 endpoint or broker URL quotes it back) and an HTTP `Authorization` header (its
+`Basic`/`Bearer`/`ApiKey` value, as a client's debug output or a request repr shows it). Both are
+masked by `redact` too, with no secret given.
 """
 
 from __future__ import annotations
@@ -29,6 +34,19 @@ _SEPARATORS = re.compile(r"[.\-\s]")
 #: single-quoted string (with backslash escapes) or runs to the next `&`, `;`, `,`, `)`, quote or space.
 _ASSIGNMENT = re.compile(
     r"""(?P<name>(?<![\w.\-])[A-Za-z_][\w.\-]*)=(?P<value>"(?:[^"\\]|\\.)*"?|'(?:[^'\\]|\\.)*'?|[^&;,)\s'"]+)"""
+)
+
+
+#: `scheme://userinfo@`: everything between `//` and `@` is a credential (a user alone, an access key id
+#: or `user:password`); the scheme and host stay so the message still says what was reached.
+_URL_USERINFO = re.compile(r"(?P<scheme>(?<![\w+.\-])[A-Za-z][\w+.\-]*://\[?)[^/\s@'\"<>\[\]]+@")
+
+#: An `Authorization` (or `Proxy-Authorization`) header as text, JSON, a dict repr or `k=v`:
+#: the scheme word (Basic, Bearer, ApiKey ...) stays, the credential after it goes.
+_AUTHORIZATION = re.compile(
+    r"""(?P<name>(?:proxy-)?authorization)(?P<sep>['"]?\s*[:=]\s*['"]?)"""
+    r"""(?:(?P<scheme>basic|bearer|apikey|token|digest|negotiate)\s+)?(?P<value>[^\s'",;}]+)""",
+    re.IGNORECASE,
 )
 
 
@@ -54,8 +72,9 @@ def mask_settings(settings: Mapping[str, str]) -> dict[str, str]:
 
 
 def redact(text: str, secrets: Iterable[str | None] | str | None = ()) -> str:
-    """`text` without secrets: every literal in `secrets` (also URL-encoded) and the value of every
-    `name=value` whose name is secret (`key=...` in a URL, `password="..."` in a JAAS line) become `***`.
+    """`text` without secrets: every literal in `secrets` (also URL-encoded), the value of every
+    `name=value` whose name is secret (`key=...` in a URL, `password="..."` in a JAAS line), a URL's
+    userinfo and an `Authorization` header's credential become `***`.
     """
     if isinstance(secrets, str):  # one secret, not an iterable of its characters
         secrets = (secrets,)
@@ -69,7 +88,14 @@ def redact(text: str, secrets: Iterable[str | None] | str | None = ()) -> str:
     def _scrub(match: re.Match[str]) -> str:
         return f"{match['name']}={MASK}" if is_secret_name(match["name"]) else match[0]
 
-    return _ASSIGNMENT.sub(_scrub, cleaned)
+    cleaned = _ASSIGNMENT.sub(_scrub, cleaned)
+    cleaned = _URL_USERINFO.sub(lambda m: f"{m['scheme']}{MASK}@", cleaned)
+    return _AUTHORIZATION.sub(_mask_authorization, cleaned)
+
+
+def _mask_authorization(match: re.Match[str]) -> str:
+    scheme = f"{match['scheme']} " if match["scheme"] else ""
+    return f"{match['name']}{match['sep']}{scheme}{MASK}"
 
 
 class RedactingFilter(logging.Filter):
