@@ -20,6 +20,8 @@ from alert_support import WebhookReceiver, fast_monitoring, webhook_receiver
 from dagster._core.events import DagsterEvent, DagsterEventType, StepMaterializationData
 from dagster._core.instance.utils import RUNLESS_JOB_NAME, RUNLESS_RUN_ID
 
+pytestmark = pytest.mark.integration  # real servers (Prometheus, Alertmanager, the exporter)
+
 HERE = Path(__file__).resolve().parent
 
 
