@@ -30,7 +30,9 @@ OFFSETS_METADATA = "kafka_offsets"
 #: Recent landings scanned for each partition's newest offset (a landing lists only the
 #: partitions it read).
 LANDINGS_SCANNED = 50
-TIMEOUT_S = 10.0
+#: Per Kafka request: a scrape must finish within Prometheus' scrape timeout (10 s) even when Kafka
+#: is down (one metadata request fails, and the source is reported down).
+TIMEOUT_S = 3.0
 
 
 @dataclass(frozen=True)
@@ -60,17 +62,20 @@ def _json(entry: Any) -> Mapping[str, Mapping[str, int]]:
     return value if isinstance(value, Mapping) else {}
 
 
-def watermarks(kafka: KafkaResource, topic: str) -> dict[int, tuple[int, int]]:
-    """(low, high) offsets per partition of `topic` (empty when the topic does not exist)."""
-    meta = kafka.admin().list_topics(topic=topic, timeout=TIMEOUT_S)
-    described = meta.topics.get(topic)
-    if described is None or described.error is not None:
+def watermarks(kafka: KafkaResource, topics: Sequence[str]) -> dict[str, dict[int, tuple[int, int]]]:
+    """(low, high) offsets per partition of each of `topics` that exists (one metadata request)."""
+    meta = kafka.admin().list_topics(timeout=TIMEOUT_S)
+    found = {t: meta.topics[t] for t in topics if t in meta.topics and meta.topics[t].error is None}
+    if not found:
         return {}
     consumer = Consumer(kafka.consumer_config("steam-platform-metrics", **{"enable.auto.commit": False}))
     try:
         return {
-            part: consumer.get_watermark_offsets(TopicPartition(topic, part), timeout=TIMEOUT_S)
-            for part in sorted(described.partitions)
+            topic: {
+                part: consumer.get_watermark_offsets(TopicPartition(topic, part), timeout=TIMEOUT_S)
+                for part in sorted(described.partitions)
+            }
+            for topic, described in found.items()
         }
     finally:
         consumer.close()
@@ -124,18 +129,15 @@ def kafka_metrics(
     retention = GaugeMetricFamily(
         "steam_kafka_topic_retention_seconds", "The topic's retention.ms, in seconds", labels=["topic"]
     )
-    existing = []
-    for topic, bronze_asset in lake_topics.items():
-        marks = watermarks(kafka, topic)
-        if not marks:  # not created yet (a new deployment)
-            continue
-        existing.append(topic)
-        waiting, oldest = lake_lag(marks, landed(instance, bronze_asset), now)
+    marks = watermarks(kafka, [*lake_topics, dead_letter_topic])  # topics not created yet are left out
+    existing = [topic for topic in lake_topics if topic in marks]
+    for topic in existing:
+        waiting, oldest = lake_lag(marks[topic], landed(instance, lake_topics[topic]), now)
         lag.add_metric([topic], waiting)
         age.add_metric([topic], oldest)
     for topic, seconds in retention_seconds(kafka, existing).items():
         retention.add_metric([topic], seconds)
-    dead = watermarks(kafka, dead_letter_topic)
+    dead = marks.get(dead_letter_topic, {})
     written = CounterMetricFamily(
         "steam_dead_letters", "Records ever written to the dead-letter topic", labels=["topic"]
     )

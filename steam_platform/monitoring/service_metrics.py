@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from pathlib import Path
 
 from prometheus_client.core import GaugeMetricFamily
 
 from steam_platform.resources.elasticsearch import ElasticsearchResource
+from steam_platform.resources.es_transport import connect
 from steam_platform.resources.steam.budget import CallBudget, budget_scope
 from steam_platform.resources.steam_api import SteamApiResource, default_budget_state_dir
+
+REQUEST_TIMEOUT_S = 4.0
 
 
 def budget_metrics(steam: SteamApiResource) -> Iterator[GaugeMetricFamily]:
@@ -28,7 +32,10 @@ def budget_metrics(steam: SteamApiResource) -> Iterator[GaugeMetricFamily]:
 
 def search_metrics(elasticsearch: ElasticsearchResource) -> Iterator[GaugeMetricFamily]:
     """`steam_search_documents{alias}`: documents behind each alias (system aliases left out)."""
-    client = elasticsearch.client()
+    # One try, a short timeout: a scrape must end within Prometheus' scrape timeout when ES is down.
+    client = connect(
+        dataclasses.replace(elasticsearch.connection(), request_timeout=REQUEST_TIMEOUT_S, max_retries=0)
+    )
     docs = GaugeMetricFamily(
         "steam_search_documents", "Documents Elasticsearch serves behind the alias", labels=["alias"]
     )

@@ -20,7 +20,7 @@ from alert_support import fast_monitoring, webhook_receiver
 from prometheus_client import generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 
-from steam_devstack.health import wait_until
+from steam_devstack.health import free_port, wait_until
 from steam_devstack.stack import LocalStack
 from steam_platform.assets.lake.bronze import run_metadata
 from steam_platform.monitoring.exporter import registry_for
@@ -193,3 +193,21 @@ def test_the_stacks_exporter_serves_every_source_to_prometheus(
         assert {source for source in want if up[source] != 1} == set(), up
         layers = _query(prometheus, "count(steam_asset_freshness_fail_window_seconds) by (layer)", "layer")
         assert {"lake", "warehouse", "marts", "search"} <= set(layers)  # the code location's policies
+
+
+def test_kafka_and_elasticsearch_down_are_reported_within_a_scrape_timeout(tmp_path: Path) -> None:
+    """Nothing listens: each source fails fast (one metadata request, one ES try), so Prometheus'
+    10 s scrape still gets `steam_metrics_source_up == 0` instead of timing out the exporter."""
+    kafka = KafkaResource(bootstrap_servers=f"127.0.0.1:{free_port()}")
+    es = ElasticsearchResource(url=f"http://127.0.0.1:{free_port()}")
+    with dg.DagsterInstance.ephemeral() as instance:
+        sources = {
+            "kafka": lambda: kafka_metrics(instance, kafka),
+            "elasticsearch": lambda: search_metrics(es),
+        }
+        started = time.monotonic()
+        text = generate_latest(registry_for(sources)).decode()
+        took = time.monotonic() - started
+    assert 'steam_metrics_source_up{source="kafka"} 0.0' in text
+    assert 'steam_metrics_source_up{source="elasticsearch"} 0.0' in text
+    assert took < 8, took
