@@ -302,6 +302,28 @@ def _wait_holding(lease: CheckpointLease, seconds: float, sleep: Callable[[float
             lease.check()
 
 
+def _still_highest(store: LeaseStore, record: LeaseRecord) -> bool:
+    """After creating `record`'s epoch: is it the highest, and ours?
+
+    An epoch number can be created twice: a contender that listed before the holder of epoch n+1
+    deleted epoch n may create a new epoch n after that deletion. The highest epoch wins, so the
+    creator of a lower one backs off here. Reading ours back also catches a store that ignores
+    `If-None-Match` (the last writer of the object is then the only one that sees itself).
+    """
+    if _epochs(store)[-1:] != [record.epoch]:
+        return False
+    mine = store.read(epoch_name(record.epoch))
+    return mine is not None and LeaseRecord.from_bytes(mine.body).owner == record.owner
+
+
+def _delete_quietly(store: LeaseStore, epoch: int) -> None:
+    """Delete a superseded epoch (best effort: a stray lower epoch is never taken for the lease)."""
+    try:
+        store.delete(epoch_name(epoch))
+    except Exception as exc:
+        log.info(f"could not delete lease epoch {epoch}: {exc}")
+
+
 def _try_take(
     store: LeaseStore, checkpoint: str, owner: str, timing: LeaseTiming, attempts: int = 5
 ) -> tuple[CheckpointLease, float] | CheckpointLeaseHeld:
@@ -318,19 +340,19 @@ def _try_take(
             if holder.owner == owner and not holder.released:  # our create answered late (a retry)
                 return CheckpointLease(store, checkpoint, holder, stored.etag, timing), 0.0
             if not holder.released and stored.age_s <= holder.ttl_s:
+                if _epochs(store)[-1:] != [current]:  # a stray lower epoch (see `_still_highest`)
+                    continue
                 return CheckpointLeaseHeld(checkpoint, holder, stored.age_s)
             takeover_wait_s = 0.0 if holder.released else holder.ttl_s
         record = LeaseRecord(owner, current + 1, timing.ttl_s)
         etag = store.create(epoch_name(record.epoch), record.to_bytes())
         if etag is None:  # another writer created this epoch first: see who
             continue
-        mine = store.read(epoch_name(record.epoch))
-        if mine is None or LeaseRecord.from_bytes(mine.body).owner != owner:
-            continue  # a store that ignored If-None-Match let another writer overwrite it: see who
+        if not _still_highest(store, record):  # a newer epoch exists, or ours was overwritten
+            if max(_epochs(store), default=0) > record.epoch:  # ours is a stray lower one
+                _delete_quietly(store, record.epoch)
+            continue
         for old in epochs:
-            try:
-                store.delete(epoch_name(old))
-            except Exception as exc:  # harmless: an old epoch is never the highest again
-                log.info(f"could not delete old lease epoch {old}: {exc}")
+            _delete_quietly(store, old)
         return CheckpointLease(store, checkpoint, record, etag, timing), takeover_wait_s
     raise CheckpointLeaseError(f"the lease on {checkpoint} kept changing; try again")
