@@ -21,7 +21,9 @@ whose filesystem store creates the object with a hard link that fails when the n
   the `Date` of the answer minus the object's `Last-Modified`, exceeds the holder's own ttl) ->
   create epoch n+1 if absent. Exactly one contender creates it; every other one gets a
   precondition failure, re-reads, and fails fast with `CheckpointLeaseHeld` naming the holder.
-  Held and fresh -> the same error.
+  Held and fresh -> the same error. The highest epoch is the lease: since superseded epochs are
+  deleted, a slow contender may re-create a deleted lower number; it checks after creating that
+  its epoch is the highest (and reads back its own record), else backs off and removes it.
 - Renew (heartbeat, every `heartbeat_s`, from a thread while the query runs): the holder first
   checks that no epoch n+1 exists (nobody took over), then rewrites its own epoch with
   `If-Match: <its etag>`; only the holder ever writes its epoch, so the conditional overwrite needs
