@@ -49,6 +49,15 @@ from steam_platform.core.settings import Settings
 
 #: Marks a compute function already wrapped (wrapping is idempotent).
 _WRAPPED_ATTR = "__steam_scrubbed__"
+#: What a compute function returns or yields that carries metadata or a description.
+_RESULTS = (
+    dg.MaterializeResult,
+    dg.ObserveResult,
+    dg.AssetCheckResult,
+    dg.AssetMaterialization,
+    dg.AssetObservation,
+    dg.Output,
+)
 #: Longest scrubbed traceback kept as metadata (the event log stores every failure).
 MAX_TRACEBACK_CHARS = 20_000
 
@@ -157,6 +166,8 @@ class Scrubber:
         """What a compute function returns or yields, with its metadata and descriptions scrubbed."""
         if isinstance(value, tuple) and not hasattr(value, "_fields"):
             return tuple(self.result(v) for v in value)
+        if isinstance(value, list) and any(isinstance(v, _RESULTS) for v in value):
+            return [self.result(v) for v in value]  # e.g. a Pipes session's `get_results()`
         if isinstance(value, dg.MaterializeResult | dg.ObserveResult):
             return value._replace(
                 metadata=self.metadata(value.metadata) if value.metadata is not None else None,
