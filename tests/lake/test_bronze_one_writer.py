@@ -2,16 +2,15 @@
 
 - Two lake landings of one topic start at the same moment: exactly one lands, the other is refused
   at once naming the winner, and bronze holds every event exactly once.
-- A continuous `spark-submit` job whose launching process dies (the Dagster run worker, here a
-  stand-in process): once it holds the lease, a lake landing is refused naming it; once its
-  launcher is gone it stops by itself (its first batch in flight or landed) and releases the
-  lease, and the next landing takes over at once and lands the rest, every event exactly once.
+- A continuous job whose launching process dies (the Dagster run worker that started its
+  `spark-submit --launcher-pid`, here a stand-in process; the job runs in-process to keep the test
+  fast, the watch is the same code): once it holds the lease, a lake landing is refused naming it;
+  once its launcher is gone it stops by itself (its first batch in flight or landed) and releases
+  the lease, and the next landing takes over at once and lands the rest, every event once.
 """
 
 from __future__ import annotations
 
-import os
-import signal
 import subprocess
 import sys
 import threading
@@ -19,23 +18,20 @@ import time
 import uuid
 from collections.abc import Callable
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from lake_support import at, bronze_event_ids, committed_batches, event_ids, player_count_message, produce
 from pyspark.sql import SparkSession
 
-from steam_devstack.services.spark import connector_jars
 from steam_platform.resources.kafka import KafkaResource, OutgoingMessage, TopicSpec
 from steam_platform.resources.s3 import S3Resource
-from streaming.bronze import BronzeJob, BronzeStats, run_bronze
+from streaming.bronze import BronzeJob, BronzeStats, LauncherGone, run_bronze
 from streaming.checkpoint_lease import CheckpointLeaseHeld, LeaseRecord, LeaseTiming, epoch_name
 from streaming.lake_paths import checkpoint_path
 from streaming.lease_stores import S3LeaseStore
 
 pytestmark = pytest.mark.integration
 
-REPO = Path(__file__).resolve().parents[2]
 LEASE = LeaseTiming(ttl_s=6, heartbeat_s=1)
 LEASE_WAIT_S = 180
 STOP_WAIT_S = 60
@@ -98,12 +94,8 @@ def _lease_store(s3: S3Resource, topic: str) -> S3LeaseStore:
     return S3LeaseStore(s3.client(), s3.bucket, prefix)
 
 
-def test_an_orphaned_continuous_job_stops_and_hands_the_checkpoint_over(
-    spark: SparkSession,
-    lake_kafka: KafkaResource,
-    fresh_s3: Callable[[], S3Resource],
-    stack_env: dict[str, str],
-    tmp_path: Path,
+def test_a_continuous_job_whose_launcher_dies_stops_and_hands_the_checkpoint_over(
+    spark: SparkSession, lake_kafka: KafkaResource, fresh_s3: Callable[[], S3Resource]
 ) -> None:
     s3 = fresh_s3()
     topic = f"test.lease.{uuid.uuid4().hex[:8]}"
@@ -112,37 +104,32 @@ def test_an_orphaned_continuous_job_stops_and_hands_the_checkpoint_over(
     produce(lake_kafka, events[:40])
     store = _lease_store(s3, topic)
 
-    # Stands for the Dagster run worker that launched the job through Pipes.
+    # Stands for the Dagster run worker that launched the job (`--launcher-pid` under spark-submit).
     launcher = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
-    env = {
-        **os.environ,
-        **stack_env,
-        "STEAM_SPARK_JARS": ":".join(str(p) for p in connector_jars()),
-        "PYSPARK_PYTHON": sys.executable,
-        "BRONZE_LEASE_TTL_S": f"{LEASE.ttl_s:g}",
-        "BRONZE_LEASE_HEARTBEAT_S": f"{LEASE.heartbeat_s:g}",
-    }
-    command = [
-        str(REPO / ".venv/bin/spark-submit"),
-        "--master", "local[2]",
-        "--driver-memory", "768m",
-        "--jars", env["STEAM_SPARK_JARS"].replace(":", ","),
-        str(REPO / "streaming/bronze.py"),
-        "--topic", topic,
-        "--bootstrap", lake_kafka.bootstrap_servers,
-        "--lake-root", s3.lake_root(),
-        "--continuous", "--interval", "1 second",
-        "--timeout-s", "240",
-        "--writer", "continuous run orphan-test",
-        "--launcher-pid", str(launcher.pid),
-    ]  # fmt: skip
-    log = tmp_path / "bronze.log"
-    with log.open("wb") as out:
-        job = subprocess.Popen(command, env=env, cwd=REPO, stdout=out, stderr=out, start_new_session=True)
+    job = BronzeJob(
+        topic,
+        lake_kafka.bootstrap_servers,
+        s3.lake_root(),
+        continuous_interval="1 second",
+        timeout_s=240,
+        writer="continuous run orphan-test",
+        lease=LEASE,
+        launcher_pid=launcher.pid,
+    )
+    outcome: dict[str, BaseException | BronzeStats] = {}
+
+    def run() -> None:
+        try:
+            outcome["job"] = run_bronze(spark, job)
+        except BaseException as exc:
+            outcome["job"] = exc
+
+    thread = threading.Thread(target=run, name="orphan-job", daemon=True)
+    thread.start()
     try:
         deadline = time.monotonic() + LEASE_WAIT_S
         while store.read(epoch_name(1)) is None:  # the job is up and holds the checkpoint
-            assert job.poll() is None, log.read_text(errors="replace")[-3000:]
+            assert thread.is_alive(), outcome
             assert time.monotonic() < deadline, f"the job took no lease within {LEASE_WAIT_S}s"
             time.sleep(0.2)
 
@@ -152,26 +139,18 @@ def test_an_orphaned_continuous_job_stops_and_hands_the_checkpoint_over(
         )
         with pytest.raises(CheckpointLeaseHeld, match="continuous run orphan-test"):
             run_bronze(spark, lake_run)
-
+    finally:
         # The launching run dies: the job notices, stops its query and releases the lease.
         launcher.kill()
         launcher.wait(10)
         gone = time.monotonic()
-        assert job.wait(STOP_WAIT_S) == 3, log.read_text(errors="replace")[-3000:]
-        stopped_s = time.monotonic() - gone
-        assert "launching process" in log.read_text(errors="replace")
-        (epoch,) = [n for n in store.names() if n.startswith("epoch-")]
-        record = store.read(epoch)
-        assert record is not None and LeaseRecord.from_bytes(record.body).released
-        assert epoch == epoch_name(1)
-    finally:
-        if job.poll() is None:
-            os.killpg(job.pid, signal.SIGKILL)
-            job.wait(30)
-        if launcher.poll() is None:
-            launcher.kill()
-            launcher.wait(10)
-    assert stopped_s < 30, f"the orphaned job took {stopped_s:.0f}s to stop"
+        thread.join(STOP_WAIT_S)
+    assert not thread.is_alive(), f"the orphaned job did not stop within {STOP_WAIT_S}s"
+    assert time.monotonic() - gone < 15
+    assert isinstance(outcome["job"], LauncherGone), outcome
+    (epoch,) = [n for n in store.names() if n.startswith("epoch-")]
+    record = store.read(epoch)
+    assert epoch == epoch_name(1) and record is not None and LeaseRecord.from_bytes(record.body).released
 
     # The next landing takes over at once (released, no expiry wait) and lands the rest.
     produce(lake_kafka, events[40:])
