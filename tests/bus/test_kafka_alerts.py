@@ -20,6 +20,8 @@ from steam_devstack.stack import LocalStack
 pytestmark = pytest.mark.integration
 
 VICTIM = 3
+#: How much sooner than the stack's health check the broker may report RUNNING (one scrape).
+SLACK_S = 3.0
 
 
 def test_a_killed_broker_raises_an_alert_that_resolves_when_it_is_back(
@@ -35,13 +37,17 @@ def test_a_killed_broker_raises_an_alert_that_resolves_when_it_is_back(
         crash_node(kafka_cluster, VICTIM)  # SIGKILL
         wait_until_dead(kafka_cluster, VICTIM)
         fired = receiver.wait_for("FIRING", "KafkaBrokerDown", f"Kafka broker {victim} is not answering")
-        assert (
-            receiver.find("FIRING", "KafkaBrokerDown", urlsplit(urls[0]).netloc) is None
-        )  # only the dead one
+        alive = [urlsplit(u).netloc for u in urls if urlsplit(u).netloc != victim]
+        assert not any(receiver.find("FIRING", "KafkaBrokerDown", broker) for broker in alive)
 
-        restart_dead_nodes(kafka_cluster)
+        restarting = time.monotonic()
+        restart_dead_nodes(kafka_cluster)  # returns once the broker answers clients again
+        serving = time.monotonic()
         resolved = receiver.wait_for(
             "RESOLVED", "KafkaBrokerDown", victim, since=fired.received_at, timeout=60
         )
-    took = (fired.received_at - killed, resolved.received_at - fired.received_at)
-    print(f"broker killed -> alert {took[0]:.1f} s; -> resolved (restart included) {took[1]:.1f} s")
+    # Not resolved by the JVM coming back (its metrics agent answers within a second): only once the
+    # broker reports RUNNING, about when it serves clients (allowing a scrape and a notification).
+    assert resolved.received_at > serving - SLACK_S, (resolved.received_at - restarting, serving - restarting)
+    took = (fired.received_at - killed, serving - restarting, resolved.received_at - serving)
+    print(f"broker killed -> alert {took[0]:.1f} s; restart {took[1]:.1f} s; resolved {took[2]:+.1f} s after")

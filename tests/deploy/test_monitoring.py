@@ -62,6 +62,7 @@ def _healthy(minutes: int, **overrides: dict[str, str]) -> list[dict[str, str]]:
             b: f"{int(i == 0)}x{minutes}" for i, b in enumerate(BROKERS)
         },
         "kafka_log_log_size": {b: f"5e9x{minutes}" for b in BROKERS},
+        "kafka_server_kafkaserver_brokerstate": {b: f"3x{minutes}" for b in BROKERS},  # RUNNING
     }
     series.update(overrides)
     return [s for name, values in series.items() for s in _series(name, values)]
@@ -102,7 +103,14 @@ def test_alert_rules_fire_on_kafka_failures_and_stay_quiet_when_healthy(
         {  # broker 3 dies at minute 2: down after 1m, under-replicated after 5m
             "interval": "1m",
             "input_series": _healthy(
-                40, up=dead, kafka_server_replicamanager_underreplicatedpartitions=under
+                40,
+                up=dead,
+                kafka_server_replicamanager_underreplicatedpartitions=under,
+                # a broker that does not answer serves no series: Prometheus marks them stale
+                kafka_server_kafkaserver_brokerstate={
+                    **{b: "3x40" for b in BROKERS[:2]},
+                    "kafka-3:9404": "3 3 stale",
+                },
             ),
             "alert_rule_test": [
                 {
@@ -137,10 +145,13 @@ def test_alert_rules_fire_on_kafka_failures_and_stay_quiet_when_healthy(
         },
         {  # broker 2's JVM answers but the broker is not RUNNING (restarting, recovering its log)
             "interval": "1m",
-            "input_series": _healthy(10)
-            + _series(
-                "kafka_server_kafkaserver_brokerstate",
-                {"kafka-1:9404": "3x10", "kafka-2:9404": "3 3 1 2 2 2 3x5", "kafka-3:9404": "3x10"},
+            "input_series": _healthy(
+                10,
+                kafka_server_kafkaserver_brokerstate={
+                    "kafka-1:9404": "3x10",
+                    "kafka-2:9404": "3 3 stale 1 2 2 3x5",  # restarted: no answer, starting, recovering
+                    "kafka-3:9404": "3x10",
+                },
             ),
             "alert_rule_test": [
                 {"eval_time": "1m", "alertname": "KafkaBrokerDown", "exp_alerts": []},
