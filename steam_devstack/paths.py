@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
 
 from steam_platform.core.settings import PlatformSettings, StackToolSettings
@@ -21,6 +22,35 @@ def cache_dir() -> Path:
     path = (StackToolSettings.load().cache_dir or REPO_ROOT / ".cache").resolve()
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+#: Group/other bits a private folder may keep: the search bit the service user needs to pass
+#: through it (`services.base._make_traversable`), never read or write.
+SEARCH_ONLY = stat.S_IXOTH
+
+
+def private_dir(path: Path) -> Path:
+    """`path` as a private folder: created 0700 (parents too), and an existing one stripped of
+    group/other bits but the search bit the service user may need (the stack's state, data and
+    log folders: they hold logs with endpoints, data and credentials)."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    make_private(path)
+    return path
+
+
+def make_private(path: Path, *, keep_search: bool = True) -> None:
+    """Strip group/other access from `path` (a file: 0600-like; a folder: 0700, plus the search bit
+    it already had when `keep_search`). Does not follow symlinks; sockets and pipes are left to
+    their folder."""
+    mode = path.lstat().st_mode
+    if stat.S_ISDIR(mode):
+        wanted = stat.S_IMODE(mode) & (0o700 | (SEARCH_ONLY if keep_search else 0))
+    elif stat.S_ISREG(mode):
+        wanted = stat.S_IMODE(mode) & 0o700
+    else:
+        return
+    if wanted != stat.S_IMODE(mode):
+        path.chmod(wanted)
 
 
 def write_private(path: Path, text: str) -> None:

@@ -29,9 +29,13 @@ from typing import TypeVar
 import psutil
 
 from steam_devstack.health import poll
+from steam_devstack.paths import make_private, private_dir, write_private
 
 T = TypeVar("T")
 R = TypeVar("R")
+
+#: What servers the stack launches create is theirs alone: files 0600, folders 0700.
+SERVER_UMASK = 0o077
 
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 _PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
@@ -90,9 +94,15 @@ class ManagedProcess:
         env: Mapping[str, str] | None = None,
         user: str | None = None,
     ) -> int:
-        """Launch `argv` detached in a new process group, output appended to the log file."""
-        self.log_file.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.log_file, "ab") as log:
+        """Launch `argv` detached in a new process group, output appended to the log file.
+
+        The server runs with umask 077 and its log file is 0600 in a private folder: logs and data
+        carry endpoints, payloads and, in a stack trace, sometimes a credential.
+        """
+        private_dir(self.log_file.parent)
+        fd = os.open(self.log_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        make_private(self.log_file)  # a log from an older stack may be 0644
+        with os.fdopen(fd, "ab") as log:
             proc = subprocess.Popen(
                 list(argv),
                 cwd=cwd,
@@ -104,6 +114,7 @@ class ManagedProcess:
                 user=user,
                 group=pwd.getpwnam(user).pw_gid if user else None,
                 extra_groups=[] if user else None,
+                umask=SERVER_UMASK,
             )
         self.adopt(proc.pid)
         return proc.pid
@@ -114,8 +125,8 @@ class ManagedProcess:
             ticks: int | None = start_ticks(psutil.Process(pid))
         except psutil.Error:  # already gone: the pid file then never matches a live process
             ticks = None
-        self.pid_file.parent.mkdir(parents=True, exist_ok=True)
-        self.pid_file.write_text(json.dumps({"pid": pid, "start": ticks}))
+        private_dir(self.pid_file.parent)
+        write_private(self.pid_file, json.dumps({"pid": pid, "start": ticks}))
 
     def pid(self) -> int | None:
         """The live pid of this server, or None when it is not running (stale pid files ignored)."""

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from steam_devstack.health import StackError, free_port, port_open
-from steam_devstack.paths import REPO_ROOT, cache_dir, default_state_dir, write_private
+from steam_devstack.paths import REPO_ROOT, cache_dir, default_state_dir, private_dir, write_private
 from steam_devstack.process import concurrently, service_rss_bytes
 from steam_devstack.services.base import Service, StackContext
 from steam_devstack.services.kafka_tls import KafkaSecurity, parse_security
@@ -131,8 +131,9 @@ class LocalStack:
         return wanted
 
     def _save(self) -> None:
-        self.state_dir.mkdir(parents=True, exist_ok=True)
-        self.manifest.write_text(
+        private_dir(self.state_dir)
+        write_private(
+            self.manifest,
             json.dumps(
                 {
                     "brokers": self.ctx.brokers,
@@ -144,7 +145,7 @@ class LocalStack:
                 },
                 indent=2,
                 sort_keys=True,
-            )
+            ),
         )
 
     def _assign_ports(self, prefer_default: bool) -> None:
@@ -214,6 +215,7 @@ class LocalStack:
             if svc.reads_stack_env:
                 self._write_env()  # e.g. the metrics exporter reads the other servers' addresses
             svc.start()
+        self.ctx.make_state_private()
         return self._write_env()
 
     def _write_env(self) -> dict[str, str]:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from steam_devstack.health import port_open
+from steam_devstack.paths import make_private, private_dir
 from steam_devstack.process import ManagedProcess, concurrently
 
 RUN_USER = "steamstack"
@@ -46,13 +47,29 @@ class StackContext:
         return {"user": user, "group": pwd.getpwnam(user).pw_gid, "extra_groups": []}
 
     def data_dir(self, service: str) -> Path:
-        """The service's data folder, created and owned by the user the service runs as."""
-        path = self.state_dir / "data" / service
-        path.mkdir(parents=True, exist_ok=True)
+        """The service's data folder, created private (0700) and owned by the user the service runs as.
+
+        `data/` (and the state folder) keep only the search bit the service user needs to pass.
+        """
+        private_dir(self.state_dir)
+        path = private_dir(private_dir(self.state_dir / "data") / service)
         self.give_to_run_user(path)
         if self.run_user is not None:
             _make_traversable(path.parent)
         return path
+
+    def make_state_private(self) -> None:
+        """Strip group/other access from everything in the state folder (folders keep a search bit
+        they have): what root or a tool run before the servers wrote with a looser umask (Kafka's
+        storage format, initdb's marker) ends up 0600/0700 like what the servers write (umask 077)."""
+        service_uid = pwd.getpwnam(self.run_user).pw_uid if self.run_user is not None else None
+        for root, dirs, files in os.walk(self.state_dir):
+            for name in [root, *(os.path.join(root, n) for n in dirs + files)]:
+                with contextlib.suppress(FileNotFoundError):  # a server renamed it meanwhile
+                    path = Path(name)
+                    # Only a folder the service user passes but does not own needs the search bit.
+                    passed = service_uid is not None and path.lstat().st_uid != service_uid
+                    make_private(path, keep_search=passed)
 
     def expose_to_run_user(self, *paths: Path) -> None:
         """Let the service user reach `paths` (jars in the cache, configs in the checkout).
@@ -67,22 +84,37 @@ class StackContext:
             _make_traversable(path)
 
     def give_to_run_user(self, path: Path) -> None:
-        """chown `path` (a file, or a folder recursively) to the service user (no-op when not root).
+        """Hand `path` (a file, or a folder recursively) to the service user, privately: chown it
+        (when root) and strip group/other access (files 0600-like, folders 0700 plus a search bit
+        they had). A file handed over gets the search bit on the folders above it, so the service
+        user reaches it (a log it appends to).
 
         The folder may belong to servers that are running (a restarted Kafka node shares `data/kafka`
         with live ones): files they rename or delete while the walk passes are skipped, not errors.
         """
         user = self.run_user
-        if user is None:
-            return
-        ensure_run_user()
-        entry = pwd.getpwnam(user)
+        owner = None
+        if user is not None:
+            ensure_run_user()
+            entry = pwd.getpwnam(user)
+            owner = (entry.pw_uid, entry.pw_gid)
         if not path.is_dir():
-            os.chown(path, entry.pw_uid, entry.pw_gid, follow_symlinks=False)
+            _hand_over(str(path), owner)
+            if user is not None:
+                _make_traversable(path.parent)
             return
         for root, dirs, files in os.walk(path):
             for name in [root, *(os.path.join(root, n) for n in dirs + files)]:
-                _chown_if_present(name, entry.pw_uid, entry.pw_gid)
+                _hand_over(name, owner)
+
+
+def _hand_over(path: str, owner: tuple[int, int] | None) -> None:
+    """chown one entry to `owner` when given (see `_chown_if_present`) and make it private: the
+    service user owns it then, so a folder needs no search bit for others."""
+    if owner is not None:
+        _chown_if_present(path, *owner)
+    with contextlib.suppress(FileNotFoundError):
+        make_private(Path(path), keep_search=owner is None)
 
 
 def _chown_if_present(path: str, uid: int, gid: int) -> None:
