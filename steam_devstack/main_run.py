@@ -25,7 +25,7 @@ from pathlib import Path
 import dagster as dg
 
 from steam_devstack.health import StackError
-from steam_devstack.paths import REPO_ROOT
+from steam_devstack.paths import REPO_ROOT, make_private, private_dir
 from steam_devstack.services.kafka_tls import KafkaSecurity
 from steam_devstack.stack import LocalStack
 from steam_platform.core.constants import (
@@ -102,12 +102,13 @@ def plan_stages(defs: dg.Definitions, now: datetime | None = None) -> list[Stage
 
 
 def prepare_dagster_home(stack: LocalStack) -> Path:
-    """A DAGSTER_HOME inside the stack's state folder, using the repo's instance config."""
-    home = stack.state_dir / "dagster_home"
-    home.mkdir(parents=True, exist_ok=True)
+    """A private (0700) DAGSTER_HOME inside the stack's state folder, using the repo's instance
+    config: run storage, compute logs and the event log's local files stay the owner's."""
+    home = private_dir(stack.state_dir / "dagster_home")
     config = REPO_ROOT / "deploy" / "dagster.yaml"
     if config.exists():
         shutil.copyfile(config, home / "dagster.yaml")
+        make_private(home / "dagster.yaml")
     return home
 
 

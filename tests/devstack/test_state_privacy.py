@@ -107,3 +107,14 @@ def test_private_dir_keeps_only_a_search_bit(tmp_path: Path) -> None:
     assert stat.S_IMODE(secret.stat().st_mode) == 0o600
     fresh = private_dir(tmp_path / "a" / "b")
     assert stat.S_IMODE(fresh.stat().st_mode) == 0o700
+
+
+def test_dagster_home_in_the_state_folder_is_private(tmp_path: Path) -> None:
+    from types import SimpleNamespace
+    from typing import cast
+
+    from steam_devstack.main_run import prepare_dagster_home
+
+    home = prepare_dagster_home(cast("LocalStack", SimpleNamespace(state_dir=tmp_path)))
+    assert stat.S_IMODE(home.stat().st_mode) == 0o700
+    assert stat.S_IMODE((home / "dagster.yaml").stat().st_mode) == 0o600
