@@ -59,8 +59,9 @@ def platform_sources(
 ) -> dict[str, Source]:
     """The platform's sources: runs, freshness (from `defs`' policies), Kafka, Steam budget, search."""
     targets = freshness_targets(defs.resolve_all_asset_specs())
+    jobs = sorted(job.name for job in defs.resolve_all_job_defs())
     sources: dict[str, Source] = {
-        "runs": lambda: run_metrics(instance, run_lookback),
+        "runs": lambda: run_metrics(instance, jobs, run_lookback),
         "freshness": lambda: freshness_metrics(instance, targets),
     }
     if "kafka" in resources:

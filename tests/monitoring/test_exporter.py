@@ -11,7 +11,7 @@ import urllib.parse
 import urllib.request
 import uuid
 from collections.abc import Iterable
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import dagster as dg
@@ -25,6 +25,7 @@ from steam_devstack.stack import LocalStack
 from steam_platform.assets.lake.bronze import run_metadata
 from steam_platform.monitoring.exporter import registry_for
 from steam_platform.monitoring.kafka_metrics import kafka_metrics, lake_lag, landed
+from steam_platform.monitoring.runs import run_metrics
 from steam_platform.monitoring.service_metrics import budget_metrics, search_metrics
 from steam_platform.resources.elasticsearch import ElasticsearchResource
 from steam_platform.resources.kafka import KafkaResource, TopicSpec
@@ -59,6 +60,38 @@ def test_an_unreadable_source_is_reported_down_and_hides_no_other(caplog: pytest
     assert 'steam_metrics_source_up{source="fine"} 1.0' in text
     assert "steam_fine 7.0" in text
     assert "metrics source broken unreadable" in caplog.text and "s3cr3t-value" not in caplog.text
+
+
+@dg.op
+def _fails() -> None:
+    raise RuntimeError("on purpose")
+
+
+@dg.op
+def _works() -> None:
+    pass
+
+
+def _job(name: str, op: dg.OpDefinition) -> dg.JobDefinition:
+    return dg.GraphDefinition(name=name, node_defs=[op]).to_job()
+
+
+def test_each_jobs_latest_finished_run_decides_its_failed_metric() -> None:
+    daily, poll = _job("daily", _fails), _job("poll", _works)
+    with dg.DagsterInstance.ephemeral() as instance:
+        daily.execute_in_process(instance=instance, raise_on_error=False)
+        for _ in range(3):  # a busy job's runs do not crowd the daily job's failure out
+            poll.execute_in_process(instance=instance)
+        families = list(run_metrics(instance, ["daily", "poll", "never_ran"], timedelta(hours=1)))
+        assert value(families, "steam_job_last_run_failed", dagster_job="daily") == 1
+        assert value(families, "steam_job_last_run_failed", dagster_job="poll") == 0
+        assert value(families, "steam_job_last_run_failed", dagster_job="never_ran") is None
+        ended = value(families, "steam_job_last_run_end_timestamp_seconds", dagster_job="daily")
+        assert ended is not None and abs(ended - time.time()) < 60
+
+        _job("daily", _works).execute_in_process(instance=instance)  # fixed: a later success
+        families = list(run_metrics(instance, ["daily"], timedelta(hours=1)))
+        assert value(families, "steam_job_last_run_failed", dagster_job="daily") == 0
 
 
 def _landing(instance: dg.DagsterInstance, asset: str, offsets: dict[int, tuple[int, int]]) -> None:
