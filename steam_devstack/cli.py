@@ -5,6 +5,7 @@ Typer builds the CLI (argument parsing, help, completion) so none of that is han
 
 from __future__ import annotations
 
+import logging
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -158,6 +159,7 @@ def dev(
     from steam_devstack.dagster_dev import run_dev
     from steam_devstack.paths import default_state_dir
 
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s - %(name)s - %(levelname)s - %(message)s")
     logs = (state_dir or default_state_dir()) / "logs"
     sys.exit(run_dev(host=host, port=port, code_server_port=code_server_port, log_dir=logs))
 
