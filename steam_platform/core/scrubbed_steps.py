@@ -58,8 +58,10 @@ _RESULTS = (
     dg.AssetObservation,
     dg.Output,
 )
-#: Longest scrubbed traceback kept as metadata (the event log stores every failure).
+#: Longest scrubbed traceback kept as metadata, and longest message per exception of the chain in
+#: the description (a Py4J error's message holds the whole Java stack): the event log keeps them.
 MAX_TRACEBACK_CHARS = 20_000
+MAX_MESSAGE_CHARS = 2_000
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -190,7 +192,7 @@ class Scrubber:
             cause = exc.__cause__ or exc.__context__
             retry.__cause__ = self.failure(cause) if isinstance(cause, Exception) else None
             return retry
-        chain = " <- caused by ".join(self.text(line) for line in _chain_lines(exc))
+        chain = " <- caused by ".join(_cut(self.text(line)) for line in _chain_lines(exc))
         formatted = self.text("".join(traceback.format_exception(exc)))[-MAX_TRACEBACK_CHARS:]
         if isinstance(exc, dg.Failure):
             metadata = {**self.metadata(exc.metadata), "traceback": dg.MetadataValue.text(formatted)}
@@ -215,6 +217,13 @@ def _chain_lines(exc: BaseException) -> list[str]:
         lines.append("".join(traceback.format_exception_only(current)).strip())
         current = current.__cause__ or (None if current.__suppress_context__ else current.__context__)
     return lines
+
+
+def _cut(line: str) -> str:
+    """`line`, or its first `MAX_MESSAGE_CHARS` characters and a note of how much was left out."""
+    if len(line) <= MAX_MESSAGE_CHARS:
+        return line
+    return f"{line[:MAX_MESSAGE_CHARS]} [... {len(line) - MAX_MESSAGE_CHARS} more characters]"
 
 
 class _ScrubbingFilter(logging.Filter):
