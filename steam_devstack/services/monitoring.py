@@ -34,7 +34,7 @@ from urllib.parse import urlsplit
 import yaml
 
 from steam_devstack.health import StackError, wait_until
-from steam_devstack.paths import REPO_ROOT, write_private
+from steam_devstack.paths import REPO_ROOT, make_private, private_dir, write_private
 from steam_devstack.process import ManagedProcess
 from steam_devstack.services.base import Service, StackContext
 from steam_devstack.services.kafka import KafkaService
@@ -206,8 +206,9 @@ class MonitoringService(Service):
         return config
 
     def write_configs(self) -> tuple[Path, Path]:
-        """Render Prometheus' and Alertmanager's configs (and the URL file) into the state folder."""
-        self.folder.mkdir(parents=True, exist_ok=True)
+        """Render Prometheus' and Alertmanager's configs (and the URL file) into the state folder
+        (private, like the rest of the state)."""
+        private_dir(self.folder)
         rules = yaml.safe_load((MONITORING / "alerts.yml").read_text())
         if self.timings.rule_for is not None:
             rules = rules_with_for(rules, self.timings.rule_for)
@@ -227,9 +228,10 @@ class MonitoringService(Service):
         """The stack's instance (Postgres) and env file, unless the caller gave its own."""
         if self._exporter_env is not None:
             return self._exporter_env
-        self.dagster_home.mkdir(parents=True, exist_ok=True)
-        if not (self.dagster_home / "dagster.yaml").exists():
-            shutil.copyfile(REPO_ROOT / "deploy" / "dagster.yaml", self.dagster_home / "dagster.yaml")
+        home = private_dir(self.dagster_home)  # as `make run` prepares it
+        if not (home / "dagster.yaml").exists():
+            shutil.copyfile(REPO_ROOT / "deploy" / "dagster.yaml", home / "dagster.yaml")
+            make_private(home / "dagster.yaml")
         return {
             "STEAM_PLATFORM_ENV": "local",
             "STEAM_STACK_DIR": str(self.ctx.state_dir),
@@ -250,8 +252,7 @@ class MonitoringService(Service):
         if self.exporter:
             self._start_exporter()
         if not alertmanager.is_running():
-            data = self.folder / "alertmanager-data"
-            data.mkdir(exist_ok=True)
+            data = private_dir(self.folder / "alertmanager-data")
             alertmanager.start(
                 [
                     find_binary(ALERTMANAGER_BIN),
