@@ -58,6 +58,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from streaming.environment import BRONZE_LEASE_HEARTBEAT_S_ENV, BRONZE_LEASE_TTL_S_ENV
+
 log = logging.getLogger(__name__)
 
 LEASE_SUFFIX = ".lease"
@@ -96,8 +98,8 @@ class LeaseTiming:
     def __post_init__(self) -> None:
         if self.ttl_s <= 0 or self.heartbeat_s <= 0 or self.heartbeat_s * 3 > self.ttl_s:
             raise ValueError(
-                f"lease heartbeat ({self.heartbeat_s}s) must be positive and at most a third of "
-                f"the lease ttl ({self.ttl_s}s)"
+                f"lease heartbeat ({self.heartbeat_s}s, ${BRONZE_LEASE_HEARTBEAT_S_ENV}) must be positive "
+                f"and at most a third of the lease ttl ({self.ttl_s}s, ${BRONZE_LEASE_TTL_S_ENV})"
             )
 
 
