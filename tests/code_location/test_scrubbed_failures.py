@@ -175,7 +175,8 @@ def leaky_assets(script: Path) -> list[dg.AssetsDefinition]:
             metadata={**(result.metadata or {}), "endpoint": f"http://steam:{URL_SECRET}@127.0.0.1:1"}
         )
 
-    @dg.asset(deps=[leaky_report])
+    # Retried once, as the platform's steps are: the retry's event carries the error too.
+    @dg.asset(deps=[leaky_report], retry_policy=dg.RetryPolicy(max_retries=1))
     def leaky_failure(vault: Vault) -> None:
         try:
             raise ConnectionError(f"connect to http://steam:{URL_SECRET}@127.0.0.1:1 refused")
@@ -204,6 +205,8 @@ def test_log_lines_pipes_metadata_and_failure_chains_are_scrubbed(
         assert [s for s in secrets if s not in left] == []
         return
     assert [s for s in secrets if s in left] == []
+    retries = instance.all_logs(result.run_id, of_type=dg.DagsterEventType.STEP_UP_FOR_RETRY)
+    assert len(retries) == 1
     # What failed is still said, with the chain of causes.
     [failure] = failure_descriptions(instance, result.run_id)
     assert "RuntimeError: login with *** refused" in failure
