@@ -26,7 +26,13 @@ from steam_platform.assets.bus.topics import kafka_topics
 from steam_platform.assets.search.assets import search_game_daily
 from steam_platform.assets.warehouse.assets import dim_app
 from steam_platform.core.redaction import redact
-from steam_platform.core.scrubbed_steps import definition_ops, is_scrubbed, scrub_definitions
+from steam_platform.core.scrubbed_steps import (
+    definition_ops,
+    is_scrubbed,
+    resource_secrets,
+    scrub_definitions,
+    settings_secrets,
+)
 from steam_platform.definitions import defs
 from steam_platform.resources.elasticsearch import ElasticsearchResource
 from steam_platform.resources.kafka import KafkaResource
@@ -139,6 +145,35 @@ def test_redact_masks_url_userinfo_and_authorization_headers_by_shape() -> None:
     assert URL_SECRET not in cleaned and HEADER_SECRET not in cleaned
     assert "sasl_ssl://***@127.0.0.1:9092" in cleaned and "'Bearer ***'" in cleaned
     assert "s3a://steam-lake/lake user@example.com http://[::1]:9200/" in cleaned
+
+
+def test_the_secrets_of_the_platforms_resources_are_known(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every secret field of the resources (nested ones and Spark's conf too) and every secret
+    setting is a secret the scrubber masks; what is not secret is not collected."""
+    from steam_platform.resources.kibana import KibanaResource
+    from steam_platform.resources.spark import build_pyspark_resource
+    from steam_platform.resources.steam_api import SteamApiResource
+
+    resources = [
+        unreachable_s3(),
+        KafkaResource(bootstrap_servers="127.0.0.1:1", sasl_username="steam", sasl_password=KAFKA_PASSWORD),
+        ElasticsearchResource(url="http://127.0.0.1:1", api_key=ES_API_KEY),
+        KibanaResource(url="http://127.0.0.1:2", username="elastic", password=HEADER_SECRET),
+        SteamApiResource(api_base_url="http://127.0.0.1:3", api_key=URL_SECRET),
+        build_pyspark_resource(
+            unreachable_s3(), jars=[], extra_conf={"spark.hadoop.fs.s3a.secret.key": SPARK_S3A_SECRET}
+        ),
+    ]
+    assert resource_secrets(resources) == {
+        S3_SECRET,
+        KAFKA_PASSWORD,
+        ES_API_KEY,
+        HEADER_SECRET,
+        URL_SECRET,
+        SPARK_S3A_SECRET,
+    }
+    monkeypatch.setenv("DAGSTER_PG_PASSWORD", RESOURCE_SECRET)
+    assert RESOURCE_SECRET in settings_secrets()
 
 
 class Vault(dg.ConfigurableResource):
