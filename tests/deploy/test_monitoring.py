@@ -15,6 +15,8 @@ from typing import Any
 import pytest
 import yaml
 
+from steam_platform.core.sources import DEAD_LETTER_TOPIC, PLAYER_COUNTS
+
 MONITORING = Path(__file__).resolve().parents[2] / "deploy" / "monitoring"
 BROKERS = ["kafka-1:9404", "kafka-2:9404", "kafka-3:9404"]
 
@@ -252,7 +254,7 @@ def test_platform_alert_rules_wait_their_production_durations_and_resolve(
     lake's backlog once older than half the topic's retention for 10 minutes; each dead letter at once."""
     job = {"dagster_job": "lake_refresh_job"}
     player = {"asset": "bronze_player_counts", "layer": "lake"}
-    topic = {"topic": "steam.player_counts"}
+    topic = {"topic": PLAYER_COUNTS.topic}
     base = {"job": "steam-platform", "instance": "steam-metrics:9464"}
     tests = [
         {
@@ -264,7 +266,7 @@ def test_platform_alert_rules_wait_their_production_durations_and_resolve(
                 _platform("steam_asset_freshness_fail_window_seconds", "1800x30", **player),
                 _platform("steam_lake_kafka_lag_age_seconds", "0x5 400000x20", **topic),
                 _platform("steam_kafka_topic_retention_seconds", "604800x30", **topic),
-                _platform("steam_dead_letters_total", "0x10 3x20", topic="steam.dlq"),
+                _platform("steam_dead_letters_total", "0x10 3x20", topic=DEAD_LETTER_TOPIC),
             ],
             "alert_rule_test": [
                 {"eval_time": "4m", "alertname": "SteamRunFailed", "exp_alerts": []},
@@ -298,7 +300,8 @@ def test_platform_alert_rules_wait_their_production_durations_and_resolve(
                         {
                             "exp_labels": {**topic, "severity": "critical"},  # matched on(topic)
                             "exp_annotations": {
-                                "summary": "The lake is 4d 15h 6m 40s behind steam.player_counts: over half "
+                                "summary": f"The lake is 4d 15h 6m 40s behind {PLAYER_COUNTS.topic}: "
+                                "over half "
                                 "of its retention",
                                 "description": "Records not landed in bronze are deleted by Kafka when "
                                 "retention passes; land them now (lake_refresh_job).",
@@ -312,9 +315,10 @@ def test_platform_alert_rules_wait_their_production_durations_and_resolve(
                     "alertname": "SteamDeadLetters",
                     "exp_alerts": [
                         {
-                            "exp_labels": {**base, "topic": "steam.dlq", "severity": "warning"},
+                            "exp_labels": {**base, "topic": DEAD_LETTER_TOPIC, "severity": "warning"},
                             "exp_annotations": {
-                                "summary": "3 payloads dead-lettered to steam.dlq in the last hour",
+                                "summary": f"3 payloads dead-lettered to {DEAD_LETTER_TOPIC} "
+                                "in the last hour",
                                 "description": "Each carries its reason in its headers; "
                                 "they were left out of the lake.",
                             },

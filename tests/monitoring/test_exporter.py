@@ -185,9 +185,11 @@ def test_search_metrics_count_the_documents_behind_each_alias(es_resource: Elast
 
 
 def test_budget_metrics_report_todays_calls_and_the_limit(tmp_path: Path) -> None:
-    steam = SteamApiResource(api_base_url="http://steam.invalid", api_key="k", budget_state_dir=str(tmp_path))
+    steam = SteamApiResource(
+        api_base_url="http://steam-api.invalid", api_key="k", budget_state_dir=str(tmp_path)
+    )
     budget = CallBudget(
-        tmp_path / "budget.sqlite", budget_scope("http://steam.invalid", "k"), 100, lease_size=5
+        tmp_path / "budget.sqlite", budget_scope("http://steam-api.invalid", "k"), 100, lease_size=5
     )
     for _ in range(7):
         budget.acquire()
