@@ -1,12 +1,15 @@
 """The platform runs itself: the real Dagster daemon, on the real servers, with nobody clicking.
 
-One `dagster-daemon run` process (schedules, sensors, run queue, backfills) on the Postgres instance
-of `deploy/dagster.yaml`, a fresh lake bucket, and player counts polled every minute:
+`steam-platform dev` (what `make dev` runs: the webserver, the daemon with its schedules, sensors,
+run queue and backfills, and the supervised code server) on the Postgres instance of
+`deploy/dagster.yaml`, a fresh lake bucket, and player counts polled every minute:
 - a poll reaches Elasticsearch through bronze, silver, marts and search in one automated run;
 - the closed day (yesterday) is rebuilt once after the first refresh of today;
 - lake runs never overlap (pools + the sensor's one-in-flight rule);
 - a news backfill of three past days (the one user action) reaches Elasticsearch with no further
-  action, each Spark layer in one run over the range.
+  action, each Spark layer in one run over the range;
+- last, the code server is SIGKILLed mid lake run with its run worker: it comes back, the location
+  loads again, sensors tick again, the run is failed, retried, and its data lands.
 
 The backfill is launched as soon as the daemon runs, so its runs interleave with the polls' as they
 would in production (the sensor lets polls and rebuilds of other days take turns), and the two
@@ -33,11 +36,15 @@ from typing import TypeVar
 from unittest import mock
 
 import dagster as dg
+import psutil
 import pyarrow.dataset as pads
 import pytest
+import requests
 
+from steam_devstack.health import free_port
 from steam_devstack.paths import REPO_ROOT
 from steam_platform.assets.lake.refresh_events import LAKE_RUN_TAG, RANGE_END_TAG, RANGE_START_TAG
+from steam_platform.assets.operations.run_reaper import RunWorker, run_worker, worker_alive
 from steam_platform.resources.elasticsearch import ElasticsearchResource
 from steam_platform.resources.es_client import SearchClient
 from steam_platform.resources.s3 import S3Resource
@@ -60,6 +67,9 @@ class Daemon:
     bucket: str
     log: Path
     backfill: subprocess.CompletedProcess[str]
+    home: Path
+    graphql: str
+    code_server_port: int
 
 
 def wait_for(what: str, probe: Callable[[], T | None], timeout_s: float, daemon: Daemon) -> T:
@@ -118,7 +128,8 @@ def _stop(proc: subprocess.Popen[bytes], home: Path) -> None:
 
 @pytest.fixture(scope="module")
 def daemon(stack_env: dict[str, str], s3: S3Resource) -> Iterator[Daemon]:
-    """`dagster-daemon run` on the stack, polling every minute into a fresh bucket."""
+    """`steam-platform dev` on the stack, polling every minute into a fresh bucket; dead run workers
+    looked for every 10 s."""
     home = Path(tempfile.mkdtemp(prefix="steam-daemon-"))
     shutil.copyfile(REPO_ROOT / "deploy" / "dagster.yaml", home / "dagster.yaml")
     bucket = f"lake-daemon-{uuid.uuid4().hex[:10]}"
@@ -131,11 +142,17 @@ def daemon(stack_env: dict[str, str], s3: S3Resource) -> Iterator[Daemon]:
         "STEAM_PLATFORM_ENV": "local",
         "STEAM_POLL_INTERVAL_MINUTES": "1",
         "PYSPARK_PYTHON": sys.executable,
+        "STEAM_RUN_REAPER_INTERVAL_S": "10",
     }
+    port = free_port()
+    code_server_port = next(p for p in iter(free_port, None) if p != port)
     log = home / "daemon.log"
     with open(log, "wb") as out:
         proc = subprocess.Popen(
-            [str(VENV_BIN / "dagster-daemon"), "run", "-w", "workspace.yaml"],
+            [
+                *(str(VENV_BIN / "steam-platform"), "dev", "--state-dir", str(home / "stack")),
+                *("--port", str(port), "--code-server-port", str(code_server_port)),
+            ],
             cwd=REPO_ROOT,
             env=env,
             stdout=out,
@@ -145,7 +162,8 @@ def daemon(stack_env: dict[str, str], s3: S3Resource) -> Iterator[Daemon]:
     try:
         backfill = _launch_news_backfill(env)
         with mock.patch.dict(os.environ, env), dg.DagsterInstance.from_config(str(home)) as instance:
-            yield Daemon(instance, env, bucket, log, backfill)
+            graphql = f"http://127.0.0.1:{port}/graphql"
+            yield Daemon(instance, env, bucket, log, backfill, home, graphql, code_server_port)
     finally:
         _stop(proc, home)
         shutil.rmtree(home, ignore_errors=True)
@@ -280,3 +298,113 @@ def test_a_news_backfill_reaches_search_with_one_run_per_spark_layer(
     es.refresh("steam_news")
     indexed = es.count("steam_news", {"range": {"dt": {"gte": BACKFILL[0], "lte": BACKFILL[-1]}}})
     assert indexed == rows
+
+
+LOCATION_QUERY = """
+query Recovery($sensor: SensorSelector!) {
+  workspaceOrError { ... on Workspace { locationEntries {
+    name loadStatus updatedTimestamp locationOrLoadError { __typename }
+  } } }
+  sensorOrError(sensorSelector: $sensor) { ... on Sensor { sensorState { ticks(limit: 1) { timestamp } } } }
+}
+"""
+
+
+def _code_process(daemon: Daemon) -> psutil.Process | None:
+    """The process that holds the code (`dagster api grpc`) under the supervised code server."""
+    for pid in _processes_of(daemon.home):
+        with contextlib.suppress(psutil.Error):
+            proc = psutil.Process(pid)
+            if proc.cmdline()[1:5] == ["-m", "dagster", "api", "grpc"]:
+                return proc
+    return None
+
+
+def _in_flight_lake_run(instance: dg.DagsterInstance) -> tuple[dg.DagsterRun, RunWorker] | None:
+    started = instance.get_runs(
+        dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED], tags={LAKE_RUN_TAG: ["poll", "days"]})
+    )
+    for run in started:
+        worker = run_worker(instance, run.run_id)
+        if worker is not None and worker_alive(worker):
+            return run, worker
+    return None
+
+
+def _ui_state(daemon: Daemon) -> tuple[str, float, float]:
+    """What the webserver shows: the location's type and load time, the last lake_refresh_sensor tick."""
+    sensor = {
+        "repositoryLocationName": "steam_platform",
+        "repositoryName": "__repository__",
+        "sensorName": "lake_refresh_sensor",
+    }
+    data = requests.post(
+        daemon.graphql, json={"query": LOCATION_QUERY, "variables": {"sensor": sensor}}, timeout=30
+    ).json()["data"]
+    (entry,) = data["workspaceOrError"]["locationEntries"]
+    ticks = data["sensorOrError"].get("sensorState", {}).get("ticks") or [{"timestamp": 0}]
+    return entry["locationOrLoadError"]["__typename"], entry["updatedTimestamp"], ticks[0]["timestamp"]
+
+
+def test_the_platform_recovers_when_its_code_server_is_killed(daemon: Daemon) -> None:
+    instance = daemon.instance
+    run, worker = wait_for("a lake run in flight", lambda: _in_flight_lake_run(instance), 600, daemon)
+    code = _code_process(daemon)
+    assert code is not None
+    victims = [code, *code.children(recursive=True)]  # the run worker and its Spark driver with it
+    assert worker.pid in {p.pid for p in victims}
+    killed_at = time.time()
+    for proc in victims:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            proc.kill()
+
+    # The code location is loaded again, by the webserver and the daemon, without a person.
+    def reloaded() -> bool:
+        back = _code_process(daemon)
+        if back is None or back.pid == code.pid:
+            return False
+        with contextlib.suppress(requests.RequestException, KeyError, TypeError, ValueError):
+            kind, loaded_at, last_tick = _ui_state(daemon)
+            return kind == "RepositoryLocation" and loaded_at > killed_at and last_tick > loaded_at
+        return False
+
+    wait_for("the location reloaded and lake_refresh_sensor ticking again", reloaded, 120, daemon)
+    recovered_s = time.time() - killed_at
+
+    # The run whose worker was killed is failed by dead_run_reaper (a sensor, so it ticks again too).
+    wait_for(
+        "the killed run failed",
+        lambda: instance.get_run_by_id(run.run_id).status == dg.DagsterRunStatus.FAILURE,  # type: ignore[union-attr]
+        300,
+        daemon,
+    )
+    failed_s = time.time() - killed_at
+    (failure,) = instance.all_logs(run.run_id, of_type=dg.DagsterEventType.RUN_FAILURE)
+    assert "dead_run_reaper" in (failure.dagster_event.message or "")  # type: ignore[union-attr]
+
+    # It is re-executed (run_retries), and what it was carrying lands.
+    retry = wait_for(
+        "the retry of the killed run to succeed",
+        lambda: _succeeded(
+            list(instance.get_runs(dg.RunsFilter(tags={"dagster/parent_run_id": run.run_id})))
+        ),
+        600,
+        daemon,
+    )[0]
+    # Every asset the run was to rebuild holds the run's data: landed by it before the kill, or since.
+    partition = run.tags.get("dagster/partition")
+    redone = set()
+    for key in run.asset_selection or ():
+        records = instance.fetch_materializations(
+            dg.AssetRecordsFilter(asset_key=key, asset_partitions=[partition] if partition else None), limit=1
+        ).records
+        assert records, f"{key.to_user_string()} never materialised"
+        latest = records[0]
+        assert latest.run_id == run.run_id or latest.timestamp > killed_at, key.to_user_string()
+        if latest.run_id == retry.run_id:
+            redone.add(key)
+    assert redone, "the retry re-materialised nothing the killed run left undone"
+    print(
+        f"code server killed mid run {run.run_id}: location back in {recovered_s:.0f} s, run failed in "
+        f"{failed_s:.0f} s, retry {retry.run_id} done {time.time() - killed_at:.0f} s after the kill"
+    )
