@@ -41,8 +41,11 @@ def private_dir(path: Path) -> Path:
 def make_private(path: Path, *, keep_search: bool = True) -> None:
     """Strip group/other access from `path` (a file: 0600-like; a folder: 0700, plus the search bit
     it already had when `keep_search`). Does not follow symlinks; sockets and pipes are left to
-    their folder."""
+    their folder; a sticky folder (/tmp) is shared by everyone and left alone: closing it once broke
+    every server that unpacks native libraries into it (Kafka's zstd)."""
     mode = path.lstat().st_mode
+    if stat.S_ISDIR(mode) and mode & stat.S_ISVTX:
+        return  # a shared, sticky folder (/tmp, /var/tmp): never the stack's to close
     if stat.S_ISDIR(mode):
         wanted = stat.S_IMODE(mode) & (0o700 | (SEARCH_ONLY if keep_search else 0))
     elif stat.S_ISREG(mode):

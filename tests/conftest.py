@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import stat
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -157,3 +158,17 @@ def fake_kibana() -> Iterator[str]:
     FakeKibana.refuse = False
     with serve_handler(FakeKibana) as url:
         yield url
+
+
+@pytest.fixture(scope="session", autouse=True)
+def shared_temp_folder_stays_open() -> Iterator[None]:
+    """The system's temp folder (1777) must leave the session as it came: a test or stack that
+    closed it broke every server that unpacks native libraries there (Kafka's zstd), far from the
+    cause. Restored, then reported as an error of the session."""
+    temp = Path(tempfile.gettempdir())
+    before = stat.S_IMODE(temp.stat().st_mode)
+    yield
+    after = stat.S_IMODE(temp.stat().st_mode)
+    if after != before:
+        temp.chmod(before)
+        pytest.fail(f"{temp} was changed from {before:o} to {after:o} during the session (restored)")

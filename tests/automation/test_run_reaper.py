@@ -27,6 +27,7 @@ from steam_devstack.health import wait_until
 from steam_platform.assets.operations.run_reaper import (
     RunWorker,
     build_dead_run_reaper,
+    process_age_s,
     reap_dead_runs,
     run_worker,
     worker_alive,
@@ -136,8 +137,12 @@ def test_the_sensor_fails_dead_workers_under_the_default_launcher(
 def test_a_pid_given_to_a_younger_process_is_not_the_worker() -> None:
     """After a host restart the worker's pid may belong to another process, started later."""
     me = psutil.Process()
-    assert worker_alive(RunWorker(pid=me.pid, announced_at=me.create_time()))
-    assert not worker_alive(RunWorker(pid=me.pid, announced_at=me.create_time() - 3600))
+    started = time.time() - process_age_s(me)
+    assert worker_alive(RunWorker(pid=me.pid, announced_at=started))
+    # A clock stepped by seconds between the worker's start and its announcement is tolerated...
+    assert worker_alive(RunWorker(pid=me.pid, announced_at=started - 8))
+    # ...but a process started an hour after the announcement holds a reused pid.
+    assert not worker_alive(RunWorker(pid=me.pid, announced_at=started - 3600))
     zombie = subprocess.Popen(["true"])
     wait_until(lambda: psutil.Process(zombie.pid).status() == psutil.STATUS_ZOMBIE, what="zombie", timeout=10)
     try:

@@ -118,3 +118,14 @@ def test_dagster_home_in_the_state_folder_is_private(tmp_path: Path) -> None:
     home = prepare_dagster_home(cast("LocalStack", SimpleNamespace(state_dir=tmp_path)))
     assert stat.S_IMODE(home.stat().st_mode) == 0o700
     assert stat.S_IMODE((home / "dagster.yaml").stat().st_mode) == 0o600
+
+
+def test_a_shared_sticky_folder_is_never_made_private(tmp_path: Path) -> None:
+    """/tmp is 1777: were it closed, a server running as the service user could not unpack its
+    native libraries there (Kafka's zstd answered every produce with "Unknown broker error")."""
+    shared = tmp_path / "shared-tmp"
+    shared.mkdir()
+    shared.chmod(0o1777)
+    make_private(shared)
+    private_dir(shared)
+    assert stat.S_IMODE(shared.stat().st_mode) == 0o1777

@@ -19,15 +19,19 @@ a dead worker is failed within about a minute, well inside Airflow's 5-minute zo
 
 from __future__ import annotations
 
+import os
+import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import dagster as dg
 import psutil
 
 #: How a run worker announces itself (dagster `_cli/api.py` and `_grpc/impl.py`).
 STARTED_PROCESS_PREFIX = "Started process for run (pid: "
-#: A process created this long after the worker's announcement cannot be that worker.
-PID_REUSE_TOLERANCE_S = 2.0
+#: A process this much younger than the worker's announcement cannot be that worker. Generous: the
+#: announcement is wall-clock time and a stepped system clock (NTP) shifts it by seconds.
+PID_REUSE_TOLERANCE_S = 60.0
 
 
 @dataclass(frozen=True)
@@ -51,6 +55,22 @@ def run_worker(instance: dg.DagsterInstance, run_id: str) -> RunWorker | None:
     return latest
 
 
+def process_age_s(process: psutil.Process) -> float:
+    """Seconds since `process` started, from the kernel's monotonic clock where there is one.
+
+    psutil's `create_time()` is boot time plus the start ticks, with the boot time read once: after
+    the system clock is stepped it no longer compares with wall-clock timestamps (a live worker
+    once looked 8 s younger than its own announcement and was failed). `/proc` ticks and uptime
+    share the monotonic clock; elsewhere the wall clock is the best there is.
+    """
+    try:
+        fields = Path(f"/proc/{process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        uptime_s = float(Path("/proc/uptime").read_text().split()[0])
+        return uptime_s - int(fields[19]) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return time.time() - process.create_time()
+
+
 def worker_alive(worker: RunWorker) -> bool:
     """Whether the announced process still runs: exists, is no zombie, and is not a younger process
     that was given the same pid after the worker died."""
@@ -58,7 +78,8 @@ def worker_alive(worker: RunWorker) -> bool:
         process = psutil.Process(worker.pid)
         if process.status() == psutil.STATUS_ZOMBIE:
             return False
-        return process.create_time() <= worker.announced_at + PID_REUSE_TOLERANCE_S
+        announced_age_s = time.time() - worker.announced_at
+        return process_age_s(process) >= announced_age_s - PID_REUSE_TOLERANCE_S
     except psutil.NoSuchProcess:
         return False
 
