@@ -354,3 +354,13 @@ def test_unwrapped_op_is_detected() -> None:
     op = dg.op(name="bare")(lambda: None)
     assert not is_scrubbed(op)
     assert isinstance(op.compute_fn, DecoratedOpFunction)
+
+
+def test_an_async_op_is_refused_until_it_can_be_scrubbed() -> None:
+    """No async op exists; one added later fails loudly instead of running unscrubbed."""
+    from steam_platform.core.scrubbed_steps import scrubbed
+
+    async def fetch() -> None: ...
+
+    with pytest.raises(TypeError, match="async compute functions are not scrubbed yet"):
+        scrubbed(fetch)
