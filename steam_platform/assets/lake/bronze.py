@@ -121,7 +121,7 @@ def _bronze_asset(source: SteamSource) -> dg.AssetsDefinition:
             bootstrap_servers=kafka.bootstrap_servers,
             lake_root=lake_root,
             kafka_options=spark_kafka_options(kafka),
-            writer=f"lake run {context.run_id} ({name})",
+            writer=f"lake run {context.run.run_id} ({name})",
             lease=lease_timing(),
         )
         stats = run_bronze(spark, job)

@@ -201,7 +201,7 @@ def bronze_continuous(
         pipes_subprocess.env or {},
         bootstrap=kafka.bootstrap_servers,
         lake_root=s3.lake_root(),
-        writer=f"continuous run {context.run_id} ({asset_key})",
+        writer=f"continuous run {context.run.run_id} ({asset_key})",
     )
     context.log.info(
         f"continuous bronze for {config.topic} every {config.interval} -> {asset_key}"
