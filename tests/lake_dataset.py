@@ -147,6 +147,26 @@ def expected_game_daily(day: date) -> dict[int, dict[str, object]]:
     return out
 
 
+def expected_gaps(day: date, interval_minutes: int) -> dict[tuple[int, datetime], tuple[int, int, str]]:
+    """mart_player_count_gaps of the closed `day` for the dataset's apps: (appid, hour_start) ->
+    (expected, observed, missing slot times). Sampled every 3 hours, most hours miss every slot."""
+    out: dict[tuple[int, datetime], tuple[int, int, str]] = {}
+    per_hour = 60 // interval_minutes
+    start = datetime(day.year, day.month, day.day, tzinfo=at("2026-10-01T00:00").tzinfo)
+    for appid in APPS:
+        taken = {
+            (s.at.hour, s.at.minute // interval_minutes * interval_minutes)
+            for s in samples()
+            if s.appid == appid and s.at.date() == day
+        }
+        for hour in range(24):
+            missing = [m for m in range(0, 60, interval_minutes) if (hour, m) not in taken]
+            if missing:
+                times = ",".join(f"{hour:02d}:{m:02d}" for m in missing)
+                out[(appid, start + timedelta(hours=hour))] = (per_hour, per_hour - len(missing), times)
+    return out
+
+
 def expected_ranks(day: date) -> dict[int, int]:
     """appid -> rank by peak (ties: lower appid first)."""
     daily = expected_game_daily(day)

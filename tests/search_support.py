@@ -16,7 +16,12 @@ import pyarrow as pa
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
-from steam_platform.assets.marts.tables import MART_GAME_DAILY, MART_NEWS_IMPACT, MART_TOP_GAMES
+from steam_platform.assets.marts.tables import (
+    MART_GAME_DAILY,
+    MART_NEWS_IMPACT,
+    MART_PLAYER_COUNT_GAPS,
+    MART_TOP_GAMES,
+)
 from steam_platform.assets.warehouse.tables import FACT_NEWS
 from steam_platform.core.contracts import Table
 
@@ -168,9 +173,30 @@ def news_impact_rows(dt: str) -> list[dict[str, Any]]:
     return rows
 
 
+def player_count_gaps_rows(dt: str) -> list[dict[str, Any]]:
+    """mart_player_count_gaps for `dt`: Dota 2 missed the 10:00 hour, Apex one poll at 14:20."""
+    day = datetime.combine(date.fromisoformat(dt), datetime.min.time(), tzinfo=UTC)
+    gaps = [(570, 10, "10:00,10:10,10:20,10:30,10:40,10:50"), (1172470, 14, "14:20")]
+    return [
+        {
+            "appid": appid,
+            "app_name": GAMES[appid],
+            "hour_start": day + timedelta(hours=hour),
+            "poll_interval_minutes": 10,
+            "expected_slots": 6,
+            "observed_slots": 6 - len(times.split(",")),
+            "missing_slots": len(times.split(",")),
+            "missing_slot_times": times,
+            "is_tracked": True,
+        }
+        for appid, hour, times in gaps
+    ]
+
+
 ROWS_FOR = {
     MART_GAME_DAILY.name: game_daily_rows,
     MART_TOP_GAMES.name: top_games_rows,
     MART_NEWS_IMPACT.name: news_impact_rows,
+    MART_PLAYER_COUNT_GAPS.name: player_count_gaps_rows,
     FACT_NEWS.name: news_rows,
 }

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 import dagster as dg
@@ -22,8 +22,20 @@ from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
 from steam_platform.assets.lake.bronze import bronze_assets
-from steam_platform.assets.marts.assets import mart_game_daily, mart_news_impact, mart_top_games
-from steam_platform.assets.marts.tables import MART_GAME_DAILY, MART_NEWS_IMPACT, MART_TABLES, MART_TOP_GAMES
+from steam_platform.assets.marts.assets import (
+    mart_game_daily,
+    mart_news_impact,
+    mart_player_count_gaps,
+    mart_top_games,
+)
+from steam_platform.assets.marts.gap_summary import CHECK_NO_GAPS, GAPS_BY_HOUR
+from steam_platform.assets.marts.tables import (
+    MART_GAME_DAILY,
+    MART_NEWS_IMPACT,
+    MART_PLAYER_COUNT_GAPS,
+    MART_TABLES,
+    MART_TOP_GAMES,
+)
 from steam_platform.assets.warehouse.assets import dim_app, fact_assets
 from steam_platform.assets.warehouse.tables import (
     DIM_APP,
@@ -33,6 +45,7 @@ from steam_platform.assets.warehouse.tables import (
     WAREHOUSE_TABLES,
 )
 from steam_platform.core import sources
+from steam_platform.core.cadence import poll_interval_minutes
 from steam_platform.core.contracts import Table
 from steam_platform.core.spark_schemas import written_schema
 from steam_platform.resources.kafka import KafkaResource
@@ -46,7 +59,7 @@ from streaming.tables_io import read_table
 pytestmark = pytest.mark.integration
 
 SILVER = [*fact_assets, dim_app]
-MARTS = [mart_game_daily, mart_news_impact, mart_top_games]
+MARTS = [mart_game_daily, mart_news_impact, mart_top_games, mart_player_count_gaps]
 TABLES = (*WAREHOUSE_TABLES, *MART_TABLES)
 
 
@@ -58,6 +71,7 @@ class Lake:
     ):
         self.s3, self.spark = s3, spark
         self.resources = {"s3": s3, "kafka": kafka, "pyspark": pyspark}
+        self.marts_run: dg.ExecuteInProcessResult | None = None
 
     def run(self, assets: list[Any], *days: date) -> dg.ExecuteInProcessResult:
         """Materialise `assets` (for `days`: one day, or a range in one run); checks must pass."""
@@ -67,7 +81,7 @@ class Lake:
         """Bronze, then silver and the marts over `days`, one run per layer (a backfill's runs)."""
         self.run(bronze_assets)
         self.run(SILVER, *days)
-        self.run(MARTS, *days)
+        self.marts_run = self.run(MARTS, *days)
 
     def rows(self, table: Table, apps: tuple[int, ...] = ds.APPS) -> list[dict[str, Any]]:
         frame = read_table(self.spark, table.path(self.s3.lake_root()), written_schema(table))
@@ -150,6 +164,43 @@ def test_mart_top_games_ranks_and_changes(lake: Lake) -> None:
         assert all(r["app_name"] == ds.NAMES[a] for a, r in got.items())
 
 
+def test_missed_polls_are_recorded_per_app_and_hour_and_warned_about(lake: Lake) -> None:
+    """The dataset polls every 3 hours: every other slot of its closed days is a recorded gap (a
+    'no match' answer fills its slot), the run's metadata counts them and the WARN check fails."""
+    interval = poll_interval_minutes()
+    rows = lake.rows(MART_PLAYER_COUNT_GAPS)
+    got = {
+        (r["appid"], r["hour_start"].astimezone(UTC)): (
+            r["expected_slots"],
+            r["observed_slots"],
+            r["missing_slot_times"],
+        )
+        for r in rows
+    }
+    want = {k: v for day in ds.DAYS for k, v in ds.expected_gaps(day, interval).items()}
+    assert got == want
+    assert {(r["is_tracked"], r["poll_interval_minutes"]) for r in rows} == {(False, interval)}
+    assert lake.marts_run is not None
+    (check,) = [e for e in lake.marts_run.get_asset_check_evaluations() if e.check_name == CHECK_NO_GAPS]
+    assert (check.passed, check.severity) == (False, dg.AssetCheckSeverity.WARN)
+    (meta, *_) = [
+        m.metadata for m in lake.marts_run.asset_materializations_for_node("mart_player_count_gaps")
+    ]
+    # Every app's rows of the run (the tracked apps were never polled on these days), as the UI shows them.
+    every = read_table(
+        lake.spark, MART_PLAYER_COUNT_GAPS.path(lake.s3.lake_root()), written_schema(MART_PLAYER_COUNT_GAPS)
+    )
+    every_rows = every.collect()
+    assert meta["gap_rows"].value == len(every_rows) == check.metadata["gap_rows"].value
+    assert meta["missed_polls"].value == sum(r.missing_slots for r in every_rows)
+    hour = datetime(2026, 10, 2, 10, tzinfo=UTC)
+    in_hour = [r for r in every_rows if r.hour_start.astimezone(UTC) == hour]
+    assert meta[GAPS_BY_HOUR].value[hour.isoformat()] == {
+        "apps": len(in_hour),
+        "missed": sum(r.missing_slots for r in in_hour),
+    }
+
+
 def test_silver_dedupes_and_keeps_history(lake: Lake) -> None:
     counts = lake.rows(FACT_PLAYER_COUNTS)
     assert len(counts) == len(ds.samples())  # the retried record counted once
@@ -195,7 +246,7 @@ def test_rerun_is_idempotent_and_reverse_daily_runs_equal_the_range_run(
     for d in reversed(ds.DAYS):
         other.run(SILVER, d)
     for d in reversed(ds.DAYS):
-        other.run([mart_game_daily, mart_news_impact], d)
+        other.run([mart_game_daily, mart_news_impact, mart_player_count_gaps], d)
     for d in ds.DAYS:
         other.run([mart_top_games], d)
     assert {t.name: other.rows(t) for t in TABLES} == before

@@ -22,8 +22,8 @@ from steam_platform.core import sources
 NOW = datetime.now(UTC).replace(hour=12, minute=0, second=0, microsecond=0)
 TODAY = NOW.date().isoformat()
 YESTERDAY = (NOW.date() - timedelta(days=1)).isoformat()
-SEARCH_OF_COUNTS = {"search_game_daily", "search_top_games", "search_news_impact"}
-MARTS = {"mart_game_daily", "mart_news_impact", "mart_top_games"}
+SEARCH_OF_COUNTS = {"search_game_daily", "search_top_games", "search_news_impact", "search_player_count_gaps"}
+MARTS = {"mart_game_daily", "mart_news_impact", "mart_top_games", "mart_player_count_gaps"}
 
 
 @pytest.fixture(scope="module")
@@ -131,7 +131,8 @@ def test_days_a_landing_changed_are_rebuilt_as_one_range_run(
     assert request.partition_key is None
     assert request.tags[events.RANGE_START_TAG] == days[0]
     assert request.tags[events.RANGE_END_TAG] == days[-1]
-    assert _keys(request) == {"fact_news", "search_news", *MARTS, *SEARCH_OF_COUNTS}
+    gaps = {"mart_player_count_gaps", "search_player_count_gaps"}  # player counts only, not news
+    assert _keys(request) == {"fact_news", "search_news", *MARTS, *SEARCH_OF_COUNTS} - gaps
 
 
 def test_days_before_the_first_partition_or_in_the_future_are_ignored(

@@ -111,29 +111,32 @@ def test_an_unregistered_visualisation_type_is_refused() -> None:
 
 
 def test_a_dangling_reference_is_refused() -> None:
-    objects = [o for o in _objects("8.8") if o["type"] != "index-pattern"]
+    objects = [o for o in _objects("8.8") if o["id"] != f"steam-{GAME_DAILY.alias}"]
     problems = check_objects(objects, "9.0.0")
     assert problems and all("[references] index-pattern/steam-mart_game_daily" in p for p in problems)
     assert len(problems) == 2  # the curve and the table; the dashboard's panels are still in the file
 
 
+def _first_visualization(objects: list[dict[str, Any]]) -> dict[str, Any]:
+    return next(o for o in objects if o["type"] == "visualization")
+
+
 def test_an_unstamped_object_is_refused() -> None:
     objects = _objects("8.8")
-    del objects[1]["typeMigrationVersion"], objects[1]["coreMigrationVersion"]
+    vis = _first_visualization(objects)
+    del vis["typeMigrationVersion"], vis["coreMigrationVersion"]
     (problem,) = check_objects(objects, "9.0.0")
-    assert problem.startswith(f"visualization/{objects[1]['id']}: [schema]")
+    assert problem.startswith(f"visualization/{vis['id']}: [schema]")
 
 
 def test_half_stamped_and_foreign_stamps_are_refused() -> None:
     objects = _objects("8.8")
-    del objects[1]["coreMigrationVersion"]  # typeMigrationVersion alone: the schema requires both
+    vis = _first_visualization(objects)
+    del vis["coreMigrationVersion"]  # typeMigrationVersion alone: the schema requires both
     (problem,) = check_objects(objects, "9.0.0")
-    assert (
-        problem.startswith(f"visualization/{objects[1]['id']}: [schema]")
-        and "coreMigrationVersion" in problem
-    )
+    assert problem.startswith(f"visualization/{vis['id']}: [schema]") and "coreMigrationVersion" in problem
     local = _objects("")
-    local[1]["migrationVersion"] = {"dashboard": "7.9.3"}  # another type's stamp
+    _first_visualization(local)["migrationVersion"] = {"dashboard": "7.9.3"}  # another type's stamp
     assert _rules(check_objects(local, "8.19.3")) == {"fields"}
 
 

@@ -21,11 +21,17 @@ from search_support import (
     write_partition,
 )
 
-from steam_platform.assets.marts.tables import MART_GAME_DAILY, MART_NEWS_IMPACT, MART_TOP_GAMES
+from steam_platform.assets.marts.tables import (
+    MART_GAME_DAILY,
+    MART_NEWS_IMPACT,
+    MART_PLAYER_COUNT_GAPS,
+    MART_TOP_GAMES,
+)
 from steam_platform.assets.search.assets import (
     search_game_daily,
     search_news,
     search_news_impact,
+    search_player_count_gaps,
     search_top_games,
 )
 from steam_platform.assets.search.templates import INDEX_SPECS
@@ -37,7 +43,13 @@ from steam_platform.resources.s3 import S3Resource
 pytestmark = pytest.mark.integration
 
 DAY = "2026-10-08"
-SEARCH_ASSETS = [search_game_daily, search_top_games, search_news_impact, search_news]
+SEARCH_ASSETS = [
+    search_game_daily,
+    search_top_games,
+    search_news_impact,
+    search_player_count_gaps,
+    search_news,
+]
 
 
 def _materialize(assets: list[Any], lake: Any, es_resource: ElasticsearchResource, **kw: Any) -> Any:
@@ -58,7 +70,7 @@ def _metadata(result: Any, name: str) -> dict[str, Any]:
 def test_every_search_asset_indexes_its_partition_from_a_local_lake(
     es: SearchClient, es_resource: ElasticsearchResource, tmp_path: Path
 ) -> None:
-    tables = {MART_GAME_DAILY, MART_TOP_GAMES, MART_NEWS_IMPACT, FACT_NEWS}
+    tables = {MART_GAME_DAILY, MART_TOP_GAMES, MART_NEWS_IMPACT, MART_PLAYER_COUNT_GAPS, FACT_NEWS}
     for table in tables:
         write_partition(tmp_path, table, DAY, ROWS_FOR[table.name](DAY))
     result = _materialize(SEARCH_ASSETS, LocalLake(root=str(tmp_path)), es_resource)
@@ -78,6 +90,11 @@ def test_every_search_asset_indexes_its_partition_from_a_local_lake(
     assert (hit["appid"], hit["peak_players"], hit["dt"]) == (top["appid"], top["peak_players"], DAY)
     korean = es.search("steam_news", {"query": {"match": {"title": "업데이트"}}})["hits"]["hits"]
     assert [h["_source"]["title"] for h in korean] == [KOREAN_TITLE]
+    # A recorded gap is found by game and hour (Kibana's time field), with its missed slots.
+    gap = es.search("mart_player_count_gaps", {"query": {"term": {"appid": 570}}})["hits"]["hits"]
+    assert [(h["_source"]["hour_start"][:13], h["_source"]["missing_slots"]) for h in gap] == [
+        (f"{DAY}T10", 6)
+    ]
 
     # The next materialisation of the same partition is a partition sync into the same index.
     again = _materialize([search_game_daily], LocalLake(root=str(tmp_path)), es_resource)

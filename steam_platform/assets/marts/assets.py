@@ -7,8 +7,8 @@ that breaks its contract fails its run and is never indexed.
 """
 
 import warnings
-from collections.abc import Callable
-from datetime import date, timedelta
+from collections.abc import Callable, Sequence
+from datetime import UTC, date, datetime, timedelta
 from functools import reduce
 from typing import Any
 
@@ -17,12 +17,18 @@ from dagster_pyspark import PySparkResource
 from pydantic import Field
 from pyspark.sql import DataFrame, SparkSession
 
-from steam_platform.assets.marts.tables import MART_GAME_DAILY, MART_NEWS_IMPACT, MART_TOP_GAMES
+from steam_platform.assets.marts import gap_summary
+from steam_platform.assets.marts.tables import (
+    MART_GAME_DAILY,
+    MART_NEWS_IMPACT,
+    MART_PLAYER_COUNT_GAPS,
+    MART_TOP_GAMES,
+)
 from steam_platform.assets.warehouse.quality import CHECK_SCHEMA, schema_outcome
 from steam_platform.assets.warehouse.tables import DIM_APP, FACT_NEWS, FACT_PLAYER_COUNTS
 from steam_platform.core.automation_conditions import FOLLOW_UPSTREAM_PAST_DAYS
 from steam_platform.core.backfill import SINGLE_RUN_BACKFILL
-from steam_platform.core.cadence import Cadence, freshness
+from steam_platform.core.cadence import Cadence, freshness, poll_interval_minutes
 from steam_platform.core.constants import GROUP_MARTS
 from steam_platform.core.contracts import Table
 from steam_platform.core.partitions import daily_partitions
@@ -35,8 +41,9 @@ from steam_platform.core.spark_steps import (
     session,
     table_metadata,
 )
+from steam_platform.core.tracked import load_tracked
 from steam_platform.resources.s3 import S3Resource
-from streaming import marts
+from streaming import marts, player_gaps
 from streaming.quality import no_duplicate_keys
 from streaming.tables_io import conform, read_days, read_table, write_days
 
@@ -54,11 +61,11 @@ with warnings.catch_warnings():
 
 
 def _mart_asset(
-    table: Table, deps: list[str | dg.AssetDep]
+    table: Table, deps: list[str | dg.AssetDep], extra_checks: Sequence[dg.AssetCheckSpec] = ()
 ) -> Callable[[Callable[..., Any]], dg.AssetsDefinition]:
     """The daily Spark asset every mart is: shared pool, retries, single-run backfills, freshness
     (refreshed with every player-count poll), automation for past days, contract metadata and the
-    two blocking checks (schema as declared in tables.py, one row per key)."""
+    two blocking checks (schema as declared in tables.py, one row per key), plus `extra_checks`."""
     return dg.asset(
         name=table.name,
         group_name=GROUP_MARTS,
@@ -84,6 +91,7 @@ def _mart_asset(
                 blocking=True,
                 description=f"One row per ({', '.join(table.key)})",
             ),
+            *extra_checks,
         ],
     )
 
@@ -192,3 +200,70 @@ def mart_top_games(
         return marts.mart_top_games(daily, day, previous)
 
     return _build(spark, MART_TOP_GAMES, partition_days(context), of_day, root)
+
+
+def _closed_until(context: dg.AssetExecutionContext) -> datetime:
+    """The moment up to which poll slots count as closed: when this run started.
+
+    The run lands bronze after it starts, so every poll whose slot closed before the start had its
+    whole slot to reach Kafka; a slot that closes while the run is busy (a long run, 2-minute polls)
+    is judged by the next run instead of being called a gap that is not one.
+    """
+    record = context.instance.get_run_record_by_id(context.run.run_id)
+    started = record.start_time if record is not None else None
+    return datetime.fromtimestamp(started, UTC) if started else datetime.now(UTC)
+
+
+@_mart_asset(
+    MART_PLAYER_COUNT_GAPS,
+    deps=["fact_player_counts", "dim_app"],
+    extra_checks=[
+        dg.AssetCheckSpec(
+            gap_summary.CHECK_NO_GAPS,
+            asset=MART_PLAYER_COUNT_GAPS.name,
+            blocking=False,
+            description="WARN when a player-count poll of the day was missed (per-app summary in metadata)",
+        )
+    ],
+)
+def mart_player_count_gaps(
+    context: dg.AssetExecutionContext, pyspark: PySparkResource, s3: S3Resource
+) -> dg.MaterializeResult:
+    """Per app and UTC hour: the player-count polls that were missed and can never be made up.
+
+    Expected apps are the tracked set (read here, passed to the pure rule as data) plus every app
+    with a snapshot that day; expected slots follow `STEAM_POLL_INTERVAL_MINUTES` and, for the day
+    in progress, end with the last slot closed when the run started. The gap check is computed in
+    this step from the rows just written (a separate `@asset_check` would read the lake again in a
+    second Spark step): a WARN, never blocking, because a gap is recorded data, not a broken mart.
+    """
+    spark, root = session(pyspark), s3.lake_root()
+    apps, tracked = _dim_app(spark, root), load_tracked().apps
+    interval, closed_until = poll_interval_minutes(), _closed_until(context)
+    days = partition_days(context)
+
+    def of_day(day: date) -> DataFrame:
+        counts = _silver(spark, FACT_PLAYER_COUNTS, root, [day])
+        return player_gaps.mart_player_count_gaps(counts, apps, tracked, day, interval, closed_until)
+
+    built = _build(spark, MART_PLAYER_COUNT_GAPS, days, of_day, root)
+    rows = [
+        gap_summary.GapRow(
+            r.appid, r.app_name, r.hour_start.astimezone(UTC), r.missing_slots, r.missing_slot_times
+        )
+        for r in _silver(spark, MART_PLAYER_COUNT_GAPS, root, days)
+        .select("appid", "app_name", "hour_start", "missing_slots", "missing_slot_times")
+        .collect()
+    ]
+    return dg.MaterializeResult(
+        metadata={
+            **(built.metadata or {}),
+            **gap_summary.materialization_metadata(rows),
+            "poll_interval_minutes": interval,
+            "closed_until": closed_until.isoformat(),
+        },
+        check_results=[
+            *(built.check_results or []),
+            gap_summary.check_result(rows, [d.isoformat() for d in days]),
+        ],
+    )

@@ -1,4 +1,5 @@
-"""The marts layer: gold tables for dashboards (daily game stats, news impact, top games).
+"""The marts layer: gold tables for dashboards (daily game stats, news impact, top games) and the
+record of missed player-count polls (`mart_player_count_gaps`).
 
 Today's partitions are refreshed by `lake_refresh_sensor` with the day's silver; a past day whose
 upstream changed outside such a run follows by the declarative condition below, evaluated by
@@ -7,7 +8,12 @@ upstream changed outside such a run follows by the declarative condition below, 
 
 import dagster as dg
 
-from steam_platform.assets.marts.assets import mart_game_daily, mart_news_impact, mart_top_games
+from steam_platform.assets.marts.assets import (
+    mart_game_daily,
+    mart_news_impact,
+    mart_player_count_gaps,
+    mart_top_games,
+)
 from steam_platform.core.constants import GROUP_MARTS
 from steam_platform.core.run_limits import lake_run_tags
 
@@ -21,5 +27,6 @@ marts_automation_sensor = dg.AutomationConditionSensorDefinition(
 )
 
 defs = dg.Definitions(
-    assets=[mart_game_daily, mart_news_impact, mart_top_games], sensors=[marts_automation_sensor]
+    assets=[mart_game_daily, mart_news_impact, mart_top_games, mart_player_count_gaps],
+    sensors=[marts_automation_sensor],
 )

@@ -67,5 +67,40 @@ MART_TOP_GAMES: Final = Table(
     ),
 )
 
+MART_PLAYER_COUNT_GAPS: Final = Table(
+    name="mart_player_count_gaps",
+    layer="marts",
+    description="Per app and UTC hour with missed player-count polls: expected, observed and missing "
+    "poll slots (a missed point-in-time poll cannot be made later, so it is recorded here).",
+    key=("appid", "hour_start"),
+    columns=(
+        col("appid", "long", "Steam application id", nullable=False),
+        col("app_name", "string", "Current app name from dim_app (null when unknown)"),
+        DT,
+        col("hour_start", "timestamp", "UTC start of the hour the missed slots belong to", nullable=False),
+        col("poll_interval_minutes", "int", "Poll interval the slots were judged at", nullable=False),
+        col(
+            "expected_slots",
+            "int",
+            "Closed poll slots of the hour (all of them once the hour is over)",
+            nullable=False,
+        ),
+        col(
+            "observed_slots",
+            "int",
+            "Expected slots with a snapshot of the app (a 'no match' answer counts)",
+            nullable=False,
+        ),
+        col(
+            "missing_slots",
+            "int",
+            "expected_slots - observed_slots (always > 0: hours without a gap have no row)",
+            nullable=False,
+        ),
+        col("missing_slot_times", "string", "Start of each missing slot, UTC HH:MM, comma-separated"),
+        col("is_tracked", "boolean", "True when the app is in the tracked set", nullable=False),
+    ),
+)
 
-MART_TABLES: Final = (MART_GAME_DAILY, MART_NEWS_IMPACT, MART_TOP_GAMES)
+
+MART_TABLES: Final = (MART_GAME_DAILY, MART_NEWS_IMPACT, MART_TOP_GAMES, MART_PLAYER_COUNT_GAPS)

@@ -18,7 +18,14 @@ from pydantic import Field
 
 from steam_platform.assets.search import indexer, reader
 from steam_platform.assets.search.bulk import summarise
-from steam_platform.assets.search.templates import GAME_DAILY, NEWS, NEWS_IMPACT, TOP_GAMES, IndexSpec
+from steam_platform.assets.search.templates import (
+    GAME_DAILY,
+    NEWS,
+    NEWS_IMPACT,
+    PLAYER_COUNT_GAPS,
+    TOP_GAMES,
+    IndexSpec,
+)
 from steam_platform.core import sources
 from steam_platform.core.automation_conditions import (
     FOLLOW_UPSTREAM_PAST_DAYS,
@@ -217,6 +224,14 @@ search_news_impact = _index_asset(
     "moved player counts.",
     Cadence.POLL,
 )
+search_player_count_gaps = _index_asset(
+    PLAYER_COUNT_GAPS,
+    "mart_player_count_gaps",
+    "search_player_count_gaps",
+    "Missed player-count polls per app and hour, in Elasticsearch (alias mart_player_count_gaps): "
+    "Kibana's 'missed polls' panel shows where a player curve has holes and why.",
+    Cadence.POLL,
+)
 search_news = _source_index_asset(
     sources.NEWS,
     NEWS,
@@ -241,14 +256,15 @@ def _saved_objects_version() -> str:
 @dg.asset(
     name="kibana_saved_objects",
     group_name=GROUP_SEARCH,
-    deps=[search_game_daily, search_top_games, search_news_impact, search_news],
+    deps=[search_game_daily, search_top_games, search_news_impact, search_player_count_gaps, search_news],
     kinds={"kibana"},
     code_version=_saved_objects_version(),
     automation_condition=PROVISION_WHEN_MISSING_OR_CHANGED,
 )
 def kibana_saved_objects(context: dg.AssetExecutionContext, kibana: KibanaResource) -> dg.MaterializeResult:
-    """Kibana data views and dashboards (most played now, player curves, news timeline, news
-    impact) provisioned from the packaged `kibana/*.ndjson`; a no-op that says so when no Kibana is set."""
+    """Kibana data views and dashboards (most played now, player curves and missed polls, news
+    timeline, news impact) provisioned from the packaged `kibana/*.ndjson`; a no-op that says so
+    when no Kibana is set."""
     files = _saved_object_files()
     if not files:
         raise dg.Failure(description=f"no saved objects found in {KIBANA_DIR}")

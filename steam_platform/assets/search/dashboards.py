@@ -5,10 +5,11 @@ builders, stamped per `kibana_objects.KibanaTarget`. `KibanaResource` picks the 
 server's reported version at import time.
 
 Dashboards answer: which games are played most right now and how that changed (top games), each
-game's player curve (game daily), the news timeline, and which news moved player counts (news
-impact). The ndjson in `kibana/` is what gets imported; regenerate it after changing a table
-or a panel with `python -m steam_platform.assets.search.dashboards` (a unit test fails while the committed
-files differ from what this module generates).
+game's player curve (game daily) and where polls were missed (player-count gaps), the news
+timeline, and which news moved player counts (news impact). The ndjson in `kibana/` is what gets
+imported; regenerate it after changing a table or a panel with
+`python -m steam_platform.assets.search.dashboards` (a unit test fails while the committed files
+differ from what this module generates).
 """
 
 from __future__ import annotations
@@ -34,7 +35,14 @@ from steam_platform.assets.search.kibana_objects import (
     visualization,
     xy_params,
 )
-from steam_platform.assets.search.templates import GAME_DAILY, INDEX_SPECS, NEWS, NEWS_IMPACT, TOP_GAMES
+from steam_platform.assets.search.templates import (
+    GAME_DAILY,
+    INDEX_SPECS,
+    NEWS,
+    NEWS_IMPACT,
+    PLAYER_COUNT_GAPS,
+    TOP_GAMES,
+)
 
 
 def _top_games_objects(target: KibanaTarget) -> list[Obj]:
@@ -85,6 +93,25 @@ def _top_games_objects(target: KibanaTarget) -> list[Obj]:
     return [most_played, climbers, top_history, board]
 
 
+def _missed_polls(target: KibanaTarget) -> Obj:
+    """Missed player-count polls per game and hour (`mart_player_count_gaps`): beside the player
+    curves, because a gap explains a dip or a flat line in a curve, and a polled game without a
+    bar had every poll answered."""
+    return visualization(
+        "steam-vis-missed-polls",
+        "Missed player-count polls per game (per hour)",
+        PLAYER_COUNT_GAPS,
+        "histogram",
+        xy_params("histogram", [("1", "Missed polls")], "Missed polls"),
+        [
+            metric("1", "sum", "missing_slots", "Missed polls"),
+            date_histogram("2", "hour_start", interval="h"),
+            terms("3", "app_name", "1", 10, "group"),
+        ],
+        target,
+    )
+
+
 def _game_curve_objects(target: KibanaTarget) -> list[Obj]:
     curve = visualization(
         "steam-vis-player-curve",
@@ -119,13 +146,15 @@ def _game_curve_objects(target: KibanaTarget) -> list[Obj]:
         ],
         target,
     )
+    gaps = _missed_polls(target)
     if target.input_controls:
         picker = game_picker("steam-vis-game-picker", GAME_DAILY, target)
         panels = [(picker, 0, 0, 12, 8), (curve, 12, 0, 36, 20), (daily_table, 0, 20, 48, 16)]
-        objects = [picker, curve, daily_table]
+        objects = [picker, curve, daily_table, gaps]
     else:  # no legacy input control: pick games with the query bar or by clicking a table row
         panels = [(curve, 0, 0, 48, 20), (daily_table, 0, 20, 48, 16)]
-        objects = [curve, daily_table]
+        objects = [curve, daily_table, gaps]
+    panels.append((gaps, 0, 36, 48, 14))
     board = dashboard("steam-dash-player-curves", "Steam: player curves", panels, "now-30d", target)
     return [*objects, board]
 

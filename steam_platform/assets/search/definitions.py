@@ -17,6 +17,7 @@ from steam_platform.assets.search.assets import (
     search_game_daily,
     search_news,
     search_news_impact,
+    search_player_count_gaps,
     search_top_games,
 )
 from steam_platform.core.constants import GROUP_SEARCH
@@ -33,6 +34,13 @@ search_automation_sensor = dg.AutomationConditionSensorDefinition(
 )
 
 defs = dg.Definitions(
-    assets=[search_game_daily, search_top_games, search_news_impact, search_news, kibana_saved_objects],
+    assets=[
+        search_game_daily,
+        search_top_games,
+        search_news_impact,
+        search_player_count_gaps,
+        search_news,
+        kibana_saved_objects,
+    ],
     sensors=[search_automation_sensor],
 )

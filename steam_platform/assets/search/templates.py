@@ -25,7 +25,12 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from steam_platform.assets.marts.tables import MART_GAME_DAILY, MART_NEWS_IMPACT, MART_TOP_GAMES
+from steam_platform.assets.marts.tables import (
+    MART_GAME_DAILY,
+    MART_NEWS_IMPACT,
+    MART_PLAYER_COUNT_GAPS,
+    MART_TOP_GAMES,
+)
 from steam_platform.assets.warehouse.tables import FACT_NEWS
 from steam_platform.core.contracts import Table
 
@@ -146,6 +151,13 @@ NEWS_IMPACT = IndexSpec(
     roles={"app_name": "name", "title": "text"},
     time_field="published_at",
 )
+#: Missed player-count polls per app and hour; Kibana plots them on the hour they belong to.
+PLAYER_COUNT_GAPS = IndexSpec(
+    MART_PLAYER_COUNT_GAPS,
+    alias="mart_player_count_gaps",
+    roles={"app_name": "name"},
+    time_field="hour_start",
+)
 NEWS = IndexSpec(
     FACT_NEWS,
     alias="steam_news",
@@ -154,4 +166,4 @@ NEWS = IndexSpec(
     time_field="published_at",
 )
 
-INDEX_SPECS: tuple[IndexSpec, ...] = (GAME_DAILY, TOP_GAMES, NEWS_IMPACT, NEWS)
+INDEX_SPECS: tuple[IndexSpec, ...] = (GAME_DAILY, TOP_GAMES, NEWS_IMPACT, PLAYER_COUNT_GAPS, NEWS)

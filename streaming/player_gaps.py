@@ -1,0 +1,124 @@
+"""Gold rule: the player-count polls that were missed, per app and UTC hour.
+
+A player count is a snapshot of *now*: a poll missed during an outage (Steam answering 5xx for an
+hour, Kafka down, the daemon stopped, one app's request failing and skipped) can never be made
+later. So the platform records the gap instead of letting a smooth player curve hide it.
+
+What is expected, and why:
+- apps: the tracked apps (passed in as data: `streaming/` reads no configuration) together with
+  every app that has any snapshot that day (an app dropped from the tracked set mid-day is still
+  judged for the hours it should have been polled). A tracked app with no snapshot all day is
+  missing every slot of the day.
+- slots: the poll slots of the day, every `interval_minutes` from 00:00 UTC (the ingest keys each
+  snapshot by its slot the same way, `poll_slot` in `assets/ingest/players.py`). Only closed slots
+  are expected: a slot `[s, s + interval)` counts once `s + interval <= as_of`, so the slot whose
+  poll may still be in flight is never called a gap. For a closed day every slot is expected.
+- observed: a slot is observed for an app when a snapshot of that app was taken inside the slot
+  (`observed_at` rounded down to the interval). A late poll (a run that started after its slot
+  ended) measured players at another time, so it fills the slot it was taken in, not the one it was
+  scheduled for: the missing slot is still a gap, which is the truth about the curve. A 'no match'
+  answer (`is_live` false) is an answer and fills its slot.
+
+Slot arithmetic is done on epoch seconds, so the result does not depend on the Spark session's
+time zone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, date, datetime, time, timedelta
+
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+from pyspark.sql.types import LongType, StructField, StructType
+
+SECONDS_PER_HOUR = 3600
+
+
+def expected_slot_count(day: date, interval_minutes: int, as_of: datetime | None) -> int:
+    """How many poll slots of `day` are closed at `as_of` (all of them when `as_of` is None)."""
+    if interval_minutes < 1 or 60 % interval_minutes:
+        raise ValueError(f"the poll interval must divide an hour, got {interval_minutes} minutes")
+    per_day = 24 * 60 // interval_minutes
+    if as_of is None:
+        return per_day
+    start = datetime.combine(day, time(), tzinfo=UTC)
+    closed = (as_of.astimezone(UTC) - start) // timedelta(minutes=interval_minutes)
+    return max(0, min(per_day, closed))
+
+
+def _two_digits(column: F.Column) -> F.Column:
+    return F.lpad(column.cast("string"), 2, "0")
+
+
+def mart_player_count_gaps(
+    counts: DataFrame,
+    dim_app: DataFrame,
+    tracked_apps: Iterable[int],
+    day: date,
+    interval_minutes: int,
+    as_of: datetime | None = None,
+) -> DataFrame:
+    """One row per (app, hour of `day`) with at least one expected poll slot that has no snapshot.
+
+    Columns: expected, observed and missing slot counts of the hour, the missing slots as
+    `HH:MM` (UTC, comma-separated), whether the app is tracked, and its current name. Hours without
+    a missing slot have no row, so an empty result means no poll was missed.
+    """
+    spark = counts.sparkSession
+    slots = expected_slot_count(day, interval_minutes, as_of)
+    step = interval_minutes * 60
+    day_start = int(datetime.combine(day, time(), tzinfo=UTC).timestamp())
+    tracked = spark.createDataFrame(
+        [(int(a),) for a in dict.fromkeys(tracked_apps)],
+        StructType([StructField("appid", LongType(), False)]),
+    ).withColumn("is_tracked", F.lit(True))
+    epoch = F.unix_timestamp("observed_at")
+    seen = (
+        counts.where((F.col("dt") == F.lit(day)) & (epoch >= day_start) & (epoch < day_start + 86_400))
+        .select("appid", (F.floor(epoch / step) * step).cast("long").alias("slot"))
+        .distinct()
+        .withColumn("observed", F.lit(True))
+    )
+    apps = (
+        seen.select("appid")
+        .distinct()
+        .join(tracked, "appid", "full_outer")
+        .select("appid", F.coalesce("is_tracked", F.lit(False)).alias("is_tracked"))
+    )
+    expected = spark.range(slots).select((F.lit(day_start) + F.col("id") * step).cast("long").alias("slot"))
+    judged = (
+        apps.crossJoin(expected)
+        .join(seen, ["appid", "slot"], "left")
+        .withColumn("hour", (F.floor(F.col("slot") / SECONDS_PER_HOUR) * SECONDS_PER_HOUR).cast("long"))
+    )
+    missing_at = F.when(
+        F.col("observed").isNull(),
+        F.concat(
+            _two_digits(F.floor((F.col("slot") - day_start) / SECONDS_PER_HOUR)),
+            F.lit(":"),
+            _two_digits(F.floor((F.col("slot") % SECONDS_PER_HOUR) / 60)),
+        ),
+    )
+    per_hour = judged.groupBy("appid", "is_tracked", "hour").agg(
+        F.count("*").cast("int").alias("expected_slots"),
+        F.count("observed").cast("int").alias("observed_slots"),
+        F.array_sort(F.collect_list(missing_at)).alias("missing_at"),
+    )
+    names = dim_app.where("is_current").select("appid", F.col("name").alias("app_name"))
+    return (
+        per_hour.where(F.col("observed_slots") < F.col("expected_slots"))
+        .join(names, "appid", "left")
+        .select(
+            "appid",
+            "app_name",
+            F.lit(day).alias("dt"),
+            F.timestamp_seconds("hour").alias("hour_start"),
+            F.lit(interval_minutes).alias("poll_interval_minutes"),
+            "expected_slots",
+            "observed_slots",
+            (F.col("expected_slots") - F.col("observed_slots")).alias("missing_slots"),
+            F.concat_ws(",", "missing_at").alias("missing_slot_times"),
+            "is_tracked",
+        )
+    )
