@@ -5,7 +5,8 @@ reads the state where it lives, so the numbers are never older than the scrape:
 
 - Dagster's instance (run and event storage, Postgres in a deployment): each job's latest finished
   run (`dagster_metrics.py`) and how old each asset's newest materialisation is against its
-  freshness policy (`freshness.py`);
+  freshness policy (`freshness.py`), and the player-count gaps recorded for the last 24 hours
+  (`gaps.py`);
 - Kafka: how far the lake's bronze landings are behind each topic, how old that backlog is against
   the topic's retention, and the dead letters (`kafka_metrics.py`);
 - the Steam call budget's SQLite counter and Elasticsearch's document count per alias
@@ -17,5 +18,6 @@ stale gauge stays at its last value; a `run_failure_sensor` needs the daemon ali
 copy what the run storage already holds. The exporter reads the run storage and the asset
 freshness policies (the same `FreshnessPolicy` the UI shows) directly, so an alert needs nothing
 but the storage, and `steam_metrics_source_up` says when a source could not be read.
-Recorded gaps (missed point-in-time polls) have no metric yet: nothing records them so far.
+Recorded gaps (missed point-in-time polls, `mart_player_count_gaps`) are read from that asset's
+materialisation metadata in the instance (`gaps.py`): rows and missed polls of the last 24 hours.
 """

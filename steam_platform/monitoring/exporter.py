@@ -21,6 +21,7 @@ from prometheus_client.registry import Collector, CollectorRegistry
 
 from steam_platform.core.redaction import redact
 from steam_platform.monitoring.freshness import freshness_metrics, freshness_targets
+from steam_platform.monitoring.gaps import gap_metrics
 from steam_platform.monitoring.kafka_metrics import kafka_metrics
 from steam_platform.monitoring.runs import run_metrics
 from steam_platform.monitoring.service_metrics import budget_metrics, search_metrics
@@ -57,12 +58,14 @@ class PlatformCollector(Collector):
 def platform_sources(
     instance: DagsterInstance, defs: dg.Definitions, resources: dict[str, Any], run_lookback: timedelta
 ) -> dict[str, Source]:
-    """The platform's sources: runs, freshness (from `defs`' policies), Kafka, Steam budget, search."""
+    """The platform's sources: runs, freshness (from `defs`' policies), recorded player-count gaps,
+    Kafka, Steam budget, search."""
     targets = freshness_targets(defs.resolve_all_asset_specs())
     jobs = sorted(job.name for job in defs.resolve_all_job_defs())
     sources: dict[str, Source] = {
         "runs": lambda: run_metrics(instance, jobs, run_lookback),
         "freshness": lambda: freshness_metrics(instance, targets),
+        "player_count_gaps": lambda: gap_metrics(instance),
     }
     if "kafka" in resources:
         sources["kafka"] = lambda: kafka_metrics(instance, resources["kafka"])
