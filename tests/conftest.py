@@ -155,6 +155,7 @@ def es(es_resource: ElasticsearchResource) -> Iterator[SearchClient]:
 def fake_kibana() -> Iterator[str]:
     """Kibana's saved-objects import endpoint (`kibana_fake.FakeKibana`), reset, at a free port."""
     FakeKibana.received = []
+    FakeKibana.objects = {}
     FakeKibana.refuse = False
     with serve_handler(FakeKibana) as url:
         yield url

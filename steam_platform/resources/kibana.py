@@ -12,6 +12,9 @@ may therefore come in sets per Kibana version: `<dir>/<name>.ndjson` (the oldest
 `<dir>/<version>/<name>.ndjson` for Kibana `<version>` and later. The resource asks the server its
 version (`GET /api/status` -> `version.number`), sends the newest set that Kibana accepts, and
 refuses to send a file whose stamps that Kibana would refuse.
+
+`missing_saved_objects` tells which of those objects Kibana no longer holds (Kibana keeps them in
+Elasticsearch, so a wiped cluster takes them along); `search_restore_sensor` provisions them again.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from pydantic import ConfigDict, Field
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
 
 IMPORT_PATH = "/api/saved_objects/_import"
+BULK_GET_PATH = "/api/saved_objects/_bulk_get"
 STATUS_PATH = "/api/status"
 
 Version = tuple[int, int, int]
@@ -135,9 +139,12 @@ class KibanaResource(dg.ConfigurableResource):
             raise ValueError("KibanaResource.url must not contain credentials; use username/password")
         return self.url.rstrip("/")
 
-    def _import_url(self) -> str:
+    def _space_url(self, path: str) -> str:
         space = f"/s/{self.space}" if self.space else ""
-        return f"{self._base_url()}{space}{IMPORT_PATH}"
+        return f"{self._base_url()}{space}{path}"
+
+    def _import_url(self) -> str:
+        return self._space_url(IMPORT_PATH)
 
     def _auth(self) -> tuple[str, str] | None:
         return (self.username, self.password) if self.username and self.password else None
@@ -220,3 +227,49 @@ class KibanaResource(dg.ConfigurableResource):
             raise KibanaImportError(f"Kibana refused {label} (HTTP {response.status_code}): {details}")
         count = int(answer.get("successCount", 0))
         return ImportResult(file=label, success_count=count, kibana_version=number)
+
+    def missing_saved_objects(self, paths: Iterable[Path], kibana_version: str | None = None) -> list[str]:
+        """`type/id` of each object in the sets of `paths` (those Kibana `kibana_version`, default
+        the server's, would be sent) that Kibana does not hold: what a provisioning would bring back.
+
+        One `POST /api/saved_objects/_bulk_get` (Kibana 7.10 to 9.x; deprecated since 8.7 in
+        favour of per-type APIs, none of which covers every type at once, and still served by 9.x):
+        an object Kibana lacks comes back with an `error` (404) in its place. Unreachable or 5xx:
+        retried like the import, then `requests` raises; any other refusal raises `KibanaImportError`.
+        """
+        kibana = parse_version(kibana_version or self.server_version())
+        wanted = []
+        for path in paths:
+            for line in saved_object_set(path, kibana).read_text(encoding="utf-8").splitlines():
+                if line.strip():
+                    obj = json.loads(line)
+                    wanted.append({"type": str(obj["type"]), "id": str(obj["id"])})
+        if not wanted:
+            return []
+        response = self._retrying(lambda: self._bulk_get(wanted))
+        try:
+            found = response.json().get("saved_objects") if response.status_code == 200 else None
+        except (ValueError, AttributeError):
+            found = None
+        if not isinstance(found, list) or len(found) != len(wanted):
+            raise KibanaImportError(
+                f"Kibana did not answer which saved objects it holds (POST {BULK_GET_PATH}: "
+                f"HTTP {response.status_code})"
+            )
+        return [
+            f"{want['type']}/{want['id']}"
+            for want, got in zip(wanted, found, strict=True)
+            if not isinstance(got, dict) or got.get("error")
+        ]
+
+    def _bulk_get(self, objects: list[dict[str, str]]) -> requests.Response:
+        response = requests.post(
+            self._space_url(BULK_GET_PATH),
+            json=[{**o, "fields": ["title"]} for o in objects],
+            headers={"kbn-xsrf": "true"},
+            auth=self._auth(),
+            timeout=self.request_timeout,
+        )
+        if response.status_code >= 500:
+            response.raise_for_status()  # HTTPError: retried
+        return response

@@ -7,7 +7,9 @@
 - `kibana_objects.py` and `dashboards.py` generate the dashboards shipped in `kibana/*.ndjson`
   (package data, so a wheel install provisions them too).
 Today's partitions are indexed by the lake run; past days and the saved objects follow the
-declarative conditions evaluated by `search_automation_sensor`.
+declarative conditions evaluated by `search_automation_sensor`. `restore.py` and
+`restore_sensor.py`: `search_restore_sensor` rebuilds what Elasticsearch or Kibana lost (a wiped
+cluster) from the lake, in one full-refresh run of `search_restore_job`.
 """
 
 import dagster as dg
@@ -20,8 +22,10 @@ from steam_platform.assets.search.assets import (
     search_player_count_gaps,
     search_top_games,
 )
+from steam_platform.assets.search.restore_sensor import build_search_restore_sensor, search_restore_job
 from steam_platform.core.constants import GROUP_SEARCH
 from steam_platform.core.run_limits import lake_run_tags
+from steam_platform.core.settings import SearchSettings
 
 search_automation_sensor = dg.AutomationConditionSensorDefinition(
     "search_automation_sensor",
@@ -33,6 +37,8 @@ search_automation_sensor = dg.AutomationConditionSensorDefinition(
     "passed); Kibana saved objects are provisioned when missing or changed.",
 )
 
+search_restore_sensor = build_search_restore_sensor(SearchSettings.load().restore_check_interval_s)
+
 defs = dg.Definitions(
     assets=[
         search_game_daily,
@@ -42,5 +48,6 @@ defs = dg.Definitions(
         search_news,
         kibana_saved_objects,
     ],
-    sensors=[search_automation_sensor],
+    jobs=[search_restore_job],
+    sensors=[search_automation_sensor, search_restore_sensor],
 )

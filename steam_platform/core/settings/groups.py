@@ -340,6 +340,13 @@ class SearchSettings(SettingsGroup):
         "Kibana's version when `GET /api/status` hides it (9.5+ without `cluster:monitor`); picks the "
         "saved-object set it can import",
     )
+    restore_check_interval_s: int = setting(
+        "STEAM_SEARCH_RESTORE_INTERVAL_S",
+        60,
+        "how often `search_restore_sensor` checks that every search alias and the Kibana saved objects "
+        "still exist (a wiped cluster is rebuilt from the lake)",
+        gt=0,
+    )
 
 
 class SteamSettings(SettingsGroup):
