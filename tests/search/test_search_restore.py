@@ -8,6 +8,7 @@ a local lake folder, the way Spark writes them.
 
 from __future__ import annotations
 
+import dataclasses
 import socket
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -166,19 +167,24 @@ def test_nothing_is_requested_while_a_restore_runs(closed_port: int, tmp_path: P
     assert _reason(result) == f"restore run {run.run_id} is in flight: waiting for it"
 
 
-def test_one_loss_is_requested_once_per_window() -> None:
-    loss = Loss(dg.AssetKey("search_news"), "alias steam_news does not exist", "2026-10-09")
-    older = Loss(dg.AssetKey("search_top_games"), "alias mart_top_games does not exist", "2026-10-07")
-    kibana = Loss(KIBANA_ASSET, "Kibana lacks 2 saved object(s)")
+def test_one_loss_is_requested_once_per_window_and_a_new_loss_at_once() -> None:
+    news = Loss(dg.AssetKey("search_news"), "alias steam_news does not exist", "2026-10-09", built=40)
+    top = Loss(dg.AssetKey("search_top_games"), "alias mart_top_games does not exist", "2026-10-07", built=41)
+    kibana = Loss(KIBANA_ASSET, "Kibana lacks 2 saved object(s)", built=42)
     start = datetime(2026, 12, 4, 10, 45, tzinfo=UTC)
-    first = restore_request([loss, older, kibana], start)
-    same_window = restore_request([loss, older, kibana], start + RETRY_WINDOW / 2)
-    next_window = restore_request([loss, older, kibana], start + RETRY_WINDOW)
-    assert first.run_key == same_window.run_key != next_window.run_key
-    assert first.run_key == "search-restore:kibana_saved_objects+search_news+search_top_games:20261204T1045"
+    first = restore_request([news, top, kibana], start)
+    same_window = restore_request([news, top, kibana], start + RETRY_WINDOW / 2)
+    next_window = restore_request([news, top, kibana], start + RETRY_WINDOW)
+    assert first.run_key == same_window.run_key != next_window.run_key  # a failed restore: retried later
+    assert (
+        first.run_key == "search-restore:kibana_saved_objects+search_news+search_top_games:42:20261204T1045"
+    )
     assert first.partition_key == "2026-10-09"  # the latest day any lost index was built for
     assert first.tags == {RESTORE_TAG: "true"}
-    assert restore_request([loss], start).run_key != first.run_key  # another loss, another request
+    assert restore_request([news], start).run_key != first.run_key  # another loss, another request
+    # Lost again after a restore (which materialised them anew): requested at once, same window.
+    rebuilt = [dataclasses.replace(loss, built=loss.built + 10) for loss in (news, top, kibana)]
+    assert restore_request(rebuilt, start + RETRY_WINDOW / 2).run_key != first.run_key
     only_kibana = restore_request([kibana], start)
     assert (only_kibana.partition_key, only_kibana.run_config) == (None, {})
 
@@ -198,13 +204,9 @@ def test_an_empty_alias_is_lost_only_while_its_latest_build_indexed_documents(es
             )
             instance.report_runless_asset_event(event)
             losses.append(lost_indices(es, instance, news))
-    assert losses[0] == [
-        Loss(
-            dg.AssetKey("search_news"),
-            "alias steam_news holds 0 documents (its latest build indexed 3)",
-            DAYS[0],
-        )
-    ]
+    (lost,) = losses[0]
+    assert (lost.key, lost.partition) == (dg.AssetKey("search_news"), DAYS[0])
+    assert lost.reason == "alias steam_news holds 0 documents (its latest build indexed 3)"
     assert losses[1] == []  # empty is what the latest build left: no restore loop
 
 

@@ -46,11 +46,13 @@ class Loss:
     """An asset whose output Elasticsearch or Kibana no longer holds, and what is missing.
 
     `partition`: the partition the asset last materialised (None for the saved objects), the day a
-    restore run of it is requested for."""
+    restore run of it is requested for. `built`: the storage id of that materialisation, so a loss
+    after a restore (which materialises again) is told from the one before it."""
 
     key: dg.AssetKey
     reason: str
     partition: str | None = None
+    built: int = 0
 
 
 def search_indices(graph: Any) -> list[SearchIndex]:
@@ -89,11 +91,11 @@ def lost_indices(
         record = latest_materialisation(instance, index.key)
         if record is None:
             continue  # never built: not lost
-        day = record.partition_key
+        day, built = record.partition_key, record.storage_id
         try:
             es.get_alias(name=index.alias)
         except EsNotFound:
-            losses.append(Loss(index.key, f"alias {index.alias} does not exist", day))
+            losses.append(Loss(index.key, f"alias {index.alias} does not exist", day, built))
             continue
         expected = indexed_documents(record)
         if expected and es.count(index.alias) == 0:
@@ -102,6 +104,7 @@ def lost_indices(
                     index.key,
                     f"alias {index.alias} holds 0 documents (its latest build indexed {expected})",
                     day,
+                    built,
                 )
             )
     return losses
@@ -115,10 +118,12 @@ def lost_saved_objects(
 
     Raises `requests` errors when Kibana cannot be reached and `KibanaImportError` when it answers
     something else than the objects it holds."""
-    if not kibana.configured or latest_materialisation(instance, KIBANA_ASSET) is None:
+    provisioned = latest_materialisation(instance, KIBANA_ASSET) if kibana.configured else None
+    if provisioned is None:
         return None
     missing = kibana.missing_saved_objects(files)
     if not missing:
         return None
     shown = ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
-    return Loss(KIBANA_ASSET, f"Kibana lacks {len(missing)} saved object(s): {shown}")
+    reason = f"Kibana lacks {len(missing)} saved object(s): {shown}"
+    return Loss(KIBANA_ASSET, reason, built=provisioned.storage_id)

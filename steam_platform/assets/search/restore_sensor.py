@@ -17,9 +17,10 @@ partition in the lake whatever the run's day; that day passed its mart's blockin
 was last indexed).
 
 - No storm: nothing is requested while a restore run is queued or running (its indices are being
-  rebuilt and may look lost until the alias swaps); the run key names the lost assets and a
-  15-minute window, so the daemon launches a loss once per window, and a restore that failed is
-  requested again in the next window, not on every tick.
+  rebuilt and may look lost until the alias swaps). The run key names the lost assets, the latest
+  materialisation of each (a restore materialises them again, so a second wipe after a restore is
+  a new loss at once) and a 15-minute window: a restore that failed is requested again in the next
+  window, not on every tick.
 - An outage is not a wipe: when Elasticsearch does not answer, or answers with an error (a red
   cluster, a 503 while it recovers), the tick is skipped and says so; nothing is requested. When
   Kibana cannot be reached its check is left to the next tick; the indices are still restored.
@@ -95,7 +96,7 @@ def restore_request(losses: Sequence[Loss], now: datetime) -> dg.RunRequest:
     indices = [loss.key for loss in losses if loss.key != KIBANA_ASSET]
     ops = {key.path[-1]: {"config": {"full_refresh": True}} for key in indices}
     return dg.RunRequest(
-        run_key=f"search-restore:{'+'.join(names)}:{stamp}",
+        run_key=f"search-restore:{'+'.join(names)}:{max(loss.built for loss in losses)}:{stamp}",
         asset_selection=sorted({loss.key for loss in losses}, key=lambda k: k.to_user_string()),
         partition_key=max(days) if days else None,
         run_config={"ops": ops} if ops else {},
