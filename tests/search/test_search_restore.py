@@ -9,14 +9,17 @@ a local lake folder, the way Spark writes them.
 from __future__ import annotations
 
 import dataclasses
+import json
 import socket
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
 import pytest
+from http_fake import respond, serve_handler
 from kibana_fake import FakeKibana
 from search_support import ROWS_FOR, LocalLake, write_partition
 
@@ -153,6 +156,33 @@ def test_an_unreachable_cluster_is_an_outage_not_a_wipe(closed_port: int, tmp_pa
         result = _tick(defs, instance)
     assert result.run_requests == []
     assert "did not answer" in _reason(result) and "an outage is not a wipe" in _reason(result)
+
+
+class RecoveringNode(BaseHTTPRequestHandler):
+    """An Elasticsearch 7.10 node that answers `GET /` but refuses the rest with 503, as a node
+    does while it recovers its cluster state."""
+
+    def do_GET(self) -> None:
+        if self.path == "/":
+            info = {"version": {"number": "7.10.2"}, "tagline": "You Know, for Search"}
+            respond(self, 200, json.dumps(info).encode(), "application/json")
+            return
+        error = {"error": {"type": "cluster_block_exception", "reason": "state not recovered"}, "status": 503}
+        respond(self, 503, json.dumps(error).encode(), "application/json")
+
+    do_POST = do_GET
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+def test_a_recovering_cluster_is_an_outage_not_a_wipe(tmp_path: Path) -> None:
+    with serve_handler(RecoveringNode) as url, dg.instance_for_test() as instance:
+        defs = _defs(ElasticsearchResource(url=url), None, LocalLake(root=str(tmp_path)))
+        _built_instance(instance)
+        result = _tick(defs, instance)
+    assert result.run_requests == []
+    assert "cluster_block_exception" in _reason(result) and "an outage is not a wipe" in _reason(result)
 
 
 def test_nothing_is_requested_while_a_restore_runs(closed_port: int, tmp_path: Path) -> None:
