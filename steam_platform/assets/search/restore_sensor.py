@@ -148,7 +148,7 @@ def evaluate(
         losses.append(lost_kibana)
     if not losses:
         return dg.SensorResult(
-            skip_reason=f"every search alias the platform built is there ({len(indices)} checked); "
+            skip_reason=f"every search alias the platform built is there ({len(indices)} index asset(s)); "
             f"{kibana_note}"
         )
     for loss in losses:
