@@ -19,10 +19,13 @@ from dagster import DagsterInstance
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector, CollectorRegistry
 
+from steam_platform.assets.operations.reask_targets import reask_targets
 from steam_platform.core.redaction import redact
+from steam_platform.core.settings import ReaskSettings
 from steam_platform.monitoring.freshness import freshness_metrics, freshness_targets
 from steam_platform.monitoring.gaps import gap_metrics
 from steam_platform.monitoring.kafka_metrics import kafka_metrics
+from steam_platform.monitoring.reask import reask_metrics
 from steam_platform.monitoring.runs import run_metrics
 from steam_platform.monitoring.service_metrics import budget_metrics, search_metrics
 
@@ -59,13 +62,16 @@ def platform_sources(
     instance: DagsterInstance, defs: dg.Definitions, resources: dict[str, Any], run_lookback: timedelta
 ) -> dict[str, Source]:
     """The platform's sources: runs, freshness (from `defs`' policies), recorded player-count gaps,
-    Kafka, Steam budget, search."""
+    failed partitions asked again or given up, Kafka, Steam budget, search."""
     targets = freshness_targets(defs.resolve_all_asset_specs())
     jobs = sorted(job.name for job in defs.resolve_all_job_defs())
+    reaskable = reask_targets(defs.resolve_asset_graph())
+    reask_settings = ReaskSettings.load()
     sources: dict[str, Source] = {
         "runs": lambda: run_metrics(instance, jobs, run_lookback),
         "freshness": lambda: freshness_metrics(instance, targets),
         "player_count_gaps": lambda: gap_metrics(instance),
+        "reask": lambda: reask_metrics(instance, reaskable, reask_settings),
     }
     if "kafka" in resources:
         sources["kafka"] = lambda: kafka_metrics(instance, resources["kafka"])

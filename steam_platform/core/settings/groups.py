@@ -148,6 +148,61 @@ class RunSupervisionSettings(SettingsGroup):
     )
 
 
+class ReaskSettings(SettingsGroup):
+    """How failed work is asked for again: which back-off, how many tries, within which Steam budget.
+
+    `reask_failed_work_sensor` requests a failed partition again after `base * factor^(n-1)` seconds
+    (at most `max delay`) from the end of the n-th failure, and gives up after `max tries` re-asks.
+    The defaults (10 min, x2, capped at 2 h, 5 tries) re-ask at +10, +20, +40, +80 and +120 minutes:
+    four and a half hours of tries, so a 30-minute S3, Elasticsearch or Steam outage is outlived
+    with tries to spare, and a fault that lasts longer reaches a person the same day."""
+
+    heading: ClassVar[str] = "Re-asking failed work"
+
+    interval_s: int = setting(
+        "STEAM_REASK_INTERVAL_S", 60, "how often `reask_failed_work_sensor` looks for failed partitions", gt=0
+    )
+    base_delay_s: int = setting(
+        "STEAM_REASK_BASE_DELAY_S", 600, "wait after a partition's first failure before asking again", gt=0
+    )
+    backoff_factor: float = setting(
+        "STEAM_REASK_BACKOFF_FACTOR", 2.0, "each further failure multiplies the wait by this", ge=1
+    )
+    max_delay_s: int = setting(
+        "STEAM_REASK_MAX_DELAY_S", 7200, "the longest wait between two tries of one partition", gt=0
+    )
+    max_tries: int = setting(
+        "STEAM_REASK_MAX_TRIES",
+        5,
+        "re-asks of one failure before it is given up (recorded, `SteamWorkGivenUp` alerts)",
+        ge=1,
+    )
+    lookback_hours: int = setting(
+        "STEAM_REASK_LOOKBACK_HOURS",
+        168,
+        "failures that ended longer ago are neither re-asked nor counted as given up",
+        gt=0,
+    )
+    snapshot_window_hours: int = setting(
+        "STEAM_REASK_SNAPSHOT_WINDOW_HOURS",
+        24,
+        "how long after its period ends a snapshot partition (`player_activity` hour, `app_catalog` / "
+        "`app_details` day) is still re-asked; news has history and is re-asked whatever its day",
+        gt=0,
+    )
+    max_requests_per_tick: int = setting(
+        "STEAM_REASK_MAX_REQUESTS_PER_TICK", 4, "runs one sensor tick requests at most (oldest first)", gt=0
+    )
+    budget_reserve_pct: int = setting(
+        "STEAM_REASK_BUDGET_RESERVE_PCT",
+        10,
+        "share of the daily Steam budget a re-ask must leave unused, on top of what today's remaining "
+        "scheduled polls need",
+        ge=0,
+        le=100,
+    )
+
+
 class KafkaSettings(SettingsGroup):
     """The event bus: where the brokers are, how durable and how wide topics are, how to log in."""
 
@@ -431,6 +486,7 @@ class Settings(BaseModel):
     schedule: ScheduleSettings
     dagster: DagsterSettings
     runs: RunSupervisionSettings
+    reask: ReaskSettings
     kafka: KafkaSettings
     lake: LakeSettings
     spark: SparkSettings
@@ -457,6 +513,7 @@ class Settings(BaseModel):
             schedule=ScheduleSettings.load(env),
             dagster=DagsterSettings.load(env),
             runs=RunSupervisionSettings.load(env),
+            reask=ReaskSettings.load(env),
             kafka=KafkaSettings.load(env),
             lake=LakeSettings.load(env),
             spark=SparkSettings.load(env),

@@ -28,6 +28,7 @@ END = "<!-- END settings table -->"
 _TYPES: dict[Any, str] = {
     str: "text",
     int: "integer",
+    float: "number",
     bool: "true/false",
     date: "date",
     Path: "path",
