@@ -17,7 +17,12 @@ import pytest
 from prometheus_client.core import Metric
 from reask_support import NEWS_CALLS, run_standin
 
-from steam_platform.assets.lake.refresh_events import LAKE_RUN_TAG, REQUEST_TAG
+from steam_platform.assets.lake.refresh_events import (
+    LAKE_RUN_TAG,
+    RANGE_END_TAG,
+    RANGE_START_TAG,
+    REQUEST_TAG,
+)
 from steam_platform.assets.operations.reask_failures import (
     ATTEMPT_TAG,
     GIVEN_UP_TAG,
@@ -244,6 +249,18 @@ def test_a_lake_day_is_left_to_the_lake_sensor_then_rebuilt_with_its_downstream(
     selection = {k.to_user_string() for k in request.asset_selection or []}
     assert {"fact_news", "mart_game_daily", "mart_news_impact", "search_news"} <= selection
     assert LAKE_RUN_TAG not in request.tags  # the lake sensor does not take it for its own
+
+
+def test_days_a_backfill_failed_together_are_asked_again_in_one_range_run(
+    instance: dg.DagsterInstance, repository: dg.RepositoryDefinition, tmp_path: Path
+) -> None:
+    backfill = {RANGE_START_TAG: "2026-11-01", RANGE_END_TAG: "2026-11-03"}  # one run, as from the UI
+    failed = run_standin(instance, "fact_news", None, fail=True, tags=backfill)
+    (request,) = _requests(_tick(instance, repository, _steam(tmp_path), datetime.now(UTC) + 11 * MINUTE))
+    assert request.partition_key is None
+    assert request.tags[RANGE_START_TAG] == "2026-11-01" and request.tags[RANGE_END_TAG] == "2026-11-03"
+    assert request.tags[REASK_OF_TAG] == failed.run_id and request.tags[ATTEMPT_TAG] == "1"
+    assert dg.AssetKey("search_news") in (request.asset_selection or [])
 
 
 def test_the_sensor_definition_runs_with_its_resource(

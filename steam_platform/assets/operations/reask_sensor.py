@@ -25,14 +25,16 @@ alerted on (`SteamWorkGivenUp`). A success of the partition, by whatever run, cl
 
 from __future__ import annotations
 
+import hashlib
 from collections import Counter
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import dagster as dg
 
 from steam_platform.assets.ingest.schedules import INGEST_JOBS
-from steam_platform.assets.lake.refresh_sensor import lake_refresh_job
+from steam_platform.assets.lake.refresh_events import RANGE_END_TAG, RANGE_START_TAG
+from steam_platform.assets.lake.refresh_sensor import MAX_DAYS_PER_RUN, lake_refresh_job
 from steam_platform.assets.operations.reask_budget import BudgetView, budget_view, expected_calls
 from steam_platform.assets.operations.reask_failures import (
     ATTEMPT_TAG,
@@ -56,24 +58,63 @@ from steam_platform.resources.steam_api import SteamApiResource
 SENSOR_NAME = "reask_failed_work_sensor"
 
 
-def run_key(item: FailedWork) -> str:
-    """Names the attempt and the failure it answers (a later failure of the same partition is new)."""
-    assert item.run is not None
-    return f"reask:{item.job}:{item.partition}:attempt-{item.attempts + 1}:of-{item.run.run_id}"
+def run_key(batch: list[FailedWork]) -> str:
+    """Names the attempt, the partitions and the failures it answers (a later failure is new)."""
+    first, last = batch[0], batch[-1]
+    days = first.partition if len(batch) == 1 else f"{first.partition}..{last.partition}"
+    failed = sorted({w.run.run_id for w in batch if w.run is not None})
+    of = failed[0] if len(failed) == 1 else hashlib.sha256(" ".join(failed).encode()).hexdigest()[:16]
+    return f"reask:{first.job}:{days}:attempt-{first.attempts + 1}:of-{of}"
 
 
-def request_for(item: FailedWork, graph: Any) -> dg.RunRequest:
-    """The run that asks for `item` again: its failed ingest assets, or for a lake day its failed
-    assets and everything downstream of them."""
-    assert item.run is not None
-    selection = lake_selection(graph, item.assets) if item.job == LAKE_JOB else sorted(item.assets)
+def request_for(batch: list[FailedWork], graph: Any) -> dg.RunRequest:
+    """The run that asks for `batch` again (one partition, or a range of lake days with the same
+    failed assets and tries): its failed ingest assets, or the failed lake assets and everything
+    downstream of them."""
+    first, last = batch[0], batch[-1]
+    assert first.run is not None
+    selection = lake_selection(graph, first.assets) if first.job == LAKE_JOB else sorted(first.assets)
+    newest = max(batch, key=lambda w: w.ended_at).run
+    assert newest is not None
+    tags = {ATTEMPT_TAG: str(first.attempts + 1), REASK_OF_TAG: newest.run_id}
+    if len(batch) > 1:  # one run over the range, as the lake's single-run backfill policy wants
+        tags |= {RANGE_START_TAG: first.partition, RANGE_END_TAG: last.partition}
     return dg.RunRequest(
-        run_key=run_key(item),
-        job_name=item.job,
-        partition_key=item.partition,
+        run_key=run_key(batch),
+        job_name=first.job,
+        partition_key=first.partition if len(batch) == 1 else None,
         asset_selection=selection,
-        tags={ATTEMPT_TAG: str(item.attempts + 1), REASK_OF_TAG: item.run.run_id},
+        tags=tags,
     )
+
+
+def batches(due: list[FailedWork]) -> list[list[FailedWork]]:
+    """Due work in runs: each Steam partition alone; lake days with the same failed assets and the
+    same tries together, at most `MAX_DAYS_PER_RUN` days apart (a 30-minute outage fails a range
+    run's days together: they are asked again in one run, with one Spark session). Oldest first."""
+    groups: dict[tuple[Any, ...], list[FailedWork]] = {}
+    for item in due:
+        key = (
+            (item.job, frozenset(item.assets), item.attempts)
+            if item.job == LAKE_JOB
+            else (item.job, item.partition)
+        )
+        groups.setdefault(key, []).append(item)
+    runs: list[list[FailedWork]] = []
+    for items in groups.values():
+        items.sort(key=lambda w: w.partition)
+        run: list[FailedWork] = []
+        for item in items:
+            if (
+                run
+                and (date.fromisoformat(item.partition) - date.fromisoformat(run[0].partition)).days
+                >= MAX_DAYS_PER_RUN
+            ):
+                runs.append(run)
+                run = []
+            run.append(item)
+        runs.append(run)
+    return sorted(runs, key=lambda r: min(w.not_before for w in r))
 
 
 def steam_job_assets(graph: Any) -> dict[str, Any]:
@@ -112,27 +153,27 @@ def evaluate(
     for item in work:
         if item.state is State.GIVEN_UP:
             give_up(instance, item, context.log)
-    due = sorted((w for w in work if w.state is State.DUE), key=lambda w: w.not_before)
+    due = [w for w in work if w.state is State.DUE]
     requests: list[dg.RunRequest] = []
     deferred: list[str] = []
     budget: BudgetView | None = None
     jobs = steam_job_assets(graph)
-    for item in due:
+    for batch in batches(due):
         if len(requests) >= settings.max_requests_per_tick:
             break
-        if item.job in jobs:
-            calls = expected_calls(instance, item.assets)
+        first = batch[0]
+        if first.job in jobs:
+            calls = expected_calls(instance, first.assets)
             if budget is None:
                 schedules = repository.schedule_defs
                 budget = budget_view(steam, instance, schedules, jobs, settings.budget_reserve_pct, moment)
             if not budget.fits(calls):
-                deferred.append(f"{item.job} {item.partition} ({calls} calls)")
+                deferred.append(f"{first.job} {first.partition} ({calls} calls)")
                 continue
             budget = budget.spend(calls)
-        requests.append(request_for(item, graph))
-        context.log.info(
-            f"{item.job} {item.partition}: {item.reason} (failed run {item.run and item.run.run_id})"
-        )
+        request = request_for(batch, graph)
+        requests.append(request)
+        context.log.info(f"{request.run_key}: {first.reason}, {len(batch)} partition(s)")
     if deferred:
         assert budget is not None
         context.log.warning(
