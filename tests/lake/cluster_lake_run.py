@@ -39,11 +39,16 @@ if __name__ == "__main__":  # run as the child run process: the tests' helpers s
 from lake_support import materialize_checked
 
 from steam_platform.assets.lake.bronze import bronze_assets
-from steam_platform.assets.marts.assets import mart_game_daily, mart_news_impact, mart_top_games
+from steam_platform.assets.marts.assets import (
+    mart_game_daily,
+    mart_news_impact,
+    mart_player_count_gaps,
+    mart_top_games,
+)
 from steam_platform.assets.warehouse.assets import dim_app, fact_assets
 
 SILVER = [*fact_assets, dim_app]
-MARTS = [mart_game_daily, mart_news_impact, mart_top_games]
+MARTS = [mart_game_daily, mart_news_impact, mart_top_games, mart_player_count_gaps]
 #: Every wait of the script is bounded.
 UI_WAIT_S = 60
 
