@@ -121,11 +121,12 @@ def _failed_partitions(
     """The asset's FAILED and IN_PROGRESS partition keys (snapshots: only periods that ended
     within the lookback; other assets: all, since an old news day can be backfilled today)."""
     partitions = target.partitions_def
+    last = partitions.get_last_partition_key()
+    if last is None:
+        return [], []
     if target.snapshot:
-        first = partitions.get_partition_key_for_timestamp(since.timestamp())
-        keys = partitions.get_partition_keys_in_range(
-            dg.PartitionKeyRange(first, partitions.get_last_partition_key() or first)
-        )
+        first = partitions.get_partition_key_for_timestamp(max(since, partitions.start).timestamp())
+        keys = partitions.get_partition_keys_in_range(dg.PartitionKeyRange(first, last))
     else:
         keys = partitions.get_partition_keys()
     status = instance.get_status_by_partition(target.key, keys, partitions) or {}
@@ -134,7 +135,7 @@ def _failed_partitions(
     return failed, running
 
 
-def _failing_run_ids(instance: dg.DagsterInstance, key: dg.AssetKey, partition: str) -> str | None:
+def _failing_run_id(instance: dg.DagsterInstance, key: dg.AssetKey, partition: str) -> str | None:
     """The run of the partition's latest planned materialisation (the one that failed it)."""
     info = instance.get_latest_planned_materialization_info(key, partition)
     return info.run_id if info is not None else None
@@ -155,7 +156,7 @@ def read_failed_work(
         failed, in_progress = _failed_partitions(instance, target, since)
         running.update((target.job, p) for p in in_progress)
         for partition in failed:
-            run_id = _failing_run_ids(instance, target.key, partition)
+            run_id = _failing_run_id(instance, target.key, partition)
             if run_id is not None:
                 failing.setdefault((target.job, partition), []).append((target, run_id))
     run_ids = {run_id for entries in failing.values() for _, run_id in entries}
@@ -165,7 +166,7 @@ def read_failed_work(
             record = records.get(run_id)
             if record is None or record.dagster_run.status != dg.DagsterRunStatus.FAILURE:
                 continue
-            ended = (record.end_time or record.update_timestamp.timestamp()) if record else 0.0
+            ended = record.end_time or record.update_timestamp.timestamp()
             if ended < since.timestamp():
                 continue
             item = work.setdefault((job, partition), FailedWork(job, partition))
