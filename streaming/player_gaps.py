@@ -13,6 +13,8 @@ What is expected, and why:
   snapshot by its slot the same way, `poll_slot` in `assets/ingest/players.py`). Only closed slots
   are expected: a slot `[s, s + interval)` counts once `s + interval <= as_of`, so the slot whose
   poll may still be in flight is never called a gap. For a closed day every slot is expected.
+  Slots before `first_poll` (when the platform first polled, if known) are not expected either:
+  nothing was scheduled before the platform ran, so a new deployment's first day is no outage.
 - observed: a slot is observed for an app when a snapshot of that app was taken inside the slot
   (`observed_at` rounded down to the interval). A late poll (a run that started after its slot
   ended) measured players at another time, so it fills the slot it was taken in, not the one it was
@@ -35,16 +37,23 @@ from pyspark.sql.types import LongType, StructField, StructType
 SECONDS_PER_HOUR = 3600
 
 
-def expected_slot_count(day: date, interval_minutes: int, as_of: datetime | None) -> int:
-    """How many poll slots of `day` are closed at `as_of` (all of them when `as_of` is None)."""
+def _slot_index(day: date, interval_minutes: int, moment: datetime) -> int:
+    """The index of the slot of `day` holding `moment` (negative before the day, >= per day after)."""
+    start = datetime.combine(day, time(), tzinfo=UTC)
+    return (moment.astimezone(UTC) - start) // timedelta(minutes=interval_minutes)
+
+
+def expected_slots(
+    day: date, interval_minutes: int, as_of: datetime | None, first_poll: datetime | None = None
+) -> range:
+    """Indexes of the poll slots of `day` that are expected: closed at `as_of` (all of them when
+    None) and not before the slot of `first_poll` (none of them earlier when None)."""
     if interval_minutes < 1 or 60 % interval_minutes:
         raise ValueError(f"the poll interval must divide an hour, got {interval_minutes} minutes")
     per_day = 24 * 60 // interval_minutes
-    if as_of is None:
-        return per_day
-    start = datetime.combine(day, time(), tzinfo=UTC)
-    closed = (as_of.astimezone(UTC) - start) // timedelta(minutes=interval_minutes)
-    return max(0, min(per_day, closed))
+    closed = per_day if as_of is None else _slot_index(day, interval_minutes, as_of)
+    first = 0 if first_poll is None else _slot_index(day, interval_minutes, first_poll)
+    return range(max(0, min(per_day, first)), max(0, min(per_day, closed)))
 
 
 def _two_digits(column: F.Column) -> F.Column:
@@ -58,6 +67,7 @@ def mart_player_count_gaps(
     day: date,
     interval_minutes: int,
     as_of: datetime | None = None,
+    first_poll: datetime | None = None,
 ) -> DataFrame:
     """One row per (app, hour of `day`) with at least one expected poll slot that has no snapshot.
 
@@ -66,7 +76,7 @@ def mart_player_count_gaps(
     a missing slot have no row, so an empty result means no poll was missed.
     """
     spark = counts.sparkSession
-    slots = expected_slot_count(day, interval_minutes, as_of)
+    slots = expected_slots(day, interval_minutes, as_of, first_poll)
     step = interval_minutes * 60
     day_start = int(datetime.combine(day, time(), tzinfo=UTC).timestamp())
     tracked = spark.createDataFrame(
@@ -86,7 +96,9 @@ def mart_player_count_gaps(
         .join(tracked, "appid", "full_outer")
         .select("appid", F.coalesce("is_tracked", F.lit(False)).alias("is_tracked"))
     )
-    expected = spark.range(slots).select((F.lit(day_start) + F.col("id") * step).cast("long").alias("slot"))
+    expected = spark.range(slots.start, max(slots.start, slots.stop)).select(
+        (F.lit(day_start) + F.col("id") * step).cast("long").alias("slot")
+    )
     judged = (
         apps.crossJoin(expected)
         .join(seen, ["appid", "slot"], "left")

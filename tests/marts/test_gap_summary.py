@@ -3,10 +3,12 @@ WARN check `no_player_count_gaps` and the materialisation metadata, from the row
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 
+from steam_platform.assets.marts.assets import _first_poll
 from steam_platform.assets.marts.gap_summary import (
     APPS_SHOWN,
     CHECK_NO_GAPS,
@@ -58,3 +60,17 @@ def test_many_apps_are_counted_in_full_and_listed_up_to_a_limit() -> None:
     table = warned.metadata["per_app"].value
     assert isinstance(table, str) and table.splitlines()[-1].startswith("| ... 5 more apps")
     assert len(table.splitlines()) == 2 + APPS_SHOWN + 1
+
+
+def test_the_first_poll_is_the_oldest_player_counts_materialisation() -> None:
+    """Slots before it were never scheduled (`mart_player_count_gaps` does not expect them)."""
+    with dg.DagsterInstance.ephemeral() as instance:
+        assert _first_poll(instance) is None  # never polled: every slot is expected
+        for hour in ("10:00", "11:00"):
+            instance.report_runless_asset_event(
+                dg.AssetMaterialization("player_counts", partition=f"2026-10-02-{hour}")
+            )
+            time.sleep(0.01)  # two distinct event times
+        newest, oldest = instance.fetch_materializations(dg.AssetKey("player_counts"), limit=2).records
+        assert oldest.timestamp < newest.timestamp
+        assert _first_poll(instance) == datetime.fromtimestamp(oldest.timestamp, UTC)

@@ -17,7 +17,7 @@ from pyspark.sql import SparkSession
 from steam_platform.assets.marts.tables import MART_PLAYER_COUNT_GAPS
 from steam_platform.assets.warehouse.tables import DIM_APP, FACT_PLAYER_COUNTS
 from steam_platform.core.spark_schemas import spark_schema
-from streaming.player_gaps import expected_slot_count, mart_player_count_gaps
+from streaming.player_gaps import expected_slots, mart_player_count_gaps
 from streaming.tables_io import conform
 
 DAY = date(2026, 10, 2)
@@ -55,13 +55,14 @@ def gaps(
     tracked: Sequence[int] = (APP, OTHER_APP),
     interval: int = 10,
     as_of: datetime | None = None,
+    first_poll: datetime | None = None,
 ) -> dict[tuple[int, int], dict[str, Any]]:
     """Gap rows of DAY keyed by (appid, hour of day), conformed to the contract as the asset writes them."""
     names = table_frame(
         spark, DIM_APP, [{"appid": APP, "name": "Alpha", "valid_from": START, "is_current": True}]
     )
     built = mart_player_count_gaps(
-        table_frame(spark, FACT_PLAYER_COUNTS, rows), names, tracked, DAY, interval, as_of
+        table_frame(spark, FACT_PLAYER_COUNTS, rows), names, tracked, DAY, interval, as_of, first_poll
     )
     out = collected(conform(built, spark_schema(MART_PLAYER_COUNT_GAPS)))
     keyed = {(r["appid"], r["hour_start"].hour): r for r in out}
@@ -116,9 +117,23 @@ def test_the_day_in_progress_expects_only_closed_slots(spark_session: SparkSessi
     polls = [r for r in every_poll([APP], 10, as_of) if hhmm(r) not in ("12:10", "12:20")]
     got = gaps(spark_session, polls, tracked=[APP], as_of=as_of)
     assert {k: shape(r) for k, r in got.items()} == {(APP, 12): (2, 1, 1, "12:10")}
-    assert expected_slot_count(DAY, 10, as_of) == 12 * 6 + 2
-    assert expected_slot_count(DAY, 10, START + timedelta(days=3)) == 144  # a closed day: all of it
-    assert expected_slot_count(DAY, 10, START - timedelta(minutes=1)) == 0
+    assert expected_slots(DAY, 10, as_of) == range(12 * 6 + 2)
+    assert expected_slots(DAY, 10, START + timedelta(days=3)) == range(144)  # a closed day: all of it
+    assert len(expected_slots(DAY, 10, START - timedelta(minutes=1))) == 0
+
+
+def test_slots_before_the_platform_first_polled_are_not_gaps(spark_session: SparkSession) -> None:
+    """The platform's first poll ran at 22:35:04 (slot 22:30): a tracked app never answered after
+    it misses 22:30-23:50, not the 22 hours before anything was scheduled; a first poll on a later
+    day leaves this day without expected slots."""
+    first = START + timedelta(hours=22, minutes=35, seconds=4)
+    got = gaps(spark_session, [], tracked=[OTHER_APP], first_poll=first)
+    assert {k: shape(r) for k, r in got.items()} == {
+        (OTHER_APP, 22): (3, 0, 3, "22:30,22:40,22:50"),
+        (OTHER_APP, 23): (6, 0, 6, "23:00,23:10,23:20,23:30,23:40,23:50"),
+    }
+    assert expected_slots(DAY, 10, None, first) == range(135, 144)
+    assert len(expected_slots(DAY, 10, None, START + timedelta(days=1))) == 0
 
 
 def test_a_tracked_app_never_polled_all_day_misses_every_slot_and_untracked_apps_are_judged_too(
@@ -166,4 +181,4 @@ def test_the_rows_match_the_contract_and_a_bad_interval_is_refused(spark_session
     )
     assert [c for c, _ in columns_and_types(built)] == list(MART_PLAYER_COUNT_GAPS.column_names)
     with pytest.raises(ValueError, match="must divide an hour"):
-        expected_slot_count(DAY, 7, None)
+        expected_slots(DAY, 7, None)

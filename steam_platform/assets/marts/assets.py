@@ -26,6 +26,7 @@ from steam_platform.assets.marts.tables import (
 )
 from steam_platform.assets.warehouse.quality import CHECK_SCHEMA, schema_outcome
 from steam_platform.assets.warehouse.tables import DIM_APP, FACT_NEWS, FACT_PLAYER_COUNTS
+from steam_platform.core import sources
 from steam_platform.core.automation_conditions import FOLLOW_UPSTREAM_PAST_DAYS
 from steam_platform.core.backfill import SINGLE_RUN_BACKFILL
 from steam_platform.core.cadence import Cadence, freshness, poll_interval_minutes
@@ -214,6 +215,15 @@ def _closed_until(context: dg.AssetExecutionContext) -> datetime:
     return datetime.fromtimestamp(started, UTC) if started else datetime.now(UTC)
 
 
+def _first_poll(instance: dg.DagsterInstance) -> datetime | None:
+    """When the platform first polled player counts: its oldest `player_counts` materialisation in
+    the instance (None when it never did, e.g. a lake rebuilt elsewhere). Slots before it were never
+    scheduled, so they are not gaps: a new deployment's first day raises no alarm."""
+    (ingest,) = sources.PLAYER_COUNTS.ingest_assets
+    oldest = instance.fetch_materializations(dg.AssetKey(ingest), limit=1, ascending=True).records
+    return datetime.fromtimestamp(oldest[0].timestamp, UTC) if oldest else None
+
+
 @_mart_asset(
     MART_PLAYER_COUNT_GAPS,
     deps=["fact_player_counts", "dim_app"],
@@ -232,19 +242,23 @@ def mart_player_count_gaps(
     """Per app and UTC hour: the player-count polls that were missed and can never be made up.
 
     Expected apps are the tracked set (read here, passed to the pure rule as data) plus every app
-    with a snapshot that day; expected slots follow `STEAM_POLL_INTERVAL_MINUTES` and, for the day
-    in progress, end with the last slot closed when the run started. The gap check is computed in
+    with a snapshot that day; expected slots follow `STEAM_POLL_INTERVAL_MINUTES`, start with the
+    platform's first poll and, for the day in progress, end with the last slot closed when the run
+    started. The gap check is computed in
     this step from the rows just written (a separate `@asset_check` would read the lake again in a
     second Spark step): a WARN, never blocking, because a gap is recorded data, not a broken mart.
     """
     spark, root = session(pyspark), s3.lake_root()
     apps, tracked = _dim_app(spark, root), load_tracked().apps
     interval, closed_until = poll_interval_minutes(), _closed_until(context)
+    first_poll = _first_poll(context.instance)
     days = partition_days(context)
 
     def of_day(day: date) -> DataFrame:
         counts = _silver(spark, FACT_PLAYER_COUNTS, root, [day])
-        return player_gaps.mart_player_count_gaps(counts, apps, tracked, day, interval, closed_until)
+        return player_gaps.mart_player_count_gaps(
+            counts, apps, tracked, day, interval, closed_until, first_poll
+        )
 
     built = _build(spark, MART_PLAYER_COUNT_GAPS, days, of_day, root)
     rows = [
@@ -261,6 +275,7 @@ def mart_player_count_gaps(
             **gap_summary.materialization_metadata(rows),
             "poll_interval_minutes": interval,
             "closed_until": closed_until.isoformat(),
+            "first_poll": first_poll.isoformat() if first_poll else "none recorded (every slot expected)",
         },
         check_results=[
             *(built.check_results or []),
