@@ -14,6 +14,7 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
+from prometheus_client import generate_latest
 from prometheus_client.core import Metric
 from reask_support import NEWS_CALLS, run_standin
 
@@ -37,6 +38,7 @@ from steam_platform.assets.operations.reask_sensor import evaluate
 from steam_platform.assets.operations.reask_targets import NEVER_REASKED, reask_targets
 from steam_platform.core.partitions import hourly_partitions
 from steam_platform.core.settings import ReaskSettings
+from steam_platform.monitoring.exporter import platform_sources, registry_for
 from steam_platform.monitoring.reask import reask_metrics
 from steam_platform.resources.steam_api import SteamApiResource
 
@@ -45,11 +47,15 @@ SETTINGS = ReaskSettings.load()
 MINUTE = timedelta(minutes=1)
 
 
-@pytest.fixture(scope="module")
-def repository() -> dg.RepositoryDefinition:
+def _defs() -> dg.Definitions:
     from steam_platform.definitions import defs
 
-    return defs.get_repository_def()
+    return defs
+
+
+@pytest.fixture(scope="module")
+def repository() -> dg.RepositoryDefinition:
+    return _defs().get_repository_def()
 
 
 @pytest.fixture
@@ -177,6 +183,10 @@ def test_given_up_after_the_last_try_recorded_on_the_run_counted_and_cleared_by_
     metrics = list(reask_metrics(instance, targets, SETTINGS, later))
     assert _values(metrics, "steam_reask_given_up_partitions")["news_job"] == 1
     assert _values(metrics, "steam_reask_given_up_partitions")["lake_refresh_job"] == 0
+    scrape = generate_latest(
+        registry_for(platform_sources(instance, _defs(), {}, timedelta(hours=1)))
+    ).decode()
+    assert 'steam_reask_given_up_partitions{dagster_job="news_job"} 1.0' in scrape  # what Prometheus reads
     # a daemon restart changes nothing: the record is on the run, the next tick asks nothing either
     assert _requests(_tick(instance, repository, steam, later + 60 * MINUTE)) == []
 

@@ -13,6 +13,7 @@ given-up partitions a person is alerted on is exactly what the sensor stopped as
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -42,6 +43,7 @@ FAILURE_REASON_TAG = "dagster/failure_reason"
 RETRY_GRACE = timedelta(minutes=10)
 
 
+@functools.cache
 def lake_handoff() -> timedelta:
     """How long a failure of the lake sensor's own run stays the lake sensor's to retry.
 
