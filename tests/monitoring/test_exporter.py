@@ -214,7 +214,7 @@ def test_the_stacks_exporter_serves_every_source_to_prometheus(
     Kafka, Elasticsearch and the Steam budget, all readable, scraped by a real Prometheus."""
     with webhook_receiver() as (_, url), fast_monitoring(tmp_path, url, stack=local_stack) as monitoring:
         prometheus = monitoring.url("prometheus")
-        want = {"runs", "freshness", "steam_budget"} | {
+        want = {"runs", "freshness", "player_count_gaps", "steam_budget"} | {
             name
             for svc, name in (("kafka", "kafka"), ("elasticsearch", "elasticsearch"))
             if svc in local_stack.started
