@@ -21,6 +21,7 @@ UPSTREAM = {
     "search_game_daily": "mart_game_daily",
     "search_top_games": "mart_top_games",
     "search_news_impact": "mart_news_impact",
+    "search_player_count_gaps": "mart_player_count_gaps",
     "search_news": "fact_news",
 }
 SEARCH = dg.AssetSelection.groups(GROUP_SEARCH) - dg.AssetSelection.assets("kibana_saved_objects")
