@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 from chaos_schedule import MIN_OUTAGE_S, ORDER, FaultKind, outage_s, plan, scale, steam_phases
 
@@ -16,7 +18,7 @@ def test_sixty_minutes_runs_the_reference_outages_in_order_without_overlap() -> 
     assert outages[FaultKind.STEAM_503_THEN_429] == 900
     assert outages[FaultKind.BROKER_KILL] == 60
     assert outages[FaultKind.DAEMON_KILL] == 0
-    for earlier, later in zip(faults, faults[1:], strict=False):
+    for earlier, later in itertools.pairwise(faults):
         assert later.at_s > earlier.lifted_s
     assert faults[-1].lifted_s < 60 * 60
 
