@@ -26,6 +26,7 @@ when a figure of the issue is missed.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
@@ -62,8 +63,8 @@ from steam_platform.core.settings import Environment
 from steam_platform.resources.wiring import build_resources
 
 TICK_S = 3.0
-#: After the drain: this long with no run in flight counts as settled.
-QUIET_S = 20.0
+#: The platform's resources the reconciliation reads (S3 for the lake, Kafka for the lag, search).
+RECONCILE_RESOURCES = ("s3", "kafka", "elasticsearch")
 
 
 class Chaos:
@@ -76,6 +77,10 @@ class Chaos:
         self.faults_done = threading.Event()
         self.lines: list[str] = []
         self.lock = threading.Lock()
+
+    def last_lift(self) -> float | None:
+        """When the last fault was lifted (or started, for one that failed to lift)."""
+        return max((r.lifted or r.started or 0.0 for r in self.records), default=None) or None
 
     def log(self, line: str) -> None:
         stamped = f"{datetime.now(UTC):%H:%M:%S} {line}"
@@ -119,7 +124,6 @@ def observe(chaos: Chaos, runs: RunWatcher, search: SearchWatcher) -> float:
     columns = (BarColumn(bar_width=20), TimeElapsedColumn(), TextColumn("{task.fields[s]}"))
     fault_thread: threading.Thread | None = None
     shown = 0
-    quiet_since: float | None = None
     warmup_deadline = time.time() + args.warmup_minutes * 60
     with Progress(TextColumn("{task.description}"), *columns, refresh_per_second=2) as progress:
         task = progress.add_task("warm-up", total=window, s="waiting for the first poll to land")
@@ -150,13 +154,11 @@ def observe(chaos: Chaos, runs: RunWatcher, search: SearchWatcher) -> float:
                 progress.update(task, completed=min(elapsed, window), s=_status(chaos, views))
                 if elapsed >= window and chaos.faults_done.is_set():
                     progress.update(task, description="drain")
-                    lifted = max((r.lifted or r.started or 0 for r in chaos.records), default=now)
+                    lifted = chaos.last_lift() or now
                     settled = all(
                         recovered_at(r, views) is not None for r in chaos.records if r.error is None
                     )
-                    active = sum(v.status in ACTIVE for v in views)
-                    quiet_since = (quiet_since or now) if active == 0 else None
-                    if settled and quiet_since is not None and now - quiet_since >= QUIET_S:
+                    if settled and not in_flight_runs(views, created_before=lifted):
                         break
                     if now > lifted + args.drain_minutes * 60:
                         chaos.log("drain timed out")
@@ -164,6 +166,9 @@ def observe(chaos: Chaos, runs: RunWatcher, search: SearchWatcher) -> float:
             time.sleep(TICK_S)
     if fault_thread is not None:
         fault_thread.join(5)
+    with chaos.lock:
+        for line in chaos.lines[shown:]:
+            print(line, flush=True)
     return time.time()
 
 
@@ -227,6 +232,7 @@ def build_report(
     assert chaos.window_start is not None
     gaps = gap_report(resources, runs, rec["days"], chaos.window_start, args.poll_minutes * 60)
     flying = in_flight_runs(views)
+    left = in_flight_runs(views, created_before=chaos.last_lift())
     statuses: dict[str, int] = {}
     for v in views:
         statuses[v.status] = statuses.get(v.status, 0) + 1
@@ -253,6 +259,7 @@ def build_report(
             },
             "gaps": gaps,
             "runs_in_flight_at_end": flying,
+            "runs_left_in_flight": left,
             "runs_by_status": dict(sorted(statuses.items())),
         },
         "reconciliation": rec,
@@ -268,7 +275,7 @@ def build_report(
         "es_errors": dict(search.errors),
         "log": chaos.lines,
     }
-    report["targets"] = targets(entries, [p.kind.value for p in chaos.planned], rec, gaps, flying)
+    report["targets"] = targets(entries, [p.kind.value for p in chaos.planned], rec, gaps, left)
     return report
 
 
@@ -304,7 +311,8 @@ def markdown(r: dict[str, Any]) -> str:
             f"(gap rows {gaps['gap_rows']}, slots {gaps['gap_slots_recorded']})",
         ),
         ("runs by status", ", ".join(f"{k} {v}" for k, v in t["runs_by_status"].items())),
-        ("runs in flight at the end", len(t["runs_in_flight_at_end"])),
+        ("runs left in flight (created before the last lift)", len(t["runs_left_in_flight"])),
+        ("runs in flight at the end (all)", len(t["runs_in_flight_at_end"])),
         ("steam-platform dev restarts", r["dev_restarts"]),
     ]
     rows += [(f"target: {name}", "met" if ok else "**not met**") for name, ok in r["targets"].items()]
@@ -334,9 +342,15 @@ def main() -> int:
 
     root = Path(tempfile.mkdtemp(prefix="chaos-"))
     root.chmod(0o711)  # the servers run as the service user and must reach their data
-    with running_platform(root, args.poll_minutes, args.keep_state) as platform:
+    with (
+        contextlib.ExitStack() as cleanup,
+        running_platform(root, args.poll_minutes, args.keep_state) as platform,
+    ):
         os.environ.update(platform.env)  # the instance's Postgres settings, for DagsterInstance.get()
-        resources = build_resources(Environment.LOCAL)
+        # Resolved like a run resolves them: credentials are `EnvVar`s until a resource is built.
+        wanted = {k: v for k, v in build_resources(Environment.LOCAL).items() if k in RECONCILE_RESOURCES}
+        built = cleanup.enter_context(dg.build_resources(wanted))
+        resources = {k: getattr(built, k) for k in wanted}
         es = resources["elasticsearch"].client()
         instance = dg.DagsterInstance.get()
         try:

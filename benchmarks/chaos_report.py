@@ -13,7 +13,10 @@ What "recovered" means, per fault (every time is epoch seconds):
 - a lake run's worker killed: also, the killed run has ended (failed by `dead_run_reaper`, not
   left STARTED), whichever is later.
 
-Seconds to recovery are counted from the lift. An alert belongs to the fault during whose span it
+Seconds to recovery are counted from the lift. Runs "left in flight" at the end are those still
+queued, starting or started that were created before the last fault was lifted: with 2-minute
+polls and lake runs of minutes a new run is nearly always in flight, which is the schedule, not a
+leftover (all runs in flight at the end are listed too). An alert belongs to the fault during whose span it
 first fired (from the fault's start to the next fault's start; the last fault's span runs to the
 end of the benchmark) and resolved when a RESOLVED message for the same alert name arrived after
 it.
@@ -232,12 +235,13 @@ def targets(
     }
 
 
-def in_flight_runs(runs: Sequence[RunView]) -> list[dict[str, Any]]:
-    """Runs still queued, starting or started (or cancelling) at the end."""
+def in_flight_runs(runs: Sequence[RunView], created_before: float | None = None) -> list[dict[str, Any]]:
+    """Runs still queued, starting or started (or cancelling) at the end; with `created_before`,
+    only those created before it (left behind by the faults, not a poll the schedule just began)."""
     return [
         {"run_id": r.run_id, "origin": r.origin, "status": r.status, "created": _iso(r.created)}
         for r in runs
-        if r.status in IN_FLIGHT
+        if r.status in IN_FLIGHT and (created_before is None or r.created < created_before)
     ]
 
 

@@ -106,3 +106,8 @@ def test_fault_entries_and_targets() -> None:
 def test_in_flight_runs_at_the_end() -> None:
     runs = [lake("done", 0, 10), lake("stuck", 5, None, "STARTED"), RunView("q", "x", "QUEUED", T0)]
     assert [r["run_id"] for r in in_flight_runs(runs)] == ["stuck", "q"]
+
+
+def test_runs_left_in_flight_are_those_created_before_the_last_lift() -> None:
+    runs = [lake("old", 5, None, "STARTED"), lake("new-poll", 400, None, "STARTED")]
+    assert [r["run_id"] for r in in_flight_runs(runs, created_before=T0 + 300)] == ["old"]
