@@ -12,12 +12,12 @@ run: install  ## Bring the local stack up and run the whole pipeline end to end
 	$(VENV)/steam-platform run
 
 # Two workers (pytest-xdist), one per core: most of the suite waits on servers and JVMs. Tests are
-# grouped per module and per shared server (tests/conftest.py); TEST_WORKERS=0 runs them in one process.
+# grouped per module and per shared server (tests/worker_groups.py); TEST_WORKERS=0 runs them in one process.
 TEST_WORKERS ?= 2
 
 test: install  ## Lint, type-check, validate definitions, then every test against real servers
 	$(MAKE) lint typecheck validate
-	$(VENV)/pytest -q -p no:cacheprovider --durations=20 -n $(TEST_WORKERS) --dist loadgroup
+	$(VENV)/pytest -q -p no:cacheprovider --durations=20 -n $(TEST_WORKERS) --dist loadfile
 
 # Tests marked with what they need (integration: the local stack; cluster, kafka_security,
 # packaging: more) are left out: what remains needs no server and runs in about two minutes.

@@ -20,10 +20,11 @@ import stat
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import dagster as dg
 import pytest
+import worker_groups
 from http_fake import serve_handler
 from kibana_fake import FakeKibana
 from lake_support import s3_for
@@ -47,35 +48,22 @@ NEEDS = {
 }
 
 
-#: Tests that must share one worker under `pytest -n 2 --dist loadgroup` (what `make test` runs):
-#: those of a server started once per session for them (one three-broker SASL_SSL cluster, one
-#: Spark cluster, not one per worker), and those whose commands prefer the stack's default ports.
-SHARED_GROUPS = {
-    "shared_kafka_cluster": "kafka_security",
-    "spark_cluster": "spark_cluster",
-}
-DEFAULT_PORT_MODULES = ("tests/devstack/test_stack_cli.py", "tests/devstack/test_cluster_stack.py")
-
-
-def _worker_group(item: pytest.Item) -> str:
-    """The xdist group of a test: a shared server's group, else its module (module fixtures, such as
-    a lake built once for a module's tests, then run once, as without workers)."""
-    fixtures = getattr(item, "fixturenames", ())
-    for fixture, group in SHARED_GROUPS.items():
-        if fixture in fixtures:
-            return group
-    module = item.nodeid.split("::", 1)[0]
-    return "kafka_security" if module in DEFAULT_PORT_MODULES else module
-
-
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark every test with what it needs, so a test using the stack is never taken for a unit test,
-    and with the worker group it runs in when the suite runs on several workers."""
+    """Mark every test with what it needs, so a test using the stack is never taken for a unit test;
+    put the longest worker groups first, and check that shared servers are shared (worker_groups)."""
     for item in items:
         for fixture, marker in NEEDS.items():
             if fixture in getattr(item, "fixturenames", ()) and item.get_closest_marker(marker) is None:
                 item.add_marker(marker)
-        item.add_marker(pytest.mark.xdist_group(_worker_group(item)))
+    worker_groups.check_shared_servers(items)
+    worker_groups.longest_first(items)
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """`--dist loadfile` (what `make test` runs) with the shared-server groups of `worker_groups`."""
+    if config.getvalue("dist") == "loadfile":
+        return worker_groups.SharedServerScheduling(config, log)
+    return None
 
 
 @pytest.fixture(scope="session")
