@@ -13,7 +13,8 @@ restarted. Outages are 1/5/5/15 minutes in a 60-minute window and scale with `--
 (at least 45 s each; see `chaos_schedule.py`).
 
 After the window the script waits (bounded by `--drain-minutes` after the last fault was lifted)
-until every fault has recovered and no run is in flight, then reconciles: snapshots polled (run
+until every fault has recovered and no run created before the last fault was lifted is still
+in flight, then reconciles: snapshots polled (run
 metadata) against `fact_player_counts` rows and `mart_game_daily` samples in the lake and in
 Elasticsearch (as `soak.py`), missed poll slots against `mart_player_count_gaps`, and lists the
 runs still in flight. Per fault the JSON holds its kind, start, end, seconds to recovery (defined
