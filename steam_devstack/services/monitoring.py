@@ -62,6 +62,10 @@ class AlertTimings:
     resolve_timeout: str = "5m"
     #: Every rule's `for:` replaced by this (None: the rules' own production durations).
     rule_for: str | None = None
+    #: The platform exporter's own scrape interval, also its scrape timeout (None: the global ones).
+    #: Prometheus caps a scrape's timeout at its interval, and one scrape of the exporter reads the
+    #: Dagster instance, Kafka and Elasticsearch: seconds on a busy machine, so never 1 s.
+    exporter_scrape_interval: str | None = None
 
 
 PRODUCTION = AlertTimings()
@@ -75,6 +79,7 @@ FAST = AlertTimings(
     repeat_interval="1h",
     resolve_timeout="10s",
     rule_for="0s",
+    exporter_scrape_interval="5s",
 )
 
 
@@ -187,6 +192,10 @@ class MonitoringService(Service):
             for job in config["scrape_configs"]
             if targets.get(job["job_name"])
         ]
+        if self.timings.exporter_scrape_interval:
+            for job in config["scrape_configs"]:
+                if job["job_name"] == "steam-platform":
+                    job["scrape_interval"] = job["scrape_timeout"] = self.timings.exporter_scrape_interval
         return config
 
     def alertmanager_config(self, url_file: Path | None) -> dict[str, Any]:

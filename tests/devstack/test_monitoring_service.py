@@ -72,6 +72,16 @@ def test_fast_timings_shorten_every_rule_and_no_url_means_no_sender(tmp_path: Pa
     assert not (tmp_path / "monitoring" / "webhook-url").exists()
 
 
+def test_fast_timings_give_the_exporter_a_scrape_timeout_of_seconds(tmp_path: Path) -> None:
+    """A 1 s global scrape caps every scrape's timeout at 1 s; one scrape of the platform exporter
+    reads the Dagster instance, Kafka and Elasticsearch, so its job keeps 5 s (promtool accepts it)."""
+    prometheus, _ = _service(tmp_path, URL, timings=FAST).write_configs()
+    assert "SUCCESS" in _check("promtool", "check", "config", str(prometheus))
+    jobs = {job["job_name"]: job for job in yaml.safe_load(prometheus.read_text())["scrape_configs"]}
+    assert jobs["steam-platform"]["scrape_interval"] == jobs["steam-platform"]["scrape_timeout"] == "5s"
+    assert "scrape_timeout" not in jobs["kafka-jmx"]  # the global 1 s: the broker alerts stay fast
+
+
 def test_the_monitoring_choice_is_kept_for_later_calls(tmp_path: Path) -> None:
     assert "monitoring" not in [s.name for s in LocalStack(tmp_path, prefer_default_ports=False).services]
     chosen = LocalStack(tmp_path, monitoring=True, prefer_default_ports=False)

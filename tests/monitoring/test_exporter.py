@@ -222,7 +222,7 @@ def test_the_stacks_exporter_serves_every_source_to_prometheus(
         wait_until(
             lambda: want <= set(_query(prometheus, "steam_metrics_source_up")),
             what="first scrape",
-            timeout=30,
+            timeout=90,  # the exporter's start and a first scrape on a busy machine
         )
         up = _query(prometheus, "steam_metrics_source_up")
         assert {source for source in want if up[source] != 1} == set(), up
