@@ -5,25 +5,14 @@ job, and resolved once it is rebuilt."""
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 from pathlib import Path
 
-import yaml
+from promtool_support import SCRAPED, run_rule_tests, scraped_series
 
-ALERTS = Path(__file__).resolve().parents[2] / "deploy" / "monitoring" / "alerts.yml"
-SCRAPED = {"job": "steam-platform", "instance": "steam-metrics:9464"}
 NAME = "SteamWorkGivenUp"
 
 
-def _series(name: str, job: str, values: str) -> dict[str, str]:
-    labels = ", ".join(f'{k}="{v}"' for k, v in {**SCRAPED, "dagster_job": job}.items())
-    return {"series": f"{name}{{{labels}}}", "values": values}
-
-
 def test_a_given_up_partition_alerts_at_once_and_resolves_when_rebuilt(tmp_path: Path) -> None:
-    promtool = shutil.which("promtool")
-    assert promtool, "promtool is missing: `make install` installs it (Debian package prometheus)"
     fired = {
         "exp_labels": {**SCRAPED, "dagster_job": "news_job", "severity": "warning"},
         "exp_annotations": {
@@ -36,17 +25,15 @@ def test_a_given_up_partition_alerts_at_once_and_resolves_when_rebuilt(tmp_path:
     }
     # Every 5 minutes: news_job has a partition being re-asked (pending) until 10 minutes, given up
     # from 15, rebuilt by hand at 45; the lake job only ever has work still being re-asked.
-    spec = {
-        "rule_files": [str(ALERTS)],
-        "evaluation_interval": "1m",
-        "tests": [
+    run_rule_tests(
+        [
             {
                 "interval": "5m",
                 "input_series": [
-                    _series("steam_reask_pending_partitions", "news_job", "1x2 0x10"),
-                    _series("steam_reask_given_up_partitions", "news_job", "0x2 1x5 0x5"),
-                    _series("steam_reask_pending_partitions", "lake_refresh_job", "3x14"),
-                    _series("steam_reask_given_up_partitions", "lake_refresh_job", "0x14"),
+                    scraped_series("steam_reask_pending_partitions", "1x2 0x10", dagster_job="news_job"),
+                    scraped_series("steam_reask_given_up_partitions", "0x2 1x5 0x5", dagster_job="news_job"),
+                    scraped_series("steam_reask_pending_partitions", "3x14", dagster_job="lake_refresh_job"),
+                    scraped_series("steam_reask_given_up_partitions", "0x14", dagster_job="lake_refresh_job"),
                 ],
                 "alert_rule_test": [
                     {"eval_time": "10m", "alertname": NAME, "exp_alerts": []},
@@ -56,10 +43,5 @@ def test_a_given_up_partition_alerts_at_once_and_resolves_when_rebuilt(tmp_path:
                 ],
             }
         ],
-    }
-    test_file = tmp_path / "reask_alert_test.yml"
-    test_file.write_text(yaml.safe_dump(spec, sort_keys=False))
-    result = subprocess.run(
-        [promtool, "test", "rules", str(test_file)], capture_output=True, text=True, timeout=60
+        tmp_path,
     )
-    assert result.returncode == 0, result.stdout + result.stderr
