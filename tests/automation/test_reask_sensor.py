@@ -8,7 +8,6 @@ by evaluating the sensor at a later `now`.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -56,14 +55,6 @@ def _defs() -> dg.Definitions:
 @pytest.fixture(scope="module")
 def repository() -> dg.RepositoryDefinition:
     return _defs().get_repository_def()
-
-
-@pytest.fixture
-def instance(tmp_path: Path) -> Iterator[dg.DagsterInstance]:
-    home = tmp_path / "home"
-    home.mkdir()
-    with dg.instance_for_test(temp_dir=str(home)) as instance:
-        yield instance
 
 
 def _steam(tmp_path: Path, daily_budget: int = 10_000_000) -> SteamApiResource:
