@@ -13,8 +13,8 @@ restarted. Outages are 1/5/5/15 minutes in a 60-minute window and scale with `--
 (at least 45 s each; see `chaos_schedule.py`).
 
 After the window the script waits (bounded by `--drain-minutes` after the last fault was lifted)
-until every fault has recovered and no run created before the last fault was lifted is still
-in flight, then reconciles: snapshots polled (run
+until every fault has recovered, every alert that fired has resolved and no run created before
+the last fault was lifted is still in flight, then reconciles: snapshots polled (run
 metadata) against `fact_player_counts` rows and `mart_game_daily` samples in the lake and in
 Elasticsearch (as `soak.py`), missed poll slots against `mart_player_count_gaps`, and lists the
 runs still in flight. Per fault the JSON holds its kind, start, end, seconds to recovery (defined
@@ -53,6 +53,7 @@ from chaos_report import (
     missed_polls,
     recovered_at,
     targets,
+    unresolved_alerts,
 )
 from chaos_schedule import PlannedFault, plan, scale
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -159,7 +160,8 @@ def observe(chaos: Chaos, runs: RunWatcher, search: SearchWatcher) -> float:
                     settled = all(
                         recovered_at(r, views) is not None for r in chaos.records if r.error is None
                     )
-                    if settled and not in_flight_runs(views, created_before=lifted):
+                    firing = unresolved_alerts(chaos.platform.receiver.snapshot())
+                    if settled and not firing and not in_flight_runs(views, created_before=lifted):
                         break
                     if now > lifted + args.drain_minutes * 60:
                         chaos.log("drain timed out")
@@ -177,11 +179,11 @@ def _status(chaos: Chaos, views: list[RunView]) -> str:
     done = sum(r.started is not None for r in chaos.records)
     statuses = [v.status for v in views]
     alerts = chaos.platform.receiver.snapshot()
-    firing = sum(m.status == "FIRING" for m in alerts)
+    firing = unresolved_alerts(alerts)
     return (
         f"faults {done}/{len(chaos.records)} | runs ok {statuses.count('SUCCESS')} "
         f"failed {statuses.count('FAILURE')} active {sum(s in ACTIVE for s in statuses)} | "
-        f"alert messages {len(alerts)} ({firing} firing)"
+        f"alert messages {len(alerts)}, firing: {', '.join(firing) or 'none'}"
     )
 
 
@@ -326,7 +328,7 @@ def main() -> int:
     parser.add_argument("--poll-minutes", type=int, default=2, help="poll interval, divides 60 (%(default)s)")
     parser.add_argument("--warmup-minutes", type=float, default=10, help="longest wait for the first landing")
     parser.add_argument(
-        "--drain-minutes", type=float, default=12, help="longest wait after the last fault (%(default)s)"
+        "--drain-minutes", type=float, default=20, help="longest wait after the last fault (%(default)s)"
     )
     parser.add_argument("--json", type=Path, help="also write every figure to this file")
     parser.add_argument("--keep-state", action="store_true", help="keep the state folder (logs) after")

@@ -142,6 +142,15 @@ def attribute_alerts(
     return per_fault, before
 
 
+def unresolved_alerts(messages: Sequence[AlertMessage]) -> list[str]:
+    """Names of the alerts whose newest message is FIRING (still firing as far as the webhook
+    knows), sorted."""
+    newest: dict[str, AlertMessage] = {}
+    for message in sorted(messages, key=lambda m: m.received):
+        newest[message.alertname] = message
+    return sorted(name for name, m in newest.items() if m.status == "FIRING")
+
+
 def _span_of(at: float, starts: Sequence[float], end: float) -> int:
     """Index of the fault whose span holds `at` (-1 before the first fault)."""
     index = -1

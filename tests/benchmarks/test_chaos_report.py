@@ -16,6 +16,7 @@ from chaos_report import (
     recovered_at,
     slot_label,
     targets,
+    unresolved_alerts,
 )
 
 T0 = datetime(2026, 12, 4, 11, 0, tzinfo=UTC).timestamp()
@@ -61,6 +62,19 @@ def test_alerts_belong_to_the_fault_whose_span_they_fired_in_and_resolve_by_name
     assert [a["alert"] for a in before] == ["SteamLayerStale"]
     assert [(a["alert"], a["resolved"]) for a in per_fault[0]] == [("KafkaBrokerDown", True)]
     assert [(a["alert"], a["resolved"]) for a in per_fault[1]] == [("SteamRunFailed", False)]
+
+
+def test_an_alert_is_unresolved_while_its_newest_message_is_firing() -> None:
+    messages = [
+        AlertMessage(T0 + 10, "FIRING", "KafkaBrokerDown", ""),
+        AlertMessage(T0 + 90, "RESOLVED", "KafkaBrokerDown", ""),
+        AlertMessage(T0 + 20, "FIRING", "SteamRunFailed", ""),
+        AlertMessage(T0 + 80, "RESOLVED", "SteamRunFailed", ""),
+        AlertMessage(T0 + 85, "FIRING", "SteamRunFailed", "fired again"),
+        AlertMessage(T0 + 30, "FIRING", "SteamLayerStale", ""),
+    ]
+    assert unresolved_alerts(messages) == ["SteamLayerStale", "SteamRunFailed"]
+    assert unresolved_alerts(messages[:2]) == []
 
 
 def test_alertmanager_titles_are_parsed_and_others_ignored() -> None:
