@@ -58,11 +58,9 @@ from chaos_report import (
 from chaos_schedule import PlannedFault, plan, scale
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from soak_reconcile import reconcile
-from soak_support import ACTIVE, RunWatcher, SearchWatcher
+from soak_support import ACTIVE, RunWatcher, SearchWatcher, platform_clients
 
 from steam_platform.assets.lake.refresh_events import LAKE_RUN_TAG
-from steam_platform.core.settings import Environment
-from steam_platform.resources.wiring import build_resources
 
 TICK_S = 3.0
 #: The platform's resources the reconciliation reads (S3 for the lake, Kafka for the lag, search).
@@ -350,10 +348,7 @@ def main() -> int:
         running_platform(root, args.poll_minutes, args.keep_state) as platform,
     ):
         os.environ.update(platform.env)  # the instance's Postgres settings, for DagsterInstance.get()
-        # Resolved like a run resolves them: credentials are `EnvVar`s until a resource is built.
-        wanted = {k: v for k, v in build_resources(Environment.LOCAL).items() if k in RECONCILE_RESOURCES}
-        built = cleanup.enter_context(dg.build_resources(wanted))
-        resources = {k: getattr(built, k) for k in wanted}
+        resources = platform_clients(cleanup, RECONCILE_RESOURCES)
         es = resources["elasticsearch"].client()
         instance = dg.DagsterInstance.get()
         try:

@@ -37,15 +37,13 @@ from typing import Any
 import dagster as dg
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from soak_reconcile import reconcile
-from soak_support import ProcessMeter, RunWatcher, SearchWatcher, percentile, stack_roots
+from soak_support import ProcessMeter, RunWatcher, SearchWatcher, percentile, platform_clients, stack_roots
 
 from steam_devstack.health import free_port, http_ok
 from steam_devstack.main_run import prepare_dagster_home
 from steam_devstack.paths import REPO_ROOT
 from steam_devstack.process import ManagedProcess, process_table, service_pids
 from steam_devstack.stack import LocalStack
-from steam_platform.core.settings import Environment
-from steam_platform.resources.wiring import build_resources
 
 TICK_S = 2.0
 #: Idle this long after the window (no run queued or running) and the pipeline counts as drained
@@ -283,9 +281,10 @@ def main() -> int:
 
     root = Path(tempfile.mkdtemp(prefix="soak-"))
     root.chmod(0o711)  # the servers run as the service user and must reach their data
-    with running_platform(root, args.poll_minutes) as platform:
+    with running_platform(root, args.poll_minutes) as platform, contextlib.ExitStack() as cleanup:
         os.environ.update(platform.env)  # the instance's Postgres settings, for DagsterInstance.get()
-        resources = build_resources(Environment.LOCAL)  # the platform's clients, pointed at the stack
+        # The platform's clients, pointed at the stack (the lake's S3, Kafka for the lag, search).
+        resources = platform_clients(cleanup, ("s3", "kafka", "elasticsearch"))
         es = resources["elasticsearch"].client()  # accepts the stack's OSS Elasticsearch build
         instance = dg.DagsterInstance.get()
         try:

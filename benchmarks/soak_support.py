@@ -2,7 +2,8 @@
 
 `ProcessMeter` (RSS and CPU from /proc, via the stack's own process table), `SearchWatcher`
 (`samples` per day in Elasticsearch), `RunWatcher` (runs and poll runs from the Dagster instance).
-The end-of-soak reconciliation with the lake is `soak_reconcile.py`.
+The end-of-soak reconciliation with the lake is `soak_reconcile.py`; `platform_clients` builds the
+platform's own resources for it, as a run builds them.
 """
 
 from __future__ import annotations
@@ -24,7 +25,9 @@ from steam_devstack.stack import LocalStack
 from steam_platform.assets.ingest.players import POLL_SLOT_TAG
 from steam_platform.assets.lake.refresh_events import LAKE_RUN_TAG
 from steam_platform.core import sources
+from steam_platform.core.settings import Environment
 from steam_platform.resources.es_client import EsError, EsNotFound, SearchClient
+from steam_platform.resources.wiring import build_resources
 
 POLL_SCHEDULE = "player_counts_poll"
 ACTIVE = {"QUEUED", "NOT_STARTED", "STARTING", "STARTED", "CANCELING"}
@@ -320,3 +323,12 @@ def stack_roots(stack: LocalStack) -> dict[str, list[int]]:
         if pids:
             roots[svc.name] = pids
     return roots
+
+
+def platform_clients(cleanup: contextlib.ExitStack, names: tuple[str, ...]) -> dict[str, Any]:
+    """The local stack's resources `names` (e.g. s3, kafka, elasticsearch), resolved as a run
+    resolves them (credentials are `EnvVar`s until a resource is built) and torn down by `cleanup`.
+    The stack's environment must already be in `os.environ`."""
+    wanted = {k: v for k, v in build_resources(Environment.LOCAL).items() if k in names}
+    built = cleanup.enter_context(dg.build_resources(wanted))
+    return {k: getattr(built, k) for k in wanted}
