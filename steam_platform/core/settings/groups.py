@@ -448,6 +448,12 @@ class MonitoringSettings(SettingsGroup):
         "drops out of the failed-run metric)",
         gt=0,
     )
+    workspace: Path | None = setting(
+        "STEAM_METRICS_WORKSPACE",
+        None,
+        "Dagster workspace file whose `grpc_server` code servers the exporter checks (up, restarted); "
+        "unset: none are checked",
+    )
 
 
 class StackToolSettings(SettingsGroup):
