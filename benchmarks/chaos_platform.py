@@ -23,6 +23,7 @@ from pathlib import Path
 import psutil
 from chaos_report import AlertMessage
 
+from steam_devstack.code_server import CodeLocation
 from steam_devstack.health import free_port, http_ok
 from steam_devstack.main_run import prepare_dagster_home
 from steam_devstack.paths import REPO_ROOT
@@ -181,7 +182,10 @@ def running_platform(root: Path, poll_minutes: int, keep_state: bool = False) ->
         receiver, url = cleanup.enter_context(webhook_receiver())
         stack = LocalStack(root / "stack", brokers=3, prefer_default_ports=False, monitoring=False)
         cleanup.callback(stack.down)
-        monitoring = MonitoringService(stack.ctx, timings=CHAOS_TIMINGS, webhook_url=url)
+        port, code_port = free_port(), free_port()
+        monitoring = MonitoringService(
+            stack.ctx, timings=CHAOS_TIMINGS, webhook_url=url, code_servers=[CodeLocation(port=code_port)]
+        )
         cleanup.callback(monitoring.stop)
         dev_process = ManagedProcess("steam-dev", root / "steam-dev.pid", root / "steam-dev.log")
         dev: DevService | None = None
@@ -191,7 +195,6 @@ def running_platform(root: Path, poll_minutes: int, keep_state: bool = False) ->
         env = {**stack.endpoints(), "DAGSTER_HOME": str(prepare_dagster_home(stack))}
         env |= {"STEAM_POLL_INTERVAL_MINUTES": str(poll_minutes), "STEAM_PLATFORM_ENV": "local"}
         monitoring.start()
-        port, code_port = free_port(), free_port()
         argv = [str(Path(sys.executable).parent / "steam-platform"), "dev", "--port", str(port)]
         argv += ["--code-server-port", str(code_port), "--state-dir", str(root / "stack")]
         dev = DevService(dev_process, argv, env, f"http://127.0.0.1:{port}")

@@ -37,12 +37,15 @@ from dagster._core.errors import DagsterUserCodeUnreachableError
 from dagster._grpc.client import DagsterGrpcClient
 
 from steam_devstack.paths import REPO_ROOT
+from steam_platform.monitoring.code_servers import code_server_id
 
 logger = logging.getLogger("steam_devstack.code_server")
 
 #: The code location's name everywhere (workspace.yaml, dg, compose): schedule and sensor state is
 #: kept per location name in the instance.
 LOCATION_NAME = "steam_platform"
+#: The port `steam-platform dev` serves the code location on unless told otherwise.
+DEFAULT_CODE_SERVER_PORT = 4000
 
 
 @dataclass(frozen=True)
@@ -155,14 +158,11 @@ class SupervisedCodeServer:
     def answers(self) -> bool:
         """Whether the code server answers for its code: its server id, or else the load error of
         code that does not import (unreachable only when the server or its inner process is down)."""
-        client = DagsterGrpcClient(port=self.location.port, host=self.location.host)
-        try:
-            client.get_server_id(timeout=self.policy.request_timeout_s)
+        if code_server_id(self.location.host, self.location.port, self.policy.request_timeout_s) is not None:
             return True
-        except DagsterUserCodeUnreachableError:
-            pass
         try:
-            client.list_repositories()  # a load error comes back as a value, not an exception
+            # a load error comes back as a value, not an exception
+            DagsterGrpcClient(port=self.location.port, host=self.location.host).list_repositories()
         except DagsterUserCodeUnreachableError:
             return False
         return True

@@ -11,8 +11,10 @@ into the state folder with the stack's addresses:
   `STEAM_ALERT_WEBHOOK_URL` (written to a 0600 file it reads, never to its config or log); unset,
   alerts are kept in Alertmanager's UI only;
 - the exporter (`python -m steam_platform.monitoring`) reads the stack's Dagster instance
-  (`<state>/dagster_home`, the one `make dev` uses) and the stack's Kafka, Elasticsearch and
-  Steam budget through the stack's env file.
+  (`<state>/dagster_home`, the one `make dev` uses: runs, daemon heartbeats, its Postgres) and the
+  stack's Kafka, Elasticsearch and Steam budget through the stack's env file, and checks the code
+  servers of a workspace it writes into the state folder (default: `steam-platform dev`'s code
+  server on its default port).
 
 `AlertTimings` holds the scrape/evaluation intervals and Alertmanager's waits: production's by
 default; tests pass `FAST` (seconds, and every rule's `for:` replaced) to see alerts within seconds.
@@ -28,11 +30,12 @@ import urllib.request
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 from urllib.parse import urlsplit
 
 import yaml
 
+from steam_devstack.code_server import DEFAULT_CODE_SERVER_PORT, CodeLocation
 from steam_devstack.health import StackError, wait_until
 from steam_devstack.paths import REPO_ROOT, make_private, private_dir, write_private
 from steam_devstack.process import ManagedProcess
@@ -121,11 +124,14 @@ class MonitoringService(Service):
         exporter_argv: Sequence[str] | None = None,
         exporter_env: Mapping[str, str] | None = None,
         exporter: bool = True,
+        code_servers: Sequence[CodeLocation] | None = None,
     ) -> None:
         """`kafka_metrics`: the brokers' metrics URLs (default: this stack's Kafka nodes);
         `webhook_url`: default `STEAM_ALERT_WEBHOOK_URL`; `exporter_argv`/`exporter_env`: extra
         arguments and environment of the exporter (default: the stack's instance and services);
-        `exporter=False`: Prometheus and Alertmanager only (Kafka's metrics alone)."""
+        `exporter=False`: Prometheus and Alertmanager only (Kafka's metrics alone); `code_servers`:
+        the code servers the exporter checks (default: `steam-platform dev`'s on its default port
+        when the exporter reads the stack's instance, none with a caller's `exporter_env`)."""
         super().__init__(ctx)
         self.timings = timings
         self._kafka_metrics = kafka_metrics
@@ -133,6 +139,10 @@ class MonitoringService(Service):
         self._exporter_argv = list(exporter_argv or [])
         self._exporter_env = dict(exporter_env) if exporter_env is not None else None
         self.exporter = exporter
+        if code_servers is None:
+            default = [CodeLocation(port=DEFAULT_CODE_SERVER_PORT)]
+            code_servers = default if exporter_env is None else []
+        self.code_servers = list(code_servers)
 
     # -- where things are --------------------------------------------------------------------
     @property
@@ -233,6 +243,16 @@ class MonitoringService(Service):
         alertmanager.write_text(yaml.safe_dump(self.alertmanager_config(url_file), sort_keys=False))
         return prometheus, alertmanager
 
+    def write_workspace(self) -> Path | None:
+        """The workspace naming `code_servers` (as `dagster dev` gets it) for the exporter's
+        `--workspace`; None when there is none to check."""
+        if not self.code_servers:
+            return None
+        load_from = [cast(list[object], loc.workspace()["load_from"])[0] for loc in self.code_servers]
+        path = private_dir(self.folder) / "workspace.yaml"
+        path.write_text(yaml.safe_dump({"load_from": load_from}, sort_keys=False))
+        return path
+
     def exporter_environment(self) -> dict[str, str]:
         """The stack's instance (Postgres) and env file, unless the caller gave its own."""
         if self._exporter_env is not None:
@@ -290,6 +310,8 @@ class MonitoringService(Service):
         exporter = self.process("-exporter")
         if not exporter.is_running():
             argv = [sys.executable, "-m", "steam_platform.monitoring", "--port", str(self.port("metrics"))]
+            workspace = self.write_workspace()
+            argv += ["--workspace", str(workspace)] if workspace else []
             env = {"PYTHONUNBUFFERED": "1", **self.exporter_environment()}
             exporter.start([*argv, *self._exporter_argv], cwd=self.ctx.state_dir, env=env)
         self._wait(self._exporter_ready, "metrics exporter", exporter)

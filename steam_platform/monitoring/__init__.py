@@ -11,6 +11,9 @@ reads the state where it lives, so the numbers are never older than the scrape:
   the topic's retention, and the dead letters (`kafka_metrics.py`);
 - the Steam call budget's SQLite counter and Elasticsearch's document count per alias
   (`service_metrics.py`).
+- Dagster's own processes: the daemon's heartbeats and the start time of the Postgres holding the
+  instance (`dagster_services.py`), and whether each code server of a workspace answers, with its
+  server id (`code_servers.py`): restarts the platform recovers from by itself still reach a person.
 
 Why a scraped exporter and not Dagster's pieces alone: `dagster-prometheus` only pushes from inside
 runs to a Pushgateway, so a run whose worker died, or a daemon that stopped, pushes nothing and a

@@ -1,7 +1,9 @@
 """`python -m steam_platform.monitoring`: serve the platform's metrics for Prometheus.
 
-Reads the Dagster instance of `DAGSTER_HOME`, the definitions' asset freshness policies, and the
-environment's Kafka, Steam budget and Elasticsearch (the same wiring the code location uses).
+Reads the Dagster instance of `DAGSTER_HOME` (runs, daemon heartbeats, its Postgres), the
+definitions' asset freshness policies, the code servers of `--workspace` (default
+`STEAM_METRICS_WORKSPACE`), and the environment's Kafka, Steam budget and Elasticsearch (the same
+wiring the code location uses).
 `--once` prints one scrape and exits (a quick look, or a health check).
 """
 
@@ -13,6 +15,7 @@ import importlib
 import logging
 import threading
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -20,6 +23,7 @@ from dagster import DagsterInstance
 from prometheus_client import generate_latest, start_http_server
 
 from steam_platform.core.settings import MonitoringSettings
+from steam_platform.monitoring.code_servers import workspace_code_servers
 from steam_platform.monitoring.exporter import platform_sources, registry_for
 
 DEFAULT_DEFINITIONS = "steam_platform.definitions:defs"
@@ -58,6 +62,13 @@ def main(argv: list[str] | None = None) -> None:
         "--definitions", default=DEFAULT_DEFINITIONS, help="module:attribute of the Definitions"
     )
     parser.add_argument(
+        "--workspace",
+        type=Path,
+        default=settings.workspace,
+        help="Dagster workspace file whose grpc_server code servers are checked "
+        "(default STEAM_METRICS_WORKSPACE; unset: none)",
+    )
+    parser.add_argument(
         "--no-services",
         action="store_true",
         help="read only the Dagster instance (no Kafka, Steam, Elasticsearch)",
@@ -73,6 +84,7 @@ def main(argv: list[str] | None = None) -> None:
             load_definitions(args.definitions),
             resources,
             timedelta(hours=settings.run_lookback_hours),
+            workspace_code_servers(args.workspace) if args.workspace else (),
         )
         registry = registry_for(sources)
         if args.once:

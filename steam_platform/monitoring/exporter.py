@@ -9,7 +9,7 @@ lake's lag cannot be measured".
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -22,6 +22,8 @@ from prometheus_client.registry import Collector, CollectorRegistry
 from steam_platform.assets.operations.reask_targets import reask_targets
 from steam_platform.core.redaction import redact
 from steam_platform.core.settings import ReaskSettings
+from steam_platform.monitoring.code_servers import CodeServer, code_server_metrics
+from steam_platform.monitoring.dagster_services import daemon_metrics, storage_metrics
 from steam_platform.monitoring.freshness import freshness_metrics, freshness_targets
 from steam_platform.monitoring.gaps import gap_metrics
 from steam_platform.monitoring.kafka_metrics import kafka_metrics
@@ -59,10 +61,15 @@ class PlatformCollector(Collector):
 
 
 def platform_sources(
-    instance: DagsterInstance, defs: dg.Definitions, resources: dict[str, Any], run_lookback: timedelta
+    instance: DagsterInstance,
+    defs: dg.Definitions,
+    resources: dict[str, Any],
+    run_lookback: timedelta,
+    code_servers: Sequence[CodeServer] = (),
 ) -> dict[str, Source]:
     """The platform's sources: runs, freshness (from `defs`' policies), recorded player-count gaps,
-    failed partitions asked again or given up, Kafka, Steam budget, search."""
+    failed partitions asked again or given up, Dagster's daemon and storage, the workspace's code
+    servers (`code_servers`, if any), Kafka, Steam budget, search."""
     targets = freshness_targets(defs.resolve_all_asset_specs())
     jobs = sorted(job.name for job in defs.resolve_all_job_defs())
     reaskable = reask_targets(defs.resolve_asset_graph())
@@ -72,7 +79,11 @@ def platform_sources(
         "freshness": lambda: freshness_metrics(instance, targets),
         "player_count_gaps": lambda: gap_metrics(instance),
         "reask": lambda: reask_metrics(instance, reaskable, reask_settings),
+        "dagster_daemon": lambda: daemon_metrics(instance),
+        "dagster_storage": lambda: storage_metrics(instance),
     }
+    if code_servers:
+        sources["code_servers"] = lambda: code_server_metrics(code_servers)
     if "kafka" in resources:
         sources["kafka"] = lambda: kafka_metrics(instance, resources["kafka"])
     if "steam" in resources:
