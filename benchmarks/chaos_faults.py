@@ -135,21 +135,28 @@ class FaultInjector:
         record.detail["killed_pids"] = [p.pid for p in procs]
 
     def daemon_kill(self, planned: PlannedFault, record: FaultRecord) -> None:
-        """SIGKILL the Dagster daemon; `dagster dev` then exits and its service manager starts
-        `steam-platform dev` again. Lifted when the webserver answers again."""
+        """SIGKILL the Dagster daemon. `dagster dev` exits when its daemon dies and `steam-platform
+        dev` starts it again (`DevRestartPolicy`); should `steam-platform dev` itself exit, the
+        service manager starts it. Lifted when a new daemon runs and the webserver answers again."""
         dev = self.platform.dev
         procs = dev.find(*DAEMON_NEEDLES)
         if not procs:
             raise RuntimeError("no dagster-daemon process under steam-platform dev")
+        killed = {p.pid for p in procs}
         restarts = len(dev.restarts)
         record.started = time.time()
         for proc in procs:
             proc.send_signal(signal.SIGKILL)
-        record.detail["killed_pids"] = [p.pid for p in procs]
-        wait_until(lambda: len(dev.restarts) > restarts, what="steam-platform dev restarted", timeout=180)
+        record.detail["killed_pids"] = sorted(killed)
+        wait_until(
+            lambda: any(p.pid not in killed for p in dev.find(*DAEMON_NEEDLES)),
+            what="a new dagster daemon under steam-platform dev",
+            timeout=180,
+        )
         dev.wait_ready()
         record.lifted = time.time()
-        record.detail["restarted_after_s"] = round(dev.restarts[-1] - record.started, 1)
+        record.detail["restarted_after_s"] = round(record.lifted - record.started, 1)
+        record.detail["service_manager_restarts"] = len(dev.restarts) - restarts
 
     # -- helpers -------------------------------------------------------------------------------
     def _lake_worker(self) -> tuple[str, list[psutil.Process]] | None:
