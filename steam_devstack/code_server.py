@@ -32,6 +32,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import psutil
 import yaml
 from dagster._core.errors import DagsterUserCodeUnreachableError
 from dagster._grpc.client import DagsterGrpcClient
@@ -98,6 +99,9 @@ class SupervisedCodeServer:
     _answered_since_start: bool = field(default=False, init=False, repr=False)
     _failures: int = field(default=0, init=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+    #: The code processes (`dagster api grpc`) under the proxy when it last answered: killed with
+    #: the proxy on a restart, or they would outlive it (they ignore their heartbeat timeout).
+    _code_processes: list[psutil.Process] = field(default_factory=list, init=False, repr=False)
 
     @property
     def pid(self) -> int | None:
@@ -190,6 +194,7 @@ class SupervisedCodeServer:
         if self.answers():
             self._answered_since_start = True
             self._failures = 0
+            self._code_processes = _code_processes_under(proc.pid)
             return None
         if not self._answered_since_start:
             waited = time.monotonic() - self._started_at
@@ -201,14 +206,17 @@ class SupervisedCodeServer:
             return None
         return f"unreachable for {self._failures} checks in a row (its code process died)"
 
-    @staticmethod
-    def _kill_proxy(proc: subprocess.Popen[bytes]) -> None:
-        """SIGKILL the proxy process alone (its port must be free for the new one); the run workers
-        launched under it are left to finish their runs."""
+    def _kill_proxy(self, proc: subprocess.Popen[bytes]) -> None:
+        """SIGKILL the proxy (its port must be free for the new one) and the code processes it ran;
+        the run workers launched under them are left to finish their runs."""
         with contextlib.suppress(ProcessLookupError):
             proc.kill()
         with contextlib.suppress(subprocess.TimeoutExpired):
             proc.wait(10)
+        for code in self._code_processes:
+            with contextlib.suppress(psutil.Error):
+                code.kill()  # psutil checks the start time: a recycled pid is never signalled
+        self._code_processes = []
 
     def supervise(self, stop: threading.Event) -> None:
         """Check every `policy.check_interval_s` until `stop` is set."""
@@ -233,3 +241,17 @@ class SupervisedCodeServer:
                 break
             except subprocess.TimeoutExpired:
                 continue
+
+
+def _code_processes_under(proxy_pid: int) -> list[psutil.Process]:
+    """The `dagster api grpc` processes the code server proxy `proxy_pid` runs (none if it is gone)."""
+    try:
+        children = psutil.Process(proxy_pid).children()
+    except psutil.Error:
+        return []
+    found = []
+    for child in children:
+        with contextlib.suppress(psutil.Error):
+            if "grpc" in child.cmdline():
+                found.append(child)
+    return found

@@ -22,11 +22,10 @@ from pathlib import Path
 
 import psutil
 import pytest
-from dagster._core.errors import DagsterUserCodeUnreachableError
-from dagster._grpc.client import DagsterGrpcClient
 
 from steam_devstack.code_server import CodeLocation, SupervisedCodeServer, SupervisionPolicy
 from steam_devstack.health import free_port, poll
+from steam_platform.monitoring.code_servers import code_server_id
 
 DEFS = """
 import dagster as dg
@@ -83,11 +82,7 @@ def supervising(server: SupervisedCodeServer) -> Iterator[None]:
 
 
 def _server_id(server: SupervisedCodeServer) -> str | None:
-    client = DagsterGrpcClient(port=server.location.port, host=server.location.host)
-    try:
-        return client.get_server_id(timeout=5)
-    except DagsterUserCodeUnreachableError:
-        return None
+    return code_server_id(server.location.host, server.location.port, timeout_s=5)
 
 
 def _back_with_a_new_server(server: SupervisedCodeServer, old_id: str, timeout: float) -> bool:
@@ -112,10 +107,13 @@ def test_a_dead_code_process_is_restarted(started: SupervisedCodeServer) -> None
 def test_a_dead_code_server_is_restarted_on_its_port(started: SupervisedCodeServer) -> None:
     old_id = _server_id(started)
     assert old_id and started.pid
+    (code,) = [c for c in psutil.Process(started.pid).children() if "grpc" in c.cmdline()]
     with supervising(started):
         os.kill(started.pid, signal.SIGKILL)
         assert _back_with_a_new_server(started, old_id, timeout=60), started.log_file.read_text()
     assert started.restarts == 1
+    # The old code process would outlive its proxy (it ignores its heartbeat timeout): not left behind.
+    assert poll(lambda: not code.is_running(), timeout=10)
 
 
 def test_code_that_does_not_load_is_not_restarted(tmp_path: Path) -> None:
