@@ -83,9 +83,12 @@ def settings_secrets() -> set[str]:
 
 def _secrets_in(value: Any, name: str, found: set[str], depth: int = 0) -> None:
     """Collect secret strings in a resource's configuration: secret-named fields, dict entries and
-    `SecretStr`s, walking nested resources, models, mappings and sequences."""
+    `SecretStr`s (an `EnvVar` by the value it resolves to, not its name), walking nested resources,
+    models, mappings and sequences."""
     if depth > 6:
         return
+    if isinstance(value, dg.EnvVar):  # holds the variable's name: the secret is what it resolves to
+        value = value.get_value() or ""
     if isinstance(value, SecretStr):
         if value.get_secret_value():
             found.add(value.get_secret_value())

@@ -1,4 +1,11 @@
-"""Resources per environment: the local stack by default, environment variables in production."""
+"""Resources per environment: the local stack by default, environment variables in production.
+
+Every credential reaches a resource as `dg.EnvVar(<name>)` in both environments, so the UI's
+resource config shows the variable's name, never its value. Locally the stack's env file supplies
+some of them (its S3 key pair, Kafka password, simulator key): `export_stack_credentials` copies
+those into the process environment first, where the `EnvVar`s resolve. Hosts, ports and user names
+stay plain config.
+"""
 
 from __future__ import annotations
 
@@ -17,7 +24,7 @@ from steam_platform.core.settings import (
     SparkSettings,
     SteamSettings,
     current_environment,
-    reveal,
+    export_stack_credentials,
 )
 from steam_platform.resources.elasticsearch import ElasticsearchResource
 from steam_platform.resources.kafka import KafkaResource
@@ -34,11 +41,8 @@ def _env_var(group: type[SettingsGroup], field: str) -> dg.EnvVar:
 
 
 def _env_var_if_set(process: SettingsGroup, field: str) -> dg.EnvVar | None:
-    """`EnvVar` of `field` when the process environment sets it at load time, else None.
-
-    A value in the process environment may be a real secret, so it stays an `EnvVar` (the UI shows
-    plain config); only the local stack's generated values (its env file) become plain config.
-    """
+    """`EnvVar` of `field` when the process environment sets it at load time, else None (never an
+    `EnvVar` of an unset variable, which would fail the run that resolves it)."""
     return _env_var(type(process), field) if process.is_set(field) else None
 
 
@@ -52,7 +56,7 @@ def _local_kafka(local: KafkaSettings, process: KafkaSettings) -> KafkaResource:
         security_protocol=local.security_protocol,
         sasl_mechanism=local.sasl_mechanism,
         sasl_username=local.sasl_username,
-        sasl_password=_env_var_if_set(process, "sasl_password") or reveal(local.sasl_password),
+        sasl_password=_env_var_if_set(process, "sasl_password"),
         ssl_ca_location=local.ssl_ca_location,
     )
 
@@ -98,13 +102,22 @@ def _search_resources(env: Environment) -> dict[str, Any]:
                 version=search.kibana_version,
             ),
         }
+    process = SearchSettings.from_process_environment()
     return {
         "elasticsearch": ElasticsearchResource(
             url=search.elasticsearch_url,
+            username=search.elasticsearch_username,
+            password=_env_var_if_set(process, "elasticsearch_password"),
+            api_key=_env_var_if_set(process, "elasticsearch_api_key"),
             ca_certs=_optional_path(search.elasticsearch_ca_certs),
             index_replicas=search.index_replicas,
         ),
-        "kibana": KibanaResource(url=search.kibana_url, version=search.kibana_version),
+        "kibana": KibanaResource(
+            url=search.kibana_url,
+            username=search.kibana_username,
+            password=_env_var_if_set(process, "kibana_password"),
+            version=search.kibana_version,
+        ),
     }
 
 
@@ -128,10 +141,8 @@ def _lake_resources(env: Environment) -> dict[str, Any]:
         s3 = S3Resource(
             endpoint_url=lake.endpoint_url,
             region=lake.region,
-            # As for the Steam key: a key pair in the process environment may be real, so it stays an
-            # EnvVar (the UI shows plain config); the stack's fixed local pair from `.stack/env` is not.
-            access_key_id=_env_var_if_set(process, "access_key_id") or lake.access_key_id,
-            secret_access_key=_env_var_if_set(process, "secret_access_key") or reveal(lake.secret_access_key),
+            access_key_id=_env_var_if_set(process, "access_key_id"),
+            secret_access_key=_env_var_if_set(process, "secret_access_key"),
             bucket=lake.bucket,
             path_style=lake.path_style_access,
         )
@@ -167,16 +178,19 @@ def _steam(env: Environment) -> SteamApiResource:
     return SteamApiResource(
         api_base_url=steam.api_base_url,
         store_base_url=steam.store_base_url,
-        # A key in the process environment may be a real one: pass it as EnvVar so it never shows in
-        # the UI's resource config; the simulator's fixed key from `.stack/env` is not a secret.
-        api_key=_env_var_if_set(process, "api_key") or reveal(steam.api_key),
+        api_key=_env_var_if_set(process, "api_key"),
         budget_state_dir=str(steam.budget_state_dir) if steam.budget_state_dir else None,
     )
+
+
+#: The groups whose credentials resources take (as `EnvVar`s).
+_CREDENTIAL_GROUPS = (KafkaSettings, LakeSettings, SearchSettings, SteamSettings)
 
 
 def build_resources(env: Environment | None = None) -> dict[str, Any]:
     """The resource dict for `env` (default: `STEAM_PLATFORM_ENV`)."""
     env = env or current_environment()
+    export_stack_credentials(_CREDENTIAL_GROUPS, env)
     if env is Environment.PRODUCTION:
         kafka = _production_kafka(KafkaSettings.load(env))
     else:

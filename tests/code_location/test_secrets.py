@@ -399,8 +399,8 @@ def test_kafka_security_settings_are_wired_and_the_password_stays_an_env_var(
         assert kafka.ssl_ca_location == "/etc/kafka/ca.pem" and kafka.security_protocol == "SASL_SSL"
         assert kafka.sasl_password == "KAFKA_SASL_PASSWORD" and isinstance(kafka.sasl_password, dg.EnvVar)
 
-    # The stack's generated password, read from its env file, is plain config (never an EnvVar of
-    # a variable that is not set); the env file is what `stack up --kafka-security sasl_ssl` writes.
+    # The stack's generated password, read from its env file (what `stack up --kafka-security
+    # sasl_ssl` writes), is an EnvVar too: the wiring copies it into the process environment.
     for key in ("KAFKA_SECURITY_PROTOCOL", "KAFKA_SASL_MECHANISM", "KAFKA_SASL_USERNAME"):
         monkeypatch.delenv(key)
     monkeypatch.delenv("KAFKA_SASL_PASSWORD")
@@ -414,7 +414,8 @@ def test_kafka_security_settings_are_wired_and_the_password_stays_an_env_var(
     assert (kafka.sasl_mechanism, kafka.sasl_username, kafka.sasl_password) == (
         "SCRAM-SHA-512",
         "steam",
-        SECRET,
+        "KAFKA_SASL_PASSWORD",
     )
+    assert isinstance(kafka.sasl_password, dg.EnvVar) and kafka.sasl_password.get_value() == SECRET
     assert kafka.ssl_ca_location == "/stack/kafka-security/ca.pem"
     assert SECRET not in repr(kafka)

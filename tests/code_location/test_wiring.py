@@ -28,7 +28,7 @@ def test_a_steam_key_from_the_environment_stays_an_env_var(
     assert steam.api_base_url == "https://api.steampowered.com"
 
 
-def test_local_without_a_key_in_the_environment_uses_the_stack_simulator_key(
+def test_local_without_a_key_in_the_environment_takes_the_stack_simulator_key_as_an_env_var(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     monkeypatch.delenv("STEAM_API_KEY", raising=False)
@@ -39,8 +39,8 @@ def test_local_without_a_key_in_the_environment_uses_the_stack_simulator_key(
 
     steam = build_resources(Environment.LOCAL)["steam"]
 
-    assert steam.api_key == "local-simulator-key"
-    assert not isinstance(steam.api_key, dg.EnvVar)
+    assert isinstance(steam.api_key, dg.EnvVar) and steam.api_key == "STEAM_API_KEY"
+    assert steam.api_key.get_value() == "local-simulator-key"  # copied from the env file, resolvable
     assert steam.api_base_url == "http://127.0.0.1:8787"
 
 
@@ -57,7 +57,7 @@ def test_a_local_s3_key_pair_from_the_environment_stays_env_vars(
     assert isinstance(s3.access_key_id, dg.EnvVar)
 
 
-def test_the_local_stacks_fixed_s3_pair_is_plain_config(
+def test_the_local_stacks_s3_pair_is_env_vars_that_resolve_to_the_env_files_pair(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     monkeypatch.delenv("AWS_ACCESS_KEY_ID", raising=False)
@@ -69,8 +69,11 @@ def test_the_local_stacks_fixed_s3_pair_is_plain_config(
 
     resources = build_resources(Environment.LOCAL)
 
-    assert resources["s3"].secret_access_key == "steam-local-secret"
+    assert resources["s3"].secret_access_key == "AWS_SECRET_ACCESS_KEY"
+    assert isinstance(resources["s3"].access_key_id, dg.EnvVar)
     assert "steam-local-secret" not in repr(resources["s3"]) + repr(resources["pyspark"])
+    with dg.build_resources({"s3": resources["s3"]}) as built:
+        assert built.s3.spark_credentials()["fs.s3a.secret.key"] == "steam-local-secret"
 
 
 COMPOSE = Path(__file__).resolve().parents[2] / "deploy" / "docker-compose.yml"

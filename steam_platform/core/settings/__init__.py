@@ -14,6 +14,9 @@ the process environment, else from the `env` file `stack up` writes into the sta
 else the declared default. `production` reads the process environment only, and the production
 wiring (`resources/wiring.py`) hands endpoints and secrets to resources as `dg.EnvVar(<name>)`, so
 they resolve when a run uses them and never show as resource config; `env_name()` gives the names.
+Credentials (`credential_names()`) are `EnvVar`s in every environment: locally,
+`export_stack_credentials` first copies those the stack's env file holds into the process
+environment (the one write to it outside the stack tools), so an `EnvVar` resolves there too.
 
 Groups: `Settings` holds one group per concern (platform, schedule, Dagster instance, Kafka, lake,
 Spark, search, Steam, local stack tools). A module loads only the group it needs
@@ -33,6 +36,7 @@ from steam_platform.core.settings.base import (
     SettingsError,
     SettingsGroup,
     current_environment,
+    export_stack_credentials,
     read_env_file,
     reveal,
     setting,
@@ -78,6 +82,7 @@ __all__ = [
     "StackToolSettings",
     "SteamSettings",
     "current_environment",
+    "export_stack_credentials",
     "read_env_file",
     "reveal",
     "setting",

@@ -10,12 +10,15 @@ never quotes a secret.
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterable
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, ClassVar, Self
 
 from dotenv import dotenv_values
 from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 
@@ -55,6 +58,7 @@ def setting(
     production: Production = Production.LOAD,
     local: Any = None,
     shown_default: str | None = None,
+    credential: bool = False,
     **field_kwargs: Any,
 ) -> Any:
     """A settings field read from the variable `name`.
@@ -62,8 +66,12 @@ def setting(
     `local`: the local stack's value, used in the local environment when neither the process nor
     the stack's env file sets the variable (e.g. the stack's S3 endpoint, where production's unset
     means AWS). `shown_default`: how the docs show a default that is not a plain value.
+    `credential`: a plain-text field that resources take as `dg.EnvVar` like a `SecretStr` (an
+    access key id); every `SecretStr` field is a credential anyway.
     """
     extra: dict[str, Any] = {"production": production.value}
+    if credential:
+        extra["credential"] = True
     if local is not None:
         extra["local"] = local
     if shown_default is not None:
@@ -152,6 +160,11 @@ class SettingsGroup(BaseSettings):
             if isinstance(extra := info.json_schema_extra, dict) and "local" in extra
         }
 
+    @classmethod
+    def credential_names(cls) -> list[str]:
+        """The variables of the group's credentials (`SecretStr` fields and `credential=True` ones)."""
+        return [cls.env_name(name) for name, info in cls.model_fields.items() if _is_credential(info)]
+
     def is_set(self, field: str) -> bool:
         """Whether `field` has a non-empty value (a secret's value counts, masked or not)."""
         value = getattr(self, field)
@@ -160,6 +173,11 @@ class SettingsGroup(BaseSettings):
 
 def _is_secret(annotation: Any) -> bool:
     return SecretStr in getattr(annotation, "__args__", ()) or annotation is SecretStr
+
+
+def _is_credential(info: FieldInfo) -> bool:
+    extra = info.json_schema_extra
+    return _is_secret(info.annotation) or (isinstance(extra, dict) and extra.get("credential") is True)
 
 
 def reveal(secret: SecretStr | None) -> str | None:
@@ -209,3 +227,34 @@ def stack_dir() -> Path:
 def read_env_file(path: Path) -> dict[str, str]:
     """The `export KEY=value` lines of a stack env file (missing file: empty)."""
     return {k: v or "" for k, v in dotenv_values(path).items()} if path.is_file() else {}
+
+
+#: The credentials `export_stack_credentials` copied into this process's environment, by variable.
+_copied_credentials: dict[str, str] = {}
+
+
+def export_stack_credentials(groups: Iterable[type[SettingsGroup]], env: Environment | None = None) -> None:
+    """Locally, copy the credentials of `groups` that the stack's env file holds into this process's
+    environment, so that resources can take every credential as `dg.EnvVar`.
+
+    The UI shows an `EnvVar`'s name, never its value; a run resolves it in this process or in a
+    process started from it (a run worker of the code server), which inherits the environment.
+    A variable the process environment already sets wins and is left alone, as when loading. A value
+    copied here earlier follows the file: replaced when the file changes (a stack brought up again
+    with a new password), removed when the file no longer holds it, and in `production`, which reads
+    the process environment only.
+    """
+    local = (env or current_environment()) is Environment.LOCAL
+    stack = read_env_file(stack_dir() / "env") if local else {}
+    for group in groups:
+        for name in group.credential_names():
+            current = os.environ.get(name) or None
+            copied = current is not None and _copied_credentials.get(name) == current
+            if current is not None and not copied:
+                continue  # set by whoever started this process: it wins
+            value = stack.get(name) if group.stack_env_fallback else None
+            if value:
+                os.environ[name] = _copied_credentials[name] = value
+            elif copied:
+                del os.environ[name]
+                del _copied_credentials[name]

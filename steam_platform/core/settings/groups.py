@@ -282,6 +282,7 @@ class LakeSettings(SettingsGroup):
         None,
         "S3 access key; unset: the AWS credential chain (profile, instance role)",
         production=Production.ENV_VAR,
+        credential=True,
     )
     secret_access_key: SecretStr | None = setting(
         "AWS_SECRET_ACCESS_KEY", None, "S3 secret key", production=Production.ENV_VAR
