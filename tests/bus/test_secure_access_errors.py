@@ -184,7 +184,8 @@ def test_the_stack_env_carries_the_settings_and_the_local_wiring_uses_them(
     ):
         assert f"export {line}" in env_file, line
     for key in [k for k in kafka_cluster.endpoints() if k.startswith("KAFKA_")]:
-        monkeypatch.delenv(key, raising=False)
+        monkeypatch.setenv(key, "")  # recorded, so the password the wiring copies in goes after the test
+        monkeypatch.delenv(key)
     monkeypatch.setenv("STEAM_STACK_DIR", str(kafka_cluster.state_dir))
 
     kafka = build_resources(Environment.LOCAL)["kafka"]
@@ -195,11 +196,14 @@ def test_the_stack_env_carries_the_settings_and_the_local_wiring_uses_them(
         "steam",
     )
     assert (kafka.replication_factor, kafka.min_insync_replicas) == (3, 2)
-    kafka.check_access()
-    options = kafka.spark_options()
+    # The env file's password reaches the resource as an EnvVar, which a run resolves.
+    assert isinstance(kafka.sasl_password, dg.EnvVar) and kafka.sasl_password == "KAFKA_SASL_PASSWORD"
+    with dg.build_resources({"kafka": kafka}) as built:
+        built.kafka.check_access()
+        options = built.kafka.spark_options()
     assert options["kafka.ssl.truststore.type"] == "PEM"
     assert options["kafka.ssl.truststore.certificates"] == tls.ca_pem.read_text()
-    leaked = str(kafka.sasl_password) in repr(kafka)
+    leaked = kafka_cluster.endpoints()["KAFKA_SASL_PASSWORD"] in repr(kafka)
     assert not leaked, "the password is in the resource's repr"
 
 
