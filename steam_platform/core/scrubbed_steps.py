@@ -124,6 +124,12 @@ def _step_resources(args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> list[An
     return resources
 
 
+def step_secrets(context: Any) -> set[str]:
+    """The secrets a step's scrubber masks: every set `SecretStr` setting and every secret of the
+    resources on the step's `context`."""
+    return settings_secrets() | resource_secrets(_step_resources((context,), {}))
+
+
 class Scrubber:
     """`redact` bound to one step's secrets."""
 

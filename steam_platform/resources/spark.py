@@ -31,6 +31,7 @@ from dagster_pyspark import PySparkResource
 
 from steam_platform.core.settings import SparkSettings
 from steam_platform.resources.s3 import S3Resource
+from steam_platform.resources.scrubbed_pipes import ScrubbedPipesSubprocessClient
 from streaming.environment import DEFAULT_DRIVER_MEMORY, DEFAULT_SPARK_MASTER
 from streaming.spark_session import PYSPARK_PYTHON_CONF, local_session_conf, session_from_conf
 
@@ -108,16 +109,17 @@ def build_pipes_client(
     python: str | None = None,
     driver_host: str | None = None,
     driver_bind_address: str | None = None,
-) -> dg.PipesSubprocessClient:
+) -> ScrubbedPipesSubprocessClient:
     """The `pipes_subprocess` resource: launches `spark-submit` jobs with the lake's Spark settings.
 
     Its environment carries the same connector jars, master, driver memory and driver address as
     the `pyspark` resource, under the settings' variable names (`SparkSettings`; no secret:
     credentials are passed per run), and the Python of this process for the PySpark driver, so the
-    job finds `dagster-pipes`. Termination of the Dagster run sends SIGINT to the job.
+    job finds `dagster-pipes`. Termination of the Dagster run sends SIGINT to the job. The job's
+    stdout and stderr reach the step's logs scrubbed (`ScrubbedPipesSubprocessClient`).
     """
     name = SparkSettings.env_name
-    return dg.PipesSubprocessClient(
+    return ScrubbedPipesSubprocessClient(
         env={
             name("jars"): ":".join(jars),
             name("master"): master,

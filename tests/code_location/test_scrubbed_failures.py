@@ -364,3 +364,56 @@ def test_an_async_op_is_refused_until_it_can_be_scrubbed() -> None:
 
     with pytest.raises(TypeError, match="async compute functions are not scrubbed yet"):
         scrubbed(fetch)
+
+
+#: A stand-in for `spark-submit`: prints its credentials to stdout and stderr, as a conf dump or a
+#: connector error would, plus a plain line, then fails.
+LEAKY_SUBMIT = textwrap.dedent(
+    f"""
+    import os, sys
+    print("batch 1 written to the lake", flush=True)
+    print("spark.hadoop.fs.s3a.secret.key " + os.environ["AWS_SECRET_ACCESS_KEY"], flush=True)
+    print("s3a://steam:{URL_SECRET}@127.0.0.1:1 refused", flush=True)
+    print("ERROR SASL login with " + os.environ["KAFKA_SASL_PASSWORD"] + " failed", file=sys.stderr)
+    sys.exit(3)
+    """
+)
+
+
+@pytest.mark.parametrize("scrub", [False, True], ids=["unscrubbed-control", "scrubbed"])
+def test_spark_submits_stdout_and_stderr_reach_the_logs_scrubbed(
+    scrub: bool,
+    instance: dg.DagsterInstance,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    """The platform's `pipes_subprocess` client relays the child's output through the scrubber:
+    a secret the child got from the run (`env=`), one from the settings, one by shape. Searched:
+    the run's leftovers (compute logs) and the run process's own stdout and stderr, where a child
+    writing to inherited descriptors lands (the stack's service logs)."""
+    from steam_platform.resources.spark import build_pipes_client
+
+    monkeypatch.setenv("KAFKA_SASL_PASSWORD", KAFKA_PASSWORD)  # a setting: the child inherits it
+    script = tmp_path / "leaky_submit.py"
+    script.write_text(LEAKY_SUBMIT)
+    client = build_pipes_client(jars=[]) if scrub else dg.PipesSubprocessClient()
+
+    @dg.asset
+    def submitted(context: dg.AssetExecutionContext, pipes_subprocess: dg.PipesSubprocessClient) -> None:
+        pipes_subprocess.run(
+            context=context,
+            command=[sys.executable, str(script)],
+            env={"AWS_SECRET_ACCESS_KEY": SPARK_S3A_SECRET},
+        )
+
+    result = materialize_failing(submitted, {"pipes_subprocess": client}, instance)
+    out, err = capfd.readouterr()
+    left = "\n".join([run_leftovers(instance, result.run_id, tmp_path / "storage"), out, err])
+    assert "batch 1 written to the lake" in left  # the search sees the child's output
+    secrets = (SPARK_S3A_SECRET, KAFKA_PASSWORD, URL_SECRET)
+    if not scrub:  # the search finds what nothing scrubbed
+        assert [s for s in secrets if s not in left] == []
+        return
+    assert [s for s in secrets if s in left] == []
+    assert "ERROR SASL login with *** failed" in left and "s3a://***@127.0.0.1:1 refused" in left
