@@ -29,7 +29,7 @@ from pathlib import Path
 import dagster as dg
 from dagster_pyspark import PySparkResource
 
-from steam_platform.core.settings import SparkSettings
+from steam_platform.core.settings import LakeSettings, SparkSettings, credentials_withheld
 from steam_platform.resources.s3 import S3Resource
 from steam_platform.resources.scrubbed_pipes import ScrubbedPipesSubprocessClient
 from streaming.environment import DEFAULT_DRIVER_MEMORY, DEFAULT_SPARK_MASTER
@@ -65,7 +65,12 @@ class LakePySparkResource(PySparkResource):
                 f"{len(missing)} Spark connector jar(s) are missing, e.g. {missing[0]}: "
                 f"run `steam-platform stack install` (or set {jars_env})"
             )
-        self._spark_session = session_from_conf(conf, hadoop_secrets=self.s3.spark_credentials())
+        secrets = self.s3.spark_credentials()
+        # With the key pair in its Hadoop configuration, the driver's JVM need not inherit it from
+        # this process's environment (where the local wiring may have copied it for its EnvVars).
+        withheld = LakeSettings.credential_names() if secrets else []
+        with credentials_withheld(withheld):
+            self._spark_session = session_from_conf(conf, hadoop_secrets=secrets)
 
 
 def build_pyspark_resource(

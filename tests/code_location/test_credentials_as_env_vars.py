@@ -5,6 +5,8 @@ never holds a value, and a run still resolves them (`export_stack_credentials`).
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import dagster as dg
@@ -12,7 +14,13 @@ import pytest
 from dagster._core.remote_representation.external_data import RepositorySnap, ResourceConfigEnvVarSnap
 from dagster_shared.serdes import serialize_value
 
-from steam_platform.core.settings import Environment, LakeSettings, SteamSettings, export_stack_credentials
+from steam_platform.core.settings import (
+    Environment,
+    LakeSettings,
+    SteamSettings,
+    credentials_withheld,
+    export_stack_credentials,
+)
 from steam_platform.resources.wiring import build_resources
 
 #: Each credential the stack's env file may hold, with a value found nowhere else.
@@ -104,3 +112,15 @@ def test_the_process_environment_wins_and_a_copied_credential_follows_the_env_fi
     export_stack_credentials([SteamSettings], Environment.PRODUCTION)
     assert "STEAM_API_KEY" not in os.environ
     assert os.environ["AWS_SECRET_ACCESS_KEY"] == "set-by-the-operator"
+
+
+def test_a_child_started_while_credentials_are_withheld_does_not_inherit_them(
+    stack_with_credentials: Path,
+) -> None:
+    """The Spark driver's JVM is started so: its S3A keys travel in its Hadoop configuration."""
+    build_resources(Environment.LOCAL)  # copies the stack's pair into this process's environment
+    probe = [sys.executable, "-c", "import os; print(os.environ.get('AWS_SECRET_ACCESS_KEY'))"]
+    with credentials_withheld(LakeSettings.credential_names()):
+        seen = subprocess.run(probe, capture_output=True, text=True, check=True, timeout=30).stdout
+    assert seen.strip() == "None"
+    assert os.environ["AWS_SECRET_ACCESS_KEY"] == STACK_CREDENTIALS["AWS_SECRET_ACCESS_KEY"]  # back

@@ -11,7 +11,8 @@ never quotes a secret.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, ClassVar, Self
@@ -258,3 +259,18 @@ def export_stack_credentials(groups: Iterable[type[SettingsGroup]], env: Environ
             elif copied:
                 del os.environ[name]
                 del _copied_credentials[name]
+
+
+@contextmanager
+def credentials_withheld(names: Iterable[str]) -> Iterator[None]:
+    """The variables `names` out of the process environment while the block runs, then back.
+
+    For starting a child that gets the credentials another way and must not inherit them: the
+    Spark driver's JVM, whose S3A keys travel in its Hadoop configuration (its environment is
+    readable for as long as it runs). The process resolved its `EnvVar`s before.
+    """
+    held = {name: os.environ.pop(name) for name in names if name in os.environ}
+    try:
+        yield
+    finally:
+        os.environ.update(held)
