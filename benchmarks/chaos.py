@@ -158,7 +158,7 @@ def observe(chaos: Chaos, runs: RunWatcher, search: SearchWatcher) -> float:
                     settled = all(
                         recovered_at(r, views) is not None for r in chaos.records if r.error is None
                     )
-                    firing = unresolved_alerts(chaos.platform.receiver.snapshot())
+                    firing = unresolved_alerts(chaos.platform.alert_messages())
                     if settled and not firing and not in_flight_runs(views, created_before=lifted):
                         break
                     if now > lifted + args.drain_minutes * 60:
@@ -176,7 +176,7 @@ def observe(chaos: Chaos, runs: RunWatcher, search: SearchWatcher) -> float:
 def _status(chaos: Chaos, views: list[RunView]) -> str:
     done = sum(r.started is not None for r in chaos.records)
     statuses = [v.status for v in views]
-    alerts = chaos.platform.receiver.snapshot()
+    alerts = chaos.platform.alert_messages()
     firing = unresolved_alerts(alerts)
     return (
         f"faults {done}/{len(chaos.records)} | runs ok {statuses.count('SUCCESS')} "
@@ -227,7 +227,7 @@ def build_report(
 ) -> dict[str, Any]:
     """Every figure, JSON-ready, with the issue's targets."""
     args, views = chaos.args, run_views(runs)
-    messages = chaos.platform.receiver.snapshot()
+    messages = chaos.platform.alert_messages()
     entries = fault_entries(chaos.records, views, messages, end)
     rec = lake_reconciliation(resources, runs, search)
     assert chaos.window_start is not None

@@ -9,7 +9,6 @@ ends, also after Ctrl-C or an error.
 from __future__ import annotations
 
 import contextlib
-import json
 import shutil
 import signal
 import sys
@@ -17,12 +16,12 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import psutil
 from chaos_report import AlertMessage
 
+from steam_devstack.alert_webhook import WebhookReceiver, webhook_receiver
 from steam_devstack.code_server import CodeLocation
 from steam_devstack.health import free_port, http_ok
 from steam_devstack.main_run import prepare_dagster_home
@@ -48,53 +47,6 @@ CHAOS_TIMINGS = AlertTimings(
 #: A service manager's restart delay (systemd's RestartSec) for `steam-platform dev`.
 RESTART_DELAY_S = 5.0
 DEV_START_TIMEOUT_S = 300.0
-
-
-@dataclass
-class WebhookReceiver:
-    """A local Slack-compatible webhook: every Alertmanager message it receives, parsed."""
-
-    messages: list[AlertMessage] = field(default_factory=list)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def record(self, body: bytes) -> None:
-        payload = json.loads(body)
-        now = time.time()
-        with self.lock:
-            for attachment in payload.get("attachments", []):
-                message = AlertMessage.parse(now, attachment.get("title", ""), attachment.get("text", ""))
-                if message is not None:
-                    self.messages.append(message)
-
-    def snapshot(self) -> list[AlertMessage]:
-        with self.lock:
-            return list(self.messages)
-
-
-@contextlib.contextmanager
-def webhook_receiver() -> Iterator[tuple[WebhookReceiver, str]]:
-    """Serve the receiver on a free loopback port; yields it and its URL."""
-    receiver = WebhookReceiver()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            receiver.record(self.rfile.read(int(self.headers.get("Content-Length", "0"))))
-            self.send_response(200)
-            self.send_header("Content-Length", "2")
-            self.end_headers()
-            self.wfile.write(b"ok")
-
-        def log_message(self, format: str, *args: object) -> None:
-            return
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, name="webhook", daemon=True)
-    thread.start()
-    try:
-        yield receiver, f"http://127.0.0.1:{server.server_port}/services/T000/B000/chaos"
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 @dataclass
@@ -170,6 +122,11 @@ class Platform:
     receiver: WebhookReceiver
     root: Path
 
+    def alert_messages(self) -> list[AlertMessage]:
+        """Alertmanager's messages received so far, with their wall-clock arrival times."""
+        parsed = (AlertMessage.parse(n.received_wall, n.title, n.text) for n in self.receiver.snapshot())
+        return [m for m in parsed if m is not None]
+
 
 @contextlib.contextmanager
 def running_platform(root: Path, poll_minutes: int, keep_state: bool = False) -> Iterator[Platform]:
@@ -179,7 +136,7 @@ def running_platform(root: Path, poll_minutes: int, keep_state: bool = False) ->
     with contextlib.ExitStack() as cleanup:  # callbacks run last-in first-out
         if not keep_state:
             cleanup.callback(shutil.rmtree, root, ignore_errors=True)
-        receiver, url = cleanup.enter_context(webhook_receiver())
+        receiver, url = cleanup.enter_context(webhook_receiver("/services/T000/B000/chaos"))
         stack = LocalStack(root / "stack", brokers=3, prefer_default_ports=False, monitoring=False)
         cleanup.callback(stack.down)
         port, code_port = free_port(), free_port()
