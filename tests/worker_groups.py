@@ -44,6 +44,7 @@ SERVER_OF_GROUP = {"shared_kafka_cluster": KAFKA_GROUP, "spark_cluster": SPARK_C
 #: short ones fill in around them and both workers end together.
 LONGEST_FIRST = (
     "tests/automation/test_automation_daemon.py",
+    "tests/automation/test_daemon_faults.py",
     SPARK_CLUSTER_GROUP,
     KAFKA_GROUP,
     "tests/lake/test_lake_pipeline.py",

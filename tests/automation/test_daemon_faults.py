@@ -1,0 +1,395 @@
+"""Two faults of the chaos benchmark met by the real daemon, each in a few minutes, nobody acting.
+
+`steam-platform dev` (webserver, daemon, supervised code server) on the Postgres instance of
+`deploy/dagster.yaml`, a fresh lake bucket, player counts polled every minute, and
+`reask_failed_work_sensor` asking again after 15 s instead of 10 minutes:
+- Steam answers 503 for every call (a storm), then 429 with `Retry-After`: the polls of the storm
+  fail, clearly (the error names Steam), inventing nothing and writing nothing to Kafka; the
+  client waits what `Retry-After` asked; the first poll after the storm lands exactly one snapshot
+  per tracked app; a news day that failed in the storm is asked again by the re-ask sensor and lands.
+- Postgres (Dagster's storage) is restarted: the daemon keeps ticking, no run is left in flight,
+  and a poll after the restart succeeds.
+
+That the missed slots become gaps in `mart_player_count_gaps` needs lake and mart runs over the
+storm (minutes of Spark on two cores): the chaos benchmark measures it; `tests/lake` tests the rule.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, TypeVar
+from unittest import mock
+
+import dagster as dg
+import pytest
+import requests
+from ingest_support import read_between, watermarks
+from test_automation_daemon import _stop
+
+from steam_devstack.health import free_port
+from steam_devstack.paths import REPO_ROOT
+from steam_devstack.stack import LocalStack
+from steam_platform.assets.ingest.players import POLL_SLOT_TAG
+from steam_platform.assets.operations.reask_failures import ATTEMPT_TAG
+from steam_platform.core import sources
+from steam_platform.events.envelope import make_event_id
+from steam_platform.resources.kafka import KafkaResource
+from steam_platform.resources.s3 import S3Resource
+from steam_platform.resources.steam import EP_PLAYERS, PATHS
+
+pytestmark = pytest.mark.integration
+
+T = TypeVar("T")
+VENV_BIN = Path(sys.executable).parent
+POLL_JOB = "player_counts_job"
+#: Seconds of `Retry-After` the simulator sends with its 429s.
+RETRY_AFTER_S = 4
+IN_FLIGHT = [
+    dg.DagsterRunStatus.QUEUED,
+    dg.DagsterRunStatus.NOT_STARTED,
+    dg.DagsterRunStatus.STARTING,
+    dg.DagsterRunStatus.STARTED,
+    dg.DagsterRunStatus.CANCELING,
+]
+
+
+@dataclass
+class Platform:
+    """The running platform and what the tests need to look at it."""
+
+    instance: dg.DagsterInstance
+    env: dict[str, str]
+    log: Path
+    graphql: str
+
+
+def wait_for(what: str, probe: Callable[[], T | None], timeout_s: float, platform: Platform) -> T:
+    """Poll `probe` every 2 s until it returns a truthy value; fail with the daemon's log tail."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = probe()
+        if value:
+            return value
+        time.sleep(2)
+    tail = platform.log.read_text(errors="replace")[-3000:]
+    pytest.fail(f"timed out after {timeout_s:.0f}s waiting for {what}\n--- daemon log tail ---\n{tail}")
+
+
+@pytest.fixture(scope="module")
+def platform(stack_env: dict[str, str], s3: S3Resource) -> Iterator[Platform]:
+    """`steam-platform dev` on the stack: polls every minute, fast re-asks, dead workers looked for
+    every 10 s."""
+    assert "STEAM_API_BASE_URL" in stack_env, "the stack's Steam simulator must run"
+    home = Path(tempfile.mkdtemp(prefix="steam-faults-"))
+    shutil.copyfile(REPO_ROOT / "deploy" / "dagster.yaml", home / "dagster.yaml")
+    bucket = f"lake-faults-{uuid.uuid4().hex[:10]}"
+    s3.client().create_bucket(Bucket=bucket)
+    env = {
+        **os.environ,
+        **stack_env,
+        "DAGSTER_HOME": str(home),
+        "LAKE_BUCKET": bucket,
+        "STEAM_PLATFORM_ENV": "local",
+        "STEAM_POLL_INTERVAL_MINUTES": "1",
+        "PYSPARK_PYTHON": sys.executable,
+        "STEAM_RUN_REAPER_INTERVAL_S": "10",
+        "STEAM_REASK_INTERVAL_S": "10",
+        "STEAM_REASK_BASE_DELAY_S": "15",
+        "STEAM_REASK_MAX_DELAY_S": "60",
+        "STEAM_REASK_MAX_TRIES": "10",  # the storm outlasts five quick re-asks
+    }
+    port = free_port()
+    code_server_port = next(p for p in iter(free_port, None) if p != port)
+    log = home / "daemon.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            [
+                *(str(VENV_BIN / "steam-platform"), "dev", "--state-dir", str(home / "stack")),
+                *("--port", str(port), "--code-server-port", str(code_server_port)),
+            ],
+            cwd=REPO_ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        with mock.patch.dict(os.environ, env), dg.DagsterInstance.from_config(str(home)) as instance:
+            yield Platform(instance, env, log, f"http://127.0.0.1:{port}/graphql")
+    finally:
+        _set_steam_faults(stack_env, [])
+        _stop(proc, home)
+        shutil.rmtree(home, ignore_errors=True)
+
+
+def _set_steam_faults(env: dict[str, str], rules: list[dict[str, Any]]) -> None:
+    """Replace the simulator's fault rules (`POST /__sim/faults`, as the chaos benchmark does)."""
+    base = env["STEAM_API_BASE_URL"].rstrip("/")
+    response = requests.post(f"{base}/__sim/faults", json={"rules": rules}, timeout=10)
+    assert response.status_code == 200, response.text
+
+
+def _polls(instance: dg.DagsterInstance) -> list[dg.DagsterRun]:
+    """The scheduled polls (each tagged with its slot)."""
+    return [r for r in instance.get_runs(dg.RunsFilter(job_name=POLL_JOB)) if POLL_SLOT_TAG in r.tags]
+
+
+def _slot(run: dg.DagsterRun) -> datetime:
+    return datetime.fromisoformat(run.tags[POLL_SLOT_TAG])
+
+
+def _polls_done(
+    instance: dg.DagsterInstance, status: dg.DagsterRunStatus, after: datetime
+) -> list[dg.DagsterRun]:
+    """Poll runs of slots starting at or after `after` that ended with `status`."""
+    return [r for r in _polls(instance) if _slot(r) >= after and r.status == status]
+
+
+def _no_poll_in_flight(instance: dg.DagsterInstance) -> bool:
+    return not instance.get_runs(dg.RunsFilter(job_name=POLL_JOB, statuses=IN_FLIGHT))
+
+
+def _next_slot(moment: datetime) -> datetime:
+    """The first one-minute poll slot that starts after `moment`."""
+    return moment.replace(second=0, microsecond=0) + timedelta(minutes=1)
+
+
+def _step_failure(instance: dg.DagsterInstance, run_id: str) -> tuple[str, dict[str, Any]] | None:
+    """The failed step's error message and the failure's metadata values; None when no step ran
+    (a run failed before its step started, e.g. by run monitoring's start timeout)."""
+    events = instance.all_logs(run_id, of_type=dg.DagsterEventType.STEP_FAILURE)
+    if not events:
+        return None
+    (event,) = events
+    data = event.dagster_event.step_failure_data  # type: ignore[union-attr]
+    metadata = data.user_failure_data.metadata if data.user_failure_data else {}
+    message = data.error.message if data.error else ""
+    return message, {k: getattr(v, "value", v) for k, v in metadata.items()}
+
+
+def _polls_met_steam(instance: dg.DagsterInstance, after: datetime) -> list[tuple[str, dict[str, Any]]]:
+    """(error, failure metadata) of the failed polls of slots from `after` whose step met Steam."""
+    failed = _polls_done(instance, dg.DagsterRunStatus.FAILURE, after)
+    return [f for f in (_step_failure(instance, r.run_id) for r in failed) if f is not None]
+
+
+def _poll_metadata(instance: dg.DagsterInstance, run_id: str) -> dict[str, Any]:
+    records = instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=dg.AssetKey("player_counts")), limit=20
+    ).records
+    (record,) = [r for r in records if r.run_id == run_id]
+    metadata = record.asset_materialization.metadata  # type: ignore[union-attr]
+    return {k: getattr(v, "value", v) for k, v in metadata.items()}
+
+
+def _launch_news_backfill(env: dict[str, str], day: str) -> None:
+    """`dagster job backfill` of one news day, as a person types it while the daemon runs."""
+    done = subprocess.run(
+        [
+            *(str(VENV_BIN / "dagster"), "job", "backfill", "-w", "workspace.yaml", "-j", "news_job"),
+            *("--from", day, "--to", day, "--noprompt"),
+        ],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+
+
+def _news_runs(instance: dg.DagsterInstance, day: str) -> list[dg.DagsterRun]:
+    return list(instance.get_runs(dg.RunsFilter(job_name="news_job", tags={"dagster/partition": day})))
+
+
+SENSOR_TICK_QUERY = """
+query Tick($sensor: SensorSelector!) {
+  sensorOrError(sensorSelector: $sensor) { ... on Sensor { sensorState { ticks(limit: 1) { timestamp } } } }
+}
+"""
+
+
+def _last_tick(platform: Platform, sensor: str) -> float:
+    """When the daemon last ticked `sensor`, as the webserver shows it (0 when unknown)."""
+    selector = {
+        "repositoryLocationName": "steam_platform",
+        "repositoryName": "__repository__",
+        "sensorName": sensor,
+    }
+    try:
+        data = requests.post(
+            platform.graphql, json={"query": SENSOR_TICK_QUERY, "variables": {"sensor": selector}}, timeout=30
+        ).json()["data"]
+        ticks = data["sensorOrError"]["sensorState"]["ticks"]
+        return float(ticks[0]["timestamp"]) if ticks else 0.0
+    except (requests.RequestException, KeyError, TypeError, ValueError):
+        return 0.0
+
+
+def test_the_daemon_keeps_working_when_its_postgres_restarts(
+    platform: Platform, local_stack: LocalStack
+) -> None:
+    instance = platform.instance
+    wait_for(
+        "a successful poll",
+        lambda: _polls_done(instance, dg.DagsterRunStatus.SUCCESS, datetime.now(UTC) - timedelta(minutes=10)),
+        420,
+        platform,
+    )
+    (postgres,) = [s for s in local_stack.services if s.name == "postgres"]
+    restarted_at = datetime.now(UTC)
+    postgres.stop()
+    postgres.start()
+    deadline = time.monotonic() + 120
+    while not postgres.healthy():
+        assert time.monotonic() < deadline, "Postgres did not come back"
+        time.sleep(1)
+    back = time.time()
+
+    # The daemon ticks again: the reaper's sensor and the poll schedule, whose next run succeeds.
+    wait_for(
+        "dead_run_reaper ticking again", lambda: _last_tick(platform, "dead_run_reaper") > back, 180, platform
+    )
+    after = wait_for(
+        "a successful poll after the restart",
+        lambda: _polls_done(instance, dg.DagsterRunStatus.SUCCESS, _next_slot(restarted_at)),
+        240,
+        platform,
+    )[-1]
+
+    # No run created up to then (before, during or after the restart) is left in flight: each
+    # finished or was failed (a worker that lost its storage for good is failed by the reaper).
+    until = datetime.now(UTC)
+
+    def settled() -> bool:
+        return not instance.get_runs(dg.RunsFilter(statuses=IN_FLIGHT, created_before=until))
+
+    wait_for("every run created so far finished or failed", settled, 300, platform)
+    print(f"Postgres restarted at {restarted_at:%H:%M:%S}; poll {after.run_id} succeeded after it")
+
+
+def test_a_steam_storm_fails_its_polls_cleanly_and_everything_resumes_unattended(
+    platform: Platform, stack_env: dict[str, str]
+) -> None:
+    instance = platform.instance
+    kafka = KafkaResource(bootstrap_servers=stack_env["KAFKA_BOOTSTRAP_SERVERS"])
+    topic = sources.PLAYER_COUNTS.topic
+    started = datetime.now(UTC)
+    first = wait_for(
+        "a first scheduled poll",
+        lambda: _polls_done(instance, dg.DagsterRunStatus.SUCCESS, started - timedelta(minutes=2)),
+        420,
+        platform,
+    )
+    wait_for("no poll in flight", lambda: _no_poll_in_flight(instance), 120, platform)
+
+    # The storm: every Steam call answered 503; a news day is asked for meanwhile.
+    _set_steam_faults(stack_env, [{"kind": "503"}])
+    storm_start = datetime.now(UTC)
+    before_storm = watermarks(kafka, topic)
+    news_day = (storm_start.date() - timedelta(days=1)).isoformat()
+    _launch_news_backfill(platform.env, news_day)
+    message, _ = wait_for(
+        "a poll failed by the 503s",
+        lambda: _polls_met_steam(instance, _next_slot(storm_start)),
+        240,
+        platform,
+    )[-1]
+    assert "Steam looks down" in message and "503" in message, message
+    # Then 429 with Retry-After.
+    _set_steam_faults(stack_env, [{"kind": "429", "retry_after": RETRY_AFTER_S}])
+    throttled_from = datetime.now(UTC)
+    message, calls = wait_for(
+        "a poll failed by the 429s",
+        lambda: _polls_met_steam(instance, _next_slot(throttled_from)),
+        240,
+        platform,
+    )[-1]
+    assert "Steam looks down" in message and "429" in message, message
+    detail = calls["steam_calls_detail"]
+    assert detail["http_429"] > 0 and detail["retries"] > 0, detail
+    # Every retry waited at least what Retry-After asked (the fallback backoff starts at 1 s).
+    assert detail["retry_wait_s"] >= RETRY_AFTER_S * detail["retries"], detail
+    assert calls["events_total"] == 0, calls
+
+    wait_for(
+        "the news day failed in the storm",
+        lambda: [r for r in _news_runs(instance, news_day) if r.status == dg.DagsterRunStatus.FAILURE],
+        240,
+        platform,
+    )
+
+    # The storm ends; nobody acts.
+    _set_steam_faults(stack_env, [])
+    lifted = datetime.now(UTC)
+    wait_for("the storm's polls finished", lambda: _no_poll_in_flight(instance), 240, platform)
+    after_storm = watermarks(kafka, topic)
+    storm_polls = [r for r in _polls(instance) if _next_slot(storm_start) <= _slot(r) < _next_slot(lifted)]
+    failed = [r for r in storm_polls if r.status == dg.DagsterRunStatus.FAILURE]
+    assert len(failed) >= 2, [(r.run_id, r.status) for r in storm_polls]
+    for run in storm_polls:
+        record = instance.get_run_record_by_id(run.run_id)
+        assert record is not None and record.end_time is not None
+        if run.status == dg.DagsterRunStatus.SUCCESS:
+            # A poll of the storm that waited in the queue (one Steam slot) ran after the lift.
+            assert record.end_time >= lifted.timestamp(), run.run_id
+        else:
+            assert run.status == dg.DagsterRunStatus.FAILURE, (run.run_id, run.status)
+            failure = _step_failure(instance, run.run_id)  # None: failed before its step ran
+            assert failure is None or failure[1]["events_total"] == 0, run.run_id
+    # Nothing invented, nothing half-written: Kafka got only whole snapshots (one event per app),
+    # all from polls that ran after the lift.
+    tracked = _poll_metadata(instance, first[-1].run_id)
+    by_moment: dict[str, list[str]] = {}
+    for rec in read_between(kafka, topic, before_storm, after_storm):
+        by_moment.setdefault(rec.value["observed_at"], []).append(rec.key)
+    for moment, keys in by_moment.items():
+        assert len(keys) == len(set(keys)) == tracked["apps_tracked"], moment
+        assert datetime.fromisoformat(moment) >= throttled_from, moment
+
+    resumed = wait_for(
+        "a successful poll after the storm",
+        lambda: _polls_done(instance, dg.DagsterRunStatus.SUCCESS, _next_slot(lifted)),
+        240,
+        platform,
+    )[-1]
+    metadata = _poll_metadata(instance, resumed.run_id)
+    assert metadata["skipped_count"] == 0, metadata
+    assert metadata["events_total"] == metadata["apps_tracked"] > 0, metadata
+    # Exactly one snapshot per app for its slot in Kafka (event ids derive from app and slot); it
+    # may have landed while the storm's last polls were waited for.
+    source = PATHS[EP_PLAYERS].rstrip("/")
+    slot = resumed.tags[POLL_SLOT_TAG]
+    keys = [
+        rec.key
+        for rec in read_between(kafka, topic, before_storm, watermarks(kafka, topic))
+        if rec.value["event_id"] == make_event_id(source, rec.key, slot)
+    ]
+    assert len(keys) == len(set(keys)) == metadata["apps_tracked"], (len(keys), len(set(keys)))
+
+    # The news day that failed is asked again by reask_failed_work_sensor, and lands.
+    reasked = wait_for(
+        "the failed news day re-asked and landed",
+        lambda: [
+            r
+            for r in _news_runs(instance, news_day)
+            if r.status == dg.DagsterRunStatus.SUCCESS and ATTEMPT_TAG in r.tags
+        ],
+        240,
+        platform,
+    )[0]
+    assert reasked.tags.get("dagster/sensor_name") == "reask_failed_work_sensor"
+    print(
+        f"storm {storm_start:%H:%M:%S}-{lifted:%H:%M:%S}: {len(failed)} of {len(storm_polls)} polls failed, "
+        f"poll {resumed.run_id} landed {len(keys)} snapshots, news {news_day} re-asked by {reasked.run_id}"
+    )
