@@ -1,17 +1,18 @@
 """Two faults of the chaos benchmark met by the real daemon, each in a few minutes, nobody acting.
 
 `steam-platform dev` (webserver, daemon, supervised code server) on the Postgres instance of
-`deploy/dagster.yaml`, a fresh lake bucket, player counts polled every minute, and
-`reask_failed_work_sensor` asking again after 15 s instead of 10 minutes:
+`deploy/dagster.yaml`, a fresh lake bucket and player counts polled every minute:
 - Steam answers 503 for every call (a storm), then 429 with `Retry-After`: the polls of the storm
   fail, clearly (the error names Steam), inventing nothing and writing nothing to Kafka; the
   client waits what `Retry-After` asked; the first poll after the storm lands exactly one snapshot
-  per tracked app; a news day that failed in the storm is asked again by the re-ask sensor and lands.
+  per tracked app.
 - Postgres (Dagster's storage) is restarted: the daemon keeps ticking, no run is left in flight,
   and a poll after the restart succeeds.
 
 That the missed slots become gaps in `mart_player_count_gaps` needs lake and mart runs over the
 storm (minutes of Spark on two cores): the chaos benchmark measures it; `tests/lake` tests the rule.
+That news and app days failed in a storm are asked again is `test_reask_sensor.py` (the real sensor
+on a real instance); the chaos benchmark shows it on the running platform.
 """
 
 from __future__ import annotations
@@ -40,7 +41,6 @@ from steam_devstack.health import free_port
 from steam_devstack.paths import REPO_ROOT
 from steam_devstack.stack import LocalStack
 from steam_platform.assets.ingest.players import POLL_SLOT_TAG
-from steam_platform.assets.operations.reask_failures import ATTEMPT_TAG
 from steam_platform.core import sources
 from steam_platform.events.envelope import make_event_id
 from steam_platform.resources.kafka import KafkaResource
@@ -87,8 +87,7 @@ def wait_for(what: str, probe: Callable[[], T | None], timeout_s: float, platfor
 
 @pytest.fixture(scope="module")
 def platform(stack_env: dict[str, str], s3: S3Resource) -> Iterator[Platform]:
-    """`steam-platform dev` on the stack: polls every minute, fast re-asks, dead workers looked for
-    every 10 s."""
+    """`steam-platform dev` on the stack: polls every minute, dead workers looked for every 10 s."""
     assert "STEAM_API_BASE_URL" in stack_env, "the stack's Steam simulator must run"
     home = Path(tempfile.mkdtemp(prefix="steam-faults-"))
     shutil.copyfile(REPO_ROOT / "deploy" / "dagster.yaml", home / "dagster.yaml")
@@ -103,10 +102,6 @@ def platform(stack_env: dict[str, str], s3: S3Resource) -> Iterator[Platform]:
         "STEAM_POLL_INTERVAL_MINUTES": "1",
         "PYSPARK_PYTHON": sys.executable,
         "STEAM_RUN_REAPER_INTERVAL_S": "10",
-        "STEAM_REASK_INTERVAL_S": "10",
-        "STEAM_REASK_BASE_DELAY_S": "15",
-        "STEAM_REASK_MAX_DELAY_S": "60",
-        "STEAM_REASK_MAX_TRIES": "10",  # the storm outlasts five quick re-asks
     }
     port = free_port()
     code_server_port = next(p for p in iter(free_port, None) if p != port)
@@ -192,26 +187,6 @@ def _poll_metadata(instance: dg.DagsterInstance, run_id: str) -> dict[str, Any]:
     return {k: getattr(v, "value", v) for k, v in metadata.items()}
 
 
-def _launch_news_backfill(env: dict[str, str], day: str) -> None:
-    """`dagster job backfill` of one news day, as a person types it while the daemon runs."""
-    done = subprocess.run(
-        [
-            *(str(VENV_BIN / "dagster"), "job", "backfill", "-w", "workspace.yaml", "-j", "news_job"),
-            *("--from", day, "--to", day, "--noprompt"),
-        ],
-        cwd=REPO_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
-
-
-def _news_runs(instance: dg.DagsterInstance, day: str) -> list[dg.DagsterRun]:
-    return list(instance.get_runs(dg.RunsFilter(job_name="news_job", tags={"dagster/partition": day})))
-
-
 SENSOR_TICK_QUERY = """
 query Tick($sensor: SensorSelector!) {
   sensorOrError(sensorSelector: $sensor) { ... on Sensor { sensorState { ticks(limit: 1) { timestamp } } } }
@@ -293,12 +268,10 @@ def test_a_steam_storm_fails_its_polls_cleanly_and_everything_resumes_unattended
     )
     wait_for("no poll in flight", lambda: _no_poll_in_flight(instance), 120, platform)
 
-    # The storm: every Steam call answered 503; a news day is asked for meanwhile.
+    # The storm: every Steam call answered 503.
     _set_steam_faults(stack_env, [{"kind": "503"}])
     storm_start = datetime.now(UTC)
     before_storm = watermarks(kafka, topic)
-    news_day = (storm_start.date() - timedelta(days=1)).isoformat()
-    _launch_news_backfill(platform.env, news_day)
     message, _ = wait_for(
         "a poll failed by the 503s",
         lambda: _polls_met_steam(instance, _next_slot(storm_start)),
@@ -321,13 +294,6 @@ def test_a_steam_storm_fails_its_polls_cleanly_and_everything_resumes_unattended
     # Every retry waited at least what Retry-After asked (the fallback backoff starts at 1 s).
     assert detail["retry_wait_s"] >= RETRY_AFTER_S * detail["retries"], detail
     assert calls["events_total"] == 0, calls
-
-    wait_for(
-        "the news day failed in the storm",
-        lambda: [r for r in _news_runs(instance, news_day) if r.status == dg.DagsterRunStatus.FAILURE],
-        240,
-        platform,
-    )
 
     # The storm ends; nobody acts.
     _set_steam_faults(stack_env, [])
@@ -377,19 +343,7 @@ def test_a_steam_storm_fails_its_polls_cleanly_and_everything_resumes_unattended
     ]
     assert len(keys) == len(set(keys)) == metadata["apps_tracked"], (len(keys), len(set(keys)))
 
-    # The news day that failed is asked again by reask_failed_work_sensor, and lands.
-    reasked = wait_for(
-        "the failed news day re-asked and landed",
-        lambda: [
-            r
-            for r in _news_runs(instance, news_day)
-            if r.status == dg.DagsterRunStatus.SUCCESS and ATTEMPT_TAG in r.tags
-        ],
-        240,
-        platform,
-    )[0]
-    assert reasked.tags.get("dagster/sensor_name") == "reask_failed_work_sensor"
     print(
         f"storm {storm_start:%H:%M:%S}-{lifted:%H:%M:%S}: {len(failed)} of {len(storm_polls)} polls failed, "
-        f"poll {resumed.run_id} landed {len(keys)} snapshots, news {news_day} re-asked by {reasked.run_id}"
+        f"poll {resumed.run_id} landed {len(keys)} snapshots"
     )
