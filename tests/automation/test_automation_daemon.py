@@ -21,13 +21,8 @@ from __future__ import annotations
 import contextlib
 import itertools
 import os
-import shutil
-import signal
 import subprocess
-import sys
-import tempfile
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -40,8 +35,8 @@ import psutil
 import pyarrow.dataset as pads
 import pytest
 import requests
+from dev_support import VENV_BIN, processes_of, steam_platform_dev
 
-from steam_devstack.health import free_port
 from steam_devstack.paths import REPO_ROOT
 from steam_platform.assets.lake.refresh_events import LAKE_RUN_TAG, RANGE_END_TAG, RANGE_START_TAG
 from steam_platform.assets.operations.run_reaper import RunWorker, run_worker, worker_alive
@@ -52,7 +47,6 @@ from steam_platform.resources.s3 import S3Resource
 pytestmark = pytest.mark.integration
 
 T = TypeVar("T")
-VENV_BIN = Path(sys.executable).parent
 TODAY = datetime.now(UTC).date()
 YESTERDAY = (TODAY - timedelta(days=1)).isoformat()
 BACKFILL = [(TODAY - timedelta(days=n)).isoformat() for n in (4, 3, 2)]
@@ -91,82 +85,16 @@ def wait_for(what: str, probe: Callable[[], T | None], timeout_s: float, daemon:
     )
 
 
-def _processes_of(home: Path) -> list[int]:
-    """Processes started for this DAGSTER_HOME (code servers, run workers) wherever they are now:
-    the daemon starts some in sessions of their own, out of reach of its process group."""
-    marker = f"DAGSTER_HOME={home}".encode()
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit() or int(entry.name) == os.getpid():
-            continue
-        try:
-            if marker in (entry / "environ").read_bytes().split(b"\0"):
-                found.append(int(entry.name))
-        except OSError:
-            continue
-    return found
-
-
-def _stop(proc: subprocess.Popen[bytes], home: Path) -> None:
-    """Stop the daemon's group, then anything else still running for `home`; bounded waits."""
-    for sig, grace in ((signal.SIGTERM, 60), (signal.SIGKILL, 10)):
-        try:
-            os.killpg(proc.pid, sig)
-            proc.wait(grace)
-            break
-        except (ProcessLookupError, subprocess.TimeoutExpired):
-            continue
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        for pid in _processes_of(home):
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, sig)
-        deadline = time.monotonic() + 20
-        while _processes_of(home) and time.monotonic() < deadline:
-            time.sleep(0.5)
-    assert not _processes_of(home), f"processes of {home} survived SIGKILL"
-
-
 @pytest.fixture(scope="module")
 def daemon(stack_env: dict[str, str], s3: S3Resource) -> Iterator[Daemon]:
     """`steam-platform dev` on the stack, polling every minute into a fresh bucket; dead run workers
     looked for every 10 s."""
-    home = Path(tempfile.mkdtemp(prefix="steam-daemon-"))
-    shutil.copyfile(REPO_ROOT / "deploy" / "dagster.yaml", home / "dagster.yaml")
-    bucket = f"lake-daemon-{uuid.uuid4().hex[:10]}"
-    s3.client().create_bucket(Bucket=bucket)
-    env = {
-        **os.environ,
-        **stack_env,
-        "DAGSTER_HOME": str(home),
-        "LAKE_BUCKET": bucket,
-        "STEAM_PLATFORM_ENV": "local",
-        "STEAM_POLL_INTERVAL_MINUTES": "1",
-        "PYSPARK_PYTHON": sys.executable,
-        "STEAM_RUN_REAPER_INTERVAL_S": "10",
-    }
-    port = free_port()
-    code_server_port = next(p for p in iter(free_port, None) if p != port)
-    log = home / "daemon.log"
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(
-            [
-                *(str(VENV_BIN / "steam-platform"), "dev", "--state-dir", str(home / "stack")),
-                *("--port", str(port), "--code-server-port", str(code_server_port)),
-            ],
-            cwd=REPO_ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    try:
-        backfill = _launch_news_backfill(env)
-        with mock.patch.dict(os.environ, env), dg.DagsterInstance.from_config(str(home)) as instance:
-            graphql = f"http://127.0.0.1:{port}/graphql"
-            yield Daemon(instance, env, bucket, log, backfill, home, graphql, code_server_port)
-    finally:
-        _stop(proc, home)
-        shutil.rmtree(home, ignore_errors=True)
+    with steam_platform_dev(stack_env, s3, "steam-daemon") as dev:
+        backfill = _launch_news_backfill(dev.env)
+        with mock.patch.dict(os.environ, dev.env), dg.DagsterInstance.from_config(str(dev.home)) as instance:
+            yield Daemon(
+                instance, dev.env, dev.bucket, dev.log, backfill, dev.home, dev.graphql, dev.code_server_port
+            )
 
 
 def _launch_news_backfill(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -312,7 +240,7 @@ query Recovery($sensor: SensorSelector!) {
 
 def _code_process(daemon: Daemon) -> psutil.Process | None:
     """The process that holds the code (`dagster api grpc`) under the supervised code server."""
-    for pid in _processes_of(daemon.home):
+    for pid in processes_of(daemon.home):
         with contextlib.suppress(psutil.Error):
             proc = psutil.Process(pid)
             if proc.cmdline()[1:5] == ["-m", "dagster", "api", "grpc"]:

@@ -18,12 +18,7 @@ on a real instance); the chaos benchmark shows it on the running platform.
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
-import sys
-import tempfile
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -34,11 +29,9 @@ from unittest import mock
 import dagster as dg
 import pytest
 import requests
+from dev_support import steam_platform_dev
 from ingest_support import read_between, watermarks
-from test_automation_daemon import _stop
 
-from steam_devstack.health import free_port
-from steam_devstack.paths import REPO_ROOT
 from steam_devstack.stack import LocalStack
 from steam_platform.assets.ingest.players import POLL_SLOT_TAG
 from steam_platform.core import sources
@@ -50,7 +43,6 @@ from steam_platform.resources.steam import EP_PLAYERS, PATHS
 pytestmark = pytest.mark.integration
 
 T = TypeVar("T")
-VENV_BIN = Path(sys.executable).parent
 POLL_JOB = "player_counts_job"
 #: Seconds of `Retry-After` the simulator sends with its 429s.
 RETRY_AFTER_S = 4
@@ -89,42 +81,13 @@ def wait_for(what: str, probe: Callable[[], T | None], timeout_s: float, platfor
 def platform(stack_env: dict[str, str], s3: S3Resource) -> Iterator[Platform]:
     """`steam-platform dev` on the stack: polls every minute, dead workers looked for every 10 s."""
     assert "STEAM_API_BASE_URL" in stack_env, "the stack's Steam simulator must run"
-    home = Path(tempfile.mkdtemp(prefix="steam-faults-"))
-    shutil.copyfile(REPO_ROOT / "deploy" / "dagster.yaml", home / "dagster.yaml")
-    bucket = f"lake-faults-{uuid.uuid4().hex[:10]}"
-    s3.client().create_bucket(Bucket=bucket)
-    env = {
-        **os.environ,
-        **stack_env,
-        "DAGSTER_HOME": str(home),
-        "LAKE_BUCKET": bucket,
-        "STEAM_PLATFORM_ENV": "local",
-        "STEAM_POLL_INTERVAL_MINUTES": "1",
-        "PYSPARK_PYTHON": sys.executable,
-        "STEAM_RUN_REAPER_INTERVAL_S": "10",
-    }
-    port = free_port()
-    code_server_port = next(p for p in iter(free_port, None) if p != port)
-    log = home / "daemon.log"
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(
-            [
-                *(str(VENV_BIN / "steam-platform"), "dev", "--state-dir", str(home / "stack")),
-                *("--port", str(port), "--code-server-port", str(code_server_port)),
-            ],
-            cwd=REPO_ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    try:
-        with mock.patch.dict(os.environ, env), dg.DagsterInstance.from_config(str(home)) as instance:
-            yield Platform(instance, env, log, f"http://127.0.0.1:{port}/graphql")
-    finally:
-        _set_steam_faults(stack_env, [])
-        _stop(proc, home)
-        shutil.rmtree(home, ignore_errors=True)
+    with steam_platform_dev(stack_env, s3, "steam-faults") as dev:
+        instance = dg.DagsterInstance.from_config(str(dev.home))
+        try:
+            with mock.patch.dict(os.environ, dev.env), instance:
+                yield Platform(instance, dev.env, dev.log, dev.graphql)
+        finally:
+            _set_steam_faults(stack_env, [])
 
 
 def _set_steam_faults(env: dict[str, str], rules: list[dict[str, Any]]) -> None:

@@ -1,0 +1,121 @@
+"""`steam-platform dev` for the daemon tests: what `make dev` runs (webserver, daemon, supervised
+code server) on the test stack, the Postgres instance of `deploy/dagster.yaml`, a fresh lake bucket
+and player counts polled every minute; stopped with everything it started, whatever happens.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from steam_devstack.health import free_port
+from steam_devstack.paths import REPO_ROOT
+from steam_platform.resources.s3 import S3Resource
+
+VENV_BIN = Path(sys.executable).parent
+
+
+@dataclass(frozen=True)
+class DevPlatform:
+    """A running `steam-platform dev`: its environment, instance folder, lake bucket, log and ports."""
+
+    env: dict[str, str]
+    home: Path
+    bucket: str
+    log: Path
+    port: int
+    code_server_port: int
+
+    @property
+    def graphql(self) -> str:
+        """The webserver's GraphQL endpoint."""
+        return f"http://127.0.0.1:{self.port}/graphql"
+
+
+@contextlib.contextmanager
+def steam_platform_dev(
+    stack_env: Mapping[str, str], s3: S3Resource, prefix: str, extra_env: Mapping[str, str] | None = None
+) -> Iterator[DevPlatform]:
+    """Start `steam-platform dev` on the stack (polls every minute, dead run workers looked for every
+    10 s, `extra_env` on top); yields it, then stops its group and anything else started for its
+    DAGSTER_HOME (bounded waits) and removes the folder."""
+    home = Path(tempfile.mkdtemp(prefix=f"{prefix}-"))
+    shutil.copyfile(REPO_ROOT / "deploy" / "dagster.yaml", home / "dagster.yaml")
+    bucket = f"lake-{prefix}-{uuid.uuid4().hex[:10]}"
+    s3.client().create_bucket(Bucket=bucket)
+    env = {
+        **os.environ,
+        **stack_env,
+        "DAGSTER_HOME": str(home),
+        "LAKE_BUCKET": bucket,
+        "STEAM_PLATFORM_ENV": "local",
+        "STEAM_POLL_INTERVAL_MINUTES": "1",
+        "PYSPARK_PYTHON": sys.executable,
+        "STEAM_RUN_REAPER_INTERVAL_S": "10",
+        **(extra_env or {}),
+    }
+    port = free_port()
+    code_server_port = next(p for p in iter(free_port, None) if p != port)
+    log = home / "daemon.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            [
+                *(str(VENV_BIN / "steam-platform"), "dev", "--state-dir", str(home / "stack")),
+                *("--port", str(port), "--code-server-port", str(code_server_port)),
+            ],
+            cwd=REPO_ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        yield DevPlatform(env, home, bucket, log, port, code_server_port)
+    finally:
+        stop_dev(proc, home)
+        shutil.rmtree(home, ignore_errors=True)
+
+
+def processes_of(home: Path) -> list[int]:
+    """Processes started for this DAGSTER_HOME (code servers, run workers) wherever they are now:
+    the daemon starts some in sessions of their own, out of reach of its process group."""
+    marker = f"DAGSTER_HOME={home}".encode()
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            if marker in (entry / "environ").read_bytes().split(b"\0"):
+                found.append(int(entry.name))
+        except OSError:
+            continue
+    return found
+
+
+def stop_dev(proc: subprocess.Popen[bytes], home: Path) -> None:
+    """Stop the daemon's group, then anything else still running for `home`; bounded waits."""
+    for sig, grace in ((signal.SIGTERM, 60), (signal.SIGKILL, 10)):
+        try:
+            os.killpg(proc.pid, sig)
+            proc.wait(grace)
+            break
+        except (ProcessLookupError, subprocess.TimeoutExpired):
+            continue
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        for pid in processes_of(home):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, sig)
+        deadline = time.monotonic() + 20
+        while processes_of(home) and time.monotonic() < deadline:
+            time.sleep(0.5)
+    assert not processes_of(home), f"processes of {home} survived SIGKILL"
