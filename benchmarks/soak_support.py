@@ -13,6 +13,7 @@ import contextlib
 import os
 import time
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -207,6 +208,8 @@ class RunWatcher:
     polls: dict[str, Poll] = field(default_factory=dict)
     errors: dict[str, str] = field(default_factory=dict)
     queue: list[tuple[float, int]] = field(default_factory=list)
+    #: Poll runs whose snapshots were counted (or that failed without producing any).
+    counted: set[str] = field(default_factory=set)
 
     def refresh(self) -> Counter[str]:
         """Read the runs again; returns the count per status."""
@@ -275,16 +278,25 @@ class RunWatcher:
         if record.start_time is not None:
             poll.started = min(poll.started or record.start_time, record.start_time)
         poll.status = run.status.value
-        if poll.apps is None and run.status.value in ("STARTED", "SUCCESS"):  # as soon as it is recorded
-            poll.apps, poll.live, poll.produced_at = self._snapshots(run.run_id)
+        if run.run_id in self.counted or run.status.value not in ("STARTED", "SUCCESS", "FAILURE"):
+            return
+        apps, live, at = self._snapshots(run.run_id)  # as soon as the run records them
+        if apps is not None or run.status.value == "FAILURE":
+            self.counted.add(run.run_id)
+        # A slot's runs poll the same apps (event ids derive from app and slot): the most any produced.
+        if apps is not None and (poll.apps is None or apps > poll.apps):
+            poll.apps, poll.live, poll.produced_at = apps, live, at
 
     def _snapshots(self, run_id: str) -> tuple[int | None, int | None, float | None]:
-        """(events to the player-count topic, of which live, when) from the run's materialisation."""
-        for entry in self.instance.all_logs(run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION):
-            mat = entry.asset_materialization
-            if mat is None or mat.asset_key != dg.AssetKey("player_counts"):
+        """(events to the player-count topic, of which live, when) from the run's materialisation,
+        or from its step failure: a poll that failed midway (Steam down) still produced the snapshots
+        it had collected, and says how many in the failure's metadata."""
+        kinds = {dg.DagsterEventType.ASSET_MATERIALIZATION, dg.DagsterEventType.STEP_FAILURE}
+        for entry in self.instance.all_logs(run_id, of_type=kinds):
+            metadata = _produced_metadata(entry.dagster_event)
+            if metadata is None:
                 continue
-            meta: dict[str, Any] = {k: v.value for k, v in mat.metadata.items()}
+            meta: dict[str, Any] = {k: getattr(v, "value", v) for k, v in metadata.items()}
             per_topic = meta.get("events_per_topic") or {}
             apps = int(per_topic.get(sources.PLAYER_COUNTS.topic, meta.get("events_total", 0)))
             return apps, apps - int(meta.get("apps_not_live", 0)), entry.timestamp
@@ -332,3 +344,16 @@ def platform_clients(cleanup: contextlib.ExitStack, names: tuple[str, ...]) -> d
     wanted = {k: v for k, v in build_resources(Environment.LOCAL).items() if k in names}
     built = cleanup.enter_context(dg.build_resources(wanted))
     return {k: getattr(built, k) for k in wanted}
+
+
+def _produced_metadata(event: Any) -> Mapping[str, Any] | None:
+    """The delivery metadata of a `player_counts` materialisation or of a poll step's failure."""
+    if event is None:
+        return None
+    if event.event_type == dg.DagsterEventType.ASSET_MATERIALIZATION:
+        mat = event.step_materialization_data.materialization
+        return mat.metadata if mat.asset_key == dg.AssetKey("player_counts") else None
+    failure = event.step_failure_data.user_failure_data
+    if failure is None or "events_total" not in failure.metadata:
+        return None
+    return failure.metadata
