@@ -8,6 +8,8 @@
   per tracked app.
 - Postgres (Dagster's storage) is restarted: the daemon keeps ticking, no run is left in flight,
   and a poll after the restart succeeds.
+- The daemon is SIGKILLed: `steam-platform dev` starts `dagster dev` again, a new daemon ticks the
+  sensors and the next poll succeeds.
 
 That the missed slots become gaps in `mart_player_count_gaps` needs lake and mart runs over the
 storm (minutes of Spark on two cores): the chaos benchmark measures it; `tests/lake` tests the rule.
@@ -17,6 +19,7 @@ on a real instance); the chaos benchmark shows it on the running platform.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from collections.abc import Callable, Iterator
@@ -27,9 +30,10 @@ from typing import Any, TypeVar
 from unittest import mock
 
 import dagster as dg
+import psutil
 import pytest
 import requests
-from dev_support import steam_platform_dev
+from dev_support import processes_of, steam_platform_dev
 from ingest_support import read_between, watermarks
 
 from steam_devstack.stack import LocalStack
@@ -46,6 +50,8 @@ T = TypeVar("T")
 POLL_JOB = "player_counts_job"
 #: Seconds of `Retry-After` the simulator sends with its 429s.
 RETRY_AFTER_S = 4
+#: Command-line needles of the Dagster daemon (`dagster dev` runs `dagster-daemon run`).
+DAEMON_NEEDLES = ("dagster-daemon run", "dagster._daemon")
 IN_FLIGHT = [
     dg.DagsterRunStatus.QUEUED,
     dg.DagsterRunStatus.NOT_STARTED,
@@ -63,6 +69,7 @@ class Platform:
     env: dict[str, str]
     log: Path
     graphql: str
+    home: Path
 
 
 def wait_for(what: str, probe: Callable[[], T | None], timeout_s: float, platform: Platform) -> T:
@@ -85,7 +92,7 @@ def platform(stack_env: dict[str, str], s3: S3Resource) -> Iterator[Platform]:
         instance = dg.DagsterInstance.from_config(str(dev.home))
         try:
             with mock.patch.dict(os.environ, dev.env), instance:
-                yield Platform(instance, dev.env, dev.log, dev.graphql)
+                yield Platform(instance, dev.env, dev.log, dev.graphql, dev.home)
         finally:
             _set_steam_faults(stack_env, [])
 
@@ -172,6 +179,46 @@ def _last_tick(platform: Platform, sensor: str) -> float:
         return float(ticks[0]["timestamp"]) if ticks else 0.0
     except (requests.RequestException, KeyError, TypeError, ValueError):
         return 0.0
+
+
+def _daemons(home: Path) -> list[psutil.Process]:
+    """The Dagster daemon processes started for `home`."""
+    found = []
+    for pid in processes_of(home):
+        with contextlib.suppress(psutil.Error):
+            process = psutil.Process(pid)
+            if any(n in " ".join(process.cmdline()) for n in DAEMON_NEEDLES):
+                found.append(process)
+    return found
+
+
+def test_a_killed_daemon_is_started_again_and_the_platform_carries_on(platform: Platform) -> None:
+    instance = platform.instance
+    wait_for(
+        "a successful poll",
+        lambda: _polls_done(instance, dg.DagsterRunStatus.SUCCESS, datetime.now(UTC) - timedelta(minutes=10)),
+        420,
+        platform,
+    )
+    killed = _daemons(platform.home)
+    assert killed, "no daemon process under steam-platform dev"
+    killed_at = datetime.now(UTC)
+    for process in killed:
+        process.kill()
+    old = {p.pid for p in killed}
+    wait_for("a new daemon", lambda: [p for p in _daemons(platform.home) if p.pid not in old], 120, platform)
+    back = time.time()
+    wait_for(
+        "dead_run_reaper ticking again", lambda: _last_tick(platform, "dead_run_reaper") > back, 180, platform
+    )
+    after = wait_for(
+        "a successful poll after the kill",
+        lambda: _polls_done(instance, dg.DagsterRunStatus.SUCCESS, _next_slot(killed_at)),
+        240,
+        platform,
+    )[-1]
+    assert "starting it again" in platform.log.read_text(errors="replace")
+    print(f"daemon killed at {killed_at:%H:%M:%S}; poll {after.run_id} succeeded after it")
 
 
 def test_the_daemon_keeps_working_when_its_postgres_restarts(
