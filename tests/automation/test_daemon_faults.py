@@ -89,10 +89,10 @@ def platform(stack_env: dict[str, str], s3: S3Resource) -> Iterator[Platform]:
     """`steam-platform dev` on the stack: polls every minute, dead workers looked for every 10 s."""
     assert "STEAM_API_BASE_URL" in stack_env, "the stack's Steam simulator must run"
     with steam_platform_dev(stack_env, s3, "steam-faults") as dev:
-        instance = dg.DagsterInstance.from_config(str(dev.home))
         try:
-            with mock.patch.dict(os.environ, dev.env), instance:
-                yield Platform(instance, dev.env, dev.log, dev.graphql, dev.home)
+            # The instance's dagster.yaml reads the stack's Postgres settings from the environment.
+            with mock.patch.dict(os.environ, dev.env), dg.DagsterInstance.from_config(str(dev.home)) as inst:
+                yield Platform(inst, dev.env, dev.log, dev.graphql, dev.home)
         finally:
             _set_steam_faults(stack_env, [])
 
