@@ -14,15 +14,20 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
+
+import dagster as dg
+import pytest
 
 from steam_devstack.health import free_port
 from steam_devstack.paths import REPO_ROOT
 from steam_platform.resources.s3 import S3Resource
 
 VENV_BIN = Path(sys.executable).parent
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -119,3 +124,27 @@ def stop_dev(proc: subprocess.Popen[bytes], home: Path) -> None:
         while processes_of(home) and time.monotonic() < deadline:
             time.sleep(0.5)
     assert not processes_of(home), f"processes of {home} survived SIGKILL"
+
+
+def wait_until(
+    what: str,
+    probe: Callable[[], T | None],
+    timeout_s: float,
+    log: Path,
+    instance: dg.DagsterInstance,
+    interval_s: float,
+) -> T:
+    """Call `probe` every `interval_s` until it returns a truthy value; fail with the newest failed
+    runs and the tail of `steam-platform dev`'s `log`."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = probe()
+        if value:
+            return value
+        time.sleep(interval_s)
+    tail = log.read_text(errors="replace")[-3000:]
+    failed = instance.get_runs(dg.RunsFilter(statuses=[dg.DagsterRunStatus.FAILURE]), limit=5)
+    pytest.fail(
+        f"timed out after {timeout_s:.0f}s waiting for {what}; failed runs: "
+        f"{[r.run_id for r in failed]}\n--- daemon log tail ---\n{tail}"
+    )

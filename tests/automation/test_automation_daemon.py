@@ -35,7 +35,7 @@ import psutil
 import pyarrow.dataset as pads
 import pytest
 import requests
-from dev_support import VENV_BIN, processes_of, steam_platform_dev
+from dev_support import VENV_BIN, processes_of, steam_platform_dev, wait_until
 
 from steam_devstack.paths import REPO_ROOT
 from steam_platform.assets.lake.refresh_events import LAKE_RUN_TAG, RANGE_END_TAG, RANGE_START_TAG
@@ -71,18 +71,7 @@ def wait_for(what: str, probe: Callable[[], T | None], timeout_s: float, daemon:
 
     Timeouts are generous: on two busy cores one lake run (cold Spark, every layer) can take
     minutes; on an idle machine the whole module takes about six."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = probe()
-        if value:
-            return value
-        time.sleep(3)
-    tail = daemon.log.read_text(errors="replace")[-3000:]
-    failed = daemon.instance.get_runs(dg.RunsFilter(statuses=[dg.DagsterRunStatus.FAILURE]), limit=5)
-    pytest.fail(
-        f"timed out after {timeout_s:.0f}s waiting for {what}; failed runs: "
-        f"{[r.run_id for r in failed]}\n--- daemon log tail ---\n{tail}"
-    )
+    return wait_until(what, probe, timeout_s, daemon.log, daemon.instance, interval_s=3)
 
 
 @pytest.fixture(scope="module")

@@ -33,7 +33,7 @@ import dagster as dg
 import psutil
 import pytest
 import requests
-from dev_support import processes_of, steam_platform_dev
+from dev_support import processes_of, steam_platform_dev, wait_until
 from ingest_support import read_between, watermarks
 
 from steam_devstack.stack import LocalStack
@@ -74,14 +74,7 @@ class Platform:
 
 def wait_for(what: str, probe: Callable[[], T | None], timeout_s: float, platform: Platform) -> T:
     """Poll `probe` every 2 s until it returns a truthy value; fail with the daemon's log tail."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = probe()
-        if value:
-            return value
-        time.sleep(2)
-    tail = platform.log.read_text(errors="replace")[-3000:]
-    pytest.fail(f"timed out after {timeout_s:.0f}s waiting for {what}\n--- daemon log tail ---\n{tail}")
+    return wait_until(what, probe, timeout_s, platform.log, platform.instance, interval_s=2)
 
 
 @pytest.fixture(scope="module")
@@ -192,14 +185,34 @@ def _daemons(home: Path) -> list[psutil.Process]:
     return found
 
 
-def test_a_killed_daemon_is_started_again_and_the_platform_carries_on(platform: Platform) -> None:
-    instance = platform.instance
+def _a_successful_poll(platform: Platform) -> None:
+    """Wait for a poll of the last 10 minutes to have succeeded (the platform is up)."""
     wait_for(
         "a successful poll",
-        lambda: _polls_done(instance, dg.DagsterRunStatus.SUCCESS, datetime.now(UTC) - timedelta(minutes=10)),
+        lambda: _polls_done(
+            platform.instance, dg.DagsterRunStatus.SUCCESS, datetime.now(UTC) - timedelta(minutes=10)
+        ),
         420,
         platform,
     )
+
+
+def _working_again(platform: Platform, back: float, fault_at: datetime, fault: str) -> dg.DagsterRun:
+    """Wait for the daemon to tick `dead_run_reaper` after `back` (epoch seconds) and for a poll of a
+    slot after `fault_at` to succeed; returns that poll."""
+    wait_for(
+        "dead_run_reaper ticking again", lambda: _last_tick(platform, "dead_run_reaper") > back, 180, platform
+    )
+    return wait_for(
+        f"a successful poll after the {fault}",
+        lambda: _polls_done(platform.instance, dg.DagsterRunStatus.SUCCESS, _next_slot(fault_at)),
+        240,
+        platform,
+    )[-1]
+
+
+def test_a_killed_daemon_is_started_again_and_the_platform_carries_on(platform: Platform) -> None:
+    _a_successful_poll(platform)
     killed = _daemons(platform.home)
     assert killed, "no daemon process under steam-platform dev"
     killed_at = datetime.now(UTC)
@@ -207,16 +220,7 @@ def test_a_killed_daemon_is_started_again_and_the_platform_carries_on(platform: 
         process.kill()
     old = {p.pid for p in killed}
     wait_for("a new daemon", lambda: [p for p in _daemons(platform.home) if p.pid not in old], 120, platform)
-    back = time.time()
-    wait_for(
-        "dead_run_reaper ticking again", lambda: _last_tick(platform, "dead_run_reaper") > back, 180, platform
-    )
-    after = wait_for(
-        "a successful poll after the kill",
-        lambda: _polls_done(instance, dg.DagsterRunStatus.SUCCESS, _next_slot(killed_at)),
-        240,
-        platform,
-    )[-1]
+    after = _working_again(platform, time.time(), killed_at, "kill")
     assert "starting it again" in platform.log.read_text(errors="replace")
     print(f"daemon killed at {killed_at:%H:%M:%S}; poll {after.run_id} succeeded after it")
 
@@ -225,12 +229,7 @@ def test_the_daemon_keeps_working_when_its_postgres_restarts(
     platform: Platform, local_stack: LocalStack
 ) -> None:
     instance = platform.instance
-    wait_for(
-        "a successful poll",
-        lambda: _polls_done(instance, dg.DagsterRunStatus.SUCCESS, datetime.now(UTC) - timedelta(minutes=10)),
-        420,
-        platform,
-    )
+    _a_successful_poll(platform)
     (postgres,) = [s for s in local_stack.services if s.name == "postgres"]
     restarted_at = datetime.now(UTC)
     postgres.stop()
@@ -239,18 +238,9 @@ def test_the_daemon_keeps_working_when_its_postgres_restarts(
     while not postgres.healthy():
         assert time.monotonic() < deadline, "Postgres did not come back"
         time.sleep(1)
-    back = time.time()
 
     # The daemon ticks again: the reaper's sensor and the poll schedule, whose next run succeeds.
-    wait_for(
-        "dead_run_reaper ticking again", lambda: _last_tick(platform, "dead_run_reaper") > back, 180, platform
-    )
-    after = wait_for(
-        "a successful poll after the restart",
-        lambda: _polls_done(instance, dg.DagsterRunStatus.SUCCESS, _next_slot(restarted_at)),
-        240,
-        platform,
-    )[-1]
+    after = _working_again(platform, time.time(), restarted_at, "restart")
 
     # No run created up to then (before, during or after the restart) is left in flight: each
     # finished or was failed (a worker that lost its storage for good is failed by the reaper).
