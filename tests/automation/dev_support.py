@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
+from unittest import mock
 
 import dagster as dg
 import pytest
@@ -89,6 +90,16 @@ def steam_platform_dev(
     finally:
         stop_dev(proc, home)
         shutil.rmtree(home, ignore_errors=True)
+
+
+def open_instance(dev: DevPlatform) -> dg.DagsterInstance:
+    """The platform's instance, as its `dagster.yaml` opens with the stack's Postgres settings.
+
+    The environment is patched only while the instance opens: a server a test restarts afterwards
+    must not inherit this DAGSTER_HOME, or `stop_dev`'s sweep would kill it (it once killed the
+    session's Postgres, failing every later test of that worker)."""
+    with mock.patch.dict(os.environ, dev.env):
+        return dg.DagsterInstance.from_config(str(dev.home))
 
 
 def processes_of(home: Path) -> list[int]:

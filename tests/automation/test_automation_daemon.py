@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import contextlib
 import itertools
-import os
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -28,14 +27,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TypeVar
-from unittest import mock
 
 import dagster as dg
 import psutil
 import pyarrow.dataset as pads
 import pytest
 import requests
-from dev_support import VENV_BIN, processes_of, steam_platform_dev, wait_until
+from dev_support import VENV_BIN, open_instance, processes_of, steam_platform_dev, wait_until
 
 from steam_devstack.paths import REPO_ROOT
 from steam_platform.assets.lake.refresh_events import LAKE_RUN_TAG, RANGE_END_TAG, RANGE_START_TAG
@@ -80,7 +78,7 @@ def daemon(stack_env: dict[str, str], s3: S3Resource) -> Iterator[Daemon]:
     looked for every 10 s."""
     with steam_platform_dev(stack_env, s3, "steam-daemon") as dev:
         backfill = _launch_news_backfill(dev.env)
-        with mock.patch.dict(os.environ, dev.env), dg.DagsterInstance.from_config(str(dev.home)) as instance:
+        with open_instance(dev) as instance:
             yield Daemon(
                 instance, dev.env, dev.bucket, dev.log, backfill, dev.home, dev.graphql, dev.code_server_port
             )

@@ -20,20 +20,18 @@ on a real instance); the chaos benchmark shows it on the running platform.
 from __future__ import annotations
 
 import contextlib
-import os
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
-from unittest import mock
 
 import dagster as dg
 import psutil
 import pytest
 import requests
-from dev_support import processes_of, steam_platform_dev, wait_until
+from dev_support import open_instance, processes_of, steam_platform_dev, wait_until
 from ingest_support import read_between, watermarks
 
 from steam_devstack.stack import LocalStack
@@ -83,8 +81,7 @@ def platform(stack_env: dict[str, str], s3: S3Resource) -> Iterator[Platform]:
     assert "STEAM_API_BASE_URL" in stack_env, "the stack's Steam simulator must run"
     with steam_platform_dev(stack_env, s3, "steam-faults") as dev:
         try:
-            # The instance's dagster.yaml reads the stack's Postgres settings from the environment.
-            with mock.patch.dict(os.environ, dev.env), dg.DagsterInstance.from_config(str(dev.home)) as inst:
+            with open_instance(dev) as inst:
                 yield Platform(inst, dev.env, dev.log, dev.graphql, dev.home)
         finally:
             _set_steam_faults(stack_env, [])
@@ -174,6 +171,15 @@ def _last_tick(platform: Platform, sensor: str) -> float:
         return 0.0
 
 
+def _names(pids: list[int]) -> list[str]:
+    """Process names of `pids` still running."""
+    names = []
+    for pid in pids:
+        with contextlib.suppress(psutil.Error):
+            names.append(psutil.Process(pid).name())
+    return names
+
+
 def _daemons(home: Path) -> list[psutil.Process]:
     """The Dagster daemon processes started for `home`."""
     found = []
@@ -238,6 +244,9 @@ def test_the_daemon_keeps_working_when_its_postgres_restarts(
     while not postgres.healthy():
         assert time.monotonic() < deadline, "Postgres did not come back"
         time.sleep(1)
+    # The restarted server belongs to the session's stack, not to this platform's teardown.
+    swept = _names(processes_of(platform.home))
+    assert not [name for name in swept if name.startswith("postgres")], swept
 
     # The daemon ticks again: the reaper's sensor and the poll schedule, whose next run succeeds.
     after = _working_again(platform, time.time(), restarted_at, "restart")
