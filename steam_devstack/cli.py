@@ -13,6 +13,7 @@ from typing import Annotated
 import typer
 
 from steam_devstack.health import StackError
+from steam_devstack.history.command import history
 from steam_devstack.services.kafka_tls import KafkaSecurity
 from steam_devstack.stack import LocalStack
 from steam_platform.core.redaction import mask_settings, redact
@@ -22,6 +23,7 @@ app = typer.Typer(help="Steam data platform: local stack, simulator, pipeline.",
 stack_app = typer.Typer(help="Local stack of real servers (no Docker).", no_args_is_help=True)
 app.add_typer(stack_app, name="stack")
 app.command("simulator")(simulator)
+app.command("history")(history)
 
 StateDir = Annotated[
     Path | None, typer.Option("--state-dir", help="Stack state folder (default .stack/ or $STEAM_STACK_DIR).")
