@@ -9,9 +9,10 @@ memory at a time (144,000 player-count rows for 1,000 apps at 10-minute polls).
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from typing import Protocol
 
 import pyarrow.fs as pafs
 
@@ -20,7 +21,7 @@ from steam_devstack.history.generate import app_details_day, news_day, player_co
 from steam_devstack.history.plan import HistoryPlan, HistoryWorld
 from steam_platform.assets.bus.topics import topic_specs
 from steam_platform.core import sources
-from steam_platform.resources.kafka import KafkaResource, OutgoingMessage
+from steam_platform.resources.kafka import DeliverySummary, OutgoingMessage, TopicSpec
 
 VIA_BRONZE = "bronze"
 VIA_KAFKA = "kafka"
@@ -55,6 +56,14 @@ class HistoryReport:
         return out
 
 
+class Producer(Protocol):
+    """What history needs of Kafka (`KafkaResource` has it): topics created, records acknowledged."""
+
+    def ensure_topics(self, specs: Iterable[TopicSpec], timeout_s: float = ...) -> object: ...
+
+    def produce_all(self, messages: Iterable[OutgoingMessage], flush_timeout_s: float = ...) -> DeliverySummary: ...
+
+
 @dataclass(frozen=True)
 class HistoryTargets:
     """Where history goes: the lake (pyarrow filesystem and its root path) and Kafka (None: skip the
@@ -62,7 +71,7 @@ class HistoryTargets:
 
     fs: pafs.FileSystem
     lake_path: str
-    kafka: KafkaResource | None
+    kafka: Producer | None
 
 
 def _kafka_sources(world: HistoryWorld) -> list[tuple[str, Callable[[date], list[OutgoingMessage]]]]:
