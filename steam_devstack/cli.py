@@ -148,6 +148,38 @@ def run_pipeline(
     sys.exit(run_main(state_dir, brokers=brokers, kafka_security=kafka_security))
 
 
+@app.command("load")
+def load(
+    events: Annotated[
+        int, typer.Option(help="Events to produce (player counts, 1 in 100 a news post).")
+    ] = 1_000_000,
+    apps: Annotated[
+        int, typer.Option(help="Apps the events are keyed over (polled every 10 minutes).")
+    ] = 1000,
+    rate: Annotated[float | None, typer.Option(help="Target events per second (default: flat out).")] = None,
+    json_path: Annotated[
+        Path | None, typer.Option("--json", help="Also write every figure to this JSON file.")
+    ] = None,
+    state_dir: StateDir = None,
+    keep: Annotated[bool, typer.Option(help="Keep the run's topics, lake folder and indices.")] = False,
+    bronze_batch: Annotated[int, typer.Option(help="Kafka records per bronze micro-batch.")] = 500_000,
+    jvm_overhead_mb: Annotated[
+        int,
+        typer.Option(help="A JVM's allowance beyond heap + direct memory before it counts as over its cap."),
+    ] = 384,
+) -> None:
+    """Load the running stack: N events into Kafka, followed through bronze, warehouse, marts and
+    Elasticsearch. Exit 1 on any lost or doubled event, a dead server or a JVM over its cap."""
+    from steam_devstack.load.command import load_main, new_plan
+
+    try:
+        plan = new_plan(events, apps, rate, bronze_batch)
+    except StackError as exc:
+        typer.echo(f"load: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    sys.exit(load_main(plan, state_dir, json_path, keep, jvm_overhead_mb))
+
+
 @app.command("dev")
 def dev(
     host: Annotated[
