@@ -5,8 +5,9 @@ A background thread samples, every `interval` seconds, the resident memory (RSS,
 
 - each server process of the stack (`kafka-1`..`kafka-3`, `s3`, `elasticsearch`, `postgres`, ...;
   a server's whole process tree, as `stack status` counts it), and each JVM in it on its own;
-- the Spark processes this process started: the driver JVM (in `local[N]` also the executors) and
-  PySpark's Python workers. A standalone cluster's executors are children of its workers, so they
+- this process (`load-python`: the generator, the producer and Spark's Python driver) and the Spark
+  processes it started: the driver JVM (in `local[N]` also the executors) and PySpark's Python
+  workers. A standalone cluster's executors are children of its workers, so they
   count with the `spark-cluster` server.
 
 A JVM's configured cap is read from its own command line: its heap (`-Xmx`), plus its direct-memory
@@ -182,6 +183,8 @@ class MemoryWatch:
             claimed |= pids
             self._peak(label, pids, table)
         mine = [p for p in descendants([self.own_pid], table) - claimed - {self.own_pid} if table[p].alive]
+        if self.own_pid in table:
+            self._peak("load-python", {self.own_pid}, table)  # this process: Spark's Python driver too
         for label, needle in SPARK_PROCESSES.items():
             self._peak(label, {p for p in mine if needle in " ".join(self._cmdline(p, table))}, table)
         self.report.samples += 1

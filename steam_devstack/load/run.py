@@ -175,7 +175,10 @@ def run_load(
             except Exception as exc:  # the run stops at the failed stage; what it did is still checked
                 stage = ["produce", "bronze", "warehouse", "marts", "search"][len(run.done)]
                 result.errors.append(f"{stage} failed: {type(exc).__name__}: {redact(str(exc))}")
-            run.verify(progress, result)
+            try:
+                run.verify(progress, result)
+            except Exception as exc:  # a count that cannot be read proves nothing: the run fails
+                result.errors.append(f"verification failed: {type(exc).__name__}: {redact(str(exc))}")
         run.kafka_figures(stack, result)
     finally:
         if not keep:

@@ -119,6 +119,7 @@ def test_memory_watch_flags_a_jvm_over_its_cap_and_a_server_that_died() -> None:
     assert report.died == ["kafka-1"]
     assert report.peak_rss == {
         "kafka-1": 1500 * MIB,
+        "load-python": 100 * MIB,
         "spark-driver": 1500 * MIB,
         "spark-python-workers": 80 * MIB,
     }
