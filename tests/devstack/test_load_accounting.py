@@ -105,6 +105,7 @@ def test_memory_watch_flags_a_jvm_over_its_cap_and_a_server_that_died() -> None:
     """Fake process tables: Kafka (a JVM, heap 512m) grows past 512+512+384 MiB, then dies; the
     driver JVM (a child of this process) stays within its cap."""
     cmdlines = {
+        1: [".venv/bin/steam-platform", "load"],
         10: ["java", "-Xmx512m", "kafka.Kafka"],
         20: ["java", "-Xmx1g", "org.apache.spark.deploy.SparkSubmit", "pyspark-shell"],
         21: ["python3", "-m", "pyspark.daemon"],
