@@ -3,6 +3,7 @@ caps and dead servers, and the events' shapes against the platform's payload con
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -12,10 +13,12 @@ from steam_devstack.load.command import stack_problem
 from steam_devstack.load.events import EventSource
 from steam_devstack.load.memory import MIB, JvmLimits, MemoryWatch, jvm_limits, parse_size
 from steam_devstack.load.plan import LoadPlan
+from steam_devstack.load.produce import produce
 from steam_devstack.load.result import LoadResult
 from steam_devstack.process import ProcInfo
 from steam_platform.events.envelope import Envelope
 from steam_platform.events.payloads import NewsPayload, PlayerCountPayload
+from steam_platform.resources.kafka import DeliverySummary, OutgoingMessage
 
 IDS = [f"{n:032x}" for n in (0xABC << 100, 0xDEF << 100, 0x123 << 100)]
 
@@ -160,3 +163,26 @@ def test_events_meet_the_platform_contracts_and_are_tallied() -> None:
 def test_load_refuses_a_folder_without_a_running_stack(tmp_path: Path) -> None:
     assert stack_problem(tmp_path) == f"no stack in {tmp_path}: run `steam-platform stack up` first"
     assert not (tmp_path / "stack.json").exists()
+
+
+class _FakeKafka:
+    """`produce_all` acknowledging every record on partition `len(key) % 3`."""
+
+    def produce_all(self, messages: list[OutgoingMessage]) -> DeliverySummary:
+        summary = DeliverySummary()
+        for m in messages:
+            summary.acked[(m.topic, len(m.key) % 3)] += 1
+            summary.bytes_acked += len(m.value)
+        return summary
+
+
+def test_produce_paces_to_the_target_rate_and_sums_what_was_acked() -> None:
+    batches = [[OutgoingMessage("t", key="k" * (i % 4 + 1), value=b"x" * 10) for i in range(100)]] * 10
+    started = time.perf_counter()
+    produced = produce(_FakeKafka(), batches, rate=2000)  # type: ignore[arg-type]
+    elapsed = time.perf_counter() - started
+    assert elapsed >= 0.45  # the tenth batch may start at 900 / 2000 s
+    assert (produced.run.sent, produced.run.acked, produced.run.bytes_acked) == (1000, 1000, 10_000)
+    assert produced.acked == {("t", 1): 250 + 250, ("t", 2): 250, ("t", 0): 250}
+    flat_out = produce(_FakeKafka(), batches)  # type: ignore[arg-type]
+    assert flat_out.run.seconds < 0.45
