@@ -117,3 +117,11 @@ def write_day(fs: pafs.FileSystem, lake_path: str, topic: str, day: date, table:
     path = day_file(lake_path, topic, day)
     pq.write_table(table, path, filesystem=fs, compression="snappy")
     return int(fs.get_file_info(path).size)
+
+
+def file_rows(fs: pafs.FileSystem, lake_path: str, topic: str, day: date) -> int | None:
+    """Rows in the day's history file, from its Parquet footer (no data read); None when missing."""
+    try:
+        return int(pq.read_metadata(day_file(lake_path, topic, day), filesystem=fs).num_rows)
+    except FileNotFoundError:
+        return None
