@@ -193,3 +193,29 @@ def test_a_rerun_skips_finished_days_and_finishes_the_interrupted_one(tmp_path: 
     assert again.tallies[sources.PLAYER_COUNTS.topic].days_written == 2
     manifest = read_manifest(fs, root, sources.PLAYER_COUNTS.topic, first)
     assert manifest is not None and manifest.rows == 5 * 144 and manifest.identity == PLAN.identity()
+
+
+def test_the_command_needs_a_running_stack_and_partitions_covering_the_range(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from steam_devstack.cli import app
+
+    monkeypatch.setenv("STEAM_STACK_DIR", str(tmp_path))  # the command points the settings at its stack
+    runner = CliRunner()
+    missing = runner.invoke(app, ["history", "--days", "2", "--apps", "5", "--state-dir", str(tmp_path)])
+    assert missing.exit_code == 1 and "stack up" in missing.output
+    (tmp_path / "env").write_text("")  # a stack was brought up here
+    early = [
+        "history",
+        "--days",
+        "2",
+        "--end-date",
+        "2025-06-01",
+        "--state-dir",
+        str(tmp_path),
+        "--build-layers",
+    ]
+    refused = runner.invoke(app, early)  # refused before anything is written
+    assert refused.exit_code == 2 and "STEAM_PARTITIONS_START=2025-05-30" in refused.output
