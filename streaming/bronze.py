@@ -61,6 +61,7 @@ from streaming.environment import (
 )
 from streaming.hadoop_fs import FileStats, parquet_stats
 from streaming.lake_paths import bronze_path, checkpoint_path, quarantine_path
+from streaming.landed_offsets import Continuity, LandedOffsetsStore
 from streaming.launcher_watch import launcher_gone
 from streaming.lease_stores import lease_store_for
 
@@ -99,7 +100,7 @@ class BronzeJob:
 
 
 def _tally(parsed: DataFrame) -> BatchStats:
-    """Offsets per Kafka partition and good/bad counts, in one pass over the batch."""
+    """Offsets per Kafka partition, good/bad counts and the bronze days written, in one pass."""
     rows = (
         parsed.groupBy("kafka_partition")
         .agg(
@@ -107,6 +108,7 @@ def _tally(parsed: DataFrame) -> BatchStats:
             F.max("kafka_offset").alias("hi"),
             F.count("*").alias("n"),
             F.count("reason").alias("bad"),
+            F.collect_set(F.when(F.col("reason").isNull(), F.col("dt"))).alias("days"),
         )
         .collect()
     )
@@ -115,6 +117,7 @@ def _tally(parsed: DataFrame) -> BatchStats:
         stats.offsets[int(r.kafka_partition)] = (int(r.lo), int(r.hi) + 1, int(r.n))
         stats.quarantined += int(r.bad)
         stats.rows += int(r.n) - int(r.bad)
+        stats.days.update(day.isoformat() for day in r.days)
     return stats
 
 
@@ -154,7 +157,11 @@ def _kafka_stream(spark: SparkSession, job: BronzeJob) -> DataFrame:
 
 
 def _summarise(
-    job: BronzeJob, batches: dict[int, BatchStats], spark: SparkSession, started: float
+    job: BronzeJob,
+    batches: dict[int, BatchStats],
+    spark: SparkSession,
+    started: float,
+    continuity: Continuity,
 ) -> BronzeStats:
     offsets: dict[int, dict[str, int]] = {}
     for stats in batches.values():
@@ -178,6 +185,9 @@ def _summarise(
         offsets=dict(sorted(offsets.items())),
         files=files,
         duration_s=round(time.monotonic() - started, 3),
+        days=sorted(set().union(*(b.days for b in batches.values()))),
+        continuity_problems=list(continuity.problems),
+        continuity_known=continuity.known,
     )
 
 
@@ -212,7 +222,8 @@ def run_bronze(
         wait_s=job.lease_wait_s,
     )
     try:
-        return _run_query(spark, job, lease, on_batch_landed)
+        landed = LandedOffsetsStore(lease_store_for(spark, checkpoint))
+        return _run_query(spark, job, lease, Continuity(landed), on_batch_landed)
     finally:
         lease.release()
 
@@ -221,6 +232,7 @@ def _run_query(
     spark: SparkSession,
     job: BronzeJob,
     lease: CheckpointLease,
+    continuity: Continuity,
     on_batch_landed: Callable[[int, BatchStats], None] | None,
 ) -> BronzeStats:
     started = time.monotonic()
@@ -230,6 +242,8 @@ def _run_query(
     def on_batch(batch: DataFrame, batch_id: int) -> None:
         lease.check()  # a writer that lost its lease writes nothing more
         batches[batch_id] = land_batch(batch, batch_id, job.lake_root, job.topic)
+        lease.check()
+        continuity.landed(batch_id, batches[batch_id])
         last_landed[:] = [time.monotonic()]
         if on_batch_landed is not None:
             on_batch_landed(batch_id, batches[batch_id])
@@ -267,7 +281,7 @@ def _run_query(
         raise BronzeRunError(f"bronze query for {job.topic} failed: {error}")
     if finished is False and not job.continuous_interval:
         raise BronzeRunError(f"bronze query for {job.topic} did not finish within {job.timeout_s}s")
-    return _summarise(job, batches, spark, started)
+    return _summarise(job, batches, spark, started, continuity)
 
 
 def _await_idle_or_timeout(

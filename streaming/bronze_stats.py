@@ -19,6 +19,8 @@ class BatchStats:
     quarantined: int = 0
     #: partition -> (first offset, last offset + 1, records)
     offsets: dict[int, tuple[int, int, int]] = field(default_factory=dict)
+    #: The bronze `dt` partitions (observation days) the batch wrote rows to.
+    days: set[str] = field(default_factory=set)
 
 
 @dataclass
@@ -33,6 +35,13 @@ class BronzeStats:
     offsets: dict[int, dict[str, int]]
     files: FileStats
     duration_s: float
+    #: The bronze `dt` partitions (observation days) the run wrote rows to, sorted.
+    days: list[str] = field(default_factory=list)
+    #: How the run failed to continue where bronze's earlier landings stopped (empty: it did).
+    continuity_problems: list[str] = field(default_factory=list)
+    #: Whether a record of earlier landings existed (`streaming/landed_offsets.py`); False for the
+    #: first landing, or a lake from before the record: continuity was then not checked.
+    continuity_known: bool = True
 
     @property
     def records_read(self) -> int:
@@ -55,4 +64,7 @@ def stats_as_dict(stats: BronzeStats) -> dict[str, object]:
         "files_written": stats.files.files,
         "bytes_written": stats.files.bytes,
         "duration_s": stats.duration_s,
+        "days": stats.days,
+        "continuity_problems": stats.continuity_problems,
+        "continuity_known": stats.continuity_known,
     }

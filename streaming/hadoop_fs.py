@@ -29,6 +29,21 @@ def exists(spark: SparkSession, path: str) -> bool:
     return bool(fs.exists(hpath))
 
 
+def partition_values(spark: SparkSession, path: str, column: str) -> list[str]:
+    """The values of partition `column` among the folders directly under `path` (`column=value`);
+    empty when `path` does not exist. One listing of `path`, never of the files below it."""
+    fs, hpath = _fs(spark, path)
+    if not fs.exists(hpath):
+        return []
+    prefix = f"{column}="
+    values = []
+    for status in fs.listStatus(hpath):
+        name = str(status.getPath().getName())
+        if status.isDirectory() and name.startswith(prefix):
+            values.append(name[len(prefix) :])
+    return values
+
+
 def parquet_stats(spark: SparkSession, pattern: str) -> FileStats:
     """Parquet files matching the glob `pattern` (e.g. `.../dt=*/batch_id=7`) and their bytes."""
     fs, hpath = _fs(spark, pattern)

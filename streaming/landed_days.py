@@ -17,8 +17,9 @@ from pyspark.sql import Column, SparkSession
 from pyspark.sql import functions as F
 
 from streaming.envelope_schema import BRONZE_SCHEMA
+from streaming.hadoop_fs import partition_values
 from streaming.lake_paths import bronze_path
-from streaming.tables_io import read_table
+from streaming.tables_io import day_folder, read_folders
 
 
 def _silver_day(by_publication: bool) -> Column:
@@ -27,16 +28,36 @@ def _silver_day(by_publication: bool) -> Column:
     return F.col("dt")
 
 
+def landing_folders(
+    spark: SparkSession, path: str, days: Sequence[str], batch_ids: Sequence[int]
+) -> list[str]:
+    """The `dt=<day>/batch_id=<id>` folders of the bronze dataset at `path` that a landing wrote: its
+    `batch_ids` under the `days` it reports (one listing per day, never of the whole dataset)."""
+    wanted = {str(i) for i in batch_ids}
+    folders: list[str] = []
+    for day in days:
+        folder = day_folder(path, date.fromisoformat(day))
+        written = [i for i in partition_values(spark, folder, "batch_id") if i in wanted]
+        folders.extend(f"{folder}/batch_id={i}" for i in written)
+    return folders
+
+
 def landed_days(
-    spark: SparkSession, lake_root: str, topic: str, batch_ids: Sequence[int], *, by_publication: bool
+    spark: SparkSession,
+    lake_root: str,
+    topic: str,
+    batch_ids: Sequence[int],
+    bronze_days: Sequence[str],
+    *,
+    by_publication: bool,
 ) -> list[date]:
     """The silver days touched by the bronze rows of `batch_ids` (sorted; empty when none landed):
     the days their items were published (payload `date`) when `by_publication`, else the days they
-    were observed."""
+    were observed. Only the folders the landing wrote are read (`bronze_days`: the `dt` partitions
+    it reports), so the cost follows the landing, not the lake's history."""
     if not batch_ids:
         return []
-    landed = read_table(spark, bronze_path(lake_root, topic), BRONZE_SCHEMA).where(
-        F.col("batch_id").isin(list(batch_ids))
-    )
+    path = bronze_path(lake_root, topic)
+    landed = read_folders(spark, path, BRONZE_SCHEMA, landing_folders(spark, path, bronze_days, batch_ids))
     days = landed.select(_silver_day(by_publication).alias("day")).where(F.col("day").isNotNull()).distinct()
     return sorted(row.day for row in days.collect())

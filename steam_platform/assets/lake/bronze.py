@@ -26,10 +26,11 @@ from steam_platform.resources.s3 import S3Resource
 from streaming.bronze import BronzeJob, BronzeStats, run_bronze
 from streaming.checkpoint_lease import LeaseTiming
 from streaming.envelope_schema import BRONZE_SCHEMA, QUARANTINE_SCHEMA
+from streaming.hadoop_fs import partition_values
 from streaming.lake_paths import bronze_path, quarantine_path
 from streaming.landed_days import landed_days
-from streaming.quality import Outcome, kafka_offsets_reconcile
-from streaming.tables_io import read_table
+from streaming.quality import Outcome, kafka_offsets_reconcile, offsets_landed_once
+from streaming.tables_io import day_folder, read_folders, read_table, stored_days
 
 CHECK_OFFSETS = "kafka_offsets_reconcile"
 #: Metadata key: the silver days this landing changed (ISO dates), read by `lake_refresh_sensor`.
@@ -67,14 +68,58 @@ def run_reconciles(stats: BronzeStats) -> Outcome:
 
 
 def offsets_outcome(spark: Any, lake_root: str, topic: str, stats: BronzeStats) -> Outcome:
-    """The run's own reconciliation, then the whole dataset's: every offset landed exactly once."""
+    """Every Kafka offset landed exactly once, none missing, at the cost of what this run touched.
+
+    Three parts: this run's counts agree (offsets read = records = rows landed + quarantined); each
+    offset it read is in bronze or quarantine once (only the `dt` folders it wrote and its own
+    quarantine batches are read: an offset landed again by any batch of that day would be there);
+    and it started where bronze's earlier landings stopped (`streaming/landed_offsets.py`, checked
+    by the landing itself). By induction, the whole dataset holds each offset once. When no record
+    of earlier landings existed (the first landing, or a lake from before the record), the whole
+    dataset is reconciled instead, once.
+    """
     this_run = run_reconciles(stats)
+    if not stats.continuity_known:
+        whole = _whole_dataset_reconciles(spark, lake_root, topic)
+        message = f"this run: {this_run.message}; whole dataset (no earlier landing recorded): "
+        message += whole.message
+        return Outcome(this_run.passed and whole.passed, message, {**this_run.metadata, **whole.metadata})
+    once = offsets_landed_once(_rows_this_run_touched(spark, lake_root, topic, stats), stats.offsets, topic)
+    continues = not stats.continuity_problems
+    continuity = (
+        "it starts where the last landing stopped"
+        if continues
+        else "it does not start where the last landing stopped: " + "; ".join(stats.continuity_problems)
+    )
+    return Outcome(
+        this_run.passed and once.passed and continues,
+        f"this run: {this_run.message}; its offsets: {once.message}; {continuity}",
+        {**this_run.metadata, **once.metadata, "continuity_problems": len(stats.continuity_problems)},
+    )
+
+
+def _rows_this_run_touched(spark: Any, lake_root: str, topic: str, stats: BronzeStats) -> Any:
+    """Kafka partition and offset of the rows in the bronze days and quarantine batches the run wrote."""
+    cols = ["kafka_partition", "kafka_offset"]
+    bronze = bronze_path(lake_root, topic)
+    wanted = set(stats.days)
+    days = [day_folder(bronze, day) for day in stored_days(spark, bronze) if day.isoformat() in wanted]
+    quarantine = quarantine_path(lake_root, topic)
+    batches = {str(b) for b in stats.batches}
+    held = [
+        f"{quarantine}/batch_id={b}" for b in partition_values(spark, quarantine, "batch_id") if b in batches
+    ]
+    landed = read_folders(spark, bronze, BRONZE_SCHEMA, days).select(*cols)
+    quarantined = read_folders(spark, quarantine, QUARANTINE_SCHEMA, held).select(*cols)
+    return landed.unionByName(quarantined)
+
+
+def _whole_dataset_reconciles(spark: Any, lake_root: str, topic: str) -> Outcome:
+    """Bronze + quarantine of the whole topic hold each Kafka offset once, none missing in between."""
     cols = ["kafka_partition", "kafka_offset"]
     landed = read_table(spark, bronze_path(lake_root, topic), BRONZE_SCHEMA).select(*cols)
     held = read_table(spark, quarantine_path(lake_root, topic), QUARANTINE_SCHEMA).select(*cols)
-    whole = kafka_offsets_reconcile(landed.unionByName(held).where(F.col("kafka_offset").isNotNull()), topic)
-    message = f"this run: {this_run.message}; whole dataset: {whole.message}"
-    return Outcome(this_run.passed and whole.passed, message, {**this_run.metadata, **whole.metadata})
+    return kafka_offsets_reconcile(landed.unionByName(held).where(F.col("kafka_offset").isNotNull()), topic)
 
 
 def spark_kafka_options(kafka: KafkaResource) -> dict[str, str]:
@@ -127,7 +172,9 @@ def _bronze_asset(source: SteamSource) -> dg.AssetsDefinition:
         stats = run_bronze(spark, job)
         context.log.info(f"{topic}: landed {stats.rows_landed} rows, quarantined {stats.rows_quarantined}")
         outcome = offsets_outcome(spark, lake_root, topic, stats)
-        days = landed_days(spark, lake_root, topic, stats.batches, by_publication=source.days_by_publication)
+        days = landed_days(
+            spark, lake_root, topic, stats.batches, stats.days, by_publication=source.days_by_publication
+        )
         return dg.MaterializeResult(
             metadata={**run_metadata(stats, days), "path": bronze_path(lake_root, topic)},
             check_results=[check_result(CHECK_OFFSETS, outcome)],

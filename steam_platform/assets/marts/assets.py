@@ -117,7 +117,7 @@ def _build(
     return dg.MaterializeResult(
         metadata={"dagster/row_count": written, "path": f"{table.path(lake_root)}/{where}"},
         check_results=[
-            check_result(CHECK_SCHEMA, schema_outcome(spark, table, lake_root)),
+            check_result(CHECK_SCHEMA, schema_outcome(spark, table, lake_root, days)),
             check_result(CHECK_KEY, key),
         ],
     )

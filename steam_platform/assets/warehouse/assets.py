@@ -75,8 +75,7 @@ def _fact_asset(name: str, spec: FactSpec) -> dg.AssetsDefinition:
         spark = session(pyspark)
         days = partition_days(context)
         lake_root = s3.lake_root()
-        bronze = read_bronze(spark, lake_root, spec.topic)
-        built = [spec.build(bronze, day) for day in days]
+        built = [spec.build(spec.bronze(spark, lake_root, day), day) for day in days]
         rows = conform(reduce(DataFrame.unionByName, built), spark_schema(spec.table))
         written = write_days(spark, rows, spec.table.path(lake_root), days)
         per_day = [fact_outcomes(spark, spec, lake_root, day) for day in days]

@@ -22,7 +22,7 @@ from steam_platform.core.sources import SteamSource
 from streaming import warehouse
 from streaming.envelope_schema import BRONZE_SCHEMA
 from streaming.lake_paths import bronze_path
-from streaming.tables_io import read_table
+from streaming.tables_io import read_days, read_days_from, read_table
 
 
 @dataclass(frozen=True)
@@ -36,6 +36,15 @@ class FactSpec:
     #: The bronze rows a day of the table is built from (what it must reconcile with).
     selection: Callable[[DataFrame, date], DataFrame]
     non_negative: str
+
+    def bronze(self, spark: SparkSession, lake_root: str, day: date) -> DataFrame:
+        """The bronze days a build of `day` needs (`selection` picks its rows among them): that
+        day's, or from that day on when the source's days are publication days (news observed
+        later belongs to the day it was published)."""
+        path = bronze_path(lake_root, self.topic)
+        if self.source.days_by_publication:
+            return read_days_from(spark, path, BRONZE_SCHEMA, day)
+        return read_days(spark, path, BRONZE_SCHEMA, [day])
 
     @property
     def topic(self) -> str:
@@ -64,5 +73,5 @@ FACTS: dict[str, FactSpec] = _facts(
 
 
 def read_bronze(spark: SparkSession, lake_root: str, topic: str) -> DataFrame:
-    """The topic's whole bronze dataset (filters on `dt` prune partitions)."""
+    """The topic's whole bronze dataset (the app dimension's history; facts read `FactSpec.bronze`)."""
     return read_table(spark, bronze_path(lake_root, topic), BRONZE_SCHEMA)
