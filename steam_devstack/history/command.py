@@ -62,7 +62,12 @@ def _build(stack: LocalStack, plan: HistoryPlan) -> bool:
 
     from steam_devstack.history.layers import build_layers
     from steam_devstack.main_run import prepare_dagster_home
+    from steam_platform.core.settings import read_env_file
 
+    # As `steam-platform run`: the instance (deploy/dagster.yaml) and the runs' resources read the
+    # stack's servers from the environment; what the caller set wins.
+    for key, value in read_env_file(stack.env_file).items():
+        os.environ.setdefault(key, value)
     os.environ["DAGSTER_HOME"] = str(prepare_dagster_home(stack))
     from steam_platform.definitions import defs
 
