@@ -65,6 +65,11 @@ from streaming.landed_offsets import Continuity, LandedOffsetsStore
 from streaming.launcher_watch import launcher_gone
 from streaming.lease_stores import lease_store_for
 
+#: A micro-batch of at most this many rows is written as one file per day (a poll lands a few
+#: thousand rows; one file per Kafka partition made six small files per poll). Larger batches (a
+#: catch-up, a load test) keep one writer task per Kafka partition.
+ONE_FILE_BATCH_ROWS = 200_000
+
 
 @dataclass(frozen=True)
 class BronzeJob:
@@ -128,9 +133,12 @@ def land_batch(batch: DataFrame, batch_id: int, lake_root: str, topic: str) -> B
         stats = _tally(parsed)
         writer_opts = {"partitionOverwriteMode": "dynamic"}
         if stats.rows:
-            good_rows(parsed).write.mode("overwrite").options(**writer_opts).partitionBy(
-                "dt", "batch_id"
-            ).parquet(bronze_path(lake_root, topic))
+            good = good_rows(parsed)
+            if stats.rows <= ONE_FILE_BATCH_ROWS:  # a poll's batch: one file per day, not one per task
+                good = good.coalesce(1)
+            good.write.mode("overwrite").options(**writer_opts).partitionBy("dt", "batch_id").parquet(
+                bronze_path(lake_root, topic)
+            )
         if stats.quarantined:
             quarantined_rows(parsed).write.mode("overwrite").options(**writer_opts).partitionBy(
                 "batch_id"

@@ -152,6 +152,7 @@ def test_every_job_and_automation_run_has_its_configured_maximum_runtime() -> No
         "apps_job": limits.max_runtime_daily_ingest_s,
         "lake_refresh_job": limits.max_runtime_lake_s,
         "search_restore_job": limits.max_runtime_lake_s,
+        "bronze_compaction_job": limits.max_runtime_lake_s,
         "bronze_continuous_job": 0,  # runs until stopped; dead_run_reaper covers a dead worker
     }
     repo = defs.get_repository_def()

@@ -94,6 +94,7 @@ def test_a_landing_reads_what_it_wrote_and_its_reconciliation_still_catches_doub
     folders = landing_folders(spark, bronze, second.days, second.batches)
     assert folders and {f.rsplit("/batch_id=", 1)[1] for f in folders} == set(map(str, second.batches))
     assert _days_of([f + "/" for f in folders]) == touched
+    assert second.files.files == len(folders)  # a poll-sized batch writes one file per day
     assert landed_days(spark, root, topic, second.batches, second.days, by_publication=False) == sorted(
         date.fromisoformat(d) for d in touched
     )
