@@ -15,7 +15,8 @@ def remove_run(plan: LoadPlan, kafka: KafkaResource, s3: S3Resource, es: SearchC
     """Delete the run's topics, lake root and indices; what failed, as messages (empty: all gone)."""
     failed: list[str] = []
     try:
-        futures = kafka.admin().delete_topics(list(plan.topics), operation_timeout=30)
+        admin = kafka.admin()  # kept referenced: a collected client cancels its requests
+        futures = admin.delete_topics(list(plan.topics), operation_timeout=30)
         for topic, future in futures.items():
             try:
                 future.result(timeout=60)

@@ -39,7 +39,10 @@ MIB = 2**20
 #: What a JVM may use besides heap and direct buffers (Spark's minimum `memoryOverhead`).
 DEFAULT_OVERHEAD_BYTES = 384 * MIB
 #: Spark's processes among this process's children, by what their command line runs.
-SPARK_PROCESSES = {"spark-driver": "org.apache.spark.deploy.SparkSubmit", "spark-python-workers": "pyspark."}
+SPARK_PROCESSES = {
+    "spark-driver": "org.apache.spark.deploy.SparkSubmit",
+    "spark-python-workers": "-m pyspark.",  # pyspark.daemon and the workers it forks
+}
 _SIZE = re.compile(r"^(\d+)([kKmMgGtT]?)$")
 _UNITS = {"": 1, "k": 2**10, "m": 2**20, "g": 2**30, "t": 2**40}
 
@@ -186,7 +189,9 @@ class MemoryWatch:
         if self.own_pid in table:
             self._peak("load-python", {self.own_pid}, table)  # this process: Spark's Python driver too
         for label, needle in SPARK_PROCESSES.items():
-            self._peak(label, {p for p in mine if needle in " ".join(self._cmdline(p, table))}, table)
+            matched = {p for p in mine if needle in " ".join(self._cmdline(p, table))}
+            self._peak(label, matched, table)
+            mine = [p for p in mine if p not in matched]
         self.report.samples += 1
 
     def _peak(self, label: str, pids: set[int], table: Mapping[int, ProcInfo]) -> None:

@@ -25,13 +25,16 @@ def _stages(result: LoadResult) -> Table:
 
 
 def _kafka(result: LoadResult) -> Table:
-    table = Table(title=f"kafka: {result.brokers} broker(s), {result.plan.partitions} partitions per topic")
+    table = Table(
+        title=f"kafka: {result.brokers} broker(s), {result.plan.partitions} partitions per topic "
+        f"(load.{result.plan.run_id}.*)"
+    )
     for column in ("topic", "records", "max/partition", "mean/partition", "max/mean", "leaders per broker"):
         table.add_column(column, justify="left" if column == "topic" else "right")
     for topic, s in result.spreads.items():
         leaders = ", ".join(f"{b}: {n}" for b, n in result.leaders.get(topic, {}).items())
         table.add_row(
-            topic,
+            topic.rsplit(".", 1)[-1],
             f"{sum(s.per_partition.values()):,}",
             f"{s.max:,}",
             f"{s.mean:,.0f}",

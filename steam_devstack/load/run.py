@@ -43,11 +43,12 @@ from steam_platform.resources.s3 import S3Resource
 
 
 class RateColumn(ProgressColumn):
-    """Rows per second of a stage so far (rich's own estimate of the task's speed)."""
+    """A stage's average rate so far: what it completed over its elapsed time, in its unit."""
 
     def render(self, task: Task) -> Text:
-        speed = task.finished_speed or task.speed
-        return Text(f"{speed:>10,.0f} rows/s" if speed else f"{'':>10} rows/s", style="progress.data.speed")
+        unit = task.fields.get("unit", "rows")
+        speed = task.completed / task.elapsed if task.elapsed else 0.0
+        return Text(f"{speed:>10,.0f} {unit}/s", style="progress.data.speed")
 
 
 @contextlib.contextmanager
@@ -130,7 +131,7 @@ class _Run:
             "search": lambda: verify.search(self.es, self.plan, expected),
         }
         wanted = [name for name in checks if name in self.done]
-        task = progress.add_task("verify", total=len(wanted))
+        task = progress.add_task("verify", total=len(wanted), unit="stages")
         for name in wanted:
             ids, figures = checks[name]()
             result.id_checks += ids
