@@ -62,7 +62,7 @@ def test_a_100000_event_load_arrives_exactly_once_in_every_stage(
         "fact_player_counts": (99_000, 99_000, 99_000, 0, 0),
         "fact_news": (1000, 1000, 1000, 0, 0),
     }
-    assert len(result.comparisons) == 7 and all(c.ok for c in result.comparisons)
+    assert len(result.comparisons) == 8 and all(c.ok for c in result.comparisons)
 
     write_json(result, tmp_path / "load.json")
     figures = json.loads((tmp_path / "load.json").read_text())
