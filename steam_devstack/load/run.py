@@ -47,7 +47,8 @@ class RateColumn(ProgressColumn):
 
     def render(self, task: Task) -> Text:
         unit = task.fields.get("unit", "rows")
-        speed = task.completed / task.elapsed if task.elapsed else 0.0
+        elapsed = task.finished_time if task.finished else task.elapsed  # a finished stage's own time
+        speed = task.completed / elapsed if elapsed else 0.0
         return Text(f"{speed:>10,.0f} {unit}/s", style="progress.data.speed")
 
 
