@@ -5,6 +5,10 @@ Best effort, each part on its own: what could not be removed is named, so a user
 
 from __future__ import annotations
 
+import time
+
+import pyarrow.fs as pafs
+
 from steam_devstack.load.plan import LAKE_PREFIX, LoadPlan
 from steam_platform.resources.es_client import SearchClient
 from steam_platform.resources.kafka import KafkaResource
@@ -24,13 +28,7 @@ def remove_run(plan: LoadPlan, kafka: KafkaResource, s3: S3Resource, es: SearchC
                 failed.append(f"topic {topic}: {exc}")
     except Exception as exc:
         failed.append(f"topics {', '.join(plan.topics)}: {exc}")
-    root = f"{s3.bucket}/{LAKE_PREFIX}/{plan.run_id}"
-    try:
-        s3.filesystem().delete_dir(root)
-    except FileNotFoundError:
-        pass
-    except OSError as exc:
-        failed.append(f"lake s3://{root}: {exc}")
+    failed += _remove_lake(s3, f"{s3.bucket}/{LAKE_PREFIX}/{plan.run_id}")
     for spec in (plan.game_daily_index, plan.news_index):
         try:
             es.delete_index(f"{spec.alias}-v*")
@@ -38,3 +36,21 @@ def remove_run(plan: LoadPlan, kafka: KafkaResource, s3: S3Resource, es: SearchC
         except Exception as exc:
             failed.append(f"index {spec.alias}: {exc}")
     return failed
+
+
+def _remove_lake(s3: S3Resource, root: str, attempts: int = 3) -> list[str]:
+    """Delete every object under `root`, asking again while any is left (once seen after a run)."""
+    fs = s3.filesystem()
+    for attempt in range(attempts):
+        try:
+            fs.delete_dir(root)
+        except FileNotFoundError:
+            return []
+        except OSError as exc:
+            if attempt == attempts - 1:
+                return [f"lake s3://{root}: {exc}"]
+        if fs.get_file_info(root).type == pafs.FileType.NotFound:
+            return []
+        time.sleep(1.0)
+    left = fs.get_file_info(pafs.FileSelector(root, recursive=True, allow_not_found=True))
+    return [f"lake s3://{root}: {len(left)} object(s) left, e.g. {', '.join(i.path for i in left[:3])}"]

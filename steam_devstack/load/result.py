@@ -27,6 +27,8 @@ class LoadResult:
     #: A stage that raised: the run stopped there.
     errors: list[str] = field(default_factory=list)
     overhead_bytes: int = DEFAULT_OVERHEAD_BYTES
+    #: What the clean-up could not remove (topics, lake objects, indices).
+    not_removed: list[str] = field(default_factory=list)
 
     @property
     def lost(self) -> int:
@@ -97,5 +99,6 @@ class LoadResult:
             "lost": self.lost,
             "doubled": self.doubled,
             "problems": self.problems,
+            "not_removed": self.not_removed,
             "ok": self.ok,
         }

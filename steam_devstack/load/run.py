@@ -184,7 +184,8 @@ def run_load(
         run.kafka_figures(stack, result)
     finally:
         if not keep:
-            for failure in remove_run(plan, kafka, s3, es):
+            result.not_removed = remove_run(plan, kafka, s3, es)
+            for failure in result.not_removed:
                 (console or Console(stderr=True)).print(f"[yellow]not removed:[/] {failure}")
         es.close()
     return result

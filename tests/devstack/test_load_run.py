@@ -83,6 +83,7 @@ def test_a_100000_event_load_arrives_exactly_once_in_every_stage(
     assert "RESULT: every event exactly once in every stage" in console.file.getvalue()  # type: ignore[attr-defined]
 
     # Nothing of the run is left behind.
+    assert result.not_removed == []
     assert not set(plan.topics) & set(kafka.admin().list_topics(timeout=10).topics)
     assert s3.filesystem().get_file_info(f"{s3.bucket}/load/{plan.run_id}").type.name == "NotFound"
     es = es_resource.client()
