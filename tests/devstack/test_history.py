@@ -142,10 +142,9 @@ def test_prices_change_over_a_year_so_the_app_dimension_has_versions() -> None:
 
 def test_history_files_sit_below_every_streaming_batch() -> None:
     assert HISTORY_BATCH_ID < 0  # micro-batch ids start at 0: no landing overwrites history
-    path = day_file("bucket/lake", sources.PLAYER_COUNTS.topic, date(2026, 1, 2))
-    assert (
-        path == "bucket/lake/bronze/steam.player_counts/dt=2026-01-02/batch_id=-1/part-00000-history.parquet"
-    )
+    topic = sources.PLAYER_COUNTS.topic
+    path = day_file("bucket/lake", topic, date(2026, 1, 2))
+    assert path == f"bucket/lake/bronze/{topic}/dt=2026-01-02/batch_id=-1/part-00000-history.parquet"
 
 
 def _targets(tmp_path: Path, producer: RecordingProducer) -> HistoryTargets:
