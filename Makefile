@@ -16,7 +16,7 @@ run: install  ## Bring the local stack up and run the whole pipeline end to end
 TEST_WORKERS ?= 2
 
 test: install  ## Lint, type-check, validate definitions, then every test against real servers
-	$(MAKE) lint typecheck validate
+	$(MAKE) -j3 --output-sync=target lint typecheck validate
 	$(VENV)/pytest -q -p no:cacheprovider --durations=20 -n $(TEST_WORKERS) --dist loadfile
 
 # Tests marked with what they need (integration: the local stack; cluster, kafka_security,

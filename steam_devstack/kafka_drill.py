@@ -72,6 +72,18 @@ def create_topic(kafka: KafkaResource, topic: str, partitions: int = 6) -> None:
     (report,) = kafka.ensure_topics([TopicSpec(topic, partitions=partitions)])
     if not report.ok or report.replication_factor != kafka.replication_factor:
         raise RuntimeError(f"topic {topic} not created as wanted: {report}")
+    # A created topic's partitions get their leaders a moment later (longer on a busy machine):
+    # a drill that reads leaders or kills one must not start before.
+    wait_until(
+        lambda: _all_led(kafka, topic, partitions), what=f"leaders for every partition of {topic}", timeout=60
+    )
+
+
+def _all_led(kafka: KafkaResource, topic: str, partitions: int) -> bool:
+    meta = kafka.admin().list_topics(topic, timeout=10).topics.get(topic)
+    if meta is None or meta.error is not None or len(meta.partitions) != partitions:
+        return False
+    return all(p.leader >= 0 for p in meta.partitions.values())
 
 
 def player_count_messages(topic: str, count: int, n_apps: int = 2000) -> list[OutgoingMessage]:
