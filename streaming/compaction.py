@@ -15,7 +15,9 @@ deletion and opens a deleted file fails and is retried. Nothing is ever absent f
 
 Compacted folders take fresh negative batch ids from `COMPACTED_BATCH_BASE` down: Spark's own
 batch ids count up from 0 and history (`steam-platform history`) uses -1, so a compacted folder
-can never be overwritten by a landing's replay.
+can never be overwritten by a landing's replay. Only landing folders (ids >= 0) and earlier
+compactions are rewritten: any other folder (history's `batch_id=-1`, one file per day already,
+checked against its manifest when history resumes) is left as it is.
 """
 
 from __future__ import annotations
@@ -56,6 +58,11 @@ class DayCompaction:
     batch_id: int
 
 
+def compactable(ids: list[int]) -> list[int]:
+    """The batch folders compaction rewrites: landings' (>= 0) and earlier compactions' (<= base)."""
+    return [i for i in ids if i >= 0 or i <= COMPACTED_BATCH_BASE]
+
+
 def compacted_batch_id(existing: list[int]) -> int:
     """A batch id no folder of the day has, below every compacted one so far."""
     return min([COMPACTED_BATCH_BASE + 1, *existing]) - 1
@@ -74,7 +81,8 @@ def compact_day(
     folder is written and checked, before the old ones go (tests use it to read mid-compaction)."""
     bronze = bronze_path(lake_root, topic)
     folder = day_folder(bronze, day)
-    ids = sorted(int(i) for i in partition_values(spark, folder, "batch_id"))
+    existing = sorted(int(i) for i in partition_values(spark, folder, "batch_id"))
+    ids = compactable(existing)
     if len(ids) <= 1:
         return None
     old = [f"{folder}/batch_id={i}" for i in ids]
@@ -82,7 +90,7 @@ def compact_day(
     rows = read_folders(spark, bronze, BRONZE_SCHEMA, old).persist()
     try:
         count = rows.count()
-        new_id = compacted_batch_id(ids)
+        new_id = compacted_batch_id(existing)
         files = max(1, math.ceil(before.bytes / TARGET_FILE_BYTES))
         rows.withColumn("batch_id", F.lit(new_id)).coalesce(files).write.mode("append").partitionBy(
             "dt", "batch_id"

@@ -24,7 +24,7 @@ from steam_platform.resources.kafka import KafkaResource, TopicSpec
 from steam_platform.resources.s3 import S3Resource
 from streaming.bronze import BronzeJob, BronzeStats, run_bronze
 from streaming.checkpoint_lease import CheckpointLeaseHeld, LeaseTiming, acquire, writer_identity
-from streaming.compaction import COMPACTED_BATCH_BASE, compact_day
+from streaming.compaction import COMPACTED_BATCH_BASE, compact_day, compactable, compacted_batch_id
 from streaming.envelope_schema import BRONZE_SCHEMA
 from streaming.hadoop_fs import parquet_stats, partition_values
 from streaming.lake_paths import bronze_path, checkpoint_path
@@ -35,6 +35,13 @@ pytestmark = pytest.mark.integration
 
 DAY = date(2026, 11, 10)
 FACT = FACTS["fact_player_counts"]
+
+
+def test_landing_folders_and_earlier_compactions_are_rewritten_history_is_left_alone() -> None:
+    base = COMPACTED_BATCH_BASE
+    assert compactable([base - 1, base, -1, 0, 7]) == [base - 1, base, 0, 7]
+    assert compacted_batch_id([-1, 0, 7]) == base
+    assert compacted_batch_id([base - 1, -1, 9]) == base - 2
 
 
 def test_closed_days_leave_yesterday_and_today_alone() -> None:
