@@ -68,6 +68,12 @@ def compacted_batch_id(existing: list[int]) -> int:
     return min([COMPACTED_BATCH_BASE + 1, *existing]) - 1
 
 
+def folders_to_compact(spark: SparkSession, lake_root: str, topic: str, day: date) -> list[int]:
+    """Batch ids of `topic`'s bronze day `day` compaction would rewrite (one listing of the day)."""
+    folder = day_folder(bronze_path(lake_root, topic), day)
+    return compactable(sorted(int(i) for i in partition_values(spark, folder, "batch_id")))
+
+
 def compact_day(
     spark: SparkSession,
     lake_root: str,
@@ -81,16 +87,15 @@ def compact_day(
     folder is written and checked, before the old ones go (tests use it to read mid-compaction)."""
     bronze = bronze_path(lake_root, topic)
     folder = day_folder(bronze, day)
-    existing = sorted(int(i) for i in partition_values(spark, folder, "batch_id"))
-    ids = compactable(existing)
+    ids = folders_to_compact(spark, lake_root, topic, day)
     if len(ids) <= 1:
         return None
     old = [f"{folder}/batch_id={i}" for i in ids]
-    before = parquet_stats(spark, folder)
+    before = parquet_stats(spark, f"{folder}/batch_id={{{','.join(map(str, ids))}}}")  # what is rewritten
     rows = read_folders(spark, bronze, BRONZE_SCHEMA, old).persist()
     try:
         count = rows.count()
-        new_id = compacted_batch_id(existing)
+        new_id = compacted_batch_id(ids)  # the ids left out lie between the base and 0
         files = max(1, math.ceil(before.bytes / TARGET_FILE_BYTES))
         rows.withColumn("batch_id", F.lit(new_id)).coalesce(files).write.mode("append").partitionBy(
             "dt", "batch_id"

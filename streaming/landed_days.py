@@ -17,9 +17,8 @@ from pyspark.sql import Column, SparkSession
 from pyspark.sql import functions as F
 
 from streaming.envelope_schema import BRONZE_SCHEMA
-from streaming.hadoop_fs import partition_values
 from streaming.lake_paths import bronze_path
-from streaming.tables_io import day_folder, read_folders
+from streaming.tables_io import batch_folders, day_folder, read_folders
 
 
 def _silver_day(by_publication: bool) -> Column:
@@ -33,13 +32,11 @@ def landing_folders(
 ) -> list[str]:
     """The `dt=<day>/batch_id=<id>` folders of the bronze dataset at `path` that a landing wrote: its
     `batch_ids` under the `days` it reports (one listing per day, never of the whole dataset)."""
-    wanted = {str(i) for i in batch_ids}
-    folders: list[str] = []
-    for day in days:
-        folder = day_folder(path, date.fromisoformat(day))
-        written = [i for i in partition_values(spark, folder, "batch_id") if i in wanted]
-        folders.extend(f"{folder}/batch_id={i}" for i in written)
-    return folders
+    return [
+        folder
+        for day in days
+        for folder in batch_folders(spark, day_folder(path, date.fromisoformat(day)), batch_ids)
+    ]
 
 
 def landed_days(

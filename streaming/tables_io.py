@@ -9,7 +9,7 @@ build then follows that day, not the age of the lake.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import date
 
 from pyspark.sql import DataFrame, SparkSession
@@ -49,18 +49,30 @@ def read_folders(spark: SparkSession, path: str, schema: StructType, folders: Se
     return spark.read.schema(schema).option("basePath", path).parquet(*folders)
 
 
+def batch_folders(spark: SparkSession, path: str, batch_ids: Iterable[int]) -> list[str]:
+    """The `batch_id=<id>` folders directly under `path` among `batch_ids` (one listing of `path`)."""
+    wanted = {str(i) for i in batch_ids}
+    present = partition_values(spark, path, "batch_id")
+    return [f"{path.rstrip('/')}/batch_id={i}" for i in present if i in wanted]
+
+
 def read_days(spark: SparkSession, path: str, schema: StructType, days: Sequence[date]) -> DataFrame:
     """The `dt` partitions `days` of the dataset at `path` (missing ones contribute no rows).
 
     Only the folders of `days` are listed (see the module docstring)."""
     wanted = set(days)
-    present = [day_folder(path, day) for day in stored_days(spark, path) if day in wanted]
-    return read_folders(spark, path, schema, present).where(F.col("dt").isin(list(days)))
+    present = [day for day in stored_days(spark, path) if day in wanted]
+    return _read_stored_days(spark, path, schema, present).where(F.col("dt").isin(list(days)))
 
 
 def read_days_from(spark: SparkSession, path: str, schema: StructType, first: date) -> DataFrame:
     """The `dt` partitions from `first` on (what can hold news published on `first`)."""
-    return read_days(spark, path, schema, [day for day in stored_days(spark, path) if day >= first])
+    return _read_stored_days(spark, path, schema, [day for day in stored_days(spark, path) if day >= first])
+
+
+def _read_stored_days(spark: SparkSession, path: str, schema: StructType, days: Sequence[date]) -> DataFrame:
+    """The rows of `days`, partitions the dataset at `path` holds."""
+    return read_folders(spark, path, schema, [day_folder(path, day) for day in days])
 
 
 def write_days(spark: SparkSession, frame: DataFrame, path: str, days: Sequence[date]) -> int:

@@ -26,11 +26,10 @@ from steam_platform.resources.s3 import S3Resource
 from streaming.bronze import BronzeJob, BronzeStats, run_bronze
 from streaming.checkpoint_lease import LeaseTiming
 from streaming.envelope_schema import BRONZE_SCHEMA, QUARANTINE_SCHEMA
-from streaming.hadoop_fs import partition_values
 from streaming.lake_paths import bronze_path, quarantine_path
 from streaming.landed_days import landed_days
 from streaming.quality import Outcome, kafka_offsets_reconcile, offsets_landed_once
-from streaming.tables_io import day_folder, read_folders, read_table, stored_days
+from streaming.tables_io import batch_folders, read_days, read_folders, read_table
 
 CHECK_OFFSETS = "kafka_offsets_reconcile"
 #: Metadata key: the silver days this landing changed (ISO dates), read by `lake_refresh_sensor`.
@@ -101,15 +100,10 @@ def offsets_outcome(spark: Any, lake_root: str, topic: str, stats: BronzeStats) 
 def _rows_this_run_touched(spark: Any, lake_root: str, topic: str, stats: BronzeStats) -> Any:
     """Kafka partition and offset of the rows in the bronze days and quarantine batches the run wrote."""
     cols = ["kafka_partition", "kafka_offset"]
-    bronze = bronze_path(lake_root, topic)
-    wanted = set(stats.days)
-    days = [day_folder(bronze, day) for day in stored_days(spark, bronze) if day.isoformat() in wanted]
+    days = [date.fromisoformat(day) for day in stats.days]
+    landed = read_days(spark, bronze_path(lake_root, topic), BRONZE_SCHEMA, days).select(*cols)
     quarantine = quarantine_path(lake_root, topic)
-    batches = {str(b) for b in stats.batches}
-    held = [
-        f"{quarantine}/batch_id={b}" for b in partition_values(spark, quarantine, "batch_id") if b in batches
-    ]
-    landed = read_folders(spark, bronze, BRONZE_SCHEMA, days).select(*cols)
+    held = batch_folders(spark, quarantine, stats.batches)
     quarantined = read_folders(spark, quarantine, QUARANTINE_SCHEMA, held).select(*cols)
     return landed.unionByName(quarantined)
 

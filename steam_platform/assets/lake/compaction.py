@@ -22,7 +22,7 @@ from steam_platform.core.sources import SOURCES
 from steam_platform.core.spark_steps import POOL_SPARK, SPARK_RETRY, session
 from steam_platform.resources.s3 import S3Resource
 from streaming.checkpoint_lease import acquire, writer_identity
-from streaming.compaction import DayCompaction, compact_day
+from streaming.compaction import DayCompaction, compact_day, folders_to_compact
 from streaming.lake_paths import bronze_path, checkpoint_path
 from streaming.lease_stores import lease_store_for
 from streaming.tables_io import stored_days
@@ -53,6 +53,8 @@ def compact_source(
     checkpoint = checkpoint_path(lake_root, topic)
     done = []
     for day in closed_days(stored_days(spark, bronze_path(lake_root, topic)), today):
+        if len(folders_to_compact(spark, lake_root, topic, day)) <= 1:
+            continue  # already compact: no lease taken (compact_day looks again under the lease)
         lease = acquire(
             lease_store_for(spark, checkpoint),
             checkpoint,
@@ -81,8 +83,8 @@ def compact_closed_bronze_days(
     spark = session(pyspark)
     lake_root = s3.lake_root()
     today = datetime.now(UTC).date()
+    writer = f"bronze compaction run {context.run.run_id}"
     for source in SOURCES:
-        writer = f"bronze compaction run {context.run.run_id}"
         done = compact_source(spark, lake_root, source.topic, today, writer, context.log.info)
         context.log_event(
             dg.AssetObservation(

@@ -34,7 +34,8 @@ def _folders_with_files(spark: SparkSession, table: Table, lake_root: str, days:
     newest stored day's (a quiet day's build still checks the table's latest files)."""
     path = table.path(lake_root)
     stored = stored_days(spark, path)
-    wanted = [day for day in stored if day in set(days)] or stored[-1:]
+    written = set(days)
+    wanted = [day for day in stored if day in written] or stored[-1:]
     folders = [day_folder(path, day) for day in wanted]
     return [folder for folder in folders if parquet_stats(spark, folder).files]
 
