@@ -58,6 +58,11 @@ class ElasticsearchResource(dg.ConfigurableResource):
     index_replicas: int = Field(
         default=0, description="Replicas per search index (0 on the one-node local stack, 1+ on a cluster)."
     )
+    index_shards: int = Field(
+        default=1,
+        description="Primary shards of each new search index; one holds years of these tables "
+        "(docs/elasticsearch.md). A change applies at the next full refresh.",
+    )
     bulk_chunk_size: int = Field(default=500, description="Documents per bulk request when indexing.")
     retry_attempts: int = Field(
         default=5, description="Attempts (with exponential back-off) before indexing gives up on the cluster."

@@ -193,6 +193,11 @@ class SearchClient:
         """Update dynamic settings of `index` (e.g. `{"index": {"refresh_interval": None}}`)."""
         self.perform("PUT", _path(index, "_settings"), body=settings)
 
+    def shard_stats(self, index: str) -> dict[str, Any]:
+        """`GET /<index>/_stats/docs,store?level=shards`: documents and bytes of every shard copy of
+        the indices behind `index` (a name or an alias), under `indices.<name>.shards`."""
+        return dict(self.perform("GET", _path(index, "_stats", "docs,store"), params={"level": "shards"}))
+
     def get_mapping(self, index: str) -> dict[str, Any]:
         """`{index: {"mappings": ...}}` for `index` or the indices behind an alias."""
         return dict(self.perform("GET", _path(index, "_mapping")))

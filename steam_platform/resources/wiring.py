@@ -94,6 +94,7 @@ def _search_resources(env: Environment) -> dict[str, Any]:
                 api_key=_env_var_if_set(search, "elasticsearch_api_key"),
                 ca_certs=_optional_path(search.elasticsearch_ca_certs),
                 index_replicas=search.index_replicas,
+                index_shards=search.index_shards,
             ),
             "kibana": KibanaResource(
                 url=_env_var_if_set(search, "kibana_url"),
@@ -111,6 +112,7 @@ def _search_resources(env: Environment) -> dict[str, Any]:
             api_key=_env_var_if_set(process, "elasticsearch_api_key"),
             ca_certs=_optional_path(search.elasticsearch_ca_certs),
             index_replicas=search.index_replicas,
+            index_shards=search.index_shards,
         ),
         "kibana": KibanaResource(
             url=search.kibana_url,

@@ -46,6 +46,7 @@ EXPECTED_ENDPOINTS = {
     "indices.put_settings",
     "indices.get_mapping",
     "indices.refresh",
+    "indices.stats",
     "bulk",
     "search",
     "scroll",
@@ -119,6 +120,8 @@ def _drive_the_search_layer(es: SearchClient, spec: IndexSpec, news: IndexSpec, 
     assert es.get_indices(f"{spec.alias}-v*") == [again.index]
     assert es.search(spec.alias, {"query": {"match": {"app_name.text": "counter"}}, "size": 5})["hits"]
     assert es.count(spec.alias, {"term": {"dt": DAY1}}) == len(game_daily_rows(DAY1))
+    shards = es.shard_stats(spec.alias)["indices"][again.index]["shards"]
+    assert [copy["docs"]["count"] for copy in shards["0"]] == [es.count(spec.alias)]
     assert es.info()["version"]["number"] == "7.10.2"
 
 

@@ -34,6 +34,7 @@ from steam_platform.assets.search.assets import (
     search_player_count_gaps,
     search_top_games,
 )
+from steam_platform.assets.search.shard_size import CHECK_SHARD_SIZE
 from steam_platform.assets.search.templates import INDEX_SPECS
 from steam_platform.assets.warehouse.tables import FACT_NEWS
 from steam_platform.resources.elasticsearch import ElasticsearchResource
@@ -83,6 +84,9 @@ def test_every_search_asset_indexes_its_partition_from_a_local_lake(
         assert meta["mode"] == "full_refresh"  # the first run builds the alias
         assert meta["duration_s"] >= 0 and "no failures" in meta["failures"]
         assert es.count(spec.alias) == rows  # doc count equals the mart's row count
+        (size,) = _checks(result, asset.key, CHECK_SHARD_SIZE)
+        assert size.passed and size.metadata["primaries"].value == 1, size.description
+        assert size.metadata["docs"].value == rows and size.metadata["largest_shard_bytes"].value > 0
 
     # A known game returns its figures; a Korean word finds the Korean news title.
     hit = es.search("mart_top_games", {"query": {"term": {"rank": 1}}})["hits"]["hits"][0]["_source"]
@@ -103,6 +107,10 @@ def test_every_search_asset_indexes_its_partition_from_a_local_lake(
     assert es.count("mart_game_daily") == len(game_daily_rows(DAY))
 
 
+def _checks(result: Any, key: dg.AssetKey, name: str) -> list[dg.AssetCheckEvaluation]:
+    return [c for c in result.get_asset_check_evaluations() if c.asset_key == key and c.check_name == name]
+
+
 def _specs_in_asset_order() -> list[Any]:
     by_alias = {spec.alias: spec for spec in INDEX_SPECS}
     return [by_alias[a.metadata_by_key[a.key]["alias"]] for a in SEARCH_ASSETS]
@@ -115,12 +123,16 @@ def test_full_refresh_config_rebuilds_and_drops_the_old_index(
     lake = LocalLake(root=str(tmp_path))
     first = _metadata(_materialize([search_game_daily], lake, es_resource), "search_game_daily")
     config = dg.RunConfig(ops={"search_game_daily": {"config": {"full_refresh": True}}})
-    second = _metadata(
-        _materialize([search_game_daily], lake, es_resource, run_config=config), "search_game_daily"
-    )
+    # The sizing's remedy: more primary shards take effect at the full refresh, behind the same alias.
+    two_shards = ElasticsearchResource(url=es_resource.url, retry_attempts=2, index_shards=2)
+    result = _materialize([search_game_daily], lake, two_shards, run_config=config)
+    second = _metadata(result, "search_game_daily")
     assert second["mode"] == "full_refresh" and second["index"] != first["index"]
     assert second["old_indices_removed"] == first["index"]
     assert list(es.get_alias(name="mart_game_daily")) == [second["index"]]
+    (size,) = _checks(result, search_game_daily.key, CHECK_SHARD_SIZE)
+    assert (size.metadata["primaries"].value, size.metadata["docs"].value) == (2, len(game_daily_rows(DAY)))
+    assert size.metadata["indices"].value == second["index"]
 
 
 def test_a_conflicting_document_fails_the_run_with_reasons(

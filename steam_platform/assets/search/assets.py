@@ -16,7 +16,7 @@ from typing import Any
 import dagster as dg
 from pydantic import Field
 
-from steam_platform.assets.search import indexer, reader
+from steam_platform.assets.search import indexer, reader, shard_size
 from steam_platform.assets.search.bulk import summarise
 from steam_platform.assets.search.templates import (
     GAME_DAILY,
@@ -119,6 +119,15 @@ def _index_asset(
         freshness_policy=freshness(cadence),
         pool="elasticsearch",
         metadata={"alias": spec.alias, "source_table": spec.table.name, "schema_hash": spec.schema_hash},
+        check_specs=[
+            dg.AssetCheckSpec(
+                shard_size.CHECK_SHARD_SIZE,
+                asset=name,
+                blocking=False,
+                description="The largest primary shard behind the alias is under the sizing's warning "
+                "lines (30 GiB, 150 million documents)",
+            )
+        ],
     )
     def _search_asset(
         context: dg.AssetExecutionContext,
@@ -147,12 +156,14 @@ def _index_asset(
                     ),
                     list_partitions=lambda: reader.list_partitions(fs, root, spec.table),
                     replicas=elasticsearch.index_replicas,
+                    shards=elasticsearch.index_shards,
                     force_full_refresh=config.full_refresh,
                     retry=elasticsearch.retry_settings(),
                 )
                 reports.append(report)
                 if report.mode != "partition":
                     break  # a full refresh indexed every day in the lake: the run's other days too
+            sizes = shard_size.measured_or_none(es, spec.alias, elasticsearch.retry_settings())
         except indexer.IndexingError as exc:
             exc.report.duration_s = round(time.monotonic() - started, 3)
             # Documents the mapping refuses fail the same way next time: only outages are retried.
@@ -188,7 +199,9 @@ def _index_asset(
                 metadata=_report_metadata(*reports) if reports else None,
                 allow_retries=False,
             )
-        return dg.MaterializeResult(metadata=_report_metadata(*reports))
+        return dg.MaterializeResult(
+            metadata=_report_metadata(*reports), check_results=[shard_size.check_result(spec.alias, sizes)]
+        )
 
     return _search_asset
 

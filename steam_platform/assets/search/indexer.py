@@ -76,11 +76,14 @@ class IndexReport:
 
 
 def ensure_template(
-    es: SearchClient, spec: IndexSpec, replicas: int, retry: ElasticsearchRetrySettings
+    es: SearchClient, spec: IndexSpec, replicas: int, retry: ElasticsearchRetrySettings, shards: int = 1
 ) -> None:
-    """Install (or update) the alias's index template; a refused template is a mapping conflict."""
+    """Install (or update) the alias's index template; a refused template is a mapping conflict.
+
+    The template shapes the next index built (a full refresh): a changed shard count applies there.
+    """
     try:
-        bulk.call(retry, es.put_index_template, spec.template_name, spec.template(replicas))
+        bulk.call(retry, es.put_index_template, spec.template_name, spec.template(replicas, shards))
     except EsBadRequest as exc:
         raise MappingConflictError(
             f"Elasticsearch refused index template {spec.template_name}: {exc.error_type}: {exc.reason}"
@@ -224,6 +227,7 @@ def sync(
     list_partitions: Callable[[], list[str]],
     *,
     replicas: int = 0,
+    shards: int = 1,
     force_full_refresh: bool = False,
     retry: ElasticsearchRetrySettings | None = None,
 ) -> IndexReport:
@@ -234,7 +238,7 @@ def sync(
     """
     retry = retry or ElasticsearchRetrySettings()
     started = time.monotonic()
-    ensure_template(es, spec, replicas, retry)
+    ensure_template(es, spec, replicas, retry, shards)
     current = alias_indices(es, spec.alias, retry)
     compatible = len(current) == 1 and current[0].startswith(spec.index_prefix)
     if force_full_refresh or not compatible:

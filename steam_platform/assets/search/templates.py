@@ -101,9 +101,10 @@ class IndexSpec:
             "properties": {name: self.field_mapping(name) for name in self.fields},
         }
 
-    def settings(self, replicas: int = 0) -> dict[str, Any]:
-        """Index settings: one shard (small tables), replicas per cluster, the text analyzer."""
-        return {"number_of_shards": 1, "number_of_replicas": replicas, "analysis": ANALYSIS}
+    def settings(self, replicas: int = 0, shards: int = 1) -> dict[str, Any]:
+        """Index settings: primary shards (one holds years of these tables, see docs/elasticsearch.md's
+        sizing), replicas per cluster, the text analyzer."""
+        return {"number_of_shards": shards, "number_of_replicas": replicas, "analysis": ANALYSIS}
 
     @property
     def schema_hash(self) -> str:
@@ -120,13 +121,13 @@ class IndexSpec:
     def template_name(self) -> str:
         return f"steam-{self.alias}"
 
-    def template(self, replicas: int = 0) -> dict[str, Any]:
+    def template(self, replicas: int = 0, shards: int = 1) -> dict[str, Any]:
         """A composable index template (7.8+) matching every versioned index of the alias."""
         return {
             "index_patterns": [f"{self.alias}-v*"],
             "priority": 100,
             "template": {
-                "settings": self.settings(replicas),
+                "settings": self.settings(replicas, shards),
                 "mappings": {**self.mappings(), "_meta": {"table": self.table.name}},
             },
             "_meta": {"schema_hash": self.schema_hash, "source": "steam_platform.assets.search.templates"},

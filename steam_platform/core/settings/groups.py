@@ -378,6 +378,13 @@ class SearchSettings(SettingsGroup):
     index_replicas: int = setting(
         "ELASTICSEARCH_INDEX_REPLICAS", 1, "replicas per search index", local=0, ge=0
     )
+    index_shards: int = setting(
+        "ELASTICSEARCH_INDEX_SHARDS",
+        1,
+        "primary shards per new search index (a change applies at the next full refresh); raise it "
+        "when the `shard_size` check warns",
+        ge=1,
+    )
     kibana_url: str | None = setting(
         "KIBANA_URL",
         None,
