@@ -22,19 +22,21 @@ What is expected, and why:
   answer (`is_live` false) is an answer and fills its slot.
 
 Slot arithmetic is done on epoch seconds, so the result does not depend on the Spark session's
-time zone.
+time zone. A range of days is judged in one plan (`mart_player_count_gaps_of_days`), each day as
+on its own: days are grouping and join keys, never mixed.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
-from pyspark.sql.types import LongType, StructField, StructType
+from pyspark.sql.types import DateType, LongType, StructField, StructType
 
 SECONDS_PER_HOUR = 3600
+SECONDS_PER_DAY = 86_400
 
 
 def _slot_index(day: date, interval_minutes: int, moment: datetime) -> int:
@@ -60,6 +62,10 @@ def _two_digits(column: F.Column) -> F.Column:
     return F.lpad(column.cast("string"), 2, "0")
 
 
+def _day_start(day: date) -> int:
+    return int(datetime.combine(day, time(), tzinfo=UTC).timestamp())
+
+
 def mart_player_count_gaps(
     counts: DataFrame,
     dim_app: DataFrame,
@@ -75,44 +81,80 @@ def mart_player_count_gaps(
     `HH:MM` (UTC, comma-separated), whether the app is tracked, and its current name. Hours without
     a missing slot have no row, so an empty result means no poll was missed.
     """
+    return mart_player_count_gaps_of_days(
+        counts, dim_app, tracked_apps, [day], interval_minutes, as_of, first_poll
+    )
+
+
+def mart_player_count_gaps_of_days(
+    counts: DataFrame,
+    dim_app: DataFrame,
+    tracked_apps: Iterable[int],
+    days: Sequence[date],
+    interval_minutes: int,
+    as_of: datetime | None = None,
+    first_poll: datetime | None = None,
+) -> DataFrame:
+    """`mart_player_count_gaps` of each of `days`, in one plan."""
     spark = counts.sparkSession
-    slots = expected_slots(day, interval_minutes, as_of, first_poll)
     step = interval_minutes * 60
-    day_start = int(datetime.combine(day, time(), tzinfo=UTC).timestamp())
-    tracked = spark.createDataFrame(
-        [(int(a),) for a in dict.fromkeys(tracked_apps)],
-        StructType([StructField("appid", LongType(), False)]),
-    ).withColumn("is_tracked", F.lit(True))
+    windows = []  # (day, first expected slot, last expected slot) in epoch seconds
+    for day in days:
+        slots = expected_slots(day, interval_minutes, as_of, first_poll)
+        if len(slots):
+            windows.append((day, _day_start(day) + slots.start * step, _day_start(day) + (slots[-1]) * step))
+    window_schema = StructType(
+        [
+            StructField("dt", DateType(), False),
+            StructField("first", LongType(), False),
+            StructField("last", LongType(), False),
+        ]
+    )
+    expected = spark.createDataFrame(windows, window_schema).select(
+        "dt", F.explode(F.sequence("first", "last", F.lit(step).cast("long"))).alias("slot")
+    )
+    days_frame = spark.createDataFrame(
+        [(d,) for d in days], StructType([StructField("dt", DateType(), False)])
+    )
+    tracked = (
+        spark.createDataFrame(
+            [(int(a),) for a in dict.fromkeys(tracked_apps)],
+            StructType([StructField("appid", LongType(), False)]),
+        )
+        .crossJoin(days_frame)
+        .withColumn("is_tracked", F.lit(True))
+    )
     epoch = F.unix_timestamp("observed_at")
+    day_start = F.datediff(F.col("dt"), F.lit(date(1970, 1, 1))).cast("long") * SECONDS_PER_DAY
     seen = (
-        counts.where((F.col("dt") == F.lit(day)) & (epoch >= day_start) & (epoch < day_start + 86_400))
-        .select("appid", (F.floor(epoch / step) * step).cast("long").alias("slot"))
+        counts.where(
+            F.col("dt").isin(list(days)) & (epoch >= day_start) & (epoch < day_start + SECONDS_PER_DAY)
+        )
+        .select("appid", "dt", (F.floor(epoch / step) * step).cast("long").alias("slot"))
         .distinct()
         .withColumn("observed", F.lit(True))
     )
     apps = (
-        seen.select("appid")
+        seen.select("appid", "dt")
         .distinct()
-        .join(tracked, "appid", "full_outer")
-        .select("appid", F.coalesce("is_tracked", F.lit(False)).alias("is_tracked"))
-    )
-    expected = spark.range(slots.start, max(slots.start, slots.stop)).select(
-        (F.lit(day_start) + F.col("id") * step).cast("long").alias("slot")
+        .join(tracked, ["appid", "dt"], "full_outer")
+        .select("appid", "dt", F.coalesce("is_tracked", F.lit(False)).alias("is_tracked"))
     )
     judged = (
-        apps.crossJoin(expected)
-        .join(seen, ["appid", "slot"], "left")
+        apps.join(expected, "dt")
+        .join(seen, ["appid", "dt", "slot"], "left")
         .withColumn("hour", (F.floor(F.col("slot") / SECONDS_PER_HOUR) * SECONDS_PER_HOUR).cast("long"))
     )
+    of_day = F.col("slot") % SECONDS_PER_DAY
     missing_at = F.when(
         F.col("observed").isNull(),
         F.concat(
-            _two_digits(F.floor((F.col("slot") - day_start) / SECONDS_PER_HOUR)),
+            _two_digits(F.floor(of_day / SECONDS_PER_HOUR)),
             F.lit(":"),
             _two_digits(F.floor((F.col("slot") % SECONDS_PER_HOUR) / 60)),
         ),
     )
-    per_hour = judged.groupBy("appid", "is_tracked", "hour").agg(
+    per_hour = judged.groupBy("appid", "dt", "is_tracked", "hour").agg(
         F.count("*").cast("int").alias("expected_slots"),
         F.count("observed").cast("int").alias("observed_slots"),
         F.array_sort(F.collect_list(missing_at)).alias("missing_at"),
@@ -124,7 +166,7 @@ def mart_player_count_gaps(
         .select(
             "appid",
             "app_name",
-            F.lit(day).alias("dt"),
+            "dt",
             F.timestamp_seconds("hour").alias("hour_start"),
             F.lit(interval_minutes).alias("poll_interval_minutes"),
             "expected_slots",

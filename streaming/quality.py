@@ -5,7 +5,7 @@ Each rule returns whether it passed, a message a person can act on, and numbers 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from functools import reduce
@@ -33,7 +33,7 @@ def no_duplicate_keys(frame: DataFrame, table: str, key: str = "event_id") -> Ou
     found = dups.orderBy(F.col("n").desc(), key).limit(EXAMPLES).collect()
     total = dups.count() if found else 0
     if not found:
-        return Outcome(True, f"{table}: every {key} is unique", {"duplicate_keys": 0})
+        return _unique(table, key)
     examples = ", ".join(f"{r[key]} x{r.n}" for r in found)
     return Outcome(
         False,
@@ -42,16 +42,70 @@ def no_duplicate_keys(frame: DataFrame, table: str, key: str = "event_id") -> Ou
     )
 
 
+def _unique(table: str, key: str) -> Outcome:
+    return Outcome(True, f"{table}: every {key} is unique", {"duplicate_keys": 0})
+
+
+def _no_negative(table: str, column: str) -> Outcome:
+    return Outcome(True, f"{table}: no negative {column}", {"negative_rows": 0})
+
+
 def no_negative(frame: DataFrame, table: str, column: str, key: str = "event_id") -> Outcome:
     """`column` is never below zero (nulls allowed)."""
     bad = frame.where(F.col(column) < 0)
     found = bad.select(key, column).limit(EXAMPLES).collect()
     total = bad.count() if found else 0
     if not found:
-        return Outcome(True, f"{table}: no negative {column}", {"negative_rows": 0})
+        return _no_negative(table, column)
     examples = ", ".join(f"{r[key]}={r[column]}" for r in found)
     return Outcome(
         False, f"{table}: {total} row(s) with negative {column}, e.g. {examples}", {"negative_rows": total}
+    )
+
+
+@dataclass(frozen=True)
+class DayRules:
+    """The per-row rules of a fact table over the `dt` partitions of a range, in two passes over
+    its rows whatever the range's length: rows per day, and the days that break a rule (only those
+    are read again, for the examples their outcome names)."""
+
+    rows: dict[date, int]
+    unique: dict[date, Outcome]
+    non_negative: dict[date, Outcome]
+
+
+def day_rules(
+    frame: DataFrame, table: str, days: Sequence[date], column: str, key: str = "event_id"
+) -> DayRules:
+    """For each of `days` (rows by `dt`): its row count, `no_duplicate_keys` and `no_negative` of
+    `column`, each day's outcome as those rules give it for that day's rows alone."""
+    tally = frame.groupBy("dt").agg(
+        F.count("*").alias("n"), F.count(F.when(F.col(column) < 0, 1)).alias("negative")
+    )
+    rows, negative = {}, set()
+    for r in tally.collect():
+        rows[r.dt] = int(r.n)
+        if r.negative:
+            negative.add(r.dt)
+    duplicated = {
+        r.dt for r in frame.groupBy("dt", key).count().where("count > 1").select("dt").distinct().collect()
+    }
+
+    def of_day(day: date) -> DataFrame:
+        return frame.where(F.col("dt") == F.lit(day))
+
+    return DayRules(
+        rows={day: rows.get(day, 0) for day in days},
+        unique={
+            day: no_duplicate_keys(of_day(day), table, key) if day in duplicated else _unique(table, key)
+            for day in days
+        },
+        non_negative={
+            day: no_negative(of_day(day), table, column, key)
+            if day in negative
+            else _no_negative(table, column)
+            for day in days
+        },
     )
 
 

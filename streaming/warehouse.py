@@ -1,12 +1,17 @@
 """Silver transforms: bronze envelopes -> typed, deduplicated facts and the app dimension.
 
 Each function takes bronze rows (BRONZE_SCHEMA) and returns the table's rows; callers `conform`
-them to the contract and write them with `tables_io.write_days`. One row per `event_id`: a record
-that reached Kafka twice (a producer retry, a re-run ingest partition) keeps its first landing.
+them to the contract and write them with `tables_io.write_days`. One row per `event_id` and day: a
+record that reached Kafka twice (a producer retry, a re-run ingest partition) keeps its first landing.
+
+A fact builder takes the days to build: one (a poll's run) or a range (a backfill, history), built
+as one plan whatever the range's length, and giving for each day exactly the rows a build of that
+day alone gives (rows are selected and deduplicated per day, `FACT_DAY`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 
 from pyspark.sql import DataFrame, Window
@@ -40,11 +45,16 @@ DETAILS_ATTRIBUTES = (
 APP_ATTRIBUTES = ("name", *DETAILS_ATTRIBUTES)
 #: The endpoint of the store details in an app event's `source`; the catalogue's carries names only.
 STORE_DETAILS_ENDPOINT = "appdetails"
+#: The column a selection (`events_observed_on`, `news_published_on`) adds: the fact day a bronze
+#: row belongs to, which facts are deduplicated and reconciled per.
+FACT_DAY = "fact_day"
 
 
-def dedupe_events(bronze: DataFrame) -> DataFrame:
-    """One row per event_id: the earliest observation, ties broken by Kafka position."""
-    first = Window.partitionBy("event_id").orderBy("observed_at", "kafka_partition", "kafka_offset")
+def dedupe_events(bronze: DataFrame, per: str | None = None) -> DataFrame:
+    """One row per event_id (per value of the column `per`, when given): the earliest observation,
+    ties broken by Kafka position."""
+    keys = ["event_id"] if per is None else [per, "event_id"]
+    first = Window.partitionBy(*keys).orderBy("observed_at", "kafka_partition", "kafka_offset")
     return bronze.withColumn("_n", F.row_number().over(first)).where("_n = 1").drop("_n")
 
 
@@ -52,9 +62,19 @@ def _with_payload(bronze: DataFrame, ddl: str) -> DataFrame:
     return bronze.withColumn("p", F.from_json("payload", ddl))
 
 
+def _first_of_each_day(selected: DataFrame, ddl: str) -> DataFrame:
+    """A selection's rows deduplicated per fact day, with the payload parsed as `p`."""
+    return _with_payload(dedupe_events(selected, per=FACT_DAY), ddl)
+
+
 def fact_player_counts(bronze: DataFrame, day: date) -> DataFrame:
     """Player-count snapshots observed on `day` (bronze `dt = day`)."""
-    rows = _with_payload(dedupe_events(events_of_day(bronze, day)), PLAYER_COUNT_PAYLOAD)
+    return fact_player_counts_of_days(bronze, [day])
+
+
+def fact_player_counts_of_days(bronze: DataFrame, days: Sequence[date]) -> DataFrame:
+    """Player-count snapshots observed on `days`, each day's as `fact_player_counts` gives them."""
+    rows = _first_of_each_day(events_observed_on(bronze, days), PLAYER_COUNT_PAYLOAD)
     live = F.col("p.result") == RESULT_OK
     return rows.select(
         "event_id",
@@ -68,7 +88,12 @@ def fact_player_counts(bronze: DataFrame, day: date) -> DataFrame:
 
 def fact_playtime(bronze: DataFrame, day: date) -> DataFrame:
     """Playtime per tracked player and game polled on `day`; `source` is the endpoint's method."""
-    rows = _with_payload(dedupe_events(events_of_day(bronze, day)), PLAYTIME_PAYLOAD)
+    return fact_playtime_of_days(bronze, [day])
+
+
+def fact_playtime_of_days(bronze: DataFrame, days: Sequence[date]) -> DataFrame:
+    """Playtime polled on `days`, each day's as `fact_playtime` gives it."""
+    rows = _first_of_each_day(events_observed_on(bronze, days), PLAYTIME_PAYLOAD)
     return rows.select(
         "event_id",
         F.col("p.steamid").alias("steamid"),
@@ -81,23 +106,34 @@ def fact_playtime(bronze: DataFrame, day: date) -> DataFrame:
     ).where(F.col("appid").isNotNull() & F.col("steamid").isNotNull())
 
 
-def events_of_day(bronze: DataFrame, day: date) -> DataFrame:
-    """Bronze rows observed on `day` (the selection of player counts and playtime)."""
-    return bronze.where(F.col("dt") == F.lit(day))
+def events_observed_on(bronze: DataFrame, days: Sequence[date]) -> DataFrame:
+    """Bronze rows observed on `days` (the selection of player counts and playtime); a row's fact
+    day is its bronze `dt`."""
+    return bronze.where(F.col("dt").isin(list(days))).withColumn(FACT_DAY, F.col("dt"))
 
 
-def news_published_on(bronze: DataFrame, day: date) -> DataFrame:
-    """Bronze news rows whose post was published on `day`, whenever they were observed.
+def news_published_on(bronze: DataFrame, days: Sequence[date]) -> DataFrame:
+    """Bronze news rows whose post was published on one of `days`, whenever it was observed; a
+    row's fact day is its publication day.
 
-    Only bronze days from `day` on are read: a post is never observed before it exists.
+    Only bronze days from the publication day on count: a post is never observed before it exists.
     """
     published = F.to_date(F.timestamp_seconds(F.get_json_object("payload", "$.date").cast("long")))
-    return bronze.where((F.col("dt") >= F.lit(day)) & (published == F.lit(day)))
+    return (
+        bronze.withColumn(FACT_DAY, published)
+        .where(F.col(FACT_DAY).isin(list(days)))
+        .where(F.col("dt") >= F.col(FACT_DAY))
+    )
 
 
 def fact_news(bronze: DataFrame, day: date) -> DataFrame:
     """News posts published on `day` (UTC) with their plain text and word count."""
-    rows = _with_payload(dedupe_events(news_published_on(bronze, day)), NEWS_PAYLOAD)
+    return fact_news_of_days(bronze, [day])
+
+
+def fact_news_of_days(bronze: DataFrame, days: Sequence[date]) -> DataFrame:
+    """News posts published on `days`, each day's as `fact_news` gives them."""
+    rows = _first_of_each_day(news_published_on(bronze, days), NEWS_PAYLOAD)
     rows = rows.withColumn("published_at", F.timestamp_seconds(F.col("p.date")))
     text = text_and_words(F.col("p.contents"))
     return rows.select(

@@ -93,3 +93,10 @@ def columns_and_types(frame_or_table: DataFrame | Table) -> list[tuple[str, str]
     """(name, Spark type) of each column, in order: a frame's, or a contract's."""
     schema = spark_schema(frame_or_table) if isinstance(frame_or_table, Table) else frame_or_table.schema
     return [(f.name, f.dataType.simpleString()) for f in schema.fields]
+
+
+def same_rows(left: DataFrame, right: DataFrame) -> bool:
+    """Both frames hold the same rows, duplicates counted (e.g. a range build and day-by-day builds)."""
+    return (
+        left.count() == right.count() and left.exceptAll(right).isEmpty() and right.exceptAll(left).isEmpty()
+    )

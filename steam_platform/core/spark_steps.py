@@ -1,6 +1,7 @@
 """What the lake, warehouse and mart assets share: the Spark pool, retries, partition days,
 metadata and check helpers (their backfill policy: `core/backfill.py`)."""
 
+from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
@@ -30,6 +31,24 @@ def session(pyspark: Any) -> SparkSession:
 def partition_days(context: dg.AssetExecutionContext) -> list[date]:
     """The UTC days of the run's daily partitions: one, or a range (backfills run as one run)."""
     return [date.fromisoformat(key) for key in context.partition_keys]
+
+
+#: The most days a daily Spark asset builds in one Spark plan: a longer range (a year's backfill) is
+#: built, written and checked a chunk at a time, so the driver's memory and each plan stay bounded.
+RANGE_CHUNK_DAYS = 31
+
+
+def day_chunks(days: Sequence[date], size: int = RANGE_CHUNK_DAYS) -> list[list[date]]:
+    """`days` in order, in consecutive chunks of at most `size` days."""
+    if size < 1:
+        raise ValueError(f"a chunk holds at least one day, got {size}")
+    ordered = sorted(days)
+    return [ordered[i : i + size] for i in range(0, len(ordered), size)]
+
+
+def days_label(days: Sequence[date]) -> str:
+    """`dt=2026-10-01` for one day, `dt=2026-10-01..2026-10-31` for a range (metadata, logs)."""
+    return f"dt={days[0]}" if len(days) == 1 else f"dt={days[0]}..{days[-1]}"
 
 
 def combine(outcomes: list[Outcome]) -> Outcome:
@@ -64,12 +83,16 @@ def column_schema(table: Table) -> dg.TableSchema:
     )
 
 
+#: `partitioned_by` of a table without partitions (a daily asset that rebuilds it whole).
+WHOLE_TABLE = "(whole table)"
+
+
 def table_metadata(table: Table) -> dict[str, Any]:
     """Definition-time metadata of a silver/gold asset: column schema and storage layout."""
     return {
         "dagster/column_schema": column_schema(table),
         "table_key": ", ".join(table.key),
-        "partitioned_by": table.partition_column or "(whole table)",
+        "partitioned_by": table.partition_column or WHOLE_TABLE,
     }
 
 

@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+import dagster as dg
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 import pytest
@@ -28,9 +29,13 @@ from steam_devstack.history.generate import (
     player_count_event_id,
     player_counts_day,
 )
+from steam_devstack.history.layers import build_layers, plan_runs
 from steam_devstack.history.plan import HistoryPlan, HistoryWorld
 from steam_devstack.history.run import HistoryTargets, run_history
+from steam_platform.assets.lake.refresh_events import RANGE_END_TAG, RANGE_START_TAG
 from steam_platform.core import sources
+from steam_platform.core.partitions import daily_partitions
+from steam_platform.core.spark_steps import WHOLE_TABLE
 from steam_platform.events.envelope import make_event_id
 from steam_platform.events.payloads import validation_error
 from steam_platform.resources.kafka import DeliverySummary, OutgoingMessage, TopicSpec
@@ -218,3 +223,58 @@ def test_the_command_needs_a_running_stack_and_partitions_covering_the_range(
     ]
     refused = runner.invoke(app, early)  # refused before anything is written
     assert refused.exit_code == 2 and "STEAM_PARTITIONS_START=2025-05-30" in refused.output
+
+
+def test_build_layers_runs_each_layer_a_chunk_of_days_at_a_time_and_a_rerun_skips_what_it_built() -> None:
+    """Bronze once, whole tables once over the range, then each layer chunk by chunk in data-flow
+    order (stand-in assets, an ephemeral instance); the same range again makes no run."""
+
+    def stand_in(name: str, group: str | None = None, whole: bool = False) -> dg.AssetsDefinition:
+        @dg.asset(
+            name=name,
+            group_name=group,
+            partitions_def=daily_partitions if group else None,
+            metadata={"partitioned_by": WHOLE_TABLE if whole else "dt"},
+        )
+        def _a() -> None:
+            return None
+
+        return _a
+
+    defs = dg.Definitions(
+        assets=[
+            stand_in(sources.NEWS.bronze_asset),
+            stand_in(sources.APPS.bronze_asset),
+            stand_in("fact", "warehouse"),
+            stand_in("dim", "warehouse", whole=True),
+            stand_in("mart", "marts"),
+            stand_in("search", "search"),
+        ]
+    )
+    first, last = date(2026, 11, 1), date(2026, 11, 5)
+    labels = [run.label for run in plan_runs(defs, first, last, chunk_days=2)]
+    assert labels == [
+        "bronze (news, apps from Kafka)",
+        "warehouse (whole tables) 2026-11-01..2026-11-05",
+        *(
+            f"{layer} {span}"
+            for layer in ("warehouse", "marts", "search")
+            for span in ("2026-11-01..2026-11-02 (1/3)", "2026-11-03..2026-11-04 (2/3)", "2026-11-05 (3/3)")
+        ),
+    ]
+    with dg.DagsterInstance.ephemeral() as instance:
+        runs = build_layers(defs, instance, first, last, chunk_days=2)
+        assert [r.label for r in runs] == labels and all(r.success and not r.skipped for r in runs)
+        tags = [instance.get_run_by_id(r.run_id).tags for r in runs]  # type: ignore[union-attr]
+        assert [(t.get(RANGE_START_TAG), t.get(RANGE_END_TAG)) for t in tags[1:6]] == [
+            ("2026-11-01", "2026-11-05"),
+            ("2026-11-01", "2026-11-02"),
+            ("2026-11-03", "2026-11-04"),
+            (None, None),  # one day: the run's partition key
+            ("2026-11-01", "2026-11-02"),
+        ]
+        assert instance.get_materialized_partitions(dg.AssetKey("search")) == {
+            f"2026-11-0{d}" for d in range(1, 6)
+        }
+        again = build_layers(defs, instance, first, last, chunk_days=2)
+    assert [r.skipped for r in again] == [False] + [True] * (len(labels) - 1)  # bronze always lands

@@ -16,7 +16,7 @@ from typing import Any
 
 import lake_dataset as ds
 import pytest
-from lake_frames import by, collected, columns_and_types, table_frame, union_all
+from lake_frames import by, collected, columns_and_types, same_rows, table_frame, union_all
 from lake_support import at
 from pyspark.sql import DataFrame, SparkSession
 
@@ -424,15 +424,24 @@ def dataset(spark_session: SparkSession) -> Silver:
     )
 
 
-def every_day(build: Callable[[date], DataFrame]) -> list[dict[str, Any]]:
-    """The rows `build` makes for each of the dataset's days, collected at once."""
-    return collected(union_all([build(day) for day in ds.DAYS]))
+def every_day(
+    build: Callable[[date], DataFrame], of_days: Callable[[Sequence[date]], DataFrame] | None = None
+) -> list[dict[str, Any]]:
+    """The rows `build` makes for each of the dataset's days, collected at once; with `of_days` (the
+    rule's range form), first checked to be exactly the rows its one plan builds for the days."""
+    each = union_all([build(day) for day in ds.DAYS])
+    if of_days is not None:
+        assert same_rows(of_days(ds.DAYS), each)
+    return collected(each)
 
 
 def test_the_pipeline_dataset_game_daily_matches_plain_python(dataset: Silver) -> None:
     """The pipeline's three days through mart_game_daily equal lake_dataset.expected_game_daily:
     stats over live samples (23:30 and 00:30 samples on their own days), posts, current names."""
-    daily = every_day(lambda day: marts.mart_game_daily(dataset.counts, dataset.news, dataset.dim_app, day))
+    daily = every_day(
+        lambda day: marts.mart_game_daily(dataset.counts, dataset.news, dataset.dim_app, day),
+        lambda days: marts.mart_game_daily_of_days(dataset.counts, dataset.news, dataset.dim_app, days),
+    )
     for day in ds.DAYS:
         got = by([r for r in daily if r["dt"] == day], "appid")
         want = ds.expected_game_daily(day)
@@ -448,7 +457,10 @@ def test_the_pipeline_dataset_news_impact_matches_plain_python(dataset: Silver) 
         every_day(
             lambda day: marts.mart_news_impact(
                 dataset.news, dataset.counts, dataset.dim_app, day, ds.WINDOW_HOURS
-            )
+            ),
+            lambda days: marts.mart_news_impact_of_days(
+                dataset.news, dataset.counts, dataset.dim_app, days, ds.WINDOW_HOURS
+            ),
         ),
         "gid",
     )
@@ -470,7 +482,10 @@ def test_the_pipeline_dataset_top_games_match_plain_python(spark_session: SparkS
         for appid, row in ds.expected_game_daily(day).items()
     ]
     frame = table_frame(spark_session, MART_GAME_DAILY, daily)
-    tops = every_day(lambda day: marts.mart_top_games(frame, day, day - timedelta(days=1)))
+    tops = every_day(
+        lambda day: marts.mart_top_games(frame, day, day - timedelta(days=1)),
+        lambda days: marts.mart_top_games_of_days(frame, days),
+    )
     for previous, day in zip((None, *ds.DAYS), ds.DAYS, strict=False):
         ranks, before = ds.expected_ranks(day), ds.expected_ranks(previous) if previous else {}
         got = by([r for r in tops if r["dt"] == day], "appid")

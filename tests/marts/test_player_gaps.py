@@ -11,13 +11,13 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
-from lake_frames import collected, columns_and_types, table_frame
-from pyspark.sql import SparkSession
+from lake_frames import collected, columns_and_types, same_rows, table_frame, union_all
+from pyspark.sql import DataFrame, SparkSession
 
 from steam_platform.assets.marts.tables import MART_PLAYER_COUNT_GAPS
 from steam_platform.assets.warehouse.tables import DIM_APP, FACT_PLAYER_COUNTS
 from steam_platform.core.spark_schemas import spark_schema
-from streaming.player_gaps import expected_slots, mart_player_count_gaps
+from streaming.player_gaps import expected_slots, mart_player_count_gaps, mart_player_count_gaps_of_days
 from streaming.tables_io import conform
 
 DAY = date(2026, 10, 2)
@@ -152,6 +152,28 @@ def test_a_tracked_app_never_polled_all_day_misses_every_slot_and_untracked_apps
     assert {k: (shape(r), r["is_tracked"]) for k, r in got.items() if k[0] != OTHER_APP} == {
         (UNTRACKED, 23): ((4, 0, 4, "23:00,23:15,23:30,23:45"), False)
     }
+
+
+def test_a_range_of_days_is_judged_as_each_day_alone(spark_session: SparkSession) -> None:
+    """Two days in one plan give each day's rows of a build of that day alone: a closed day with a
+    missed hour after the first poll, and a day in progress (closed slots only)."""
+    second = START + timedelta(days=1)
+    as_of = second + timedelta(hours=5, minutes=25)
+    polls = [
+        r for r in every_poll([APP, UNTRACKED], 10, START + timedelta(days=1)) if r["observed_at"].hour != 3
+    ]
+    polls += [snapshot(APP, second + timedelta(minutes=10 * n, seconds=7)) for n in range(20)]
+    counts = table_frame(spark_session, FACT_PLAYER_COUNTS, polls)
+    names = table_frame(spark_session, DIM_APP, [])
+    days = [DAY, DAY + timedelta(days=1)]
+    first = START + timedelta(hours=1, minutes=3)
+
+    def of_day(day: date) -> DataFrame:
+        return mart_player_count_gaps(counts, names, [APP, OTHER_APP], day, 10, as_of, first)
+
+    ranged = mart_player_count_gaps_of_days(counts, names, [APP, OTHER_APP], days, 10, as_of, first)
+    assert same_rows(ranged, union_all([of_day(day) for day in days]))
+    assert {r["dt"] for r in collected(ranged)} == set(days)
 
 
 @pytest.mark.parametrize("interval", [5, 10])

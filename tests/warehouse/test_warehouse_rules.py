@@ -486,3 +486,10 @@ def test_the_pipeline_dataset_in_silver(spark_session: SparkSession) -> None:
         ("Alpha Remastered", True, "Action, RPG", 999),
     ]
     assert all_days(warehouse.fact_playtime, playtime_bronze).count() == 3
+
+    # A range is built in one plan, each day's rows as a build of that day alone builds them.
+    ranged = [
+        *collected(warehouse.fact_player_counts_of_days(counts_bronze, ds.DAYS)),
+        *collected(warehouse.fact_news_of_days(news_bronze, ds.DAYS)),
+    ]
+    assert sorted(map(repr, ranged)) == sorted(map(repr, [*counts, *news.values()]))

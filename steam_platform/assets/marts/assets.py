@@ -2,14 +2,14 @@
 
 Each daily partition reads the silver days it needs (declared as partition mappings, so a
 backfill runs them in order and waits for their inputs), and replaces its own `dt=` folder. A run
-may cover a range of days (one Spark session for a whole backfill). Their checks block: a mart
-that breaks its contract fails its run and is never indexed.
+may cover a range of days (one Spark session for a whole backfill), built range-native (one plan,
+the range's silver days read once) a chunk of at most `RANGE_CHUNK_DAYS` days at a time. Their
+checks block: a mart that breaks its contract fails its run and is never indexed.
 """
 
 import warnings
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, timedelta
-from functools import reduce
 from typing import Any
 
 import dagster as dg
@@ -38,6 +38,9 @@ from steam_platform.core.spark_steps import (
     POOL_SPARK,
     SPARK_RETRY,
     check_result,
+    combine,
+    day_chunks,
+    days_label,
     partition_days,
     session,
     table_metadata,
@@ -98,27 +101,37 @@ def _mart_asset(
 
 
 def _build(
+    context: dg.AssetExecutionContext,
     spark: SparkSession,
     table: Table,
-    days: list[date],
-    rows_of_day: Callable[[date], DataFrame],
+    rows_of_days: Callable[[list[date]], DataFrame],
     lake_root: str,
 ) -> dg.MaterializeResult:
-    """Build each of `days`, replace those partitions together, and check what was written."""
-    rows = conform(reduce(DataFrame.unionByName, [rows_of_day(day) for day in days]), spark_schema(table))
-    written = write_days(spark, rows, table.path(lake_root), days)
-    back = read_days(spark, table.path(lake_root), written_schema(table), days)
-    key = no_duplicate_keys(
-        back.selectExpr(f"concat_ws('|', {', '.join(f'CAST({k} AS STRING)' for k in table.key)}) AS k"),
-        table.name,
-        key="k",
-    )
-    where = f"dt={days[0]}" if len(days) == 1 else f"dt={days[0]}..{days[-1]}"
+    """Build the run's days a chunk at a time (`rows_of_days`: one plan per chunk), replace each
+    chunk's partitions, and check what was written."""
+    days = partition_days(context)
+    written, schema, keys = 0, [], []
+    for chunk in day_chunks(days):
+        rows = conform(rows_of_days(chunk), spark_schema(table))
+        written += write_days(spark, rows, table.path(lake_root), chunk)
+        back = read_days(spark, table.path(lake_root), written_schema(table), chunk)
+        keys.append(
+            no_duplicate_keys(
+                back.selectExpr(
+                    f"concat_ws('|', {', '.join(f'CAST({k} AS STRING)' for k in table.key)}) AS k"
+                ),
+                table.name,
+                key="k",
+            )
+        )
+        schema.append(schema_outcome(spark, table, lake_root, chunk))
+        if len(chunk) < len(days):
+            context.log.info(f"{table.name}: {days_label(chunk)} built")
     return dg.MaterializeResult(
-        metadata={"dagster/row_count": written, "path": f"{table.path(lake_root)}/{where}"},
+        metadata={"dagster/row_count": written, "path": f"{table.path(lake_root)}/{days_label(days)}"},
         check_results=[
-            check_result(CHECK_SCHEMA, schema_outcome(spark, table, lake_root, days)),
-            check_result(CHECK_KEY, key),
+            check_result(CHECK_SCHEMA, schema[0] if len(schema) == 1 else combine(schema)),
+            check_result(CHECK_KEY, keys[0] if len(keys) == 1 else combine(keys)),
         ],
     )
 
@@ -126,6 +139,12 @@ def _build(
 def _silver(spark: SparkSession, table: Table, lake_root: str, days: list[date]) -> DataFrame:
     """The silver/gold table's rows of `days`."""
     return read_days(spark, table.path(lake_root), written_schema(table), days)
+
+
+def _with_neighbours(days: list[date]) -> list[date]:
+    """`days` with the day before the first and after the last (the range of days between)."""
+    first, last = days[0] - timedelta(days=1), days[-1] + timedelta(days=1)
+    return [first + timedelta(days=n) for n in range((last - first).days + 1)]
 
 
 def _dim_app(spark: SparkSession, lake_root: str) -> DataFrame:
@@ -144,11 +163,11 @@ def mart_game_daily(
     spark, root = session(pyspark), s3.lake_root()
     apps = _dim_app(spark, root)
 
-    def of_day(day: date) -> DataFrame:
-        counts, news = _silver(spark, FACT_PLAYER_COUNTS, root, [day]), _silver(spark, FACT_NEWS, root, [day])
-        return marts.mart_game_daily(counts, news, apps, day)
+    def of_days(days: list[date]) -> DataFrame:
+        counts, news = _silver(spark, FACT_PLAYER_COUNTS, root, days), _silver(spark, FACT_NEWS, root, days)
+        return marts.mart_game_daily_of_days(counts, news, apps, days)
 
-    return _build(spark, MART_GAME_DAILY, partition_days(context), of_day, root)
+    return _build(context, spark, MART_GAME_DAILY, of_days, root)
 
 
 class NewsImpactConfig(dg.Config):
@@ -176,13 +195,12 @@ def mart_news_impact(
     spark, root = session(pyspark), s3.lake_root()
     apps = _dim_app(spark, root)
 
-    def of_day(day: date) -> DataFrame:
-        neighbours = [day - timedelta(days=1), day, day + timedelta(days=1)]
-        news = _silver(spark, FACT_NEWS, root, [day])
-        counts = _silver(spark, FACT_PLAYER_COUNTS, root, neighbours)
-        return marts.mart_news_impact(news, counts, apps, day, config.window_hours)
+    def of_days(days: list[date]) -> DataFrame:
+        news = _silver(spark, FACT_NEWS, root, days)
+        counts = _silver(spark, FACT_PLAYER_COUNTS, root, _with_neighbours(days))
+        return marts.mart_news_impact_of_days(news, counts, apps, days, config.window_hours)
 
-    return _build(spark, MART_NEWS_IMPACT, partition_days(context), of_day, root)
+    return _build(context, spark, MART_NEWS_IMPACT, of_days, root)
 
 
 @_mart_asset(
@@ -195,12 +213,12 @@ def mart_top_games(
     """Daily ranking by peak players with the rank change vs the previous day."""
     spark, root = session(pyspark), s3.lake_root()
 
-    def of_day(day: date) -> DataFrame:
-        previous = day - timedelta(days=1)
-        daily = _silver(spark, MART_GAME_DAILY, root, [previous, day])
-        return marts.mart_top_games(daily, day, previous)
+    def of_days(days: list[date]) -> DataFrame:
+        previous = {day - timedelta(days=1) for day in days}
+        daily = _silver(spark, MART_GAME_DAILY, root, sorted(previous | set(days)))
+        return marts.mart_top_games_of_days(daily, days)
 
-    return _build(spark, MART_TOP_GAMES, partition_days(context), of_day, root)
+    return _build(context, spark, MART_TOP_GAMES, of_days, root)
 
 
 def _closed_until(context: dg.AssetExecutionContext) -> datetime:
@@ -254,13 +272,13 @@ def mart_player_count_gaps(
     first_poll = _first_poll(context.instance)
     days = partition_days(context)
 
-    def of_day(day: date) -> DataFrame:
-        counts = _silver(spark, FACT_PLAYER_COUNTS, root, [day])
-        return player_gaps.mart_player_count_gaps(
-            counts, apps, tracked, day, interval, closed_until, first_poll
+    def of_days(chunk: list[date]) -> DataFrame:
+        counts = _silver(spark, FACT_PLAYER_COUNTS, root, chunk)
+        return player_gaps.mart_player_count_gaps_of_days(
+            counts, apps, tracked, chunk, interval, closed_until, first_poll
         )
 
-    built = _build(spark, MART_PLAYER_COUNT_GAPS, days, of_day, root)
+    built = _build(context, spark, MART_PLAYER_COUNT_GAPS, of_days, root)
     rows = [
         gap_summary.GapRow(
             r.appid, r.app_name, r.hour_start.astimezone(UTC), r.missing_slots, r.missing_slot_times

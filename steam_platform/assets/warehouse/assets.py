@@ -3,16 +3,14 @@
 A daily partition reads the bronze rows of its day and replaces exactly its `dt=` folder (dynamic
 partition overwrite), so re-runs and backfills give the same rows. A run may cover a range of days
 (a backfill, or the lake sensor rebuilding what a news backfill landed): one Spark session for
-all of them, each day checked on its own. Blocking checks keep the marts
+all of them, built range-native (the chunk's bronze read once, one plan) a chunk of at most
+`RANGE_CHUNK_DAYS` at a time, each day checked on its own. Blocking checks keep the marts
 from building on a partition with duplicates, a wrong schema, negative counts or rows that do not
 reconcile with bronze.
 """
 
-from functools import reduce
-
 import dagster as dg
 from dagster_pyspark import PySparkResource
-from pyspark.sql import DataFrame
 
 from steam_platform.assets.warehouse.facts import FACTS, FactSpec, read_bronze
 from steam_platform.assets.warehouse.quality import (
@@ -22,7 +20,7 @@ from steam_platform.assets.warehouse.quality import (
     CHECK_SCHEMA,
     CHECK_UNIQUE,
     dim_app_outcomes,
-    fact_outcomes,
+    fact_outcomes_of_days,
 )
 from steam_platform.assets.warehouse.tables import DIM_APP
 from steam_platform.core import sources
@@ -36,12 +34,15 @@ from steam_platform.core.spark_steps import (
     SPARK_RETRY,
     check_result,
     combine,
+    day_chunks,
+    days_label,
     partition_days,
     session,
     table_metadata,
 )
 from steam_platform.resources.s3 import S3Resource
 from streaming import warehouse
+from streaming.quality import Outcome
 from streaming.tables_io import conform, write_days, write_whole
 
 FACT_CHECKS = {
@@ -75,13 +76,18 @@ def _fact_asset(name: str, spec: FactSpec) -> dg.AssetsDefinition:
         spark = session(pyspark)
         days = partition_days(context)
         lake_root = s3.lake_root()
-        built = [spec.build(spec.bronze(spark, lake_root, day), day) for day in days]
-        rows = conform(reduce(DataFrame.unionByName, built), spark_schema(spec.table))
-        written = write_days(spark, rows, spec.table.path(lake_root), days)
-        per_day = [fact_outcomes(spark, spec, lake_root, day) for day in days]
-        where = f"dt={days[0]}" if len(days) == 1 else f"dt={days[0]}..{days[-1]}"
+        path = spec.table.path(lake_root)
+        written = 0
+        per_day: list[dict[str, Outcome]] = []
+        for chunk in day_chunks(days):
+            bronze = spec.bronze_of_days(spark, lake_root, chunk)
+            rows = conform(spec.build_days(bronze, chunk), spark_schema(spec.table))
+            written += write_days(spark, rows, path, chunk)
+            per_day += fact_outcomes_of_days(spark, spec, lake_root, chunk).values()
+            if len(chunk) < len(days):
+                context.log.info(f"{name}: {days_label(chunk)} built ({len(per_day)} of {len(days)} days)")
         return dg.MaterializeResult(
-            metadata={"dagster/row_count": written, "path": f"{spec.table.path(lake_root)}/{where}"},
+            metadata={"dagster/row_count": written, "path": f"{path}/{days_label(days)}"},
             check_results=[check_result(c, combine([o[c] for o in per_day])) for c in FACT_CHECKS],
         )
 

@@ -2,14 +2,15 @@
 
 Each `FactSpec` joins a table contract (`tables.py`), its source (`steam_platform/core/sources.py`,
 which lists the table among its `silver_tables`) and the Spark functions of `streaming/warehouse.py`
-that build a day of it and select the bronze rows that day must reconcile with. The fact assets
+that build days of it (one, or a backfill's range as one plan) and select the bronze rows those days
+must reconcile with. The fact assets
 (`assets.py`) and their quality rules (`quality.py`) are derived from `FACTS`; a new source's fact
 table is one more entry here.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
 
@@ -31,20 +32,29 @@ class FactSpec:
 
     table: Table
     source: SteamSource
-    #: The table's rows for one day, from the source's whole bronze dataset.
-    build: Callable[[DataFrame, date], DataFrame]
-    #: The bronze rows a day of the table is built from (what it must reconcile with).
-    selection: Callable[[DataFrame, date], DataFrame]
+    #: The table's rows for some days, from bronze rows holding them (`bronze_of_days`).
+    build_days: Callable[[DataFrame, Sequence[date]], DataFrame]
+    #: The bronze rows those days are built from (what each must reconcile with), each row with
+    #: its fact day in `streaming.warehouse.FACT_DAY`.
+    selection: Callable[[DataFrame, Sequence[date]], DataFrame]
     non_negative: str
 
-    def bronze(self, spark: SparkSession, lake_root: str, day: date) -> DataFrame:
-        """The bronze days a build of `day` needs (`selection` picks its rows among them): that
-        day's, or from that day on when the source's days are publication days (news observed
-        later belongs to the day it was published)."""
+    def bronze_of_days(self, spark: SparkSession, lake_root: str, days: Sequence[date]) -> DataFrame:
+        """The bronze days a build of `days` needs (`selection` picks its rows among them): those
+        days, or from the first on when the source's days are publication days (news observed
+        later belongs to the day it was published). A range is read once, not once per day."""
         path = bronze_path(lake_root, self.topic)
         if self.source.days_by_publication:
-            return read_days_from(spark, path, BRONZE_SCHEMA, day)
-        return read_days(spark, path, BRONZE_SCHEMA, [day])
+            return read_days_from(spark, path, BRONZE_SCHEMA, min(days))
+        return read_days(spark, path, BRONZE_SCHEMA, days)
+
+    def bronze(self, spark: SparkSession, lake_root: str, day: date) -> DataFrame:
+        """The bronze days a build of `day` alone needs."""
+        return self.bronze_of_days(spark, lake_root, [day])
+
+    def build(self, bronze: DataFrame, day: date) -> DataFrame:
+        """The table's rows of `day` alone."""
+        return self.build_days(bronze, [day])
 
     @property
     def topic(self) -> str:
@@ -61,13 +71,17 @@ FACTS: dict[str, FactSpec] = _facts(
     FactSpec(
         FACT_PLAYER_COUNTS,
         sources.PLAYER_COUNTS,
-        warehouse.fact_player_counts,
-        warehouse.events_of_day,
+        warehouse.fact_player_counts_of_days,
+        warehouse.events_observed_on,
         "player_count",
     ),
-    FactSpec(FACT_NEWS, sources.NEWS, warehouse.fact_news, warehouse.news_published_on, "word_count"),
+    FactSpec(FACT_NEWS, sources.NEWS, warehouse.fact_news_of_days, warehouse.news_published_on, "word_count"),
     FactSpec(
-        FACT_PLAYTIME, sources.PLAYTIME, warehouse.fact_playtime, warehouse.events_of_day, "playtime_forever"
+        FACT_PLAYTIME,
+        sources.PLAYTIME,
+        warehouse.fact_playtime_of_days,
+        warehouse.events_observed_on,
+        "playtime_forever",
     ),
 )
 

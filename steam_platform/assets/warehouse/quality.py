@@ -1,8 +1,9 @@
 """The warehouse's quality rules applied to one written partition (run by the assets, and by tests).
 
 For a fact table and day: one row per event_id, the schema of the contract, no negative counts,
-and reconciliation with bronze (silver rows = distinct events bronze holds for that day). Which
-fact tables there are, and how each is built, is `facts.py`.
+and reconciliation with bronze (silver rows = distinct events bronze holds for that day). A range
+of days is judged day by day in a fixed number of Spark jobs (not a few per day). Which fact
+tables there are, and how each is built, is `facts.py`.
 """
 
 from __future__ import annotations
@@ -19,8 +20,9 @@ from steam_platform.core import sources
 from steam_platform.core.contracts import Table
 from steam_platform.core.spark_schemas import written_schema
 from streaming.hadoop_fs import exists, parquet_stats
-from streaming.quality import Outcome, no_duplicate_keys, no_negative, schema_matches, silver_reconciles
+from streaming.quality import Outcome, day_rules, no_duplicate_keys, schema_matches, silver_reconciles
 from streaming.tables_io import day_folder, read_days, read_table, stored_days
+from streaming.warehouse import FACT_DAY
 
 CHECK_UNIQUE = "no_duplicate_event_id"
 CHECK_SCHEMA = "schema_matches_contract"
@@ -78,15 +80,39 @@ def schema_outcome(
 
 def fact_outcomes(spark: SparkSession, spec: FactSpec, lake_root: str, day: date) -> dict[str, Outcome]:
     """Every rule of a fact table for partition `day`, by check name."""
+    return fact_outcomes_of_days(spark, spec, lake_root, [day])[day]
+
+
+def fact_outcomes_of_days(
+    spark: SparkSession, spec: FactSpec, lake_root: str, days: Sequence[date]
+) -> dict[date, dict[str, Outcome]]:
+    """Every rule of a fact table for each of partitions `days`, by day and check name.
+
+    The schema is checked on the files of `days` together (one build wrote them, see
+    `schema_outcome`); every other rule per day, as for that day alone.
+    """
     table = spec.table
-    silver = read_days(spark, table.path(lake_root), written_schema(table), [day])
-    bronze = spec.selection(spec.bronze(spark, lake_root, day), day)
-    bronze_events = bronze.select("event_id").distinct().count()
+    silver = read_days(spark, table.path(lake_root), written_schema(table), days)
+    rules = day_rules(silver, table.name, days, spec.non_negative)
+    selected = spec.selection(spec.bronze_of_days(spark, lake_root, days), days)
+    bronze_events = {
+        r[FACT_DAY]: int(r["n"])
+        for r in selected.select(FACT_DAY, "event_id")
+        .distinct()
+        .groupBy(FACT_DAY)
+        .count()
+        .withColumnRenamed("count", "n")
+        .collect()
+    }
+    schema = schema_outcome(spark, table, lake_root, days)
     return {
-        CHECK_UNIQUE: no_duplicate_keys(silver, table.name),
-        CHECK_SCHEMA: schema_outcome(spark, table, lake_root, [day]),
-        CHECK_RECONCILE: silver_reconciles(bronze_events, silver.count(), table.name, day),
-        CHECK_NON_NEGATIVE: no_negative(silver, table.name, spec.non_negative),
+        day: {
+            CHECK_UNIQUE: rules.unique[day],
+            CHECK_SCHEMA: schema,
+            CHECK_RECONCILE: silver_reconciles(bronze_events.get(day, 0), rules.rows[day], table.name, day),
+            CHECK_NON_NEGATIVE: rules.non_negative[day],
+        }
+        for day in days
     }
 
 
