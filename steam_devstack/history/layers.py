@@ -6,12 +6,14 @@ Runs in data-flow order:
 1. the bronze assets of the Kafka-fed history topics (news, apps): they land what history produced;
 2. the whole-table warehouse assets (`dim_app`: every run rebuilds it from all of bronze) once,
    over the whole range;
-3. every daily warehouse asset, then every daily mart, then every daily search asset, each layer in
-   chunks of `RANGE_CHUNK_DAYS` consecutive days: one run per chunk, carrying the chunk as the
-   partition range a backfill's single run carries (`BackfillPolicy.single_run()`), so a year is
-   twelve runs of a month per layer, never one giant Spark job, and the progress shows per run.
-   A layer is finished for the whole range before the next starts (marts read the day after a
-   chunk's last day, search reads the marts).
+3. every daily Spark asset of the warehouse, then of the marts, in chunks of `RANGE_CHUNK_DAYS`
+   consecutive days: one run per chunk, carrying the chunk as the partition range a backfill's
+   single run carries (`BackfillPolicy.single_run()`), so a year is twelve runs of a month per
+   layer, never one giant Spark job, and the progress shows per run. A layer is finished for the
+   whole range before the next starts (a mart day reads the player counts of the day after it);
+4. every daily search asset, in one run over the range: no Spark, a day at a time in a bounded
+   loop, and when its index is new the first day indexes every lake day at once (in chunks, the
+   later chunks would index the same days again).
 
 Re-running the same command resumes: a chunk whose run for this range already succeeded (found by
 its tags in the instance) is skipped.
@@ -39,6 +41,8 @@ from steam_platform.core.spark_steps import RANGE_CHUNK_DAYS, WHOLE_TABLE, day_c
 #: Step-level INFO logs on the console (DEBUG lists every engine event); the UI keeps everything.
 QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
 HISTORY_RUN_TAG = "steam_devstack/history"
+#: The kind of the daily assets that build partitions with Spark (the ones run a chunk at a time).
+SPARK_KIND = "spark"
 #: The stage and days of one run (`warehouse 2026-01-01..2026-01-31`): what a resumed build skips.
 HISTORY_CHUNK_TAG = "steam_devstack/history_chunk"
 
@@ -91,15 +95,18 @@ def require_partitions_from(first_day: date) -> None:
 
 
 def _daily_assets(defs: dg.Definitions) -> dict[str, tuple[list[dg.AssetKey], list[dg.AssetKey]]]:
-    """Per layer, its daily assets: (built per day, rebuilt whole by any run)."""
+    """Per layer, its daily assets: (Spark builds of day partitions, run a chunk at a time; the
+    rest, run once over the range: whole tables any run rebuilds, and the search sync, which goes
+    day by day in a bounded loop and whose first day indexes every lake day when the index is new)."""
     daily: dict[str, tuple[list[dg.AssetKey], list[dg.AssetKey]]] = {
         group: ([], []) for group in (GROUP_WAREHOUSE, GROUP_MARTS, GROUP_SEARCH)
     }
     for spec in defs.resolve_all_asset_specs():
         if spec.group_name in daily and isinstance(spec.partitions_def, dg.DailyPartitionsDefinition):
-            per_day, whole = daily[spec.group_name]
-            (whole if spec.metadata.get("partitioned_by") == WHOLE_TABLE else per_day).append(spec.key)
-    return {group: (sorted(per_day), sorted(whole)) for group, (per_day, whole) in daily.items()}
+            chunked, once = daily[spec.group_name]
+            per_day = SPARK_KIND in spec.kinds and spec.metadata.get("partitioned_by") != WHOLE_TABLE
+            (chunked if per_day else once).append(spec.key)
+    return {group: (sorted(chunked), sorted(once)) for group, (chunked, once) in daily.items()}
 
 
 def plan_runs(
@@ -107,20 +114,14 @@ def plan_runs(
 ) -> list[PlannedRun]:
     """The runs that build `first`..`last`, in order (see the module docstring)."""
     days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
-    runs = [
-        PlannedRun(
-            "bronze (news, apps from Kafka)",
-            [dg.AssetKey(s.bronze_asset) for s in (sources.NEWS, sources.APPS)],
-            [],
-        )
-    ]
-    for group, (per_day, whole) in _daily_assets(defs).items():
-        if whole:
-            runs.append(PlannedRun(f"{group} (whole tables)", whole, days))
-        chunks = day_chunks(days, chunk_days)
-        runs += [
-            PlannedRun(group, per_day, chunk, n, len(chunks)) for n, chunk in enumerate(chunks, 1) if per_day
-        ]
+    bronze = [dg.AssetKey(s.bronze_asset) for s in (sources.NEWS, sources.APPS)]
+    runs = [PlannedRun("bronze (news, apps from Kafka)", bronze, [])]
+    for group, (chunked, once) in _daily_assets(defs).items():
+        if once:
+            runs.append(PlannedRun(f"{group} (whole tables)" if chunked else group, once, days))
+        if chunked:
+            chunks = day_chunks(days, chunk_days)
+            runs += [PlannedRun(group, chunked, chunk, n, len(chunks)) for n, chunk in enumerate(chunks, 1)]
     return runs
 
 

@@ -226,15 +226,19 @@ def test_the_command_needs_a_running_stack_and_partitions_covering_the_range(
 
 
 def test_build_layers_runs_each_layer_a_chunk_of_days_at_a_time_and_a_rerun_skips_what_it_built() -> None:
-    """Bronze once, whole tables once over the range, then each layer chunk by chunk in data-flow
-    order (stand-in assets, an ephemeral instance); the same range again makes no run."""
+    """Bronze once, whole tables once over the range, then the Spark layers chunk by chunk in
+    data-flow order, search in one run (stand-in assets, an ephemeral instance); the same range
+    again makes no run."""
 
-    def stand_in(name: str, group: str | None = None, whole: bool = False) -> dg.AssetsDefinition:
+    def stand_in(
+        name: str, group: str | None = None, whole: bool = False, kinds: set[str] | None = None
+    ) -> dg.AssetsDefinition:
         @dg.asset(
             name=name,
             group_name=group,
             partitions_def=daily_partitions if group else None,
             metadata={"partitioned_by": WHOLE_TABLE if whole else "dt"},
+            kinds=kinds or {"spark"},
         )
         def _a() -> None:
             return None
@@ -248,7 +252,7 @@ def test_build_layers_runs_each_layer_a_chunk_of_days_at_a_time_and_a_rerun_skip
             stand_in("fact", "warehouse"),
             stand_in("dim", "warehouse", whole=True),
             stand_in("mart", "marts"),
-            stand_in("search", "search"),
+            stand_in("search", "search", kinds={"elasticsearch"}),
         ]
     )
     first, last = date(2026, 11, 1), date(2026, 11, 5)
@@ -258,9 +262,10 @@ def test_build_layers_runs_each_layer_a_chunk_of_days_at_a_time_and_a_rerun_skip
         "warehouse (whole tables) 2026-11-01..2026-11-05",
         *(
             f"{layer} {span}"
-            for layer in ("warehouse", "marts", "search")
+            for layer in ("warehouse", "marts")
             for span in ("2026-11-01..2026-11-02 (1/3)", "2026-11-03..2026-11-04 (2/3)", "2026-11-05 (3/3)")
         ),
+        "search 2026-11-01..2026-11-05",
     ]
     with dg.DagsterInstance.ephemeral() as instance:
         runs = build_layers(defs, instance, first, last, chunk_days=2)
