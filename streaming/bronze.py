@@ -2,10 +2,14 @@
 
 Structured Streaming reads the topic from the checkpointed offsets, parses each envelope with an
 explicit schema, adds Kafka provenance and landing time, and writes each micro-batch into
-`dt=<observed day>/batch_id=<n>/` with dynamic partition overwrite. A batch that is re-run after a
-crash (Spark replays it from the checkpoint's offset log with the same offsets) replaces exactly
-the files of its own earlier attempt, so every record lands once. Malformed envelopes go to
-`<lake_root>/quarantine/<topic>/` with a reason and never stop the stream.
+`dt=<observed day>/batch_id=<n>/`. A batch that is re-run after a crash (Spark replays it from the
+checkpoint's offset log with the same offsets) is written with dynamic partition overwrite and
+replaces exactly the files of its own earlier attempt, so every record lands once; a batch Spark
+had not planned before the query started cannot have an earlier attempt and is appended (no
+staging folder to copy from on S3). Malformed envelopes go to `<lake_root>/quarantine/<topic>/`
+with a reason and never stop the stream. Each batch is read from Kafka and parsed once: its
+tallies (offsets per partition, rows, days) are counted while its rows are written
+(`streaming/batch_tally.py`).
 
 In-process: `run_bronze(spark, BronzeJob(...))` returns `BronzeStats` (`streaming/bronze_stats.py`).
 As a job:
@@ -34,6 +38,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -48,6 +53,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.streaming import StreamingQuery
 
+from streaming.batch_tally import MAX_OBSERVED_PARTITIONS, grouped_tally, observe_tally, stats_from_metrics
 from streaming.bronze_pipes import pipes_progress
 from streaming.bronze_stats import BatchStats, BronzeStats, stats_as_dict
 from streaming.checkpoint_lease import CheckpointLease, LeaseTiming, acquire, writer_identity
@@ -64,6 +70,9 @@ from streaming.lake_paths import bronze_path, checkpoint_path, quarantine_path
 from streaming.landed_offsets import Continuity, LandedOffsetsStore
 from streaming.launcher_watch import launcher_gone
 from streaming.lease_stores import lease_store_for
+from streaming.planned_offsets import PlannedOffsets, last_planned_batch, planned_offsets
+
+log = logging.getLogger(__name__)
 
 #: A micro-batch of at most this many rows is written as one file per day (a poll lands a few
 #: thousand rows; one file per Kafka partition made six small files per poll). Larger batches (a
@@ -104,48 +113,72 @@ class BronzeJob:
         return self.checkpoint or checkpoint_path(self.lake_root, self.topic)
 
 
-def _tally(parsed: DataFrame) -> BatchStats:
-    """Offsets per Kafka partition, good/bad counts and the bronze days written, in one pass."""
-    rows = (
-        parsed.groupBy("kafka_partition")
-        .agg(
-            F.min("kafka_offset").alias("lo"),
-            F.max("kafka_offset").alias("hi"),
-            F.count("*").alias("n"),
-            F.count("reason").alias("bad"),
-            F.collect_set(F.when(F.col("reason").isNull(), F.col("dt"))).alias("days"),
-        )
-        .collect()
+def land_batch(
+    batch: DataFrame,
+    batch_id: int,
+    lake_root: str,
+    topic: str,
+    planned: PlannedOffsets | None = None,
+    *,
+    ran_before: bool = True,
+) -> BatchStats:
+    """Write one micro-batch's good rows to bronze and bad rows to quarantine (idempotent per id).
+
+    A batch that may have run before (`ran_before`: a replay after a crash) replaces the partitions
+    it writes, so its earlier attempt's files go (dynamic partition overwrite, which commits through
+    a staging folder: on S3 one more copy of every file). A batch that never ran (Spark had not
+    planned it before the query started) has no earlier files and is appended.
+
+    One pass when the batch's plan is known (`planned`, from the checkpoint): Kafka is read and each
+    envelope parsed once, the good rows written, and the tallies counted from the same rows on their
+    way (`streaming/batch_tally.py`). Without a plan the tallies take a second pass. Quarantined
+    rows, when the tallies found any, take another pass over the batch (Spark's offset log makes it
+    read the same records), checked against the first.
+    """
+    parsed = parse_kafka_records(batch.withColumn("batch_id", F.lit(batch_id)))
+    partitions = planned.partitions if planned else []
+    if len(partitions) > MAX_OBSERVED_PARTITIONS:
+        partitions = []
+    observed, tally = observe_tally(parsed, partitions)
+    good = good_rows(observed)
+    records = planned.records if planned else None
+    if records is not None and records <= ONE_FILE_BATCH_ROWS:  # a poll's batch: one file per day
+        good = good.coalesce(1)
+    mode, options = _write_mode(ran_before)
+    good.write.mode(mode).options(**options).partitionBy("dt", "batch_id").parquet(
+        bronze_path(lake_root, topic)
     )
-    stats = BatchStats()
-    for r in rows:
-        stats.offsets[int(r.kafka_partition)] = (int(r.lo), int(r.hi) + 1, int(r.n))
-        stats.quarantined += int(r.bad)
-        stats.rows += int(r.n) - int(r.bad)
-        stats.days.update(day.isoformat() for day in r.days)
+    stats = stats_from_metrics(tally.get, partitions) if partitions else None
+    if stats is None:
+        stats = grouped_tally(parsed)
+    if stats.quarantined:
+        _quarantine(parsed, stats, quarantine_path(lake_root, topic), batch_id, ran_before)
     return stats
 
 
-def land_batch(batch: DataFrame, batch_id: int, lake_root: str, topic: str) -> BatchStats:
-    """Write one micro-batch's good rows to bronze and bad rows to quarantine (idempotent per id)."""
-    parsed = parse_kafka_records(batch.withColumn("batch_id", F.lit(batch_id))).persist()
-    try:
-        stats = _tally(parsed)
-        writer_opts = {"partitionOverwriteMode": "dynamic"}
-        if stats.rows:
-            good = good_rows(parsed)
-            if stats.rows <= ONE_FILE_BATCH_ROWS:  # a poll's batch: one file per day, not one per task
-                good = good.coalesce(1)
-            good.write.mode("overwrite").options(**writer_opts).partitionBy("dt", "batch_id").parquet(
-                bronze_path(lake_root, topic)
-            )
-        if stats.quarantined:
-            quarantined_rows(parsed).write.mode("overwrite").options(**writer_opts).partitionBy(
-                "batch_id"
-            ).parquet(quarantine_path(lake_root, topic))
-        return stats
-    finally:
-        parsed.unpersist()
+def _write_mode(ran_before: bool) -> tuple[str, dict[str, str]]:
+    """Replace exactly the partitions a write has rows for (a replay replaces its own files), or append."""
+    if ran_before:
+        return "overwrite", {"partitionOverwriteMode": "dynamic"}
+    return "append", {}
+
+
+class BatchReadDiffers(RuntimeError):
+    """A micro-batch read again for its quarantine did not hold the records of its first read."""
+
+
+def _quarantine(parsed: DataFrame, stats: BatchStats, path: str, batch_id: int, ran_before: bool) -> None:
+    """Write the batch's bad rows to quarantine, checking the pass saw what the tallies counted."""
+    observed, check = observe_tally(parsed, [])
+    mode, options = _write_mode(ran_before)
+    quarantined_rows(observed).write.mode(mode).options(**options).partitionBy("batch_id").parquet(path)
+    seen = check.get
+    read, bad = int(seen["records"]), int(seen["quarantined"])
+    if (read, bad) != (stats.rows + stats.quarantined, stats.quarantined):
+        raise BatchReadDiffers(
+            f"batch {batch_id} read again for its quarantine held {read} records ({bad} bad), "
+            f"first {stats.rows + stats.quarantined} ({stats.quarantined} bad)"
+        )
 
 
 def _kafka_stream(spark: SparkSession, job: BronzeJob) -> DataFrame:
@@ -179,12 +212,15 @@ def _summarise(
             seen["to"] = max(seen["to"], hi)
             seen["records"] += n
     ids = sorted(batches)
-    files = FileStats(0, 0)
-    if ids:
-        glob = "{" + ",".join(str(i) for i in ids) + "}"
-        landed = parquet_stats(spark, f"{bronze_path(job.lake_root, job.topic)}/dt=*/batch_id={glob}")
+    days = sorted(set().union(*(b.days for b in batches.values())))
+    landed = held = FileStats(0, 0)
+    glob = "{" + ",".join(str(i) for i in ids) + "}"
+    if days:  # only the day folders the run wrote are listed, not every day bronze holds
+        in_days = "{" + ",".join(days) + "}"
+        landed = parquet_stats(spark, f"{bronze_path(job.lake_root, job.topic)}/dt={in_days}/batch_id={glob}")
+    if any(b.quarantined for b in batches.values()):
         held = parquet_stats(spark, f"{quarantine_path(job.lake_root, job.topic)}/batch_id={glob}")
-        files = FileStats(landed.files + held.files, landed.bytes + held.bytes)
+    files = FileStats(landed.files + held.files, landed.bytes + held.bytes)
     return BronzeStats(
         topic=job.topic,
         rows_landed=sum(b.rows for b in batches.values()),
@@ -193,7 +229,7 @@ def _summarise(
         offsets=dict(sorted(offsets.items())),
         files=files,
         duration_s=round(time.monotonic() - started, 3),
-        days=sorted(set().union(*(b.days for b in batches.values()))),
+        days=days,
         continuity_problems=list(continuity.problems),
         continuity_known=continuity.known,
     )
@@ -246,10 +282,15 @@ def _run_query(
     started = time.monotonic()
     batches: dict[int, BatchStats] = {}
     last_landed: list[float] = []  # when the latest batch finished landing (a micro-batch runs only on data)
+    last_planned = _last_planned(spark, job)  # batches above it never ran before this query
 
     def on_batch(batch: DataFrame, batch_id: int) -> None:
         lease.check()  # a writer that lost its lease writes nothing more
-        batches[batch_id] = land_batch(batch, batch_id, job.lake_root, job.topic)
+        planned = _planned(spark, job, batch_id)
+        ran_before = last_planned is None or batch_id <= last_planned
+        batches[batch_id] = land_batch(
+            batch, batch_id, job.lake_root, job.topic, planned, ran_before=ran_before
+        )
         lease.check()
         continuity.landed(batch_id, batches[batch_id])
         last_landed[:] = [time.monotonic()]
@@ -290,6 +331,27 @@ def _run_query(
     if finished is False and not job.continuous_interval:
         raise BronzeRunError(f"bronze query for {job.topic} did not finish within {job.timeout_s}s")
     return _summarise(job, batches, spark, started, continuity)
+
+
+def _planned(spark: SparkSession, job: BronzeJob, batch_id: int) -> PlannedOffsets | None:
+    """The batch's planned offsets, a hint: None (and a slower landing) when they cannot be read."""
+    try:
+        return planned_offsets(spark, job.checkpoint_location, job.topic, batch_id)
+    except Exception as exc:  # the hint only speeds the landing up; the batch lands without it
+        log.warning(f"reading batch {batch_id}'s planned offsets failed: {type(exc).__name__}: {exc}")
+        return None
+
+
+def _last_planned(spark: SparkSession, job: BronzeJob) -> int | None:
+    """The checkpoint's last planned batch before the query starts; None (every batch is then written
+    as a possible replay) when the offset log cannot be listed."""
+    try:
+        return last_planned_batch(spark, job.checkpoint_location)
+    except Exception as exc:  # only the faster append depends on it
+        log.warning(
+            f"listing the offset log of {job.checkpoint_location} failed: {type(exc).__name__}: {exc}"
+        )
+        return None
 
 
 def _await_idle_or_timeout(

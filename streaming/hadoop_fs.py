@@ -29,6 +29,27 @@ def exists(spark: SparkSession, path: str) -> bool:
     return bool(fs.exists(hpath))
 
 
+def read_text(spark: SparkSession, path: str) -> str | None:
+    """The file at `path` as UTF-8 text, or None when it does not exist."""
+    fs, hpath = _fs(spark, path)
+    if not fs.exists(hpath):
+        return None
+    jvm: Any = spark.sparkContext._jvm
+    stream = fs.open(hpath)
+    try:
+        return str(jvm.org.apache.commons.io.IOUtils.toString(stream, "UTF-8"))
+    finally:
+        stream.close()
+
+
+def child_names(spark: SparkSession, path: str) -> list[str]:
+    """The names of the files and folders directly under `path`; empty when it does not exist."""
+    fs, hpath = _fs(spark, path)
+    if not fs.exists(hpath):
+        return []
+    return [str(status.getPath().getName()) for status in fs.listStatus(hpath)]
+
+
 def partition_values(spark: SparkSession, path: str, column: str) -> list[str]:
     """The values of partition `column` among the folders directly under `path` (`column=value`);
     empty when `path` does not exist. One listing of `path`, never of the files below it."""
