@@ -38,19 +38,31 @@ def remove_run(plan: LoadPlan, kafka: KafkaResource, s3: S3Resource, es: SearchC
     return failed
 
 
-def _remove_lake(s3: S3Resource, root: str, attempts: int = 3) -> list[str]:
-    """Delete every object under `root`, asking again while any is left (once seen after a run)."""
+def _remove_lake(s3: S3Resource, root: str, attempts: int = 3, settle_s: float = 2.0) -> list[str]:
+    """Delete every object under `root`, asking again while any is left or shows up again.
+
+    Gone is checked twice, `settle_s` apart: one suite run found the folder gone right after the
+    delete and back a moment later (an object written late by a client of the run), so the folder
+    counts as removed only when it stays gone.
+    """
     fs = s3.filesystem()
     for attempt in range(attempts):
         try:
             fs.delete_dir(root)
         except FileNotFoundError:
-            return []
+            pass
         except OSError as exc:
             if attempt == attempts - 1:
                 return [f"lake s3://{root}: {exc}"]
-        if fs.get_file_info(root).type == pafs.FileType.NotFound:
-            return []
-        time.sleep(1.0)
+        if _gone(fs, root):
+            time.sleep(settle_s)
+            if _gone(fs, root):
+                return []
+        else:
+            time.sleep(1.0)
     left = fs.get_file_info(pafs.FileSelector(root, recursive=True, allow_not_found=True))
     return [f"lake s3://{root}: {len(left)} object(s) left, e.g. {', '.join(i.path for i in left[:3])}"]
+
+
+def _gone(fs: pafs.FileSystem, root: str) -> bool:
+    return fs.get_file_info(root).type == pafs.FileType.NotFound

@@ -14,6 +14,7 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import pyarrow.fs as pafs
 from rich.console import Console
 
 from steam_devstack.kafka_drill import stack_kafka
@@ -85,7 +86,9 @@ def test_a_100000_event_load_arrives_exactly_once_in_every_stage(
     # Nothing of the run is left behind.
     assert result.not_removed == []
     assert not set(plan.topics) & set(kafka.admin().list_topics(timeout=10).topics)
-    assert s3.filesystem().get_file_info(f"{s3.bucket}/load/{plan.run_id}").type.name == "NotFound"
+    root = f"{s3.bucket}/load/{plan.run_id}"
+    left = s3.filesystem().get_file_info(pafs.FileSelector(root, recursive=True, allow_not_found=True))
+    assert s3.filesystem().get_file_info(root).type.name == "NotFound", [(i.path, i.type.name) for i in left]
     es = es_resource.client()
     try:
         assert es.get_indices(f"load-{plan.run_id}-*") == []
