@@ -53,7 +53,7 @@ from confluent_kafka import Consumer
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
-from steam_devstack.process import process_tree
+from steam_devstack.process import peak_rss_mib, process_tree
 from steam_devstack.services.registry import SPARK_CLUSTER
 from steam_devstack.services.spark import connector_jars
 from steam_devstack.services.spark_cluster import SparkClusterService
@@ -181,15 +181,6 @@ def jvm_peak_rss_mib() -> float:
     return peak / 1024
 
 
-def _vm_hwm_mib(pid: int) -> float:
-    try:
-        status = Path(f"/proc/{pid}/status").read_text()
-    except OSError:
-        return 0.0
-    fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
-    return int(fields.get("VmHWM", "0 kB").split()[0]) / 1024
-
-
 def executors_peak_rss_mib(cluster: SparkClusterService) -> list[float]:
     """Peak resident memory (VmHWM) of each executor JVM the cluster's workers run now."""
     peaks = []
@@ -198,7 +189,7 @@ def executors_peak_rss_mib(cluster: SparkClusterService) -> list[float]:
         for child in process_tree(pid) if pid else []:
             try:
                 if "CoarseGrainedExecutorBackend" in " ".join(child.cmdline()):
-                    peaks.append(_vm_hwm_mib(child.pid))
+                    peaks.append(peak_rss_mib(child.pid))
             except psutil.Error:  # exited meanwhile (or a zombie not reaped yet)
                 continue
     return sorted(peaks)

@@ -74,21 +74,14 @@ class WorkerResult:
     lake_days: int
 
 
-def _vm_hwm_mib(pid: int) -> float:
-    try:
-        status = Path(f"/proc/{pid}/status").read_text()
-    except OSError:
-        return 0.0
-    fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
-    return int(fields.get("VmHWM", "0 kB").split()[0]) / 1024
-
-
 def jvm_children_peak_mib() -> float:
     """Peak resident memory (VmHWM) of this process's Java children: the Spark driver's JVM."""
     import psutil
 
+    from steam_devstack.process import peak_rss_mib
+
     peaks = [
-        _vm_hwm_mib(child.pid)
+        peak_rss_mib(child.pid)
         for child in psutil.Process().children(recursive=True)
         if "java" in child.name()
     ]

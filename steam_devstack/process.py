@@ -10,6 +10,8 @@ probing with `os.kill(pid, 0)`: it copes with processes that vanish mid-read and
 `psutil.Process` remembers its start time, so it never signals a recycled pid. psutil has no notion
 of process groups, so those stay with the `os` module (`os.getpgid`, `os.killpg`: a group signal
 also reaches a child forked a moment ago). Waits are bounded polls (`health.poll`, tenacity).
+A process's peak resident memory (`VmHWM`) is the one figure psutil does not expose: it is read
+from `/proc/<pid>/status`.
 """
 
 from __future__ import annotations
@@ -280,3 +282,13 @@ def service_rss_bytes(root: int) -> int:
     """
     table = process_table()
     return sum(table[pid].rss_bytes for pid in service_pids(root, table))
+
+
+def peak_rss_mib(pid: int) -> float:
+    """A live process's peak resident memory so far (`VmHWM`), in MiB; 0 when it is gone."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return 0.0
+    fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+    return int(fields.get("VmHWM", "0 kB").split()[0]) / 1024
