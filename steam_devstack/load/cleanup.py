@@ -42,8 +42,8 @@ def _remove_lake(s3: S3Resource, root: str, attempts: int = 3, settle_s: float =
     """Delete every object under `root`, asking again while any is left or shows up again.
 
     Gone is checked twice, `settle_s` apart: one suite run found the folder gone right after the
-    delete and back a moment later (an object written late by a client of the run), so the folder
-    counts as removed only when it stays gone.
+    delete and back a moment later (what wrote it late is not known yet), so the folder counts as
+    removed only when it stays gone.
     """
     fs = s3.filesystem()
     for attempt in range(attempts):
