@@ -76,6 +76,14 @@ def stack_up(
             help="Also run a Spark standalone master + 2 workers (SPARK_MASTER); kept for later calls.",
         ),
     ] = None,
+    spark_connect: Annotated[
+        bool | None,
+        typer.Option(
+            "--spark-connect/--no-spark-connect",
+            help="Also run a supervised Spark Connect server that Dagster runs attach to "
+            "(STEAM_SPARK_REMOTE); kept for later calls.",
+        ),
+    ] = None,
     monitoring: Annotated[
         bool | None,
         typer.Option(
@@ -94,6 +102,7 @@ def stack_up(
             spark_cluster=spark_cluster,
             kafka_security=kafka_security,
             monitoring=monitoring,
+            spark_connect=spark_connect,
         )
         env = stack.up()
     except StackError as exc:

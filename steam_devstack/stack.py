@@ -5,9 +5,9 @@ sasl_ssl) chosen at the first `up`, and which services `up` started, so later `u
 calls (and the tests) address the same servers. `env` in the same folder holds `export KEY=value`
 lines pointing every client at the stack; it holds passwords, so only its owner may read it (0600).
 
-Optional services (the Spark standalone cluster; Prometheus, Alertmanager and the platform's metrics
-exporter) belong to the stack only once asked for (`up --spark-cluster`, `up --monitoring`);
-`stack.json` keeps that choice too (`up --no-spark-cluster`, `up --no-monitoring` drop it).
+Optional services (the Spark standalone cluster; the Spark Connect server; Prometheus, Alertmanager
+and the platform's metrics exporter) belong to the stack only once asked for (`up --spark-cluster`,
+`up --spark-connect`, `up --monitoring`); `stack.json` keeps that choice too (`up --no-...` drop it).
 """
 
 from __future__ import annotations
@@ -24,7 +24,13 @@ from steam_devstack.paths import REPO_ROOT, cache_dir, default_state_dir, privat
 from steam_devstack.process import concurrently, service_rss_bytes
 from steam_devstack.services.base import Service, StackContext
 from steam_devstack.services.kafka_tls import KafkaSecurity, parse_security
-from steam_devstack.services.registry import MONITORING, OPTIONAL_SERVICES, SERVICE_TYPES, SPARK_CLUSTER
+from steam_devstack.services.registry import (
+    MONITORING,
+    OPTIONAL_SERVICES,
+    SERVICE_TYPES,
+    SPARK_CLUSTER,
+    SPARK_CONNECT,
+)
 
 
 @dataclass(frozen=True)
@@ -52,6 +58,7 @@ class LocalStack:
         kafka_security: KafkaSecurity | str | None = None,
         spark_cluster: bool | None = None,
         monitoring: bool | None = None,
+        spark_connect: bool | None = None,
     ) -> None:
         self.state_dir = (state_dir or default_state_dir()).resolve()
         saved = self._load()
@@ -85,7 +92,11 @@ class LocalStack:
         #: Prometheus, Alertmanager and the metrics exporter: `monitoring` if given, else recorded.
         recorded_monitoring = bool((saved or {}).get("monitoring", False))
         self.monitoring = recorded_monitoring if monitoring is None else monitoring
+        #: The Spark Connect server runs attach to: `spark_connect` if given, else the recorded choice.
+        recorded_connect = bool((saved or {}).get("spark_connect", False))
+        self.spark_connect = recorded_connect if spark_connect is None else spark_connect
         wanted_optional = {SPARK_CLUSTER} if self.spark_cluster else set()
+        wanted_optional |= {SPARK_CONNECT} if self.spark_connect else set()
         wanted_optional |= {MONITORING} if self.monitoring else set()
         left_out = OPTIONAL_SERVICES - wanted_optional
         names = only or [t.name for t in SERVICE_TYPES if t.name not in left_out]
@@ -142,6 +153,7 @@ class LocalStack:
                     "ports": self.ctx.ports,
                     "services": self.started,
                     "spark_cluster": self.spark_cluster,
+                    "spark_connect": self.spark_connect,
                 },
                 indent=2,
                 sort_keys=True,
@@ -184,6 +196,13 @@ class LocalStack:
             if cluster.stop():
                 print(f"[up] {SPARK_CLUSTER}: stopped (--no-spark-cluster)", file=sys.stderr, flush=True)
             self.started.remove(SPARK_CLUSTER)
+        if any(svc.name == SPARK_CONNECT for svc in self.services):
+            self.spark_connect = True
+        elif not self.spark_connect and SPARK_CONNECT in self.started:  # `up --no-spark-connect`
+            connect = next(t for t in SERVICE_TYPES if t.name == SPARK_CONNECT)(self.ctx)
+            if connect.stop():
+                print(f"[up] {SPARK_CONNECT}: stopped (--no-spark-connect)", file=sys.stderr, flush=True)
+            self.started.remove(SPARK_CONNECT)
         if any(svc.name == MONITORING for svc in self.services):
             self.monitoring = True
         elif not self.monitoring and MONITORING in self.started:  # `up --no-monitoring`

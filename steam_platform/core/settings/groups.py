@@ -312,6 +312,14 @@ class SparkSettings(SettingsGroup):
         "`local[2]`, or e.g. `spark://host:7077` for a standalone cluster",
     )
     driver_memory: str = setting("SPARK_DRIVER_MEMORY", DEFAULT_DRIVER_MEMORY, "the driver's heap")
+    # Not `SPARK_REMOTE`: PySpark itself turns every session of a process with that variable into a
+    # Connect session, with no fallback and bronze's classic-only landing included.
+    remote: str | None = setting(
+        "STEAM_SPARK_REMOTE",
+        None,
+        "a Spark Connect server (`sc://host:port`) that Spark assets attach to instead of starting a "
+        "driver (`stack up --spark-connect` sets it); unreachable: an in-process driver, with a warning",
+    )
     driver_host: str | None = setting(
         "SPARK_DRIVER_HOST",
         None,

@@ -1,0 +1,167 @@
+"""A Spark Connect server that the platform's Dagster runs attach to instead of starting a driver.
+
+Optional: `steam-platform stack up --spark-connect` starts it (kept in `stack.json` like
+`--spark-cluster`; `--no-spark-connect` stops it). The stack's env file then carries
+`STEAM_SPARK_REMOTE=sc://127.0.0.1:<port>` and the `pyspark` resource attaches to it (falling back
+to an in-process driver with a warning when it does not answer; `steam_platform/resources/spark.py`).
+Why opt-in: the server holds a 1 GB driver heap (~740 MB resident) all the time, on a 2-core
+machine that also runs Kafka, Elasticsearch and PostgreSQL, and the test suite's stacks would pay
+its start (~11 s) without using it; the bronze landing still runs in-process (its `foreachBatch`
+keeps per-batch tallies in the run's Python process). Measured in `benchmarks/RESULTS.md`.
+
+What runs: `python -m steam_devstack.supervisor -- spark-submit --class
+org.apache.spark.sql.connect.service.SparkConnectServer ...` from the Spark that pyspark ships.
+The supervisor (the service's pid file and process group) starts the server again whenever it
+exits (`steam_devstack/supervisor.py`); `stack down` stops both.
+
+- Bound to 127.0.0.1: gRPC (`spark.connect.grpc.binding.address`), the driver's RPC, no UI.
+- Driver capped like the platform's in-process driver (`DEFAULT_DRIVER_MEMORY`, `local[2]`), the
+  same session defaults (UTC, dynamic partition overwrite, 4 shuffle partitions), and the JVM exits
+  on an OutOfMemoryError so the supervisor restarts it instead of it hanging.
+- The connector jars (Kafka source, S3A) by path, the ones `stack install` resolved.
+- S3A pointed at the stack's S3 server; the access key pair reaches the server through its
+  environment only (S3A's environment credentials provider), never its command line or conf
+  file, so `spark.conf.get` from a client cannot read it either. The conf file (everything else)
+  is 0600 in the service's private data folder.
+- As root, like the standalone cluster, it is not dropped to the service user: its Python workers
+  (a `foreachBatch` function, a Python UDF) run this venv's interpreter and import the checkout.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import ClassVar
+
+from steam_devstack.health import port_open, wait_until
+from steam_devstack.paths import write_private
+from steam_devstack.services import s3 as s3_service
+from steam_devstack.services.base import Service
+from steam_devstack.services.spark import connector_jars
+from steam_devstack.services.spark_cluster import spark_home
+from streaming.environment import DEFAULT_DRIVER_MEMORY
+from streaming.spark_session import local_session_conf, s3a_conf
+
+HOST = "127.0.0.1"
+SERVER_CLASS = "org.apache.spark.sql.connect.service.SparkConnectServer"
+START_TIMEOUT_S = 180
+APP_NAME = "steam-platform-connect"
+#: Where a client's `STEAM_SPARK_REMOTE` points.
+REMOTE_ENV = "STEAM_SPARK_REMOTE"
+
+
+def server_conf(port: int, *, s3_url: str, jars: list[str], tmp: Path) -> dict[str, str]:
+    """The server's Spark conf: the platform's session defaults, gRPC on `port`, S3A on `s3_url`.
+
+    Holds no secret (it is written to a file and readable by clients through `spark.conf`).
+    """
+    conf = local_session_conf(
+        APP_NAME,
+        driver_memory=DEFAULT_DRIVER_MEMORY,
+        jars=jars,
+        conf=s3a_conf(endpoint_url=s3_url, region=s3_service.REGION, path_style=True),
+    )
+    conf.update(
+        {
+            "spark.connect.grpc.binding.address": HOST,
+            "spark.connect.grpc.binding.port": str(port),
+            "spark.driver.extraJavaOptions": (
+                f"-Duser.timezone=UTC -XX:+ExitOnOutOfMemoryError -Djava.io.tmpdir={tmp}"
+            ),
+            "spark.local.dir": str(tmp),
+            "spark.pyspark.python": sys.executable,
+        }
+    )
+    return conf
+
+
+class SparkConnectService(Service):
+    """One supervised Spark Connect server on 127.0.0.1 (optional service)."""
+
+    name = "spark_connect"
+    default_ports: ClassVar[dict[str, int]] = {"spark_connect": 15002}
+
+    @property
+    def remote(self) -> str:
+        """The `sc://` URL clients attach to."""
+        return f"sc://{HOST}:{self.port('spark_connect')}"
+
+    @property
+    def base(self) -> Path:
+        return self.ctx.state_dir / "data" / self.name
+
+    def install(self) -> None:
+        """The connector jars (resolved by the `spark` component) and Spark's launcher."""
+        connector_jars()
+        spark_home()
+
+    def conf_file(self) -> Path:
+        """Write the server's conf (0600, no secret) and return its path."""
+        tmp = self.base / "tmp"
+        tmp.mkdir(parents=True, exist_ok=True)
+        conf = server_conf(
+            self.port("spark_connect"),
+            s3_url=f"http://{HOST}:{self.port('s3')}",
+            jars=[str(p) for p in connector_jars()],
+            tmp=tmp,
+        )
+        path = self.base / "spark-connect.conf"
+        write_private(path, "".join(f"{k} {v}\n" for k, v in sorted(conf.items())))
+        return path
+
+    def argv(self, conf_file: Path) -> list[str]:
+        """The supervisor's command line: the server's `spark-submit` after `--` (no secret)."""
+        submit = spark_home() / "bin" / "spark-submit"
+        return [
+            sys.executable, "-m", "steam_devstack.supervisor", "--",
+            str(submit), "--class", SERVER_CLASS, "--properties-file", str(conf_file),
+            "--driver-memory", DEFAULT_DRIVER_MEMORY, "spark-internal",
+        ]  # fmt: skip
+
+    def server_env(self) -> dict[str, str]:
+        """The server's environment: loopback only, Spark's home, and the S3 key pair for S3A."""
+        return {
+            "SPARK_HOME": str(spark_home()),
+            "SPARK_LOCAL_IP": HOST,
+            "PYSPARK_PYTHON": sys.executable,
+            "AWS_ACCESS_KEY_ID": s3_service.ACCESS_KEY_ID,
+            "AWS_SECRET_ACCESS_KEY": s3_service.SECRET_ACCESS_KEY,
+            "AWS_REGION": s3_service.REGION,
+        }
+
+    def start(self) -> None:
+        """Start the supervised server and wait (bounded) until its gRPC port answers."""
+        self.base.mkdir(parents=True, exist_ok=True)
+        proc = self.process()
+        if not proc.is_running():
+            proc.start(self.argv(self.conf_file()), cwd=self.base, env=self.server_env())
+        wait_until(
+            self.healthy,
+            what="spark connect server",
+            timeout=START_TIMEOUT_S,
+            alive=self.is_running,
+            log_hint=self.log_hint(),
+        )
+
+    def healthy(self) -> bool:
+        """The supervisor runs and the server accepts a gRPC (HTTP/2) connection on its port."""
+        return self.is_running() and grpc_ready(HOST, self.port("spark_connect"), timeout_s=2.0)
+
+    def endpoints(self) -> dict[str, str]:
+        return {REMOTE_ENV: self.remote}
+
+
+def grpc_ready(host: str, port: int, *, timeout_s: float) -> bool:
+    """True when a gRPC channel to host:port becomes ready within `timeout_s` (HTTP/2 handshake)."""
+    if not port_open(host, port, timeout=min(timeout_s, 1.0)):
+        return False
+    import grpc
+
+    channel = grpc.insecure_channel(f"{host}:{port}")
+    try:
+        grpc.channel_ready_future(channel).result(timeout=timeout_s)
+    except grpc.FutureTimeoutError:
+        return False
+    finally:
+        channel.close()
+    return True

@@ -1,0 +1,89 @@
+"""The Spark Connect server as an optional service of the local stack, and its supervisor.
+
+Without a JVM (the real server runs in `tests/lake/test_lake_pipeline.py`): the supervisor starts a
+killed child again (and not after it is told to stop), its backoff grows and resets; the server's
+conf binds 127.0.0.1, caps the driver and carries no secret on its command line or in its conf;
+`stack.json` keeps the `--spark-connect` choice and the stack's env then points runs at the server.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+from steam_devstack.health import poll
+from steam_devstack.services import s3 as s3_service
+from steam_devstack.services.registry import SPARK_CONNECT
+from steam_devstack.services.spark_connect import REMOTE_ENV, SparkConnectService, server_conf
+from steam_devstack.stack import LocalStack
+from steam_devstack.supervisor import RestartPolicy, supervise
+from streaming.environment import DEFAULT_DRIVER_MEMORY
+
+SLEEPER = [sys.executable, "-c", "import time; time.sleep(120)"]
+
+
+def test_supervisor_starts_a_killed_server_again_and_stops_when_told() -> None:
+    started: list[subprocess.Popen[bytes]] = []
+    stop = threading.Event()
+    policy = RestartPolicy(min_backoff_s=0.2, max_backoff_s=1.0)
+    result: list[int] = []
+    thread = threading.Thread(
+        target=lambda: result.append(supervise(SLEEPER, stop, policy=policy, on_start=started.append, say=str)),
+        daemon=True,
+    )
+    thread.start()
+    try:
+        assert poll(lambda: len(started) == 1, timeout=10, interval=0.05)
+        os.kill(started[0].pid, signal.SIGKILL)
+        assert poll(lambda: len(started) == 2, timeout=10, interval=0.05)
+        assert started[1].pid != started[0].pid and started[1].poll() is None
+    finally:
+        stop.set()
+        thread.join(40)
+    assert result == [1]  # one restart, then the stop: nothing started again
+    assert started[-1].poll() is not None  # the running child was ended with the supervisor
+
+
+def test_backoff_doubles_while_the_server_dies_young_and_resets_after_a_long_run() -> None:
+    policy = RestartPolicy(min_backoff_s=1, max_backoff_s=30, healthy_after_s=60)
+    waits, previous = [], 0.0
+    for _ in range(7):
+        previous = policy.next_backoff(previous, ran_s=2)
+        waits.append(previous)
+    assert waits == [1, 2, 4, 8, 16, 30, 30]
+    assert policy.next_backoff(30, ran_s=61) == 1
+
+
+def test_server_binds_loopback_caps_the_driver_and_holds_no_secret(tmp_path: Path) -> None:
+    conf = server_conf(15999, s3_url="http://127.0.0.1:19999", jars=["/jars/a.jar"], tmp=tmp_path)
+    assert conf["spark.connect.grpc.binding.address"] == "127.0.0.1"
+    assert conf["spark.driver.bindAddress"] == conf["spark.driver.host"] == "127.0.0.1"
+    assert (conf["spark.master"], conf["spark.driver.memory"]) == ("local[2]", DEFAULT_DRIVER_MEMORY)
+    assert "-XX:+ExitOnOutOfMemoryError" in conf["spark.driver.extraJavaOptions"]
+    assert conf["spark.hadoop.fs.s3a.endpoint"] == "http://127.0.0.1:19999"
+    assert conf["spark.jars"] == "/jars/a.jar"
+    assert conf["spark.sql.session.timeZone"] == "UTC"
+
+    stack = LocalStack(tmp_path / "stack", only=[SPARK_CONNECT], prefer_default_ports=False)
+    (service,) = stack.services
+    assert isinstance(service, SparkConnectService)
+    argv = " ".join(service.argv(tmp_path / "spark-connect.conf"))
+    secret = s3_service.SECRET_ACCESS_KEY
+    assert secret not in argv and secret not in json.dumps(conf)
+    assert service.server_env()["AWS_SECRET_ACCESS_KEY"] == secret  # S3A reads it from the environment
+    assert service.endpoints() == {REMOTE_ENV: f"sc://127.0.0.1:{stack.ctx.ports['spark_connect']}"}
+
+
+def test_the_spark_connect_choice_is_kept_in_stack_json(tmp_path: Path) -> None:
+    state = tmp_path / "stack"
+    assert SPARK_CONNECT not in [s.name for s in LocalStack(state, prefer_default_ports=False).services]
+    LocalStack(state, spark_connect=True, prefer_default_ports=False)._save()
+    assert json.loads((state / "stack.json").read_text())["spark_connect"] is True
+    assert SPARK_CONNECT in [s.name for s in LocalStack(state).services]  # recorded: later calls include it
+    LocalStack(state, spark_connect=False)._save()
+    assert SPARK_CONNECT not in [s.name for s in LocalStack(state).services]
