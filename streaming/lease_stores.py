@@ -30,6 +30,7 @@ from urllib.parse import urlparse
 from pyspark.sql import SparkSession
 
 from streaming.checkpoint_lease import LeaseStore, Stored, lease_location
+from streaming.s3_access import s3_access
 
 S3_SCHEMES = ("s3a", "s3", "s3n")
 PRECONDITION_FAILED = ("PreconditionFailed", "412", "ConditionalRequestConflict", "409")
@@ -160,37 +161,9 @@ class LocalLeaseStore:
 
 
 def _s3_client(spark: SparkSession) -> Any:
-    """A boto3 client with the S3A settings of the session's Hadoop configuration."""
-    import boto3
-    from botocore.config import Config
-
-    conf = spark.sparkContext._jsc.hadoopConfiguration()  # type: ignore[union-attr]
-
-    def get(key: str) -> str | None:
-        value = conf.get(key)
-        return str(value) if value else None
-
-    endpoint = get("fs.s3a.endpoint")
-    if endpoint and "://" not in endpoint:
-        secure = (get("fs.s3a.connection.ssl.enabled") or "true").lower() == "true"
-        endpoint = f"{'https' if secure else 'http'}://{endpoint}"
-    path_style = (get("fs.s3a.path.style.access") or "false").lower() == "true"
-    return boto3.client(
-        "s3",
-        endpoint_url=endpoint,
-        region_name=get("fs.s3a.endpoint.region") or get("fs.s3a.region"),
-        aws_access_key_id=get("fs.s3a.access.key"),
-        aws_secret_access_key=get("fs.s3a.secret.key"),
-        aws_session_token=get("fs.s3a.session.token"),
-        config=Config(
-            s3={"addressing_style": "path" if path_style else "auto"},
-            retries={"max_attempts": 2},
-            connect_timeout=2,
-            read_timeout=5,
-            request_checksum_calculation="when_required",
-            response_checksum_validation="when_required",
-        ),
-    )
+    """A boto3 client with the session's S3 settings and keys (`streaming/s3_access.py`: the S3A
+    settings of a classic session's Hadoop configuration; what a Connect session's run registered)."""
+    return s3_access(spark).boto3_client(max_attempts=2, connect_timeout=2, read_timeout=5)
 
 
 def lease_store_for(spark: SparkSession, checkpoint: str) -> LeaseStore:

@@ -44,6 +44,7 @@ from pathlib import Path
 
 from pyspark.sql import SparkSession
 
+from streaming.connect_session import is_connect
 from streaming.environment import (
     DEFAULT_DRIVER_MEMORY,
     DEFAULT_SPARK_MASTER,
@@ -201,7 +202,9 @@ def session_from_conf(
     # filesystem of theirs is created. Idempotent for a session just started with them.
     hadoop = {k.removeprefix("spark.hadoop."): v for k, v in conf.items() if k.startswith("spark.hadoop.")}
     hadoop.update(hadoop_secrets or {})
-    if hadoop:
+    # Only a classic session has a Hadoop configuration here; a Connect session (SPARK_REMOTE in
+    # the environment) has the server's, which its clients cannot set.
+    if hadoop and not is_connect(spark):
         hadoop_conf = spark.sparkContext._jsc.hadoopConfiguration()  # type: ignore[union-attr]
         for key, value in hadoop.items():
             hadoop_conf.set(key, value)

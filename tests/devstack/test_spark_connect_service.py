@@ -32,10 +32,11 @@ def test_supervisor_starts_a_killed_server_again_and_stops_when_told() -> None:
     stop = threading.Event()
     policy = RestartPolicy(min_backoff_s=0.2, max_backoff_s=1.0)
     result: list[int] = []
-    thread = threading.Thread(
-        target=lambda: result.append(supervise(SLEEPER, stop, policy=policy, on_start=started.append, say=str)),
-        daemon=True,
-    )
+
+    def run() -> None:
+        result.append(supervise(SLEEPER, stop, policy=policy, on_start=started.append, say=str))
+
+    thread = threading.Thread(target=run, daemon=True)
     thread.start()
     try:
         assert poll(lambda: len(started) == 1, timeout=10, interval=0.05)

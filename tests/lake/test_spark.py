@@ -8,6 +8,7 @@ S3 too. Each run takes exactly what arrived since the last one: no record lost, 
 from __future__ import annotations
 
 import uuid
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,6 +17,8 @@ from pyspark.sql import functions as F
 
 from steam_platform.resources.kafka import KafkaResource, OutgoingMessage, TopicSpec
 from steam_platform.resources.s3 import S3Resource
+from streaming import hadoop_fs, python_fs
+from streaming.s3_access import s3_access
 
 pytestmark = pytest.mark.integration
 
@@ -126,3 +129,42 @@ def test_kafka_to_parquet_available_now_is_exactly_once(
     prefix = checkpoint.split(f"{s3.bucket}/", 1)[1]
     checkpoint_keys = s3.client().list_objects_v2(Bucket=s3.bucket, Prefix=prefix).get("Contents", [])
     assert any("/offsets/" in o["Key"] for o in checkpoint_keys)
+
+
+@pytest.mark.parametrize("where", ["s3a", "file"])
+def test_python_filesystem_answers_as_hadoops(
+    where: str, spark: SparkSession, s3: S3Resource, tmp_path: Path
+) -> None:
+    """What a Spark Connect run sees through pyarrow equals what the driver's Hadoop FileSystem sees
+    (listings, partition values, Parquet stats of globs, text, deletes), on the lake's S3 store with
+    the session's own S3 settings and on a local folder (where Hadoop writes `.crc` files)."""
+    base = f"{s3.lake_root()}/test/{uuid.uuid4().hex[:10]}" if where == "s3a" else f"file://{tmp_path}"
+    root = f"{base}/table"
+    rows = [(i, f"2026-10-0{1 + i % 2}", i % 3) for i in range(12)]
+    frame = spark.createDataFrame(rows, "id long, dt string, batch_id int")
+    frame.write.mode("overwrite").partitionBy("dt", "batch_id").parquet(root)
+    spark.createDataFrame([("v1",)], "value string").coalesce(1).write.mode("overwrite").text(f"{base}/note")
+    (note,) = [n for n in hadoop_fs.child_names(spark, f"{base}/note") if n.startswith("part-")]
+    access = s3_access(spark) if where == "s3a" else None
+
+    def on(path: str) -> python_fs.Located:
+        return python_fs.locate(path, access)
+
+    day = f"{root}/dt=2026-10-01"
+    assert sorted(python_fs.child_names(on(day))) == sorted(hadoop_fs.child_names(spark, day))
+    for path, column in ((root, "dt"), (day, "batch_id"), (f"{root}/none", "dt")):
+        assert sorted(python_fs.partition_values(on(path), column)) == sorted(
+            hadoop_fs.partition_values(spark, path, column)
+        )
+    globs = (root, f"{root}/dt=*", f"{root}/dt=*/batch_id={{0,2}}", f"{root}/dt=2026-10-0?/batch_id=1")
+    for pattern in globs:
+        got = python_fs.parquet_stats(on(pattern).fs, on(pattern).path)
+        assert got == tuple(vars(hadoop_fs.parquet_stats(spark, pattern)).values()), pattern
+        assert got[0] > 0
+    text = f"{base}/note/{note}"
+    assert python_fs.read_text(on(text)) == hadoop_fs.read_text(spark, text) == "v1\n"
+    assert python_fs.read_text(on(f"{base}/missing")) is hadoop_fs.read_text(spark, f"{base}/missing") is None
+    assert python_fs.exists(on(day)) and not python_fs.exists(on(f"{base}/missing"))
+    assert python_fs.delete(on(f"{day}/batch_id=1")) and not python_fs.delete(on(f"{day}/batch_id=1"))
+    assert not hadoop_fs.exists(spark, f"{day}/batch_id=1")
+    assert sorted(hadoop_fs.partition_values(spark, day, "batch_id")) == ["0", "2"]
