@@ -22,8 +22,12 @@ SPARK_RETRY = dg.RetryPolicy(
 )
 
 
-def session(pyspark: Any) -> SparkSession:
-    """The run's Spark session from the `pyspark` resource."""
+def session(pyspark: Any, *, connect: bool = True) -> SparkSession:
+    """The run's Spark session from the `pyspark` resource; `connect=False` for a step that needs
+    an in-process driver even when runs attach to a Spark Connect server (bronze's landing)."""
+    if hasattr(pyspark, "session"):  # LakePySparkResource
+        chosen: SparkSession = pyspark.session(connect=connect)
+        return chosen
     spark: SparkSession = pyspark.spark_session
     return spark
 

@@ -161,6 +161,7 @@ def _lake_resources(env: Environment) -> dict[str, Any]:
         driver_memory=spark.driver_memory,
         extra_conf=driver_address_conf(spark.driver_host, spark.driver_bind_address),
         python=python,
+        remote=spark.remote,
     )
     pipes = build_pipes_client(
         jars=jars,
