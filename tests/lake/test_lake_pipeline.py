@@ -9,9 +9,13 @@ first) must hold the same rows, and re-running a partition must change nothing.
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 import uuid
 from collections.abc import Callable
 from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -21,6 +25,10 @@ from lake_support import materialize_checked, produce, s3_for
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
+from steam_devstack.health import poll
+from steam_devstack.process import process_tree
+from steam_devstack.services.spark import connector_jars
+from steam_devstack.services.spark_connect import SparkConnectService
 from steam_platform.assets.lake.bronze import bronze_assets
 from steam_platform.assets.marts.assets import (
     mart_game_daily,
@@ -58,6 +66,7 @@ from streaming.tables_io import read_table
 
 pytestmark = pytest.mark.integration
 
+CONNECT_RUN = Path(__file__).with_name("connect_lake_run.py")
 SILVER = [*fact_assets, dim_app]
 MARTS = [mart_game_daily, mart_news_impact, mart_top_games, mart_player_count_gaps]
 TABLES = (*WAREHOUSE_TABLES, *MART_TABLES)
@@ -224,6 +233,50 @@ def test_silver_dedupes_and_keeps_history(lake: Lake) -> None:
         ("Alpha Remastered", True, "Action, RPG", 999),  # the catalogue refresh kept the details
     ]
     assert len(lake.rows(FACT_PLAYTIME)) == 3
+
+
+def _delete_day(s3: S3Resource, table: Table, day: date) -> None:
+    """Remove one day's partition of `table` from the lake's bucket."""
+    prefix = f"{table.path(s3.lake_root()).split(f'{s3.bucket}/', 1)[1]}/dt={day}/"
+    client = s3.client()
+    keys = [o["Key"] for o in client.list_objects_v2(Bucket=s3.bucket, Prefix=prefix).get("Contents", [])]
+    assert keys
+    client.delete_objects(Bucket=s3.bucket, Delete={"Objects": [{"Key": k} for k in keys]})
+
+
+def test_a_run_on_spark_connect_builds_the_same_fact_and_mart_and_the_server_comes_back(
+    lake: Lake, spark_connect: SparkConnectService, stack_env: dict[str, str], tmp_path: Path
+) -> None:
+    """A run attached to the stack's Spark Connect server (no driver in its process) rebuilds a
+    day of `fact_player_counts` and `mart_game_daily` with the rows of the in-process build; the
+    server, killed, is started again by its supervisor."""
+    day, tables = ds.DAYS[1], (FACT_PLAYER_COUNTS, MART_GAME_DAILY)
+    before = {t.name: [r for r in lake.rows(t) if r["dt"] == day] for t in tables}
+    assert all(before.values())
+    for table in tables:  # gone, so only the Connect run can bring them back
+        _delete_day(lake.s3, table, day)
+    env_file = tmp_path / "stack-env.json"
+    env_file.touch(0o600)
+    env_file.write_text(json.dumps(stack_env))
+    report = tmp_path / "report.json"
+    argv = [
+        sys.executable, str(CONNECT_RUN), "--remote", spark_connect.remote, "--bucket", lake.s3.bucket,
+        "--day", day.isoformat(), "--env", str(env_file), "--report", str(report),
+        "--jars", ":".join(str(p) for p in connector_jars()),
+    ]  # fmt: skip
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert json.loads(report.read_text())["jvm_started"] is False
+    assert {t.name: [r for r in lake.rows(t) if r["dt"] == day] for t in tables} == before
+
+    supervisor = spark_connect.process().pid()
+    assert supervisor is not None
+    (server, *_) = [p for p in process_tree(supervisor)[1:] if p.name() == "java"]
+    server.kill()
+    server.wait(30)
+    assert poll(spark_connect.healthy, timeout=120, interval=1.0)
+    assert spark_connect.process().pid() == supervisor  # the same supervisor started a new server
+    assert server.pid not in [p.pid for p in process_tree(supervisor)]
 
 
 def test_rerun_is_idempotent_and_reverse_daily_runs_equal_the_range_run(

@@ -1,0 +1,58 @@
+"""A Dagster run's process that attaches to a Spark Connect server and builds a day's fact and mart.
+
+A process of its own because PySpark picks its Connect or classic DataFrame API per process (and
+the tests' process holds a classic driver). It materialises `fact_player_counts` and then
+`mart_game_daily` for one day into the lake in `--bucket`, with the `pyspark` resource pointed at
+`--remote`, every ERROR check required to pass, and writes a JSON report: whether a driver JVM
+ever started in this process (it must not: the steps ran on the server) and how long it took.
+
+    python connect_lake_run.py --remote sc://127.0.0.1:15002 --bucket b --day 2026-10-02 \
+        --env env.json --jars a.jar:b.jar --report report.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+if __name__ == "__main__":  # run as the child run process: the tests' helpers sit one folder up
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from lake_support import materialize_checked, s3_for
+
+from steam_platform.assets.marts.assets import mart_game_daily
+from steam_platform.assets.warehouse.assets import fact_assets
+from steam_platform.resources.spark import build_pyspark_resource
+
+FACT = next(a for a in fact_assets if a.key.to_user_string() == "fact_player_counts")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    for name in ("--remote", "--bucket", "--day", "--env", "--jars", "--report"):
+        parser.add_argument(name, required=True)
+    args = parser.parse_args()
+    stack_env = json.loads(Path(args.env).read_text())
+    s3 = s3_for(stack_env, args.bucket)
+    pyspark = build_pyspark_resource(s3, jars=args.jars.split(":"), remote=args.remote)
+    day = date.fromisoformat(args.day)
+    started = time.monotonic()
+    materialize_checked([FACT], {"s3": s3, "pyspark": pyspark}, [day])
+    materialize_checked([mart_game_daily], {"s3": s3, "pyspark": pyspark}, [day])
+    from pyspark import SparkContext
+
+    report = {
+        # No driver JVM in this process: every Spark step ran on the Connect server.
+        "jvm_started": SparkContext._gateway is not None,
+        "seconds": round(time.monotonic() - started, 1),
+    }
+    Path(args.report).write_text(json.dumps(report))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
