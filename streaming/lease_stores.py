@@ -4,7 +4,8 @@ The S3 store talks to the bucket with boto3 directly, not through Hadoop's S3A: 
 S3's conditional writes (`If-None-Match: *`, `If-Match`), which S3A's `FileSystem.create` does not
 expose atomically. Its endpoint, region and keys are the ones the Spark session writes the
 checkpoint with (the S3A settings of its Hadoop configuration: the platform's resource sets them
-in-process, and `spark-submit` copies `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY` into them), so
+in-process, and `spark-submit` copies `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY` into them; for a
+Spark Connect session, what its run registered: `streaming/s3_access.py`), so
 the writer that may write the checkpoint is the one that can take its lease; without keys there,
 boto3's default chain applies (as S3A's on AWS). Ages are measured on the store's clock (the
 answer's `Date` minus `Last-Modified`), so writers' clocks need not agree.

@@ -16,8 +16,10 @@ import dagster as dg
 import pytest
 
 from steam_devstack.health import free_port
+from steam_platform.core.settings import Environment
 from steam_platform.resources.s3 import S3Resource
 from steam_platform.resources.spark import LakePySparkResource, build_pyspark_resource
+from steam_platform.resources.wiring import build_resources
 from streaming.connect_session import ConnectUnavailableError, attach, session_conf
 
 IN_PROCESS = object()
@@ -76,3 +78,11 @@ def test_only_sql_settings_are_sent_per_session() -> None:
     assert sent["spark.sql.session.timeZone"] == "UTC"
     assert sent["spark.sql.sources.partitionOverwriteMode"] == "dynamic"
     assert not [k for k in sent if not k.startswith("spark.sql.")]  # memory, jars, S3A stay the server's
+
+
+def test_the_remote_setting_reaches_the_pyspark_resource(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("SPARK_REMOTE", raising=False)
+    monkeypatch.setenv("STEAM_SPARK_REMOTE", "sc://connect.internal:15002")
+    assert build_resources(Environment.PRODUCTION)["pyspark"].remote == "sc://connect.internal:15002"
+    monkeypatch.delenv("STEAM_SPARK_REMOTE")
+    assert build_resources(Environment.PRODUCTION)["pyspark"].remote is None
