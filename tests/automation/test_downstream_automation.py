@@ -16,6 +16,7 @@ import pytest
 from steam_platform.assets.marts.definitions import marts_automation_sensor
 from steam_platform.assets.search.definitions import search_automation_sensor
 from steam_platform.core.constants import GROUP_MARTS, GROUP_SEARCH
+from steam_platform.core.settings import ScheduleSettings
 
 UPSTREAM = {
     "search_game_daily": "mart_game_daily",
@@ -91,6 +92,9 @@ def test_each_layer_sensor_runs_by_default_over_its_layer(
 ) -> None:
     assert defs.resolve_sensor_def(sensor.name) is sensor
     assert sensor.default_status == dg.DefaultSensorStatus.RUNNING
+    # Evaluated every 5 minutes by default: the conditions act at most hourly, and each tick costs
+    # the daemon CPU over every partition of the layer (issue #17's CPU target).
+    assert sensor.minimum_interval_seconds == ScheduleSettings.load().automation_interval_s == 300
     graph = defs.resolve_asset_graph()
     targeted = sensor.asset_selection.resolve(graph)  # type: ignore[union-attr]
     expected = {k for k in graph.get_all_asset_keys() if graph.get(k).group_name == group}

@@ -16,12 +16,13 @@ from steam_platform.assets.marts.assets import (
 )
 from steam_platform.core.constants import GROUP_MARTS
 from steam_platform.core.run_limits import lake_run_tags
+from steam_platform.core.settings import ScheduleSettings
 
 marts_automation_sensor = dg.AutomationConditionSensorDefinition(
     "marts_automation_sensor",
     target=dg.AssetSelection.groups(GROUP_MARTS),
     default_status=dg.DefaultSensorStatus.RUNNING,
-    minimum_interval_seconds=30,
+    minimum_interval_seconds=ScheduleSettings.load().automation_interval_s,
     run_tags=lake_run_tags(),
     description="Marts of past days follow their upstream (at most hourly, blocking checks passed).",
 )

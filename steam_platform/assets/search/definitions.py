@@ -25,13 +25,13 @@ from steam_platform.assets.search.assets import (
 from steam_platform.assets.search.restore_sensor import build_search_restore_sensor, search_restore_job
 from steam_platform.core.constants import GROUP_SEARCH
 from steam_platform.core.run_limits import lake_run_tags
-from steam_platform.core.settings import SearchSettings
+from steam_platform.core.settings import ScheduleSettings, SearchSettings
 
 search_automation_sensor = dg.AutomationConditionSensorDefinition(
     "search_automation_sensor",
     target=dg.AssetSelection.groups(GROUP_SEARCH),
     default_status=dg.DefaultSensorStatus.RUNNING,
-    minimum_interval_seconds=30,
+    minimum_interval_seconds=ScheduleSettings.load().automation_interval_s,
     run_tags=lake_run_tags(),
     description="Search indices of past days follow their mart (at most hourly, blocking checks "
     "passed); Kibana saved objects are provisioned when missing or changed.",

@@ -61,6 +61,13 @@ class ScheduleSettings(SettingsGroup):
         "YAML with the tracked `apps` (appids) and `players` (17-digit steamids)",
         shown_default="packaged `steam_platform/core/tracked.yaml`",
     )
+    automation_interval_s: int = setting(
+        "STEAM_AUTOMATION_INTERVAL_S",
+        300,
+        "how often `marts_automation_sensor` and `search_automation_sensor` evaluate their conditions "
+        "(past days follow at most hourly anyway; each tick costs the daemon CPU over every partition)",
+        gt=0,
+    )
 
     @field_validator("poll_interval_minutes", mode="before")
     @classmethod
