@@ -21,6 +21,7 @@ from steam_platform.core.constants import GROUP_LAKE
 from steam_platform.core.settings import SparkSettings
 from steam_platform.core.sources import SOURCES, SteamSource
 from steam_platform.core.spark_steps import POOL_SPARK, SPARK_RETRY, check_result, session
+from steam_platform.core.step_priority import step_priority_tags
 from steam_platform.resources.kafka import KafkaResource
 from steam_platform.resources.s3 import S3Resource
 from streaming.bronze import BronzeJob, BronzeStats, run_bronze
@@ -137,6 +138,7 @@ def _bronze_asset(source: SteamSource) -> dg.AssetsDefinition:
         deps=list(source.ingest_assets),
         kinds={"spark", "kafka", "s3"},
         pool=POOL_SPARK,
+        op_tags=step_priority_tags(name),
         retry_policy=SPARK_RETRY,
         freshness_policy=freshness(source.cadence),
         check_specs=[

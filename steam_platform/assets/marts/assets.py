@@ -45,6 +45,7 @@ from steam_platform.core.spark_steps import (
     session,
     table_metadata,
 )
+from steam_platform.core.step_priority import step_priority_tags
 from steam_platform.core.tracked import load_tracked
 from steam_platform.resources.s3 import S3Resource
 from streaming import marts, player_gaps
@@ -77,6 +78,7 @@ def _mart_asset(
         deps=deps,
         kinds={"spark", "parquet", "s3"},
         pool=POOL_SPARK,
+        op_tags=step_priority_tags(table.name),
         retry_policy=SPARK_RETRY,
         backfill_policy=SINGLE_RUN_BACKFILL,
         freshness_policy=freshness(Cadence.POLL),

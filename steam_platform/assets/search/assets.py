@@ -36,6 +36,7 @@ from steam_platform.core.cadence import Cadence, freshness
 from steam_platform.core.constants import GROUP_SEARCH
 from steam_platform.core.partitions import daily_partitions
 from steam_platform.core.sources import SteamSource
+from steam_platform.core.step_priority import step_priority_tags
 from steam_platform.resources.elasticsearch import ElasticsearchResource
 from steam_platform.resources.es_client import EsUnavailable
 from steam_platform.resources.kibana import KibanaResource
@@ -118,6 +119,7 @@ def _index_asset(
         backfill_policy=SINGLE_RUN_BACKFILL,  # one run for a range: days are synced in turn
         freshness_policy=freshness(cadence),
         pool="elasticsearch",
+        op_tags=step_priority_tags(name),
         metadata={"alias": spec.alias, "source_table": spec.table.name, "schema_hash": spec.schema_hash},
         check_specs=[
             dg.AssetCheckSpec(

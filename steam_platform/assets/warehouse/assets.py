@@ -40,6 +40,7 @@ from steam_platform.core.spark_steps import (
     session,
     table_metadata,
 )
+from steam_platform.core.step_priority import step_priority_tags
 from steam_platform.resources.s3 import S3Resource
 from streaming import warehouse
 from streaming.quality import Outcome
@@ -61,6 +62,7 @@ def _fact_asset(name: str, spec: FactSpec) -> dg.AssetsDefinition:
         deps=[spec.source.bronze_asset],
         kinds={"spark", "parquet", "s3"},
         pool=POOL_SPARK,
+        op_tags=step_priority_tags(name),
         retry_policy=SPARK_RETRY,
         backfill_policy=SINGLE_RUN_BACKFILL,
         freshness_policy=freshness(spec.source.cadence),
