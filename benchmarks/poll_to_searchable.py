@@ -9,7 +9,7 @@ other, timing each hop:
 
 Baseline in the same run: the search hop alone (indexing the mart partition that is already in the
 lake), i.e. what the search layer adds. Under the daemon the hops after the poll run as one lake
-run started by `lake_refresh_sensor` (10 s ticks); the run launch, queue and tick are not included
+run started by `lake_refresh_sensor` (5 s ticks); the run launch, queue and tick are not included
 here: `benchmarks/soak.py` measures the whole path on the running platform.
 
     .venv/bin/python benchmarks/poll_to_searchable.py [--repeat 1]
