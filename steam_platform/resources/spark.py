@@ -102,6 +102,14 @@ class LakePySparkResource(PySparkResource):
         if self._spark_session is None:
             attached = self._attach() if connect and self.remote else None
             self._spark_session = attached if attached is not None else self._in_process()
+        elif not connect and is_connect(self._spark_session):
+            # One run, one session: the first step decides (bronze, upstream of the rest, runs
+            # first in every lake run). A classic-only step after an attached one cannot get a
+            # driver in this process any more (PySpark's mode is process-wide): fail clearly.
+            raise RuntimeError(
+                "this step needs an in-process Spark driver, but an earlier step of the run already "
+                "attached to Spark Connect; run it in a run of its own"
+            )
         return self._spark_session
 
     def _attach(self) -> Any | None:

@@ -86,3 +86,24 @@ def test_the_remote_setting_reaches_the_pyspark_resource(monkeypatch: pytest.Mon
     assert build_resources(Environment.PRODUCTION)["pyspark"].remote == "sc://connect.internal:15002"
     monkeypatch.delenv("STEAM_SPARK_REMOTE")
     assert build_resources(Environment.PRODUCTION)["pyspark"].remote is None
+
+
+def test_a_classic_only_step_after_an_attached_one_fails_clearly(monkeypatch: pytest.MonkeyPatch) -> None:
+    """One run, one session: bronze (classic only) cannot be handed the run's Connect session."""
+
+    class Attached:
+        stopped = False
+
+        def stop(self) -> None:
+            self.stopped = True
+
+    attached = Attached()
+    monkeypatch.setattr(LakePySparkResource, "_attach", lambda self: attached)
+    monkeypatch.setattr("steam_platform.resources.spark.is_connect", lambda spark: spark is attached)
+    with resource("sc://127.0.0.1:1", monkeypatch).yield_for_execution(
+        dg.build_init_resource_context()
+    ) as live:
+        assert live.session() is attached
+        with pytest.raises(RuntimeError, match="needs an in-process Spark driver"):
+            live.session(connect=False)
+    assert attached.stopped  # released at teardown all the same
