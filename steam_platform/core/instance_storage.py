@@ -46,6 +46,20 @@ def pooled_engine(storage: Any) -> Any:
     )
 
 
+def _dispose_also(storage: Any, *engines: Any) -> None:
+    """Make `storage.dispose()` (called by `instance.dispose()`) close `engines`' kept connections
+    too, so a process that makes an instance per task (the code server, per sensor tick) leaves no
+    idle connection behind."""
+    dispose = storage.dispose
+
+    def dispose_with_pools() -> None:
+        dispose()
+        for engine in engines:
+            engine.dispose()
+
+    storage.dispose = dispose_with_pools
+
+
 class PooledPostgresStorage(DagsterPostgresStorage):
     """`DagsterPostgresStorage` whose run, event-log and schedule storages reuse their connections."""
 
@@ -57,10 +71,14 @@ class PooledPostgresStorage(DagsterPostgresStorage):
         token_provider: Any = None,
     ) -> None:
         super().__init__(postgres_url, should_autocreate_tables, inst_data, token_provider)
-        for storage in (self._run_storage, self._event_log_storage, self._schedule_storage):
-            replaced = storage._engine
-            storage._engine = pooled_engine(storage)
+        storages = (self._run_storage, self._event_log_storage, self._schedule_storage)
+        for storage in storages:
+            replaced, storage._engine = storage._engine, pooled_engine(storage)
             replaced.dispose()
+        # Dagster disposes the run and event-log storages only: the run storage takes the
+        # schedule storage's pool along.
+        _dispose_also(self._run_storage, self._run_storage._engine, self._schedule_storage._engine)
+        _dispose_also(self._event_log_storage, self._event_log_storage._engine)
 
     @classmethod
     def from_config_value(  # type: ignore[override]

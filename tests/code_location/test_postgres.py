@@ -117,6 +117,26 @@ def test_the_instance_reuses_its_connections(instance: dg.DagsterInstance, stack
     assert opened <= 3 + 1, f"{opened} connections for 60 queries"
 
 
+def test_a_disposed_instance_leaves_no_connection_open(
+    stack_env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The code server makes an instance per sensor tick: its pooled connections must close with it."""
+
+    def open_now() -> int:
+        with _connect(stack_env) as conn, conn.cursor() as cur:
+            cur.execute("select count(*) from pg_stat_activity where application_name = 'dagster'")
+            (count,) = cur.fetchone()
+        conn.close()
+        return int(count)
+
+    before = open_now()
+    with _instance_on(stack_env, tmp_path / "home", monkeypatch) as instance:
+        instance.get_runs(limit=1)
+        instance.all_instigator_state()
+        assert open_now() >= before + 2  # kept open while the instance lives
+    assert open_now() == before
+
+
 def test_the_dagster_role_is_no_superuser_and_owns_its_database(stack_env: dict[str, str]) -> None:
     with _connect(stack_env) as conn, conn.cursor() as cur:
         cur.execute("select rolsuper, rolcreatedb from pg_roles where rolname = current_user")
