@@ -78,14 +78,14 @@ class S3Access:
             ),
         )
 
-    def pyarrow_fs(self) -> Any:
+    def pyarrow_fs(self, *, connect_timeout: float = 5, max_attempts: int = 3) -> Any:
         """A pyarrow S3 filesystem for this store; its paths are `bucket/key`."""
         import pyarrow.fs as pafs
 
         kwargs: dict[str, Any] = {
             "region": self.region or "us-east-1",
-            "connect_timeout": 5,
-            "retry_strategy": pafs.AwsStandardS3RetryStrategy(max_attempts=3),
+            "connect_timeout": connect_timeout,
+            "retry_strategy": pafs.AwsStandardS3RetryStrategy(max_attempts=max_attempts),
         }
         if self.access_key and self.secret_key:
             kwargs.update(access_key=self.access_key, secret_key=self.secret_key)

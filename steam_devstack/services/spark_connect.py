@@ -33,12 +33,13 @@ import sys
 from pathlib import Path
 from typing import ClassVar
 
-from steam_devstack.health import port_open, wait_until
+from steam_devstack.health import wait_until
 from steam_devstack.paths import write_private
 from steam_devstack.services import s3 as s3_service
 from steam_devstack.services.base import Service
 from steam_devstack.services.spark import connector_jars
 from steam_devstack.services.spark_cluster import spark_home
+from streaming.connect_session import server_answers
 from streaming.environment import DEFAULT_DRIVER_MEMORY
 from streaming.spark_session import local_session_conf, s3a_conf
 
@@ -145,23 +146,7 @@ class SparkConnectService(Service):
 
     def healthy(self) -> bool:
         """The supervisor runs and the server accepts a gRPC (HTTP/2) connection on its port."""
-        return self.is_running() and grpc_ready(HOST, self.port("spark_connect"), timeout_s=2.0)
+        return self.is_running() and server_answers(f"sc://{HOST}:{self.port('spark_connect')}", 2.0)
 
     def endpoints(self) -> dict[str, str]:
         return {REMOTE_ENV: self.remote}
-
-
-def grpc_ready(host: str, port: int, *, timeout_s: float) -> bool:
-    """True when a gRPC channel to host:port becomes ready within `timeout_s` (HTTP/2 handshake)."""
-    if not port_open(host, port, timeout=min(timeout_s, 1.0)):
-        return False
-    import grpc
-
-    channel = grpc.insecure_channel(f"{host}:{port}")
-    try:
-        grpc.channel_ready_future(channel).result(timeout=timeout_s)
-    except grpc.FutureTimeoutError:
-        return False
-    finally:
-        channel.close()
-    return True

@@ -16,12 +16,12 @@ excluded from the resource's repr and never put into the Spark conf or any messa
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
+from typing import TYPE_CHECKING, Any, cast
 
 import dagster as dg
 from pydantic import ConfigDict, Field
 
+from streaming.s3_access import S3Access
 from streaming.spark_session import s3a_conf
 
 if TYPE_CHECKING:
@@ -96,24 +96,18 @@ class S3Resource(dg.ConfigurableResource):
 
     def filesystem(self) -> pafs.S3FileSystem:
         """A pyarrow filesystem on this store; paths are `<bucket>/<key>` (see `lake_path`)."""
-        import pyarrow.fs as pafs
-
         key_id, secret = self._credentials()
-        kwargs: dict[str, Any] = {
-            "region": self.region,
-            "connect_timeout": self.connect_timeout_s,
-            "retry_strategy": pafs.AwsStandardS3RetryStrategy(max_attempts=self.max_attempts),
-        }
-        if key_id and secret:
-            kwargs.update(access_key=key_id, secret_key=secret)
-        if self.endpoint_url:
-            parts = urlsplit(self.endpoint_url)
-            kwargs.update(
-                endpoint_override=parts.netloc,
-                scheme=parts.scheme or "https",
-                force_virtual_addressing=not self.path_style,
-            )
-        return pafs.S3FileSystem(**kwargs)
+        access = S3Access(
+            endpoint_url=self.endpoint_url or None,
+            region=self.region,
+            path_style=self.path_style,
+            access_key=key_id,
+            secret_key=secret,
+        )
+        return cast(
+            "pafs.S3FileSystem",
+            access.pyarrow_fs(connect_timeout=self.connect_timeout_s, max_attempts=self.max_attempts),
+        )
 
     def lake_root(self, scheme: str = "s3a") -> str:
         """The lake's root URI, e.g. `s3a://steam-lake/lake` (Spark) or with `scheme="s3"`."""
