@@ -41,9 +41,10 @@ def remove_run(plan: LoadPlan, kafka: KafkaResource, s3: S3Resource, es: SearchC
 def _remove_lake(s3: S3Resource, root: str, attempts: int = 3, settle_s: float = 2.0) -> list[str]:
     """Delete every object under `root`, asking again while any is left or shows up again.
 
-    Gone is checked twice, `settle_s` apart: one suite run found the folder gone right after the
-    delete and back a moment later (what wrote it late is not known yet), so the folder counts as
-    removed only when it stays gone.
+    Gone is checked twice, `settle_s` apart: suite runs found the folder gone right after the
+    delete and back a moment later, holding no object at all (an empty directory marker, which S3A
+    writes for a parent folder when a Spark job deletes its last child). So the folder counts as
+    removed when it stays gone or holds no file.
     """
     fs = s3.filesystem()
     for attempt in range(attempts):
@@ -65,4 +66,8 @@ def _remove_lake(s3: S3Resource, root: str, attempts: int = 3, settle_s: float =
 
 
 def _gone(fs: pafs.FileSystem, root: str) -> bool:
-    return fs.get_file_info(root).type == pafs.FileType.NotFound
+    """No file of the run is under `root` (an empty directory marker is not data)."""
+    if fs.get_file_info(root).type == pafs.FileType.NotFound:
+        return True
+    left = fs.get_file_info(pafs.FileSelector(root, recursive=True, allow_not_found=True))
+    return not [info for info in left if info.type == pafs.FileType.File]
