@@ -15,7 +15,7 @@ from pyspark.sql import SparkSession
 
 from streaming import python_fs
 from streaming.connect_session import is_connect
-from streaming.s3_access import s3_access
+from streaming.s3_access import S3_SCHEMES, s3_access
 
 
 @dataclass(frozen=True)
@@ -30,7 +30,7 @@ def _python(spark: SparkSession, path: str) -> python_fs.Located | None:
     """Where `path` is for pyarrow when `spark` is a Connect session; None for a classic one."""
     if not is_connect(spark):
         return None
-    access = s3_access(spark) if path.split(":", 1)[0] in python_fs.S3_SCHEMES else None
+    access = s3_access(spark) if path.split(":", 1)[0] in S3_SCHEMES else None
     return python_fs.locate(path, access)
 
 

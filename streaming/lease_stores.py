@@ -31,9 +31,8 @@ from urllib.parse import urlparse
 from pyspark.sql import SparkSession
 
 from streaming.checkpoint_lease import LeaseStore, Stored, lease_location
-from streaming.s3_access import s3_access
+from streaming.s3_access import S3_SCHEMES, s3_access
 
-S3_SCHEMES = ("s3a", "s3", "s3n")
 PRECONDITION_FAILED = ("PreconditionFailed", "412", "ConditionalRequestConflict", "409")
 
 

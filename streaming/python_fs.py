@@ -21,9 +21,8 @@ from typing import Any
 
 import pyarrow.fs as pafs
 
-from streaming.s3_access import S3Access
+from streaming.s3_access import S3_SCHEMES, S3Access
 
-S3_SCHEMES = ("s3a", "s3", "s3n")
 _GLOB_CHARS = re.compile(r"[*?\[]")
 _BRACES = re.compile(r"\{([^{}]*)\}")
 

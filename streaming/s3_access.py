@@ -23,6 +23,9 @@ from urllib.parse import urlsplit
 
 from streaming.connect_session import is_connect
 
+#: URI schemes of an S3 location (Hadoop's S3A and its older names).
+S3_SCHEMES = ("s3a", "s3", "s3n")
+
 HADOOP_PREFIX = "spark.hadoop."
 SECRET_KEYS = frozenset({"fs.s3a.access.key", "fs.s3a.secret.key", "fs.s3a.session.token"})
 
