@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from steam_devstack.health import wait_until
-from steam_devstack.paths import write_private
+from steam_devstack.paths import private_dir, write_private
 from steam_devstack.services import s3 as s3_service
 from steam_devstack.services.base import Service
 from steam_devstack.services.spark import connector_jars
@@ -59,11 +59,14 @@ def server_conf(port: int, *, s3_url: str, jars: list[str], tmp: Path) -> dict[s
     conf = local_session_conf(
         APP_NAME,
         driver_memory=DEFAULT_DRIVER_MEMORY,
-        jars=jars,
         conf=s3a_conf(endpoint_url=s3_url, region=s3_service.REGION, path_style=True),
     )
     conf.update(
         {
+            # On the driver's own classpath, not `spark.jars`: in local mode the executors live in
+            # the driver's JVM, and `spark.jars` would have them copy every jar into the scratch
+            # folder (mode a+x, again after each restart) on the first task.
+            "spark.driver.extraClassPath": ":".join(jars),
             "spark.connect.grpc.binding.address": HOST,
             "spark.connect.grpc.binding.port": str(port),
             "spark.driver.extraJavaOptions": (
@@ -98,8 +101,7 @@ class SparkConnectService(Service):
 
     def conf_file(self) -> Path:
         """Write the server's conf (0600, no secret) and return its path."""
-        tmp = self.base / "tmp"
-        tmp.mkdir(parents=True, exist_ok=True)
+        tmp = private_dir(self.base / "tmp")
         conf = server_conf(
             self.port("spark_connect"),
             s3_url=f"http://{HOST}:{self.port('s3')}",
@@ -132,7 +134,7 @@ class SparkConnectService(Service):
 
     def start(self) -> None:
         """Start the supervised server and wait (bounded) until its gRPC port answers."""
-        self.base.mkdir(parents=True, exist_ok=True)
+        private_dir(self.base)
         proc = self.process()
         if not proc.is_running():
             proc.start(self.argv(self.conf_file()), cwd=self.base, env=self.server_env())

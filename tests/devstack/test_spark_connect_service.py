@@ -67,7 +67,8 @@ def test_server_binds_loopback_caps_the_driver_and_holds_no_secret(tmp_path: Pat
     assert (conf["spark.master"], conf["spark.driver.memory"]) == ("local[2]", DEFAULT_DRIVER_MEMORY)
     assert "-XX:+ExitOnOutOfMemoryError" in conf["spark.driver.extraJavaOptions"]
     assert conf["spark.hadoop.fs.s3a.endpoint"] == "http://127.0.0.1:19999"
-    assert conf["spark.jars"] == "/jars/a.jar"
+    # The jars sit on the driver's classpath: `spark.jars` would copy them (a+x) into the scratch folder.
+    assert conf["spark.driver.extraClassPath"] == "/jars/a.jar" and "spark.jars" not in conf
     assert conf["spark.sql.session.timeZone"] == "UTC"
 
     stack = LocalStack(tmp_path / "stack", only=[SPARK_CONNECT], prefer_default_ports=False)

@@ -10,6 +10,7 @@ first) must hold the same rows, and re-running a partition must change nothing.
 from __future__ import annotations
 
 import json
+import stat
 import subprocess
 import sys
 import uuid
@@ -277,6 +278,13 @@ def test_a_run_on_spark_connect_builds_the_same_fact_and_mart_and_the_server_com
     assert poll(spark_connect.healthy, timeout=120, interval=1.0)
     assert spark_connect.process().pid() == supervisor  # the same supervisor started a new server
     assert server.pid not in [p.pid for p in process_tree(supervisor)]
+    # Its scratch (the killed server's and the new one's, after real jobs) stays private to it.
+    exposed = [
+        f"{stat.S_IMODE(p.lstat().st_mode):o} {p}"
+        for p in [spark_connect.base, *spark_connect.base.rglob("*")]
+        if stat.S_IMODE(p.lstat().st_mode) & 0o077
+    ]
+    assert exposed == []
 
 
 def test_rerun_is_idempotent_and_reverse_daily_runs_equal_the_range_run(
