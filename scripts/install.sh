@@ -14,7 +14,8 @@ step() { echo "==> [$(( $(date +%s) - t0 ))s] $*"; }
 
 # ---- 1. Debian packages -------------------------------------------------------------------------
 need=()
-command -v java >/dev/null 2>&1 || need+=(openjdk-17-jdk-headless)
+# javac too: bronze's envelope parser (deploy/local/spark/EnvelopeParse.java) is compiled at install
+command -v javac >/dev/null 2>&1 || need+=(openjdk-17-jdk-headless)
 command -v mvn >/dev/null 2>&1 || need+=(maven)
 ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || need+=(postgresql)
 # promtool checks and unit-tests the Prometheus config and Kafka alert rules (deploy/monitoring/);

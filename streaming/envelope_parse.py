@@ -3,38 +3,139 @@
 A bad record (not JSON, missing id, unparsable time, payload not an object) never stops the
 stream: it is kept with its raw value and a reason, so nothing is lost and the producer's fault
 can be fixed and replayed.
+
+Two parsers give the same columns. The JVM parser (`deploy/local/spark/EnvelopeParse.java`, a
+Spark Java UDF compiled at install and shipped with the connector jars) reads each value's bytes
+once with Jackson and keeps the payload's bytes exactly as they arrived; Spark's `from_json`, the
+fallback when a session lacks that jar, wraps each record in a reader (an 8 KB buffer per record)
+and re-serialises the payload object: most of a landing's CPU (benchmarks/RESULTS.md, issue #17).
+They differ on purpose in two cases, where the JVM parser quarantines what `from_json` lands: a
+payload that is a JSON *string* starting with `{` ("payload is not a JSON object"; `from_json`
+cannot tell the string from the object) and a value holding more than one JSON value (`from_json`
+keeps the first and silently drops the rest). tests/lake/test_envelope_parsers.py pins every case.
 """
 
 from __future__ import annotations
 
-from pyspark.sql import Column, DataFrame
+import logging
+
+from pyspark.errors import AnalysisException
+from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
+from pyspark.sql.types import IntegerType, StructField, StructType
 
 from streaming.envelope_schema import BRONZE_COLUMNS, ENVELOPE_WIRE_SCHEMA, QUARANTINE_COLUMNS
 
+LOG = logging.getLogger(__name__)
 
-def _reason(env: Column, observed_at: Column) -> Column:
+#: The JVM parser's class and the name it is registered under in a session.
+JVM_PARSER_CLASS = "steam.lake.EnvelopeParse"
+JVM_PARSER_FUNCTION = "steam_envelope_parse"
+#: What it returns per value (null when the value is not one JSON object): the envelope's fields
+#: and the byte range of the payload object, or a negative marker in `payload_start`.
+JVM_PARSER_RESULT = StructType(
+    [
+        *(f for f in ENVELOPE_WIRE_SCHEMA.fields if f.name not in {"payload"}),
+        StructField("payload_start", IntegerType()),
+        StructField("payload_end", IntegerType()),
+    ]
+)
+#: `payload_start` markers (EnvelopeParse.MISSING / NOT_AN_OBJECT).
+PAYLOAD_MISSING, PAYLOAD_NOT_AN_OBJECT = -1, -2
+
+_VALUE = "_value"
+_MISSING, _OBJECT, _OTHER = "missing", "object", "other"
+
+
+def register_jvm_parser(spark: SparkSession) -> None:
+    """Register the JVM parser in `spark` (`AnalysisException` when its jar is not on the classpath)."""
+    spark.udf.registerJavaFunction(JVM_PARSER_FUNCTION, JVM_PARSER_CLASS, JVM_PARSER_RESULT)
+
+
+def jvm_parser_registered(spark: SparkSession) -> bool:
+    """Register the JVM parser in `spark`; False (logged) when its jar is not on the classpath."""
+    try:
+        register_jvm_parser(spark)
+    except AnalysisException as missing:
+        LOG.warning(
+            "bronze parses with from_json (slower): %s is not on the session's classpath (%s); "
+            "`steam-platform stack install` builds it into the connector jars",
+            JVM_PARSER_CLASS,
+            str(missing).splitlines()[0],
+        )
+        return False
+    return True
+
+
+def _reason(parsed_envelope: Column, observed_at: Column) -> Column:
     """The first thing wrong with a parsed envelope, or null when it can be landed."""
-    payload = F.ltrim(env["payload"])
     return (
         F.when(F.col("raw_value").isNull(), F.lit("empty Kafka value"))
-        .when(env.isNull() | env["event_id"].isNull(), F.lit("not a JSON envelope or event_id missing"))
-        .when(F.length(env["event_id"]) < 16, F.lit("event_id shorter than 16 characters"))
-        .when(env["source"].isNull(), F.lit("source missing"))
-        .when(env["observed_at"].isNull(), F.lit("observed_at missing"))
+        .when(~parsed_envelope | F.col("event_id").isNull(), F.lit("not a JSON envelope or event_id missing"))
+        .when(F.length(F.col("event_id")) < 16, F.lit("event_id shorter than 16 characters"))
+        .when(F.col("source").isNull(), F.lit("source missing"))
+        .when(F.col("_observed_text").isNull(), F.lit("observed_at missing"))
         .when(observed_at.isNull(), F.lit("observed_at is not an ISO-8601 timestamp"))
-        .when(payload.isNull(), F.lit("payload missing"))
-        .when(~payload.startswith("{"), F.lit("payload is not a JSON object"))
+        .when(F.col("_payload_state") == _MISSING, F.lit("payload missing"))
+        .when(F.col("_payload_state") == _OTHER, F.lit("payload is not a JSON object"))
     )
 
 
-def parse_kafka_records(records: DataFrame) -> DataFrame:
+def _fields(env: Column) -> list[Column]:
+    return [
+        env["event_id"].alias("event_id"),
+        env["schema_version"].alias("schema_version"),
+        env["source"].alias("source"),
+        env["observed_at"].alias("_observed_text"),
+        env["partition_key"].alias("partition_key"),
+    ]
+
+
+def _by_jvm(raw: DataFrame) -> DataFrame:
+    env = F.col("env")
+    start, end = env["payload_start"], env["payload_end"]
+    return raw.withColumn("env", F.call_function(JVM_PARSER_FUNCTION, F.col(_VALUE))).select(
+        "*",
+        env.isNotNull().alias("_parsed"),
+        *_fields(env),
+        F.when(start >= 0, F.col(_VALUE).substr(start + 1, end - start).cast("string")).alias("payload"),
+        F.when(start >= 0, F.lit(_OBJECT))
+        .when(start == PAYLOAD_NOT_AN_OBJECT, F.lit(_OTHER))
+        .otherwise(F.lit(_MISSING))
+        .alias("_payload_state"),
+    )
+
+
+def _by_from_json(raw: DataFrame) -> DataFrame:
+    env = F.col("env")
+    payload = env["payload"]
+    return raw.withColumn(
+        "env", F.from_json(F.col("raw_value"), ENVELOPE_WIRE_SCHEMA, {"mode": "PERMISSIVE"})
+    ).select(
+        "*",
+        env.isNotNull().alias("_parsed"),
+        *_fields(env),
+        payload.alias("payload"),
+        F.when(payload.isNull(), F.lit(_MISSING))
+        .when(F.ltrim(payload).startswith("{"), F.lit(_OBJECT))
+        .otherwise(F.lit(_OTHER))
+        .alias("_payload_state"),
+    )
+
+
+def parse_kafka_records(records: DataFrame, *, jvm_parser: bool | None = None) -> DataFrame:
     """Kafka source rows -> one row per record with bronze columns plus `reason` (null = good).
 
     Expects the Kafka source's columns (key, value, topic, partition, offset, timestamp) and a
-    `batch_id` column.
+    `batch_id` column. `jvm_parser`: None uses the JVM parser when the session has its jar, else
+    `from_json`; True requires the JVM parser; False uses `from_json`.
     """
+    if jvm_parser is None:
+        jvm_parser = jvm_parser_registered(records.sparkSession)
+    elif jvm_parser:
+        register_jvm_parser(records.sparkSession)
     raw = records.select(
+        F.col("value").alias(_VALUE),
         F.col("value").cast("string").alias("raw_value"),
         F.col("key").cast("string").alias("kafka_key"),
         F.col("topic").alias("kafka_topic"),
@@ -44,20 +145,14 @@ def parse_kafka_records(records: DataFrame) -> DataFrame:
         F.current_timestamp().alias("ingested_at"),
         F.col("batch_id").cast("long").alias("batch_id"),
     )
-    env = F.from_json(F.col("raw_value"), ENVELOPE_WIRE_SCHEMA, {"mode": "PERMISSIVE"})
-    with_env = raw.withColumn("env", env)
-    observed_at = F.expr("try_cast(env.observed_at AS TIMESTAMP)")
-    return with_env.select(
+    fields = (_by_jvm if jvm_parser else _by_from_json)(raw)
+    observed_at = F.expr("try_cast(_observed_text AS TIMESTAMP)")
+    return fields.select(
         "*",
-        F.col("env.event_id").alias("event_id"),
-        F.col("env.schema_version").alias("schema_version"),
-        F.col("env.source").alias("source"),
         observed_at.alias("observed_at"),
-        F.col("env.partition_key").alias("partition_key"),
-        F.col("env.payload").alias("payload"),
         F.to_date(observed_at).alias("dt"),
-        _reason(F.col("env"), observed_at).alias("reason"),
-    ).drop("env")
+        _reason(F.col("_parsed"), observed_at).alias("reason"),
+    ).drop("env", _VALUE, "_parsed", "_observed_text", "_payload_state")
 
 
 def good_rows(parsed: DataFrame) -> DataFrame:

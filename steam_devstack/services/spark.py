@@ -7,7 +7,8 @@ process that builds a session (`local[2]`), which passes these jars by path (`sp
 optional standalone cluster (`stack up --spark-cluster`, `services/spark_cluster.py`) that process
 is the driver and serves the same jars to the executors; the workers need no copy.
 `STEAM_SPARK_JARS` (colon-separated paths) in the stack's environment points jobs and
-`spark-submit` at them.
+`spark-submit` at them. Bronze's envelope parser, compiled here from source with the JDK
+(`steam_devstack/spark_udf.py`), sits in the same folder and travels with them.
 """
 
 from __future__ import annotations
@@ -17,15 +18,18 @@ from pathlib import Path
 from steam_devstack import maven
 from steam_devstack.process import ManagedProcess
 from steam_devstack.services.base import Service
+from steam_devstack.spark_udf import JAR_PREFIX, build_udf_jar
 
 COMPONENT = "spark"
 #: The jars a session needs; the list is checked so a half-resolved cache is noticed.
-REQUIRED_PREFIXES = ("spark-sql-kafka-0-10_", "kafka-clients-", "hadoop-aws-", "s3-", "sts-")
+REQUIRED_PREFIXES = ("spark-sql-kafka-0-10_", "kafka-clients-", "hadoop-aws-", "s3-", "sts-", JAR_PREFIX)
 
 
 def connector_jars() -> list[Path]:
-    """Resolve (cached) and return the connector jars, sorted."""
-    return sorted(maven.resolve(COMPONENT).glob("*.jar"))
+    """Resolve (cached) and return the connector jars and bronze's envelope parser, sorted."""
+    folder = maven.resolve(COMPONENT)
+    build_udf_jar(folder)
+    return sorted(folder.glob("*.jar"))
 
 
 class SparkConnectors(Service):

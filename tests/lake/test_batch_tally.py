@@ -17,7 +17,7 @@ from pyspark.sql import functions as F
 
 from streaming.batch_tally import grouped_tally, observe_tally, stats_from_metrics
 from streaming.bronze import land_batch
-from streaming.envelope_parse import good_rows, parse_kafka_records
+from streaming.envelope_parse import JVM_PARSER_FUNCTION, good_rows, parse_kafka_records
 from streaming.envelope_schema import BRONZE_SCHEMA, QUARANTINE_SCHEMA
 from streaming.lake_paths import bronze_path, quarantine_path
 from streaming.planned_offsets import PlannedOffsets, topic_offsets
@@ -69,10 +69,10 @@ def test_a_batch_lands_in_one_pass_with_the_two_pass_tallies_and_replays_onto_it
     assert expected.offsets == {0: (100, 103, 3), 1: (100, 104, 4)}
     assert (expected.rows, expected.quarantined) == (5, 2)
 
-    # The envelope is parsed once per row: the quarantine rule's filter is not pushed back into
-    # the parse (each of its references to the envelope would parse the record again).
+    # The envelope is parsed once per row, by the JVM parser (the landing's default when the
+    # session has its jar; both parsers: tests/lake/test_envelope_parsers.py).
     plan = good_rows(observe_tally(parsed, [0, 1])[0])._jdf.queryExecution().optimizedPlan().toString()
-    assert plan.count("from_json(") == 1
+    assert plan.count(f"{JVM_PARSER_FUNCTION}(") == 1 and "from_json(" not in plan
 
     planned = PlannedOffsets(end={0: 103, 1: 104}, start={0: 100, 1: 100})
     assert land_batch(batch, 4, root, TOPIC, planned, ran_before=False) == expected
