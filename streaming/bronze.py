@@ -57,7 +57,7 @@ from streaming.batch_tally import MAX_OBSERVED_PARTITIONS, grouped_tally, observ
 from streaming.bronze_pipes import pipes_progress
 from streaming.bronze_stats import BatchStats, BronzeStats, stats_as_dict
 from streaming.checkpoint_lease import CheckpointLease, LeaseTiming, acquire, writer_identity
-from streaming.envelope_parse import good_rows, parse_kafka_records, quarantined_rows
+from streaming.envelope_parse import good_rows, jvm_parser_registered, parse_kafka_records, quarantined_rows
 from streaming.environment import (
     BRONZE_KAFKA_OPTIONS_ENV,
     DEFAULT_LEASE_HEARTBEAT_S,
@@ -121,6 +121,7 @@ def land_batch(
     planned: PlannedOffsets | None = None,
     *,
     ran_before: bool = True,
+    jvm_parser: bool | None = None,
 ) -> BatchStats:
     """Write one micro-batch's good rows to bronze and bad rows to quarantine (idempotent per id).
 
@@ -135,7 +136,7 @@ def land_batch(
     rows, when the tallies found any, take another pass over the batch (Spark's offset log makes it
     read the same records), checked against the first.
     """
-    parsed = parse_kafka_records(batch.withColumn("batch_id", F.lit(batch_id)))
+    parsed = parse_kafka_records(batch.withColumn("batch_id", F.lit(batch_id)), jvm_parser=jvm_parser)
     partitions = planned.partitions if planned else []
     if len(partitions) > MAX_OBSERVED_PARTITIONS:
         partitions = []
@@ -203,6 +204,7 @@ def _summarise(
     spark: SparkSession,
     started: float,
     continuity: Continuity,
+    envelope_parser: str,
 ) -> BronzeStats:
     offsets: dict[int, dict[str, int]] = {}
     for stats in batches.values():
@@ -232,6 +234,7 @@ def _summarise(
         days=days,
         continuity_problems=list(continuity.problems),
         continuity_known=continuity.known,
+        envelope_parser=envelope_parser,
     )
 
 
@@ -283,13 +286,14 @@ def _run_query(
     batches: dict[int, BatchStats] = {}
     last_landed: list[float] = []  # when the latest batch finished landing (a micro-batch runs only on data)
     last_planned = _last_planned(spark, job)  # batches above it never ran before this query
+    jvm_parser = jvm_parser_registered(spark)  # else from_json, with a warning
 
     def on_batch(batch: DataFrame, batch_id: int) -> None:
         lease.check()  # a writer that lost its lease writes nothing more
         planned = _planned(spark, job, batch_id)
         ran_before = last_planned is None or batch_id <= last_planned
         batches[batch_id] = land_batch(
-            batch, batch_id, job.lake_root, job.topic, planned, ran_before=ran_before
+            batch, batch_id, job.lake_root, job.topic, planned, ran_before=ran_before, jvm_parser=jvm_parser
         )
         lease.check()
         continuity.landed(batch_id, batches[batch_id])
@@ -330,7 +334,7 @@ def _run_query(
         raise BronzeRunError(f"bronze query for {job.topic} failed: {error}")
     if finished is False and not job.continuous_interval:
         raise BronzeRunError(f"bronze query for {job.topic} did not finish within {job.timeout_s}s")
-    return _summarise(job, batches, spark, started, continuity)
+    return _summarise(job, batches, spark, started, continuity, "jvm" if jvm_parser else "from_json")
 
 
 def _planned(spark: SparkSession, job: BronzeJob, batch_id: int) -> PlannedOffsets | None:

@@ -52,6 +52,7 @@ class PipesProgress:
             "files_written": stats.files.files,
             "bytes_written": stats.files.bytes,
             "duration_s": stats.duration_s,
+            "envelope_parser": stats.envelope_parser,
             "path": path,
             "trigger": f"processingTime={interval}" if interval else "availableNow",
         }

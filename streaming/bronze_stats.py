@@ -42,6 +42,9 @@ class BronzeStats:
     #: Whether a record of earlier landings existed (`streaming/landed_offsets.py`); False for the
     #: first landing, or a lake from before the record: continuity was then not checked.
     continuity_known: bool = True
+    #: Which parser read the envelopes: "jvm" (bronze's own, `deploy/local/spark/EnvelopeParse.java`)
+    #: or "from_json" (Spark's, the slower fallback of a session without the parser's jar).
+    envelope_parser: str = "jvm"
 
     @property
     def records_read(self) -> int:
@@ -67,4 +70,5 @@ def stats_as_dict(stats: BronzeStats) -> dict[str, object]:
         "days": stats.days,
         "continuity_problems": stats.continuity_problems,
         "continuity_known": stats.continuity_known,
+        "envelope_parser": stats.envelope_parser,
     }

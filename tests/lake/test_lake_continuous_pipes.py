@@ -76,6 +76,7 @@ def test_continuous_bronze_under_pipes_lands_every_event_once_and_reports(
     offsets = meta["kafka_offsets"].value
     assert isinstance(offsets, dict) and sum(o["records"] for o in offsets.values()) == len(events)
     assert meta["trigger"].value == "processingTime=2 seconds"
+    assert meta["envelope_parser"].value == "jvm"  # spark-submit's --jars (STEAM_SPARK_JARS) carry it
 
     # The job's own per-batch progress lines, streamed into the run's logs.
     messages = [entry.user_message for entry in instance.all_logs(result.run_id)]

@@ -123,6 +123,7 @@ def test_bronze_metadata_reports_offsets_files_and_rows(lake: Lake) -> None:
     meta = result.asset_materializations_for_node("bronze_news")[0].metadata
     assert meta["rows_landed"].value == 0
     assert {"kafka_offsets", "files_written", "bytes_written", "duration_s", "rows_quarantined"} <= set(meta)
+    assert meta["envelope_parser"].value == "jvm"  # bronze's own parser, from the connector jars
     news = read_table(lake.spark, bronze_path(lake.s3.lake_root(), sources.NEWS.topic), BRONZE_SCHEMA)
     ours = news.where(F.get_json_object("payload", "$.appid").cast("long").isin(list(ds.APPS)))
     assert ours.count() == len(ds.posts()) + 1  # the re-observed post is landed twice, deduped in silver

@@ -50,6 +50,7 @@ def run_metadata(stats: BronzeStats, days: list[date]) -> dict[str, Any]:
         "files_written": stats.files.files,
         "bytes_written": stats.files.bytes,
         "duration_s": stats.duration_s,
+        "envelope_parser": stats.envelope_parser,
     }
 
 
