@@ -157,11 +157,18 @@ def land_batch(
     return stats
 
 
+#: Hadoop's file committer, algorithm 2: each task moves its files to their folder when it ends,
+#: instead of the job moving every file once more at its end (on S3 a move is a copy: measured ~1 s
+#: per 1M rows landed). Only for appends: a batch that fails half-committed is replayed by the next
+#: run as `ran_before`, whose dynamic overwrite replaces exactly those `dt`/`batch_id` folders.
+APPEND_COMMITTER = {"mapreduce.fileoutputcommitter.algorithm.version": "2"}
+
+
 def _write_mode(ran_before: bool) -> tuple[str, dict[str, str]]:
     """Replace exactly the partitions a write has rows for (a replay replaces its own files), or append."""
     if ran_before:
         return "overwrite", {"partitionOverwriteMode": "dynamic"}
-    return "append", {}
+    return "append", dict(APPEND_COMMITTER)
 
 
 class BatchReadDiffers(RuntimeError):

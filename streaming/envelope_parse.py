@@ -22,7 +22,7 @@ import logging
 from pyspark.errors import AnalysisException
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
-from pyspark.sql.types import IntegerType, StructField, StructType
+from pyspark.sql.types import IntegerType, LongType, StructField, StructType
 
 from streaming.envelope_schema import BRONZE_COLUMNS, ENVELOPE_WIRE_SCHEMA, QUARANTINE_COLUMNS
 
@@ -38,6 +38,7 @@ JVM_PARSER_RESULT = StructType(
         *(f for f in ENVELOPE_WIRE_SCHEMA.fields if f.name not in {"payload"}),
         StructField("payload_start", IntegerType()),
         StructField("payload_end", IntegerType()),
+        StructField("observed_micros", LongType()),
     ]
 )
 #: `payload_start` markers (EnvelopeParse.MISSING / NOT_AN_OBJECT).
@@ -98,6 +99,7 @@ def _by_jvm(raw: DataFrame) -> DataFrame:
         "*",
         env.isNotNull().alias("_parsed"),
         *_fields(env),
+        env["observed_micros"].alias("_observed_micros"),
         F.when(start >= 0, F.col(_VALUE).substr(start + 1, end - start).cast("string")).alias("payload"),
         F.when(start >= 0, F.lit(_OBJECT))
         .when(start == PAYLOAD_NOT_AN_OBJECT, F.lit(_OTHER))
@@ -115,6 +117,7 @@ def _by_from_json(raw: DataFrame) -> DataFrame:
         "*",
         env.isNotNull().alias("_parsed"),
         *_fields(env),
+        F.lit(None).cast("long").alias("_observed_micros"),
         payload.alias("payload"),
         F.when(payload.isNull(), F.lit(_MISSING))
         .when(F.ltrim(payload).startswith("{"), F.lit(_OBJECT))
@@ -146,13 +149,16 @@ def parse_kafka_records(records: DataFrame, *, jvm_parser: bool | None = None) -
         F.col("batch_id").cast("long").alias("batch_id"),
     )
     fields = (_by_jvm if jvm_parser else _by_from_json)(raw)
-    observed_at = F.expr("try_cast(_observed_text AS TIMESTAMP)")
+    # The JVM parser reads the producers' UTC form itself; Spark's cast reads every other text.
+    observed_at = F.coalesce(
+        F.expr("timestamp_micros(_observed_micros)"), F.expr("try_cast(_observed_text AS TIMESTAMP)")
+    )
     return fields.select(
         "*",
         observed_at.alias("observed_at"),
         F.to_date(observed_at).alias("dt"),
         _reason(F.col("_parsed"), observed_at).alias("reason"),
-    ).drop("env", _VALUE, "_parsed", "_observed_text", "_payload_state")
+    ).drop("env", _VALUE, "_parsed", "_observed_text", "_observed_micros", "_payload_state")
 
 
 def good_rows(parsed: DataFrame) -> DataFrame:

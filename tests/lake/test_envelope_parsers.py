@@ -26,6 +26,7 @@ from streaming.envelope_parse import (
     good_rows,
     jvm_parser_registered,
     parse_kafka_records,
+    register_jvm_parser,
 )
 
 EVENT_ID = "0123456789abcdef0123456789abcdef"
@@ -38,6 +39,7 @@ GOOD: dict[str, Any] = {
     "payload": {"appid": 730, "player_count": 1234, "result": 1},
 }
 NOT_JSON = "not a JSON envelope or event_id missing"
+NOT_A_TIME = "observed_at is not an ISO-8601 timestamp"
 
 
 def _env(**changes: Any) -> bytes:
@@ -81,6 +83,34 @@ CORPUS: list[tuple[str, bytes | None, str | None]] = [
     ("source missing", _env(source=_DROP), "source missing"),
     ("observed_at missing", _env(observed_at=_DROP), "observed_at missing"),
     ("observed_at not a time", _env(observed_at="yesterday"), "observed_at is not an ISO-8601 timestamp"),
+    (
+        "observed_at on no day",
+        _env(observed_at="2026-02-30T00:00:00Z"),
+        "observed_at is not an ISO-8601 timestamp",
+    ),
+    (
+        "observed_at hour 24",
+        _env(observed_at="2026-10-01T24:00:00Z"),
+        "observed_at is not an ISO-8601 timestamp",
+    ),
+    ("observed_at a number", _env(observed_at=1790000000), "observed_at is not an ISO-8601 timestamp"),
+    # Read by the JVM parser itself (the producers' form) or, for every other text, by Spark's cast:
+    # either way the time Spark would read.
+    *(
+        (f"observed_at {text}", _env(observed_at=text), None)
+        for text in (
+            "2026-10-01T23:59:59Z",
+            "2026-10-01T23:59:59.5Z",
+            "2026-10-01T23:59:59.123456Z",
+            "1969-12-31T23:59:59.999999Z",
+            "2024-02-29T12:00:00.000001Z",
+            "2026-10-01T23:59:59.1234567Z",
+            "2026-10-01 23:59:59Z",
+            "2026-10-01T23:59:59+02:00",
+            "2026-10-01T23:59:59",
+            "2026-10-01",
+        )
+    ),
     ("payload missing", _env(payload=_DROP), "payload missing"),
     ("payload null", _env(payload=None), "payload missing"),
     ("payload a number", _env(payload=5), "payload is not a JSON object"),
@@ -155,3 +185,28 @@ def test_the_envelope_is_parsed_once_per_row(batch: DataFrame, jvm: bool) -> Non
     parsed = parse_kafka_records(batch, jvm_parser=jvm)
     plan = good_rows(observe_tally(parsed, [0])[0])._jdf.queryExecution().optimizedPlan().toString()
     assert plan.count(f"{JVM_PARSER_FUNCTION}(" if jvm else "from_json(") == 1
+
+
+def test_the_jvm_parser_reads_the_producers_time_form_itself(batch: DataFrame) -> None:
+    """`2026-10-01T23:59:59.123456Z` (UTC, up to 6 fraction digits) is read by the parser, as the
+    microseconds Spark's cast gives; any other form is left to the cast (null here)."""
+    register_jvm_parser(batch.sparkSession)
+    micros = {
+        CORPUS[row["offset"]][0]: (row["micros"], row["by_spark"])
+        for row in batch.select(
+            "offset",
+            F.call_function(JVM_PARSER_FUNCTION, "value")["observed_micros"].alias("micros"),
+            F.expr(f"unix_micros(try_cast({JVM_PARSER_FUNCTION}(value).observed_at AS TIMESTAMP))").alias(
+                "by_spark"
+            ),
+        ).collect()
+    }
+    own = {"2026-10-01T23:59:59Z", "2026-10-01T23:59:59.5Z", "2026-10-01T23:59:59.123456Z"}
+    own |= {"1969-12-31T23:59:59.999999Z", "2024-02-29T12:00:00.000001Z"}
+    for text in own:
+        read, by_spark = micros[f"observed_at {text}"]
+        assert read is not None and read == by_spark, text
+    assert micros["compact"][0] == micros["compact"][1] is not None
+    others = [name for name in micros if name.startswith("observed_at ") and name[12:] not in own]
+    assert len(others) == 10  # 5 other forms Spark reads, 5 missing or not a time
+    assert all(micros[name][0] is None for name in others), others
