@@ -167,6 +167,24 @@ def bare_spark(
     return took
 
 
+def spark_cpu_s() -> float:
+    """CPU seconds (user + system) the Spark driver JVM (this process's Java child) has used so far.
+
+    On two cores shared with the Kafka broker and the S3 server, wall time moves with what those
+    do; the JVM's own CPU per landing is the steadier measure of what the landing costs.
+    """
+    me = psutil.Process()
+    total = 0.0
+    for child in me.children():
+        try:
+            if child.name() == "java":
+                times = child.cpu_times()
+                total += times.user + times.system
+        except psutil.Error:
+            continue
+    return total
+
+
 def jvm_peak_rss_mib() -> float:
     """Peak resident memory (VmHWM) of this process's Java children, i.e. the Spark driver."""
     peak = 0
@@ -290,6 +308,8 @@ def measure_spark(
     )
     bare_times: list[float] = []
     bronze_times: list[float] = []
+    bare_cpu: list[float] = []
+    bronze_cpu: list[float] = []
     with resource.yield_for_execution(dg.build_init_resource_context()) as ready:
         spark = ready.spark_session
         warm_up = f"bench.warmup.{uuid.uuid4().hex[:6]}"
@@ -305,16 +325,19 @@ def measure_spark(
                 max_offsets_per_trigger=args.max_offsets_per_trigger,
                 timeout_s=3600,
             )
-            t0 = time.monotonic()
+            t0, cpu0 = time.monotonic(), spark_cpu_s()
             landed = run_bronze(spark, job)
             bronze_times.append(time.monotonic() - t0)
+            bronze_cpu.append(spark_cpu_s() - cpu0)
             if landed.rows_landed != args.events:
                 raise RuntimeError(f"bronze landed {landed.rows_landed} of {args.events} rows: {landed}")
             return landed
 
         def bare(attempt: int) -> None:
             root = f"{s3.lake_root()}/bare_spark/{topic}/{attempt}"
+            cpu0 = spark_cpu_s()
             bare_times.append(bare_spark(spark, kafka, topic, root, args, args.events))
+            bare_cpu.append(spark_cpu_s() - cpu0)
 
         for attempt in range(args.repeat):
             bronze_goes_first = args.bronze_first == (attempt % 2 == 0)
@@ -345,6 +368,14 @@ def measure_spark(
         + ", ".join(f"{t:.1f}" for t in bronze_times)
         + " s; per-run ratios "
         + ", ".join(f"{b / r:.3f}x" for b, r in zip(bare_times, bronze_times, strict=True))
+    )
+    bare_c, bronze_c = statistics.median(bare_cpu), statistics.median(bronze_cpu)
+    print(
+        f"Spark JVM CPU seconds per landing (median): bare {bare_c:.1f}, bronze {bronze_c:.1f} "
+        f"(bronze / bare CPU efficiency {bare_c / bronze_c:.3f}x); per run bare "
+        + ", ".join(f"{c:.1f}" for c in bare_cpu)
+        + "; bronze "
+        + ", ".join(f"{c:.1f}" for c in bronze_cpu)
     )
     print(
         f"bronze / bare Spark = {bronze_rate / bare_rate:.3f}x (medians); bronze files {stats.files.files}, "
