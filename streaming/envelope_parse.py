@@ -8,7 +8,8 @@ Two parsers give the same columns. The JVM parser (`deploy/local/spark/EnvelopeP
 Spark Java UDF compiled at install and shipped with the connector jars) reads each value's bytes
 once with Jackson and keeps the payload's bytes exactly as they arrived; Spark's `from_json`, the
 fallback when a session lacks that jar, wraps each record in a reader (an 8 KB buffer per record)
-and re-serialises the payload object: most of a landing's CPU (benchmarks/RESULTS.md, issue #17).
+and re-serialises the payload object: the JVM parser takes 23 % off a landing's Spark CPU
+(benchmarks/RESULTS.md, issue #17).
 They differ on purpose in two cases, where the JVM parser quarantines what `from_json` lands: a
 payload that is a JSON *string* starting with `{` ("payload is not a JSON object"; `from_json`
 cannot tell the string from the object) and a value holding more than one JSON value (`from_json`
@@ -83,6 +84,7 @@ def _reason(parsed_envelope: Column, observed_at: Column) -> Column:
 
 
 def _fields(env: Column) -> list[Column]:
+    """The envelope's fields both parsers give the same way (`observed_at` still as its text)."""
     return [
         env["event_id"].alias("event_id"),
         env["schema_version"].alias("schema_version"),
