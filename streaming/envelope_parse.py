@@ -30,7 +30,7 @@ from streaming.envelope_schema import BRONZE_COLUMNS, ENVELOPE_WIRE_SCHEMA, QUAR
 LOG = logging.getLogger(__name__)
 
 #: The JVM parser's class and the name it is registered under in a session.
-JVM_PARSER_CLASS = "steam.lake.EnvelopeParse"
+JVM_PARSER_CLASS = "steam_platform.lake.EnvelopeParse"
 JVM_PARSER_FUNCTION = "steam_envelope_parse"
 #: What it returns per value (null when the value is not one JSON object): the envelope's fields
 #: and the byte range of the payload object, or a negative marker in `payload_start`.

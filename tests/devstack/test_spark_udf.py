@@ -19,7 +19,7 @@ def test_the_parser_jar_is_built_once_and_replaces_an_older_build(tmp_path: Path
     jar = spark_udf.build_udf_jar(tmp_path)
     assert jar.name == spark_udf.jar_name() and not stale.exists()
     with zipfile.ZipFile(jar) as archive:
-        assert "steam/lake/EnvelopeParse.class" in archive.namelist()
+        assert "steam_platform/lake/EnvelopeParse.class" in archive.namelist()
     built = jar.stat().st_mtime_ns
     assert spark_udf.build_udf_jar(tmp_path) == jar and jar.stat().st_mtime_ns == built  # cached
     assert [p.name for p in tmp_path.iterdir()] == [jar.name]  # no staging file left

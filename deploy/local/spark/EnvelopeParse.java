@@ -1,4 +1,4 @@
-package steam.lake;
+package steam_platform.lake;
 
 import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.JsonParser;
