@@ -104,9 +104,10 @@ def baseline_lander(kafka: KafkaResource, s3: S3Resource, topic: str, n: int, ch
     deadline = time.monotonic() + 1800
     while seen < n and time.monotonic() < deadline:
         for msg in consumer.consume(10_000, timeout=1.0):
-            if msg.error():
+            value = msg.value()
+            if msg.error() or value is None:
                 continue
-            env = json.loads(msg.value())
+            env = json.loads(value)
             env["payload"] = json.dumps(env["payload"])
             env.update(kafka_partition=msg.partition(), kafka_offset=msg.offset())
             rows.append(env)
