@@ -58,11 +58,26 @@ def _remove_lake(s3: S3Resource, root: str, attempts: int = 3, settle_s: float =
         if _gone(fs, root):
             time.sleep(settle_s)
             if _gone(fs, root):
+                _delete_markers(s3, root)
                 return []
         else:
             time.sleep(1.0)
     left = fs.get_file_info(pafs.FileSelector(root, recursive=True, allow_not_found=True))
     return [f"lake s3://{root}: {len(left)} object(s) left, e.g. {', '.join(i.path for i in left[:3])}"]
+
+
+def _delete_markers(s3: S3Resource, root: str) -> None:
+    """Delete empty directory markers still listed at `root` (`<root>/`; `<root>` itself on servers
+    that allow it, which pyarrow's `delete_dir` does not remove). Best effort: the data is gone."""
+    bucket, _, prefix = root.partition("/")
+    try:
+        client = s3.client()
+        listed = client.list_objects_v2(Bucket=bucket, Prefix=prefix).get("Contents", [])
+        markers = [o["Key"] for o in listed if o["Key"].rstrip("/") == prefix and not o.get("Size")]
+        if markers:
+            client.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": k} for k in markers]})
+    except Exception:  # the folder holds no file; an empty marker left behind is not data
+        return
 
 
 def _gone(fs: pafs.FileSystem, root: str) -> bool:
