@@ -30,8 +30,12 @@ this process (the baseline), then as the driver of a client-mode application who
 on the two workers. Prints rows/s of both, the ratio cluster / local[2], the driver's and the
 executors' peak RSS.
 
+`--tuned-bare` gives the bare query the one Kafka consumer setting bronze's reader has
+(`fetch.max.wait.ms`, `streaming/bronze.py` says why): Spark's rate with that setting as well as with
+its defaults, since the setting speeds up any Kafka reader.
+
     .venv/bin/python benchmarks/bronze_throughput.py [--events 1000000] [--max-offsets-per-trigger N]
-        [--bronze-first] [--repeat 3]
+        [--bronze-first] [--repeat 3] [--tuned-bare]
     .venv/bin/python benchmarks/bronze_throughput.py --compare-cluster [--events 1000000]
 """
 
@@ -64,7 +68,7 @@ from steam_devstack.stack import LocalStack
 from steam_platform.resources.kafka import KafkaResource, OutgoingMessage, TopicSpec
 from steam_platform.resources.s3 import S3Resource
 from steam_platform.resources.spark import build_pyspark_resource
-from streaming.bronze import BronzeJob, BronzeStats, run_bronze
+from streaming.bronze import FETCH_MAX_WAIT_MS, BronzeJob, BronzeStats, run_bronze
 from streaming.environment import DEFAULT_SPARK_MASTER
 
 SOURCE = "ISteamUserStats/GetNumberOfCurrentPlayers/v1"
@@ -137,6 +141,8 @@ def bare_spark(
         .option("startingOffsets", "earliest")
         .option("kafka.isolation.level", "read_committed")
     )
+    if args.tuned_bare:  # the consumer setting bronze's reader has (streaming/bronze.py)
+        reader = reader.option("kafka.fetch.max.wait.ms", str(FETCH_MAX_WAIT_MS))
     if args.max_offsets_per_trigger:
         reader = reader.option("maxOffsetsPerTrigger", str(args.max_offsets_per_trigger))
     columns = [
@@ -395,6 +401,12 @@ def main() -> None:
     )
     parser.add_argument(
         "--repeat", type=int, default=3, help="runs of each Spark query, alternating which goes first"
+    )
+    parser.add_argument(
+        "--tuned-bare",
+        action="store_true",
+        help="give the bare query bronze's Kafka reader setting too (fetch.max.wait.ms): Spark's rate "
+        "with that one setting, not only with its defaults",
     )
     parser.add_argument(
         "--compare-cluster",

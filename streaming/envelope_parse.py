@@ -5,11 +5,12 @@ stream: it is kept with its raw value and a reason, so nothing is lost and the p
 can be fixed and replayed.
 
 Two parsers give the same columns. The JVM parser (`deploy/local/spark/EnvelopeParse.java`, a
-Spark Java UDF compiled at install and shipped with the connector jars) reads each value's bytes
-once with Jackson and keeps the payload's bytes exactly as they arrived; Spark's `from_json`, the
-fallback when a session lacks that jar, wraps each record in a reader (an 8 KB buffer per record)
-and re-serialises the payload object: the JVM parser takes 23 % off a landing's Spark CPU
-(benchmarks/RESULTS.md, issue #17).
+Catalyst expression in Java, `steam_envelope_parse(value)`, compiled at install and shipped with
+the connector jars) reads each value's bytes once with Jackson, keeps the payload's bytes exactly
+as they arrived and hands Spark the strings as the bytes they already are; Spark's `from_json`,
+the fallback when a session lacks that jar (or is a Spark Connect client), wraps each record in a
+reader (an 8 KB buffer per record) and re-serialises the payload object. The JVM parser takes
+most of the envelope's cost off a landing (benchmarks/RESULTS.md, issue #17).
 They differ on purpose in two cases, where the JVM parser quarantines what `from_json` lands: a
 payload that is a JSON *string* starting with `{` ("payload is not a JSON object"; `from_json`
 cannot tell the string from the object) and a value holding more than one JSON value (`from_json`
@@ -20,50 +21,50 @@ from __future__ import annotations
 
 import logging
 
-from pyspark.errors import AnalysisException
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
-from pyspark.sql.types import IntegerType, LongType, StructField, StructType
 
 from streaming.envelope_schema import BRONZE_COLUMNS, ENVELOPE_WIRE_SCHEMA, QUARANTINE_COLUMNS
 
 LOG = logging.getLogger(__name__)
 
-#: The JVM parser's class and the name it is registered under in a session.
-JVM_PARSER_CLASS = "steam_platform.lake.EnvelopeParse"
+#: The JVM parser's Catalyst expression and the function name it is registered under in a session.
+JVM_PARSER_CLASS = "steam_platform.lake.EnvelopeParseExpression"
 JVM_PARSER_FUNCTION = "steam_envelope_parse"
-#: What it returns per value (null when the value is not one JSON object): the envelope's fields
-#: and the byte range of the payload object, or a negative marker in `payload_start`.
-JVM_PARSER_RESULT = StructType(
-    [
-        *(f for f in ENVELOPE_WIRE_SCHEMA.fields if f.name not in {"payload"}),
-        StructField("payload_start", IntegerType()),
-        StructField("payload_end", IntegerType()),
-        StructField("observed_micros", LongType()),
-    ]
-)
-#: `payload_start` markers (EnvelopeParse.MISSING / NOT_AN_OBJECT).
-PAYLOAD_MISSING, PAYLOAD_NOT_AN_OBJECT = -1, -2
+#: Its `payload_state` values (EnvelopeParse.OBJECT / MISSING / NOT_AN_OBJECT).
+PAYLOAD_OBJECT, PAYLOAD_MISSING, PAYLOAD_NOT_AN_OBJECT = 0, -1, -2
+
+
+class JvmParserMissing(RuntimeError):
+    """The session cannot call the JVM parser: its jar is not on the classpath, or no JVM is at hand."""
+
 
 _VALUE = "_value"
 _MISSING, _OBJECT, _OTHER = "missing", "object", "other"
 
 
 def register_jvm_parser(spark: SparkSession) -> None:
-    """Register the JVM parser in `spark` (`AnalysisException` when its jar is not on the classpath)."""
-    spark.udf.registerJavaFunction(JVM_PARSER_FUNCTION, JVM_PARSER_CLASS, JVM_PARSER_RESULT)
+    """Register `steam_envelope_parse` in `spark` (`JvmParserMissing` when it cannot be)."""
+    jvm, session = getattr(spark, "_jvm", None), getattr(spark, "_jsparkSession", None)
+    if jvm is None or session is None:
+        raise JvmParserMissing("a Spark Connect session has no JVM of its own to register the parser in")
+    if spark.catalog.functionExists(JVM_PARSER_FUNCTION):
+        return  # registered before (each micro-batch's session asks again)
+    try:
+        jvm.steam_platform.lake.EnvelopeParseExpression.register(session)
+    except TypeError as missing:  # py4j: an unknown class is a package, which cannot be called
+        raise JvmParserMissing(f"{JVM_PARSER_CLASS} is not on the session's classpath") from missing
 
 
 def jvm_parser_registered(spark: SparkSession) -> bool:
-    """Register the JVM parser in `spark`; False (logged) when its jar is not on the classpath."""
+    """Register the JVM parser in `spark`; False (logged) when it cannot be."""
     try:
         register_jvm_parser(spark)
-    except AnalysisException as missing:
+    except JvmParserMissing as missing:
         LOG.warning(
-            "bronze parses with from_json (slower): %s is not on the session's classpath (%s); "
-            "`steam-platform stack install` builds it into the connector jars",
-            JVM_PARSER_CLASS,
-            str(missing).splitlines()[0],
+            "bronze parses with from_json (slower): %s; `steam-platform stack install` builds the "
+            "parser into the connector jars",
+            missing,
         )
         return False
     return True
@@ -96,15 +97,15 @@ def _fields(env: Column) -> list[Column]:
 
 def _by_jvm(raw: DataFrame) -> DataFrame:
     env = F.col("env")
-    start, end = env["payload_start"], env["payload_end"]
+    state = env["payload_state"]
     return raw.withColumn("env", F.call_function(JVM_PARSER_FUNCTION, F.col(_VALUE))).select(
         "*",
         env.isNotNull().alias("_parsed"),
         *_fields(env),
         env["observed_micros"].alias("_observed_micros"),
-        F.when(start >= 0, F.col(_VALUE).substr(start + 1, end - start).cast("string")).alias("payload"),
-        F.when(start >= 0, F.lit(_OBJECT))
-        .when(start == PAYLOAD_NOT_AN_OBJECT, F.lit(_OTHER))
+        env["payload"].alias("payload"),
+        F.when(state == PAYLOAD_OBJECT, F.lit(_OBJECT))
+        .when(state == PAYLOAD_NOT_AN_OBJECT, F.lit(_OTHER))
         .otherwise(F.lit(_MISSING))
         .alias("_payload_state"),
     )

@@ -19,7 +19,10 @@ def test_the_parser_jar_is_built_once_and_replaces_an_older_build(tmp_path: Path
     jar = spark_udf.build_udf_jar(tmp_path)
     assert jar.name == spark_udf.jar_name() and not stale.exists()
     with zipfile.ZipFile(jar) as archive:
-        assert "steam_platform/lake/EnvelopeParse.class" in archive.namelist()
+        assert {
+            "steam_platform/lake/EnvelopeParse.class",
+            "steam_platform/lake/EnvelopeParseExpression.class",
+        } <= set(archive.namelist())
     built = jar.stat().st_mtime_ns
     assert spark_udf.build_udf_jar(tmp_path) == jar and jar.stat().st_mtime_ns == built  # cached
     assert [p.name for p in tmp_path.iterdir()] == [jar.name]  # no staging file left
@@ -28,16 +31,22 @@ def test_the_parser_jar_is_built_once_and_replaces_an_older_build(tmp_path: Path
 def test_an_edited_source_gets_a_new_jar_and_a_broken_one_a_clear_error(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    source = tmp_path / "src" / spark_udf.SOURCE.name
-    source.parent.mkdir()
-    shutil.copy(spark_udf.SOURCE, source)
-    monkeypatch.setattr(spark_udf, "SOURCE", source)
+    folder = tmp_path / "src"
+    shutil.copytree(spark_udf.SOURCE_DIR, folder)
+    monkeypatch.setattr(spark_udf, "SOURCE_DIR", folder)
+    source = folder / "EnvelopeParse.java"
     first = spark_udf.jar_name()
     source.write_text(source.read_text() + "\n// edited\n")
     assert spark_udf.jar_name() != first
-    source.write_text(source.read_text().replace("public Row call(", "public Row call(int broken, "))
+    broken = source.read_text().replace(
+        "public static InternalRow parse(", "public static InternalRow parse(int broken, "
+    )
+    assert broken != source.read_text()
+    source.write_text(broken)
     out = tmp_path / "jars"
     out.mkdir()
-    with pytest.raises(StackError, match=r"compiling EnvelopeParse\.java failed:(.|\n)*error"):
+    with pytest.raises(
+        StackError, match=r"compiling .*EnvelopeParse\.java.* failed:(.|\n)*EnvelopeParse.*error"
+    ):
         spark_udf.build_udf_jar(out)
     assert list(out.iterdir()) == []

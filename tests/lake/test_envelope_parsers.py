@@ -14,15 +14,19 @@ value with more than one JSON value in it (`from_json` lands the first and drops
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from pyspark.errors import AnalysisException
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from streaming.batch_tally import observe_tally
 from streaming.envelope_parse import (
     JVM_PARSER_FUNCTION,
+    JvmParserMissing,
     good_rows,
     jvm_parser_registered,
     parse_kafka_records,
@@ -210,3 +214,57 @@ def test_the_jvm_parser_reads_the_producers_time_form_itself(batch: DataFrame) -
     others = [name for name in micros if name.startswith("observed_at ") and name[12:] not in own]
     assert len(others) == 10  # 5 other forms Spark reads, 5 missing or not a time
     assert all(micros[name][0] is None for name in others), others
+
+
+@pytest.fixture
+def interpreted(spark_session: SparkSession) -> Iterator[None]:
+    """Spark without generated code: expressions evaluated one by one (its fallback when code
+    generation fails), which calls the parser's `eval` instead of its generated call."""
+    confs = {"spark.sql.codegen.wholeStage": "false", "spark.sql.codegen.factoryMode": "NO_CODEGEN"}
+    before = {key: spark_session.conf.get(key, None) for key in confs}
+    for key, value in confs.items():
+        spark_session.conf.set(key, value)
+    yield
+    for key, value in before.items():
+        if value is None:
+            spark_session.conf.unset(key)
+        else:
+            spark_session.conf.set(key, value)
+
+
+def test_the_jvm_parser_gives_the_same_rows_without_generated_code(
+    batch: DataFrame, interpreted: None
+) -> None:
+    generated = _parse(batch, jvm=True)  # the plan was compiled once, in the session's own mode
+    # `interpreted` applies to plans built from here on:
+    fresh = batch.sparkSession.createDataFrame(batch.drop("batch_id").collect(), KAFKA_SCHEMA)
+    by_eval = _parse(fresh.withColumn("batch_id", F.lit(1)), jvm=True)
+    assert by_eval.keys() == generated.keys()
+    for name in generated:
+        assert {k: v for k, v in by_eval[name].items() if k != "ingested_at"} == {
+            k: v for k, v in generated[name].items() if k != "ingested_at"
+        }, name
+
+
+def test_the_jvm_parser_takes_only_a_kafka_value(batch: DataFrame) -> None:
+    register_jvm_parser(batch.sparkSession)
+    with pytest.raises(AnalysisException, match="reads a Kafka value"):
+        batch.select(F.call_function(JVM_PARSER_FUNCTION, F.col("topic"))).collect()
+
+
+def test_a_session_without_the_parser_says_so_and_lands_with_from_json(
+    spark_session: SparkSession, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The jar missing: py4j gives a package for an unknown class, which cannot be called.
+    without_jar = SimpleNamespace(
+        _jvm=SimpleNamespace(steam_platform=spark_session._jvm.no_such_package),  # type: ignore[attr-defined]
+        _jsparkSession=spark_session._jsparkSession,  # type: ignore[attr-defined]
+        catalog=SimpleNamespace(functionExists=lambda name: False),
+    )
+    with pytest.raises(JvmParserMissing, match="not on the session's classpath"):
+        register_jvm_parser(without_jar)  # type: ignore[arg-type]
+    assert jvm_parser_registered(without_jar) is False  # type: ignore[arg-type]
+    assert "bronze parses with from_json" in caplog.text
+    # A Spark Connect client has no JVM of its own.
+    with pytest.raises(JvmParserMissing, match="Spark Connect"):
+        register_jvm_parser(SimpleNamespace())  # type: ignore[arg-type]
