@@ -231,7 +231,8 @@ def _quarantine(parsed: DataFrame, stats: BatchStats, path: str, batch_id: int, 
 #: Kafka reader ends a partition's range by asking the broker for the partition's offsets, and that
 #: request waits on the connection behind the consumer's read-ahead fetch, which the broker holds
 #: this long at the end of the data: 0.5-1 s per partition read, ~3 s of a 2,000-event landing's
-#: 4.5 s (six partitions in one task; benchmarks/RESULTS.md). A reader only lives while a batch is read: short waits cost nothing.
+#: 4.5 s (six partitions in one task; benchmarks/RESULTS.md). A reader only lives while a batch is
+#: read: short waits cost nothing.
 FETCH_MAX_WAIT_MS = 20
 
 
