@@ -149,7 +149,8 @@ def land_batch(
     if records is not None and records <= ONE_FILE_BATCH_ROWS:  # a poll's batch: one file per day
         good = good.coalesce(1)
     mode, options = _write_mode(ran_before)
-    with _commit_protocol(batch.sparkSession, direct=direct_appends and not ran_before):
+    direct = direct_appends and not ran_before  # a replay keeps Spark's protocol (dynamic overwrite)
+    with _commit_protocol(batch.sparkSession, direct=direct):
         good.write.mode(mode).options(**options, **NO_DICTIONARY).partitionBy("dt", "batch_id").parquet(
             bronze_path(lake_root, topic)
         )
@@ -157,7 +158,7 @@ def land_batch(
     if stats is None:
         stats = grouped_tally(parsed)
     if stats.quarantined:
-        with _commit_protocol(batch.sparkSession, direct=direct_appends and not ran_before):
+        with _commit_protocol(batch.sparkSession, direct=direct):
             _quarantine(parsed, stats, quarantine_path(lake_root, topic), batch_id, ran_before)
     return stats
 
@@ -196,7 +197,8 @@ APPEND_COMMITTER = {"mapreduce.fileoutputcommitter.algorithm.version": "2"}
 
 #: Parquet columns written without a dictionary: values that (almost) never repeat, for which the
 #: writer only fills a dictionary to throw it away (a hash lookup per value; for the 12-byte INT96
-#: `observed_at` a quarter of the write). Measured: -15 % of a landing's Spark CPU, files +12 %.
+#: `observed_at` a quarter of the write). Measured: -15 % of a landing's Spark CPU; files +12 % in
+#: isolation, +27 % on bronze_throughput's data (its `observed_at` repeats 40 times per value).
 NO_DICTIONARY = {
     f"parquet.enable.dictionary#{column}": "false" for column in ("event_id", "payload", "observed_at")
 }

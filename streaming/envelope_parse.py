@@ -50,8 +50,11 @@ def register_jvm_parser(spark: SparkSession) -> None:
         raise JvmParserMissing("a Spark Connect session has no JVM of its own to register the parser in")
     if spark.catalog.functionExists(JVM_PARSER_FUNCTION):
         return  # registered before (each micro-batch's session asks again)
+    expression = jvm
+    for name in JVM_PARSER_CLASS.split("."):
+        expression = getattr(expression, name)
     try:
-        jvm.steam_platform.lake.EnvelopeParseExpression.register(session)
+        expression.register(session)
     except TypeError as missing:  # py4j: an unknown class is a package, which cannot be called
         raise JvmParserMissing(f"{JVM_PARSER_CLASS} is not on the session's classpath") from missing
 
