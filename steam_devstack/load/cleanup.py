@@ -6,6 +6,7 @@ Best effort, each part on its own: what could not be removed is named, so a user
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import pyarrow.fs as pafs
 
@@ -67,17 +68,41 @@ def _remove_lake(s3: S3Resource, root: str, attempts: int = 3, settle_s: float =
 
 
 def _delete_markers(s3: S3Resource, root: str) -> None:
-    """Delete empty directory markers still listed at `root` (`<root>/`; `<root>` itself on servers
-    that allow it, which pyarrow's `delete_dir` does not remove). Best effort: the data is gone."""
+    """Delete the empty directory markers still listed at or under `root`, deepest first.
+
+    `<root>/` and `<root>` (on servers that allow it; pyarrow's `delete_dir` does not remove it),
+    and every folder a delimiter listing still shows under `<root>/` once its files are gone: the
+    stack's s3proxy keeps such a folder on disk now and then when a file and its parent's marker are
+    deleted in one request (1 in ~12 clean-ups in a loop), and deleting the folder's `<prefix>/` key
+    removes it. On S3 itself these keys are markers or nothing, never data. Best effort: the data is
+    already gone.
+    """
     bucket, _, prefix = root.partition("/")
     try:
         client = s3.client()
         listed = client.list_objects_v2(Bucket=bucket, Prefix=prefix).get("Contents", [])
         markers = [o["Key"] for o in listed if o["Key"].rstrip("/") == prefix and not o.get("Size")]
-        if markers:
-            client.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": k} for k in markers]})
+        folders = _folders_under(client, bucket, f"{prefix}/")
+        keys = sorted(set(markers) | set(folders), key=lambda key: key.count("/"), reverse=True)
+        for start in range(0, len(keys), 1000):  # S3's limit per multi-object delete
+            batch = keys[start : start + 1000]
+            client.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": k} for k in batch]})
     except Exception:  # the folder holds no file; an empty marker left behind is not data
         return
+
+
+def _folders_under(client: Any, bucket: str, prefix: str) -> list[str]:
+    """Every folder (`<path>/`) a delimiter listing shows under `prefix`, walked to the bottom."""
+    folders: list[str] = []
+    pending = [prefix]
+    while pending:
+        current = pending.pop()
+        pages = client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=current, Delimiter="/")
+        for page in pages:
+            for common in page.get("CommonPrefixes", []):
+                folders.append(common["Prefix"])
+                pending.append(common["Prefix"])
+    return folders
 
 
 def _gone(fs: pafs.FileSystem, root: str) -> bool:
