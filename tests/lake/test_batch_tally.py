@@ -16,7 +16,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from streaming.batch_tally import grouped_tally, observe_tally, stats_from_metrics
-from streaming.bronze import land_batch
+from streaming.bronze_batch import land_batch
 from streaming.envelope_parse import JVM_PARSER_FUNCTION, good_rows, parse_kafka_records
 from streaming.envelope_schema import BRONZE_SCHEMA, QUARANTINE_SCHEMA
 from streaming.lake_paths import bronze_path, quarantine_path

@@ -17,7 +17,7 @@ from pyspark.errors import PySparkException
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from streaming.bronze import COMMIT_PROTOCOL_CONF, DIRECT_APPEND_PROTOCOL, land_batch
+from streaming.bronze_batch import COMMIT_PROTOCOL_CONF, DIRECT_APPEND_PROTOCOL, land_batch
 from streaming.envelope_schema import BRONZE_SCHEMA
 from streaming.lake_paths import bronze_path
 from streaming.planned_offsets import PlannedOffsets
