@@ -53,9 +53,11 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.streaming import StreamingQuery
 
 from streaming.bronze_batch import land_batch
+from streaming.bronze_connect import BatchReports, ConnectBatchLander
 from streaming.bronze_pipes import pipes_progress
 from streaming.bronze_stats import BatchStats, BronzeStats, stats_as_dict
 from streaming.checkpoint_lease import CheckpointLease, LeaseTiming, acquire, writer_identity
+from streaming.connect_session import is_connect
 from streaming.envelope_parse import jvm_parser_registered
 from streaming.environment import (
     BRONZE_KAFKA_OPTIONS_ENV,
@@ -69,7 +71,7 @@ from streaming.lake_paths import bronze_path, checkpoint_path, quarantine_path
 from streaming.landed_offsets import Continuity, LandedOffsetsStore
 from streaming.launcher_watch import launcher_gone
 from streaming.lease_stores import lease_store_for
-from streaming.planned_offsets import PlannedOffsets, last_planned_batch, planned_offsets
+from streaming.planned_offsets import last_planned_hint, planned_offsets_hint
 
 log = logging.getLogger(__name__)
 
@@ -138,7 +140,8 @@ def _summarise(
     batches: dict[int, BatchStats],
     spark: SparkSession,
     started: float,
-    continuity: Continuity,
+    continuity_problems: list[str],
+    continuity_known: bool,
     envelope_parser: str,
 ) -> BronzeStats:
     offsets: dict[int, dict[str, int]] = {}
@@ -167,8 +170,8 @@ def _summarise(
         files=files,
         duration_s=round(time.monotonic() - started, 3),
         days=days,
-        continuity_problems=list(continuity.problems),
-        continuity_known=continuity.known,
+        continuity_problems=list(continuity_problems),
+        continuity_known=continuity_known,
         envelope_parser=envelope_parser,
     )
 
@@ -204,6 +207,8 @@ def run_bronze(
         wait_s=job.lease_wait_s,
     )
     try:
+        if is_connect(spark):
+            return _run_on_connect(spark, job, lease, on_batch_landed)
         landed = LandedOffsetsStore(lease_store_for(spark, checkpoint))
         return _run_query(spark, job, lease, Continuity(landed), on_batch_landed)
     finally:
@@ -217,15 +222,16 @@ def _run_query(
     continuity: Continuity,
     on_batch_landed: Callable[[int, BatchStats], None] | None,
 ) -> BronzeStats:
+    """The query with `foreachBatch` in this process (an in-process driver)."""
     started = time.monotonic()
     batches: dict[int, BatchStats] = {}
     last_landed: list[float] = []  # when the latest batch finished landing (a micro-batch runs only on data)
-    last_planned = _last_planned(spark, job)  # batches above it never ran before this query
+    last_planned = last_planned_hint(spark, job.checkpoint_location)  # batches above it never ran before
     jvm_parser = jvm_parser_registered(spark)  # else from_json, with a warning
 
     def on_batch(batch: DataFrame, batch_id: int) -> None:
         lease.check()  # a writer that lost its lease writes nothing more
-        planned = _planned(spark, job, batch_id)
+        planned = planned_offsets_hint(spark, job.checkpoint_location, job.topic, batch_id)
         ran_before = last_planned is None or batch_id <= last_planned
         batches[batch_id] = land_batch(
             batch,
@@ -242,6 +248,58 @@ def _run_query(
         last_landed[:] = [time.monotonic()]
         if on_batch_landed is not None:
             on_batch_landed(batch_id, batches[batch_id])
+
+    _run_to_end(spark, job, lease, on_batch, started, last_landed)
+    parser = "jvm" if jvm_parser else "from_json"
+    return _summarise(job, batches, spark, started, continuity.problems, continuity.known, parser)
+
+
+def _run_on_connect(
+    spark: SparkSession,
+    job: BronzeJob,
+    lease: CheckpointLease,
+    on_batch_landed: Callable[[int, BatchStats], None] | None,
+) -> BronzeStats:
+    """The query on a Spark Connect server: batches land in its Python worker and report back
+    through the lease folder (`streaming/bronze_connect.py`)."""
+    started = time.monotonic()
+    checkpoint = job.checkpoint_location
+    reports = BatchReports(lease_store_for(spark, checkpoint), lease.record.epoch)
+    reports.remove_all()  # what an earlier run's worker left: never this run's
+    lander = ConnectBatchLander(
+        job.lake_root, job.topic, checkpoint, lease.record, last_planned_hint(spark, checkpoint)
+    )
+    batches: dict[int, BatchStats] = {}
+    last_landed: list[float] = []
+
+    def collect() -> None:
+        for report in reports.new():
+            batches[report.batch_id] = report.stats
+            last_landed[:] = [time.monotonic()]
+            if on_batch_landed is not None:
+                on_batch_landed(report.batch_id, report.stats)
+
+    try:
+        _run_to_end(spark, job, lease, lander, started, last_landed, on_tick=collect)
+        collect()
+    finally:
+        last = reports.last()
+        reports.remove_all()
+    problems, known = (last.continuity_problems, last.continuity_known) if last else ([], True)
+    return _summarise(job, batches, spark, started, problems, known, "from_json")
+
+
+def _run_to_end(
+    spark: SparkSession,
+    job: BronzeJob,
+    lease: CheckpointLease,
+    on_batch: Callable[[DataFrame, int], None],
+    started: float,
+    last_landed: list[float],
+    on_tick: Callable[[], None] = lambda: None,
+) -> None:
+    """Start the query with `on_batch` and wait until it ends (availableNow), stops by rule, or
+    times out; raise what stopped it early (lost lease, launcher gone, query error, time-out)."""
 
     def stop_reason() -> str | None:
         if lease.lost_reason is not None:
@@ -262,7 +320,7 @@ def _run_query(
         writer = writer.trigger(availableNow=True)
     query = writer.start()
     try:
-        finished = _await_idle_or_timeout(query, job, started, last_landed, stop_reason)
+        finished = _await_idle_or_timeout(query, job, started, last_landed, stop_reason, on_tick)
     finally:
         if query.isActive:
             query.stop()
@@ -276,28 +334,6 @@ def _run_query(
         raise BronzeRunError(f"bronze query for {job.topic} failed: {error}")
     if finished is False and not job.continuous_interval:
         raise BronzeRunError(f"bronze query for {job.topic} did not finish within {job.timeout_s}s")
-    return _summarise(job, batches, spark, started, continuity, "jvm" if jvm_parser else "from_json")
-
-
-def _planned(spark: SparkSession, job: BronzeJob, batch_id: int) -> PlannedOffsets | None:
-    """The batch's planned offsets, a hint: None (and a slower landing) when they cannot be read."""
-    try:
-        return planned_offsets(spark, job.checkpoint_location, job.topic, batch_id)
-    except Exception as exc:  # the hint only speeds the landing up; the batch lands without it
-        log.warning(f"reading batch {batch_id}'s planned offsets failed: {type(exc).__name__}: {exc}")
-        return None
-
-
-def _last_planned(spark: SparkSession, job: BronzeJob) -> int | None:
-    """The checkpoint's last planned batch before the query starts; None (every batch is then written
-    as a possible replay) when the offset log cannot be listed."""
-    try:
-        return last_planned_batch(spark, job.checkpoint_location)
-    except Exception as exc:  # only the faster append depends on it
-        log.warning(
-            f"listing the offset log of {job.checkpoint_location} failed: {type(exc).__name__}: {exc}"
-        )
-        return None
 
 
 def _await_idle_or_timeout(
@@ -306,11 +342,13 @@ def _await_idle_or_timeout(
     started: float,
     last_landed: list[float],
     stop_reason: Callable[[], str | None] = lambda: None,
+    on_tick: Callable[[], None] = lambda: None,
 ) -> bool:
     """Wait until the query ends (True), `timeout_s` passes, `stop_reason()` names one, or (continuous
     with `idle_stop_s`) the topic stays idle `idle_stop_s` after a landed batch (False: the caller
     stops the query; between batches when idle)."""
     while not query.awaitTermination(1):
+        on_tick()
         if stop_reason() is not None:
             return False
         now = time.monotonic()

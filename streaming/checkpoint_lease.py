@@ -267,6 +267,32 @@ class CheckpointLease:
             log.warning(f"releasing the lease on {self.checkpoint} failed: {type(exc).__name__}: {exc}")
 
 
+def verify_held(store: LeaseStore, checkpoint: str, record: LeaseRecord) -> None:
+    """Raise `CheckpointLeaseLost` unless the store still shows `record`'s epoch as the live lease.
+
+    For a writer that does not keep the lease itself: a query on a Spark Connect server runs its
+    `foreachBatch` in the server's Python worker, while the run's process holds and renews the
+    lease. Before and after writing, the worker checks what the holder's own `check()` stands for:
+    no successor epoch, our epoch neither released nor changed hands, and renewed within the
+    holder's self-fencing share of the ttl (the age on the store's clock). A holder that stalled
+    or died stops renewing, and its worker writes nothing more once that share has passed.
+    """
+    successor = store.read(epoch_name(record.epoch + 1))
+    if successor is not None:
+        taker = LeaseRecord.from_bytes(successor.body).owner
+        raise CheckpointLeaseLost(f"lease on {checkpoint} was taken over by {taker}")
+    mine = store.read(epoch_name(record.epoch))
+    current = LeaseRecord.from_bytes(mine.body) if mine is not None else None
+    if mine is None or current is None or current.owner != record.owner or current.released:
+        raise CheckpointLeaseLost(f"lease epoch {record.epoch} on {checkpoint} is no longer its writer's")
+    fence_s = record.ttl_s * SELF_FENCE_SHARE
+    if mine.age_s > fence_s:
+        raise CheckpointLeaseLost(
+            f"lease on {checkpoint} not renewed for {mine.age_s:.0f}s (over {fence_s:.0f}s: its holder "
+            "stalled or is gone); another writer may take it over"
+        )
+
+
 def acquire(
     store: LeaseStore,
     checkpoint: str,

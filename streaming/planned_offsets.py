@@ -24,11 +24,14 @@ tallies in a second pass and writes one file per task, slower but the same rows.
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass
 
 from pyspark.sql import SparkSession
 
 from streaming.hadoop_fs import child_names, read_text
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -83,3 +86,24 @@ def last_planned_batch(spark: SparkSession, checkpoint: str) -> int:
     """The highest batch id the checkpoint's offset log holds; -1 when it holds none (a new query)."""
     ids = [int(name) for name in child_names(spark, f"{checkpoint.rstrip('/')}/offsets") if name.isdigit()]
     return max(ids, default=-1)
+
+
+def planned_offsets_hint(
+    spark: SparkSession, checkpoint: str, topic: str, batch_id: int
+) -> PlannedOffsets | None:
+    """`planned_offsets`, as a hint: None (and a slower landing) when they cannot be read."""
+    try:
+        return planned_offsets(spark, checkpoint, topic, batch_id)
+    except Exception as exc:  # the hint only speeds the landing up; the batch lands without it
+        log.warning(f"reading batch {batch_id}'s planned offsets failed: {type(exc).__name__}: {exc}")
+        return None
+
+
+def last_planned_hint(spark: SparkSession, checkpoint: str) -> int | None:
+    """The checkpoint's last planned batch before a query starts; None (every batch is then written
+    as a possible replay) when the offset log cannot be listed."""
+    try:
+        return last_planned_batch(spark, checkpoint)
+    except Exception as exc:  # only the faster append depends on it
+        log.warning(f"listing the offset log of {checkpoint} failed: {type(exc).__name__}: {exc}")
+        return None

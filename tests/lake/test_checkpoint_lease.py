@@ -26,6 +26,7 @@ from streaming.checkpoint_lease import (
     acquire,
     epoch_name,
     lease_location,
+    verify_held,
 )
 from streaming.lease_stores import LocalLeaseStore, S3LeaseStore
 
@@ -134,6 +135,34 @@ def test_a_holder_that_cannot_renew_fences_itself(store: LeaseStore) -> None:
     now[0] += FAST.ttl_s * 0.1  # no renewal got through (a stall, the store unreachable)
     with pytest.raises(CheckpointLeaseLost, match="not renewed"):
         lease.check()
+
+
+def test_a_writer_that_is_not_the_keeper_sees_what_the_keeper_would(store: LeaseStore) -> None:
+    """`verify_held` (a Spark Connect worker's check of the run's lease): held while the keeper
+    renews; lost once it is taken over, released, or left unrenewed past the fencing share."""
+    lease = acquire(store, CHECKPOINT, "keeper", FAST)
+    try:
+        time.sleep(FAST.ttl_s)  # renewed all along by the keeper's thread
+        verify_held(store, CHECKPOINT, lease.record)
+        stranger = LeaseRecord("someone else", lease.record.epoch, FAST.ttl_s)
+        with pytest.raises(CheckpointLeaseLost, match="no longer its writer's"):
+            verify_held(store, CHECKPOINT, stranger)
+    finally:
+        lease.release()
+    with pytest.raises(CheckpointLeaseLost, match="no longer its writer's"):  # released
+        verify_held(store, CHECKPOINT, lease.record)
+
+    unrenewed = LeaseRecord("stalled keeper", 1, 4.0)  # fencing share: 3 s on the store's clock
+    store.delete(epoch_name(1))
+    assert store.create(epoch_name(1), unrenewed.to_bytes())
+    verify_held(store, CHECKPOINT, unrenewed)
+    time.sleep(4.2)  # S3 times objects to the second: past 3 s for sure
+    with pytest.raises(CheckpointLeaseLost, match="not renewed for"):
+        verify_held(store, CHECKPOINT, unrenewed)
+
+    assert store.create(epoch_name(2), LeaseRecord("new writer", 2, FAST.ttl_s).to_bytes())
+    with pytest.raises(CheckpointLeaseLost, match="taken over by new writer"):
+        verify_held(store, CHECKPOINT, unrenewed)
 
 
 def _race(store: LeaseStore, writers: int) -> tuple[list[CheckpointLease], list[CheckpointLeaseHeld]]:

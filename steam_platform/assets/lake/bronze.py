@@ -156,9 +156,9 @@ def _bronze_asset(source: SteamSource) -> dg.AssetsDefinition:
         context: dg.AssetExecutionContext, pyspark: PySparkResource, s3: S3Resource, kafka: KafkaResource
     ) -> dg.MaterializeResult:
         kafka.check_access()  # a refused login or untrusted CA: our message, not Spark's stack trace
-        # In-process even when runs attach to Spark Connect: the landing's `foreachBatch` keeps the
-        # batch's tallies in this process, which a Connect server's Python worker cannot.
-        spark = session(pyspark, connect=False)
+        # On the Spark Connect server when runs attach to one (its batches land in the server's
+        # Python worker and report back: streaming/bronze_connect.py), else an in-process driver.
+        spark = session(pyspark)
         lake_root = s3.lake_root()
         job = BronzeJob(
             topic=topic,
