@@ -12,7 +12,7 @@ the automation lands, refreshes and indexes each snapshot; this script only obse
 - at the end, once nothing runs (bounded by --drain-minutes): snapshots polled (run metadata) =
   `fact_player_counts` rows (lake) = `samples` in `mart_game_daily` (Elasticsearch and lake).
 
-    .venv/bin/python benchmarks/soak.py --minutes 30 --poll-minutes 2 [--json out.json]
+    .venv/bin/python benchmarks/soak.py --minutes 30 --poll-minutes 2 [--spark-connect] [--json out.json]
 """
 
 from __future__ import annotations
@@ -63,13 +63,13 @@ class Platform:
 
 
 @contextlib.contextmanager
-def running_platform(root: Path, poll_minutes: int) -> Iterator[Platform]:
+def running_platform(root: Path, poll_minutes: int, spark_connect: bool = False) -> Iterator[Platform]:
     """Stack + `dagster dev` under `root`; all of it stopped (by process group) and `root` removed after.
 
     Every clean-up step runs even if an earlier one fails; a second Ctrl-C does not cut it short
     (each of its waits is bounded).
     """
-    stack = LocalStack(root / "stack", prefer_default_ports=False)
+    stack = LocalStack(root / "stack", prefer_default_ports=False, spark_connect=spark_connect)
     dagster = ManagedProcess("dagster-dev", root / "dagster-dev.pid", root / "dagster-dev.log")
     with contextlib.ExitStack() as cleanup:  # callbacks run last-in first-out
         cleanup.callback(shutil.rmtree, root, ignore_errors=True)
@@ -270,6 +270,12 @@ def main() -> int:
         "--drain-minutes", type=float, default=5, help="longest wait after the window (%(default)s)"
     )
     parser.add_argument("--json", type=Path, help="also write every figure to this file")
+    parser.add_argument(
+        "--spark-connect",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="start the stack's Spark Connect server, which the runs then attach to (%(default)s)",
+    )
     args = parser.parse_args()
     if args.poll_minutes < 1 or 60 % args.poll_minutes:
         parser.error("--poll-minutes must divide 60")
@@ -281,7 +287,8 @@ def main() -> int:
 
     root = Path(tempfile.mkdtemp(prefix="soak-"))
     root.chmod(0o711)  # the servers run as the service user and must reach their data
-    with running_platform(root, args.poll_minutes) as platform, contextlib.ExitStack() as cleanup:
+    platform_up = running_platform(root, args.poll_minutes, args.spark_connect)
+    with platform_up as platform, contextlib.ExitStack() as cleanup:
         os.environ.update(platform.env)  # the instance's Postgres settings, for DagsterInstance.get()
         # The platform's clients, pointed at the stack (the lake's S3, Kafka for the lag, search).
         resources = platform_clients(cleanup, ("s3", "kafka", "elasticsearch"))
