@@ -12,7 +12,7 @@ the automation lands, refreshes and indexes each snapshot; this script only obse
 - at the end, once nothing runs (bounded by --drain-minutes): snapshots polled (run metadata) =
   `fact_player_counts` rows (lake) = `samples` in `mart_game_daily` (Elasticsearch and lake).
 
-    .venv/bin/python benchmarks/soak.py --minutes 30 --poll-minutes 2 [--spark-connect] [--json out.json]
+    .venv/bin/python benchmarks/soak.py --minutes 30 --poll-minutes 2 [--no-spark-connect] [--json out.json]
 """
 
 from __future__ import annotations
@@ -63,7 +63,7 @@ class Platform:
 
 
 @contextlib.contextmanager
-def running_platform(root: Path, poll_minutes: int, spark_connect: bool = False) -> Iterator[Platform]:
+def running_platform(root: Path, poll_minutes: int, spark_connect: bool = True) -> Iterator[Platform]:
     """Stack + `dagster dev` under `root`; all of it stopped (by process group) and `root` removed after.
 
     Every clean-up step runs even if an earlier one fails; a second Ctrl-C does not cut it short
@@ -273,8 +273,9 @@ def main() -> int:
     parser.add_argument(
         "--spark-connect",
         action=argparse.BooleanOptionalAction,
-        default=False,
-        help="start the stack's Spark Connect server, which the runs then attach to (%(default)s)",
+        default=True,
+        help="the stack's Spark Connect server, which the runs attach to; --no-spark-connect: every "
+        "run step starts its own driver (%(default)s)",
     )
     args = parser.parse_args()
     if args.poll_minutes < 1 or 60 % args.poll_minutes:

@@ -80,8 +80,8 @@ def stack_up(
         bool | None,
         typer.Option(
             "--spark-connect/--no-spark-connect",
-            help="Also run a supervised Spark Connect server that Dagster runs attach to "
-            "(STEAM_SPARK_REMOTE); kept for later calls.",
+            help="Run the supervised Spark Connect server that Dagster runs attach to "
+            "(STEAM_SPARK_REMOTE; on unless turned off); kept for later calls.",
         ),
     ] = None,
     monitoring: Annotated[

@@ -5,9 +5,10 @@ sasl_ssl) chosen at the first `up`, and which services `up` started, so later `u
 calls (and the tests) address the same servers. `env` in the same folder holds `export KEY=value`
 lines pointing every client at the stack; it holds passwords, so only its owner may read it (0600).
 
-Optional services (the Spark standalone cluster; the Spark Connect server; Prometheus, Alertmanager
-and the platform's metrics exporter) belong to the stack only once asked for (`up --spark-cluster`,
-`up --spark-connect`, `up --monitoring`); `stack.json` keeps that choice too (`up --no-...` drop it).
+Optional services (the Spark standalone cluster; Prometheus, Alertmanager and the platform's metrics
+exporter) belong to the stack only once asked for (`up --spark-cluster`, `up --monitoring`); the
+Spark Connect server runs unless turned off (`up --no-spark-connect`); `stack.json` keeps each
+choice (`up --no-...` drops one).
 """
 
 from __future__ import annotations
@@ -92,8 +93,9 @@ class LocalStack:
         #: Prometheus, Alertmanager and the metrics exporter: `monitoring` if given, else recorded.
         recorded_monitoring = bool((saved or {}).get("monitoring", False))
         self.monitoring = recorded_monitoring if monitoring is None else monitoring
-        #: The Spark Connect server runs attach to: `spark_connect` if given, else the recorded choice.
-        recorded_connect = bool((saved or {}).get("spark_connect", False))
+        #: The Spark Connect server runs attach to: `spark_connect` if given, else the recorded choice,
+        #: else on (a warm server instead of a driver start per run step: benchmarks/RESULTS.md).
+        recorded_connect = bool((saved or {}).get("spark_connect", True))
         self.spark_connect = recorded_connect if spark_connect is None else spark_connect
         wanted_optional = {SPARK_CLUSTER} if self.spark_cluster else set()
         wanted_optional |= {SPARK_CONNECT} if self.spark_connect else set()

@@ -46,10 +46,12 @@ def _text_and_words(contents: str | None) -> tuple[str | None, int | None]:
     return text, word_count(text)
 
 
-# A lambda: pyspark would otherwise try (and warn about) inferring a pandas UDF from the hints.
-_text_udf = F.udf(lambda contents: _text_and_words(contents), TEXT_SCHEMA)
-
-
 def text_and_words(contents: Column) -> Column:
-    """A struct column (`text`, `words`) derived from a contents column."""
-    return _text_udf(contents)
+    """A struct column (`text`, `words`) derived from a contents column.
+
+    The UDF is made at each call, not once at import: PySpark builds a classic or a Spark Connect
+    UDF depending on the session in use when it is made, and a classic one made at import fails
+    on a Connect session ("SparkContext or SparkSession should be created first").
+    """
+    # A lambda: pyspark would otherwise try (and warn about) inferring a pandas UDF from the hints.
+    return F.udf(lambda text: _text_and_words(text), TEXT_SCHEMA)(contents)

@@ -29,6 +29,7 @@ from http_fake import serve_handler
 from kibana_fake import FakeKibana
 from lake_support import s3_for
 
+from steam_devstack.services.spark_connect import SparkConnectService
 from steam_devstack.stack import LocalStack
 from steam_platform.resources.elasticsearch import ElasticsearchResource
 from steam_platform.resources.s3 import S3Resource
@@ -86,7 +87,9 @@ def local_stack(stack_state_dir: Callable[[str], Path]) -> Iterator[LocalStack]:
     """A running single-broker stack (free ports, temporary state), torn down after the session."""
     only = [s for s in os.environ.get("STEAM_TEST_SERVICES", "").split(",") if s] or None
     state = stack_state_dir("stack")
-    stack = LocalStack(state, brokers=1, only=only, prefer_default_ports=False)
+    # No Spark Connect server by default: most tests run Spark in this process; those that attach
+    # start it through `spark_connect` (the daemon's unattended test, the Connect lake tests).
+    stack = LocalStack(state, brokers=1, only=only, prefer_default_ports=False, spark_connect=False)
     try:
         stack.up()
         yield stack
@@ -104,6 +107,18 @@ def stack_env(local_stack: LocalStack) -> dict[str, str]:
 def s3(stack_env: dict[str, str]) -> S3Resource:
     """The stack's object store with its default lake bucket (`LAKE_BUCKET`)."""
     return s3_for(stack_env, stack_env["LAKE_BUCKET"])
+
+
+@pytest.fixture(scope="session")
+def spark_connect(local_stack: LocalStack) -> Iterator[SparkConnectService]:
+    """The supervised Spark Connect server on the session's stack (its S3, a free port), stopped after."""
+    service = SparkConnectService(local_stack.ctx)
+    service.install()
+    try:
+        service.start()
+        yield service
+    finally:
+        service.stop()
 
 
 @pytest.fixture(scope="session")

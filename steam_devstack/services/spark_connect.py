@@ -1,13 +1,14 @@
 """A Spark Connect server that the platform's Dagster runs attach to instead of starting a driver.
 
-Optional: `steam-platform stack up --spark-connect` starts it (kept in `stack.json` like
-`--spark-cluster`; `--no-spark-connect` stops it). The stack's env file then carries
+On by default: `steam-platform stack up` starts it (`--no-spark-connect` stops it and leaves it out;
+the choice is kept in `stack.json`). The stack's env file then carries
 `STEAM_SPARK_REMOTE=sc://127.0.0.1:<port>` and the `pyspark` resource attaches to it (falling back
 to an in-process driver with a warning when it does not answer; `steam_platform/resources/spark.py`).
-Why opt-in: the server holds a 1 GB driver heap (~740 MB resident) all the time, on a 2-core
-machine that also runs Kafka, Elasticsearch and PostgreSQL, and the test suite's stacks would pay
-its start (~11 s) without using it; the bronze landing still runs in-process (its `foreachBatch`
-keeps per-batch tallies in the run's Python process). Measured in `benchmarks/RESULTS.md`.
+Why on: every run step, bronze's landing included (`streaming/bronze_connect.py`), then finds a warm
+driver instead of starting one; measured with the unattended platform at 2-minute polls, poll ->
+searchable p50 21 s instead of 34 s and half the CPU (`benchmarks/RESULTS.md`). The price: the
+server holds a 1 GB driver heap (~1.3 GB resident at its peak) all the time. The test suite's
+stacks leave it out unless a test attaches (`tests/conftest.py`).
 
 What runs: `python -m steam_devstack.supervisor -- spark-submit --class
 org.apache.spark.sql.connect.service.SparkConnectServer ...` from the Spark that pyspark ships.

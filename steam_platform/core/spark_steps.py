@@ -24,7 +24,7 @@ SPARK_RETRY = dg.RetryPolicy(
 
 def session(pyspark: Any, *, connect: bool = True) -> SparkSession:
     """The run's Spark session from the `pyspark` resource; `connect=False` for a step that needs
-    an in-process driver even when runs attach to a Spark Connect server (bronze's landing)."""
+    an in-process driver even when runs attach to a Spark Connect server."""
     if hasattr(pyspark, "session"):  # LakePySparkResource
         chosen: SparkSession = pyspark.session(connect=connect)
         return chosen

@@ -2,7 +2,8 @@
 
 `steam-platform dev` (what `make dev` runs: the webserver, the daemon with its schedules, sensors,
 run queue and backfills, and the supervised code server) on the Postgres instance of
-`deploy/dagster.yaml`, a fresh lake bucket, and player counts polled every minute:
+`deploy/dagster.yaml`, a fresh lake bucket, player counts polled every minute, and runs attached to
+the stack's Spark Connect server (as `stack up` starts it by default):
 - a poll reaches Elasticsearch through bronze, silver, marts and search in one automated run;
 - the closed day (yesterday) is rebuilt once after the first refresh of today;
 - lake runs never overlap (pools + the sensor's one-in-flight rule);
@@ -36,6 +37,7 @@ import requests
 from dev_support import VENV_BIN, open_instance, processes_of, steam_platform_dev, wait_until
 
 from steam_devstack.paths import REPO_ROOT
+from steam_devstack.services.spark_connect import REMOTE_ENV, SparkConnectService
 from steam_platform.assets.lake.refresh_events import LAKE_RUN_TAG, RANGE_END_TAG, RANGE_START_TAG
 from steam_platform.assets.operations.run_reaper import RunWorker, run_worker, worker_alive
 from steam_platform.resources.elasticsearch import ElasticsearchResource
@@ -73,10 +75,11 @@ def wait_for(what: str, probe: Callable[[], T | None], timeout_s: float, daemon:
 
 
 @pytest.fixture(scope="module")
-def daemon(stack_env: dict[str, str], s3: S3Resource) -> Iterator[Daemon]:
+def daemon(stack_env: dict[str, str], s3: S3Resource, spark_connect: SparkConnectService) -> Iterator[Daemon]:
     """`steam-platform dev` on the stack, polling every minute into a fresh bucket; dead run workers
-    looked for every 10 s."""
-    with steam_platform_dev(stack_env, s3, "steam-daemon") as dev:
+    looked for every 10 s; its runs attach to the stack's Spark Connect server, as `stack up`'s do."""
+    remote = {REMOTE_ENV: spark_connect.remote}
+    with steam_platform_dev(stack_env, s3, "steam-daemon", extra_env=remote) as dev:
         backfill = _launch_news_backfill(dev.env)
         with open_instance(dev) as instance:
             yield Daemon(

@@ -3,7 +3,8 @@
 Without a JVM (the real server runs in `tests/lake/test_lake_pipeline.py`): the supervisor starts a
 killed child again (and not after it is told to stop), its backoff grows and resets; the server's
 conf binds 127.0.0.1, caps the driver and carries no secret on its command line or in its conf;
-`stack.json` keeps the `--spark-connect` choice and the stack's env then points runs at the server.
+the server is on by default, `stack.json` keeps the `--[no-]spark-connect` choice, and the stack's
+env then points runs at the server.
 """
 
 from __future__ import annotations
@@ -81,11 +82,11 @@ def test_server_binds_loopback_caps_the_driver_and_holds_no_secret(tmp_path: Pat
     assert service.endpoints() == {REMOTE_ENV: f"sc://127.0.0.1:{stack.ctx.ports['spark_connect']}"}
 
 
-def test_the_spark_connect_choice_is_kept_in_stack_json(tmp_path: Path) -> None:
+def test_the_connect_server_is_on_by_default_and_the_choice_is_kept_in_stack_json(tmp_path: Path) -> None:
     state = tmp_path / "stack"
-    assert SPARK_CONNECT not in [s.name for s in LocalStack(state, prefer_default_ports=False).services]
-    LocalStack(state, spark_connect=True, prefer_default_ports=False)._save()
-    assert json.loads((state / "stack.json").read_text())["spark_connect"] is True
-    assert SPARK_CONNECT in [s.name for s in LocalStack(state).services]  # recorded: later calls include it
-    LocalStack(state, spark_connect=False)._save()
-    assert SPARK_CONNECT not in [s.name for s in LocalStack(state).services]
+    assert SPARK_CONNECT in [s.name for s in LocalStack(state, prefer_default_ports=False).services]
+    LocalStack(state, spark_connect=False, prefer_default_ports=False)._save()
+    assert json.loads((state / "stack.json").read_text())["spark_connect"] is False
+    assert SPARK_CONNECT not in [s.name for s in LocalStack(state).services]  # recorded: later calls too
+    LocalStack(state, spark_connect=True)._save()
+    assert SPARK_CONNECT in [s.name for s in LocalStack(state).services]

@@ -5,7 +5,8 @@ Spark starts slowly on two cores, so every lake test that runs `local[2]` uses t
 one Spark session (`spark` / `pyspark_resource` in tests/conftest.py); isolation comes from a fresh
 bucket per test and, where needed, fresh topics. The standalone cluster (master + 2 workers, as
 `stack up --spark-cluster` starts it) starts once, only if a `cluster` test asks for it; the Spark
-Connect server (`stack up --spark-connect`) likewise, on the session's stack (`spark_connect`).
+Connect server (`stack up --spark-connect`) likewise, on the session's stack (`spark_connect`, in
+tests/conftest.py: the daemon's tests attach to it too).
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ from lake_support import s3_for
 
 from steam_devstack.services.registry import SPARK_CLUSTER
 from steam_devstack.services.spark_cluster import SparkClusterService
-from steam_devstack.services.spark_connect import SparkConnectService
 from steam_devstack.stack import LocalStack
 from steam_platform.assets.bus.topics import kafka_topics
 from steam_platform.resources.kafka import KafkaResource
@@ -66,15 +66,3 @@ def spark_cluster(stack_state_dir: Callable[[str], Path]) -> Iterator[SparkClust
         yield service
     finally:
         stack.down()
-
-
-@pytest.fixture(scope="session")
-def spark_connect(local_stack: LocalStack) -> Iterator[SparkConnectService]:
-    """The supervised Spark Connect server on the session's stack (its S3, a free port), stopped after."""
-    service = SparkConnectService(local_stack.ctx)
-    service.install()
-    try:
-        service.start()
-        yield service
-    finally:
-        service.stop()

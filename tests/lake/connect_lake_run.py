@@ -2,12 +2,13 @@
 
 A process of its own because PySpark picks its Connect or classic DataFrame API per process (and
 the tests' process holds a classic driver). It materialises `fact_player_counts` and then
-`mart_game_daily` for one day into the lake in `--bucket`, with the `pyspark` resource pointed at
-`--remote`, every ERROR check required to pass, and writes a JSON report: whether a driver JVM
-ever started in this process (it must not: the steps ran on the server) and how long it took.
+`mart_game_daily` for one day, and `fact_news` (a Python UDF) for `--news-day`, into the lake in
+`--bucket` with the `pyspark` resource pointed at `--remote`, every ERROR check required to pass,
+and writes a JSON report: whether a driver JVM ever started in this process (it must not: the
+steps ran on the server) and how long it took.
 
     python connect_lake_run.py --remote sc://127.0.0.1:15002 --bucket b --day 2026-10-02 \
-        --env env.json --jars a.jar:b.jar --report report.json
+        --news-day 2026-10-01 --env env.json --jars a.jar:b.jar --report report.json
 """
 
 from __future__ import annotations
@@ -29,11 +30,12 @@ from steam_platform.assets.warehouse.assets import fact_assets
 from steam_platform.resources.spark import build_pyspark_resource
 
 FACT = next(a for a in fact_assets if a.key.to_user_string() == "fact_player_counts")
+FACT_NEWS = next(a for a in fact_assets if a.key.to_user_string() == "fact_news")
 
 
 def main() -> int:
     parser = argparse.ArgumentParser()
-    for name in ("--remote", "--bucket", "--day", "--env", "--jars", "--report"):
+    for name in ("--remote", "--bucket", "--day", "--news-day", "--env", "--jars", "--report"):
         parser.add_argument(name, required=True)
     args = parser.parse_args()
     stack_env = json.loads(Path(args.env).read_text())
@@ -43,6 +45,7 @@ def main() -> int:
     started = time.monotonic()
     materialize_checked([FACT], {"s3": s3, "pyspark": pyspark}, [day])
     materialize_checked([mart_game_daily], {"s3": s3, "pyspark": pyspark}, [day])
+    materialize_checked([FACT_NEWS], {"s3": s3, "pyspark": pyspark}, [date.fromisoformat(args.news_day)])
     from pyspark import SparkContext
 
     report = {

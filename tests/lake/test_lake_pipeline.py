@@ -246,30 +246,43 @@ def _delete_day(s3: S3Resource, table: Table, day: date) -> None:
     client.delete_objects(Bucket=s3.bucket, Delete={"Objects": [{"Key": k} for k in keys]})
 
 
+def _news_text(lake: Lake, day: date) -> list[tuple[str, str, int]]:
+    frame = read_table(lake.spark, FACT_NEWS.path(lake.s3.lake_root()), written_schema(FACT_NEWS))
+    rows = frame.where(frame.dt == day).select("gid", "contents_text", "word_count").collect()
+    return sorted((r.gid, r.contents_text, r.word_count) for r in rows)
+
+
 def test_a_run_on_spark_connect_builds_the_same_fact_and_mart_and_the_server_comes_back(
     lake: Lake, spark_connect: SparkConnectService, stack_env: dict[str, str], tmp_path: Path
 ) -> None:
     """A run attached to the stack's Spark Connect server (no driver in its process) rebuilds a
-    day of `fact_player_counts` and `mart_game_daily` with the rows of the in-process build; the
-    server, killed, is started again by its supervisor."""
+    day of `fact_player_counts`, `fact_news` (its text UDF included) and `mart_game_daily` with the
+    rows of the in-process build; the server, killed, is started again by its supervisor."""
     day, tables = ds.DAYS[1], (FACT_PLAYER_COUNTS, MART_GAME_DAILY)
-    before = {t.name: [r for r in lake.rows(t) if r["dt"] == day] for t in tables}
+    news_day = min(r["dt"] for r in lake.rows(FACT_NEWS))
+    before: dict[str, list[Any]] = {t.name: [r for r in lake.rows(t) if r["dt"] == day] for t in tables}
+    before[FACT_NEWS.name] = [r for r in lake.rows(FACT_NEWS) if r["dt"] == news_day]
+    before["news text"] = _news_text(lake, news_day)  # the UDF's column (`rows` leaves it out)
     assert all(before.values())
     for table in tables:  # gone, so only the Connect run can bring them back
         _delete_day(lake.s3, table, day)
+    _delete_day(lake.s3, FACT_NEWS, news_day)
     env_file = tmp_path / "stack-env.json"
     env_file.touch(0o600)
     env_file.write_text(json.dumps(stack_env))
     report = tmp_path / "report.json"
     argv = [
         sys.executable, str(CONNECT_RUN), "--remote", spark_connect.remote, "--bucket", lake.s3.bucket,
-        "--day", day.isoformat(), "--env", str(env_file), "--report", str(report),
-        "--jars", ":".join(str(p) for p in connector_jars()),
+        "--day", day.isoformat(), "--news-day", news_day.isoformat(), "--env", str(env_file),
+        "--report", str(report), "--jars", ":".join(str(p) for p in connector_jars()),
     ]  # fmt: skip
     done = subprocess.run(argv, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     assert json.loads(report.read_text())["jvm_started"] is False
-    assert {t.name: [r for r in lake.rows(t) if r["dt"] == day] for t in tables} == before
+    after: dict[str, list[Any]] = {t.name: [r for r in lake.rows(t) if r["dt"] == day] for t in tables}
+    after[FACT_NEWS.name] = [r for r in lake.rows(FACT_NEWS) if r["dt"] == news_day]
+    after["news text"] = _news_text(lake, news_day)
+    assert after == before
 
     supervisor = spark_connect.process().pid()
     assert supervisor is not None
