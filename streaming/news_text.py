@@ -54,4 +54,7 @@ def text_and_words(contents: Column) -> Column:
     on a Connect session ("SparkContext or SparkSession should be created first").
     """
     # A lambda: pyspark would otherwise try (and warn about) inferring a pandas UDF from the hints.
-    return F.udf(lambda text: _text_and_words(text), TEXT_SCHEMA)(contents)
+    # Not Arrow-optimised (Spark's default once a session is active): rows go to the Python worker
+    # pickled, as before, so its interpreter needs no pyarrow.
+    udf = F.udf(lambda text: _text_and_words(text), TEXT_SCHEMA, useArrow=False)
+    return udf(contents)
