@@ -12,6 +12,8 @@ tallies (offsets per partition, rows, days) are counted while its rows are writt
 (`streaming/batch_tally.py`).
 
 In-process: `run_bronze(spark, BronzeJob(...))` returns `BronzeStats` (`streaming/bronze_stats.py`).
+On a Spark Connect session the same call lands each batch in the server's Python worker, which
+checks the lease in the store and reports back through the lease folder (`streaming/bronze_connect.py`).
 As a job:
 
     spark-submit --jars "${STEAM_SPARK_JARS//:/,}" streaming/bronze.py --topic steam.news \
