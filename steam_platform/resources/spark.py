@@ -60,7 +60,8 @@ class LakePySparkResource(PySparkResource):
     and never sent to the server. When the server does not answer within `remote_timeout_s`, the
     run starts its in-process driver as before and logs a WARNING saying why. The session starts
     when a step first asks for it (`session(connect=...)`), so a step that needs a classic session
-    (bronze's `foreachBatch` landing) gets one even when the others attach.
+    could get one even when the others attach (no platform step does since bronze's landing runs
+    on Connect too: `streaming/bronze_connect.py`).
     """
 
     s3: S3Resource
@@ -103,9 +104,8 @@ class LakePySparkResource(PySparkResource):
             attached = self._attach() if connect and self.remote else None
             self._spark_session = attached if attached is not None else self._in_process()
         elif not connect and is_connect(self._spark_session):
-            # One run, one session: the first step decides (bronze, upstream of the rest, runs
-            # first in every lake run). A classic-only step after an attached one cannot get a
-            # driver in this process any more (PySpark's mode is process-wide): fail clearly.
+            # One run, one session: the first step decides. A classic-only step after an attached
+            # one cannot get a driver in this process any more (PySpark's mode is process-wide).
             raise RuntimeError(
                 "this step needs an in-process Spark driver, but an earlier step of the run already "
                 "attached to Spark Connect; run it in a run of its own"
