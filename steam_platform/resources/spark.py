@@ -14,7 +14,7 @@ driver (`spark.jars`) and the S3 keys inside their tasks' Hadoop configuration (
 listens on 127.0.0.1 (`spark.driver.host`/`bindAddress`): a cluster on other machines needs both
 set (`extra_conf`) to an address its executors can reach.
 
-With `STEAM_SPARK_REMOTE` (`stack up --spark-connect`) runs attach to a Spark Connect server
+With `STEAM_SPARK_REMOTE` (`stack up` sets it by default) runs attach to a Spark Connect server
 instead of starting a driver, and fall back to the in-process driver when it does not answer.
 
 `LakePySparkResource` adds how the S3 part is configured: from the nested `S3Resource`,

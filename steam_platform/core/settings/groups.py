@@ -325,7 +325,8 @@ class SparkSettings(SettingsGroup):
         "STEAM_SPARK_REMOTE",
         None,
         "a Spark Connect server (`sc://host:port`) that Spark assets attach to instead of starting a "
-        "driver (`stack up --spark-connect` sets it); unreachable: an in-process driver, with a warning",
+        "driver (`stack up` sets it unless `--no-spark-connect`); unreachable: an in-process driver, "
+        "with a warning",
     )
     driver_host: str | None = setting(
         "SPARK_DRIVER_HOST",
