@@ -54,7 +54,7 @@ if __package__ in (None, ""):  # run as a script by spark-submit: make `streamin
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.streaming import StreamingQuery
 
-from streaming.bronze_batch import land_batch
+from streaming.bronze_batch import land_held_batch
 from streaming.bronze_connect import BatchReports, ConnectBatchLander
 from streaming.bronze_pipes import pipes_progress
 from streaming.bronze_stats import BatchStats, BronzeStats, stats_as_dict
@@ -73,7 +73,7 @@ from streaming.lake_paths import bronze_path, checkpoint_path, quarantine_path
 from streaming.landed_offsets import Continuity, LandedOffsetsStore
 from streaming.launcher_watch import launcher_gone
 from streaming.lease_stores import lease_store_for
-from streaming.planned_offsets import last_planned_hint, planned_offsets_hint
+from streaming.planned_offsets import last_planned_hint
 
 log = logging.getLogger(__name__)
 
@@ -232,21 +232,17 @@ def _run_query(
     jvm_parser = jvm_parser_registered(spark)  # else from_json, with a warning
 
     def on_batch(batch: DataFrame, batch_id: int) -> None:
-        lease.check()  # a writer that lost its lease writes nothing more
-        planned = planned_offsets_hint(spark, job.checkpoint_location, job.topic, batch_id)
-        ran_before = last_planned is None or batch_id <= last_planned
-        batches[batch_id] = land_batch(
+        batches[batch_id] = land_held_batch(
             batch,
             batch_id,
-            job.lake_root,
-            job.topic,
-            planned,
-            ran_before=ran_before,
+            lake_root=job.lake_root,
+            topic=job.topic,
+            checkpoint=job.checkpoint_location,
+            last_planned=last_planned,
+            still_held=lease.check,
+            continuity=continuity,
             jvm_parser=jvm_parser,
-            direct_appends=jvm_parser,  # the parser's jar holds the commit protocol too
         )
-        lease.check()
-        continuity.landed(batch_id, batches[batch_id])
         last_landed[:] = [time.monotonic()]
         if on_batch_landed is not None:
             on_batch_landed(batch_id, batches[batch_id])
@@ -267,7 +263,6 @@ def _run_on_connect(
     started = time.monotonic()
     checkpoint = job.checkpoint_location
     reports = BatchReports(lease_store_for(spark, checkpoint), lease.record.epoch)
-    reports.remove_all()  # what an earlier run's worker left: never this run's
     lander = ConnectBatchLander(
         job.lake_root, job.topic, checkpoint, lease.record, last_planned_hint(spark, checkpoint)
     )

@@ -6,7 +6,7 @@ Spark Connect one (`streaming/bronze_connect.py`, `foreachBatch` in the server's
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from pyspark.sql import DataFrame, SparkSession
@@ -16,7 +16,8 @@ from streaming.batch_tally import MAX_OBSERVED_PARTITIONS, grouped_tally, observ
 from streaming.bronze_stats import BatchStats
 from streaming.envelope_parse import good_rows, parse_kafka_records, quarantined_rows
 from streaming.lake_paths import bronze_path, quarantine_path
-from streaming.planned_offsets import PlannedOffsets
+from streaming.landed_offsets import Continuity
+from streaming.planned_offsets import PlannedOffsets, planned_offsets_hint
 
 #: A micro-batch of at most this many rows is written as one file per day (a poll lands a few
 #: thousand rows; one file per Kafka partition made six small files per poll). Larger batches (a
@@ -70,6 +71,44 @@ def land_batch(
     if stats.quarantined:
         with _commit_protocol(batch.sparkSession, direct=direct):
             _quarantine(parsed, stats, quarantine_path(lake_root, topic), batch_id, ran_before)
+    return stats
+
+
+def land_held_batch(
+    batch: DataFrame,
+    batch_id: int,
+    *,
+    lake_root: str,
+    topic: str,
+    checkpoint: str,
+    last_planned: int | None,
+    still_held: Callable[[], None],
+    continuity: Continuity,
+    jvm_parser: bool,
+) -> BatchStats:
+    """Land one batch of the checkpoint's lease holder, in the order exactly-once rests on: the
+    lease checked (`still_held` raises when it is lost), the batch written, the lease checked
+    again, then the batch recorded as landed (`continuity`).
+
+    A batch above `last_planned` (the checkpoint's last planned batch when the query started; None:
+    unknown) never ran before and is appended, any other may be a replay and replaces its earlier
+    attempt. `jvm_parser`: the session has bronze's jar, whose commit protocol appends in place.
+    """
+    still_held()  # a writer that lost its lease writes nothing more
+    planned = planned_offsets_hint(batch.sparkSession, checkpoint, topic, batch_id)
+    ran_before = last_planned is None or batch_id <= last_planned
+    stats = land_batch(
+        batch,
+        batch_id,
+        lake_root,
+        topic,
+        planned,
+        ran_before=ran_before,
+        jvm_parser=jvm_parser,
+        direct_appends=jvm_parser,  # the parser's jar holds the commit protocol too
+    )
+    still_held()
+    continuity.landed(batch_id, stats)
     return stats
 
 

@@ -24,15 +24,15 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from functools import partial
 
 from pyspark.sql import DataFrame
 
-from streaming.bronze_batch import land_batch
+from streaming.bronze_batch import land_held_batch
 from streaming.bronze_stats import BatchStats
 from streaming.checkpoint_lease import LeaseRecord, LeaseStore, verify_held
 from streaming.landed_offsets import Continuity, LandedOffsetsStore
 from streaming.lease_stores import lease_store_for
-from streaming.planned_offsets import planned_offsets_hint
 
 REPORT_PREFIX = "report-"
 
@@ -136,19 +136,20 @@ class ConnectBatchLander:
     _continuity: Continuity | None = field(default=None, init=False, repr=False)
 
     def __call__(self, batch: DataFrame, batch_id: int) -> None:
-        spark = batch.sparkSession
-        if self._store is None:  # made in the worker: a boto3 client is not pickled
-            self._store = lease_store_for(spark, self.checkpoint)
+        if self._store is None or self._continuity is None:  # made in the worker, not pickled
+            self._store = lease_store_for(batch.sparkSession, self.checkpoint)
+            self._continuity = Continuity(LandedOffsetsStore(self._store))
         store = self._store
-        verify_held(store, self.checkpoint, self.holder)  # a writer that lost its lease writes nothing
-        planned = planned_offsets_hint(spark, self.checkpoint, self.topic, batch_id)
-        ran_before = self.last_planned is None or batch_id <= self.last_planned
-        stats = land_batch(
-            batch, batch_id, self.lake_root, self.topic, planned, ran_before=ran_before, jvm_parser=False
+        stats = land_held_batch(
+            batch,
+            batch_id,
+            lake_root=self.lake_root,
+            topic=self.topic,
+            checkpoint=self.checkpoint,
+            last_planned=self.last_planned,
+            still_held=partial(verify_held, store, self.checkpoint, self.holder),
+            continuity=self._continuity,
+            jvm_parser=False,  # bronze's jar is not registered through Connect
         )
-        verify_held(store, self.checkpoint, self.holder)
-        if self._continuity is None:
-            self._continuity = Continuity(LandedOffsetsStore(store))
-        self._continuity.landed(batch_id, stats)
         report = BatchReport(batch_id, stats, list(self._continuity.problems), self._continuity.known)
         write_report(store, self.holder.epoch, report)
