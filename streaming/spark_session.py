@@ -229,3 +229,15 @@ def build_spark_session(
     """
     settings = local_session_conf(app_name, master=master, driver_memory=driver_memory, jars=jars, conf=conf)
     return session_from_conf(settings, hadoop_secrets=hadoop_secrets)
+
+
+def driver_address_conf(driver_host: str | None, bind_address: str | None = None) -> dict[str, str]:
+    """Spark settings that make the driver reachable from executors on other hosts.
+
+    Unset, sessions keep the loopback defaults (`local[2]` or the local stack's cluster). Set (a
+    remote standalone, YARN or Kubernetes cluster), the driver advertises `driver_host` and binds
+    to `bind_address` (`SPARK_DRIVER_BIND_ADDRESS`, e.g. `0.0.0.0` in a container), else to the host.
+    """
+    if not driver_host:
+        return {}
+    return {"spark.driver.host": driver_host, "spark.driver.bindAddress": bind_address or driver_host}

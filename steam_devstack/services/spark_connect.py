@@ -10,20 +10,21 @@ searchable p50 21 s instead of 34 s and half the CPU (`benchmarks/RESULTS.md`). 
 server holds a 1 GB driver heap (~1.3 GB resident at its peak) all the time. The test suite's
 stacks leave it out unless a test attaches (`tests/conftest.py`).
 
-What runs: `python -m steam_devstack.supervisor -- spark-submit --class
-org.apache.spark.sql.connect.service.SparkConnectServer ...` from the Spark that pyspark ships.
-The supervisor (the service's pid file and process group) starts the server again whenever it
-exits (`steam_devstack/supervisor.py`); `stack down` stops both.
+What runs: `python -m steam_devstack.supervisor -- python -m steam_platform.spark_connect_server
+--port <port> --bind 127.0.0.1 --work-dir <private folder>`: the platform's own server entry point,
+the one the Kubernetes chart and compose run, which writes its conf (`streaming/connect_server.py`)
+and replaces itself with Spark's `spark-submit` of the server. The supervisor (the service's pid
+file and process group) starts the server again whenever it exits
+(`steam_devstack/supervisor.py`); `stack down` stops both.
 
-- Bound to 127.0.0.1: gRPC (`spark.connect.grpc.binding.address`), the driver's RPC, no UI.
+- Bound to 127.0.0.1: gRPC and the driver's RPC, no UI.
 - Driver capped like the platform's in-process driver (`DEFAULT_DRIVER_MEMORY`, `local[2]`), the
   same session defaults (UTC, dynamic partition overwrite, 4 shuffle partitions), and the JVM exits
   on an OutOfMemoryError so the supervisor restarts it instead of it hanging.
 - The connector jars (Kafka source, S3A) by path, the ones `stack install` resolved.
 - S3A pointed at the stack's S3 server; the access key pair reaches the server through its
-  environment only (S3A's environment credentials provider), never its command line or conf
-  file, so `spark.conf.get` from a client cannot read it either. The conf file (everything else)
-  is 0600 in the service's private data folder.
+  environment only, never its command line or conf file, so `spark.conf.get` from a client cannot
+  read it either. The conf file (everything else) is 0600 in the service's private data folder.
 - As root, like the standalone cluster, it is not dropped to the service user: its Python workers
   (a `foreachBatch` function, a Python UDF) run this venv's interpreter and import the checkout.
 """
@@ -35,49 +36,26 @@ from pathlib import Path
 from typing import ClassVar
 
 from steam_devstack.health import wait_until
-from steam_devstack.paths import private_dir, write_private
+from steam_devstack.paths import private_dir
 from steam_devstack.services import s3 as s3_service
 from steam_devstack.services.base import Service
 from steam_devstack.services.spark import connector_jars
 from steam_devstack.services.spark_cluster import spark_home
 from streaming.connect_session import server_answers
-from streaming.environment import DEFAULT_DRIVER_MEMORY
-from streaming.spark_session import local_session_conf, s3a_conf
+from streaming.environment import (
+    AWS_REGION_ENV,
+    DEFAULT_DRIVER_MEMORY,
+    DEFAULT_SPARK_MASTER,
+    S3_ENDPOINT_URL_ENV,
+    SPARK_JARS_ENV,
+)
 
 HOST = "127.0.0.1"
-SERVER_CLASS = "org.apache.spark.sql.connect.service.SparkConnectServer"
 START_TIMEOUT_S = 180
-APP_NAME = "steam-platform-connect"
 #: Where a client's `STEAM_SPARK_REMOTE` points.
 REMOTE_ENV = "STEAM_SPARK_REMOTE"
-
-
-def server_conf(port: int, *, s3_url: str, jars: list[str], tmp: Path) -> dict[str, str]:
-    """The server's Spark conf: the platform's session defaults, gRPC on `port`, S3A on `s3_url`.
-
-    Holds no secret (it is written to a file and readable by clients through `spark.conf`).
-    """
-    conf = local_session_conf(
-        APP_NAME,
-        driver_memory=DEFAULT_DRIVER_MEMORY,
-        conf=s3a_conf(endpoint_url=s3_url, region=s3_service.REGION, path_style=True),
-    )
-    conf.update(
-        {
-            # On the driver's own classpath, not `spark.jars`: in local mode the executors live in
-            # the driver's JVM, and `spark.jars` would have them copy every jar into the scratch
-            # folder (mode a+x, again after each restart) on the first task.
-            "spark.driver.extraClassPath": ":".join(jars),
-            "spark.connect.grpc.binding.address": HOST,
-            "spark.connect.grpc.binding.port": str(port),
-            "spark.driver.extraJavaOptions": (
-                f"-Duser.timezone=UTC -XX:+ExitOnOutOfMemoryError -Djava.io.tmpdir={tmp}"
-            ),
-            "spark.local.dir": str(tmp),
-            "spark.pyspark.python": sys.executable,
-        }
-    )
-    return conf
+#: The platform's server entry point (`steam_platform/spark_connect_server.py`).
+ENTRY_POINT = "steam_platform.spark_connect_server"
 
 
 class SparkConnectService(Service):
@@ -100,37 +78,31 @@ class SparkConnectService(Service):
         connector_jars()
         spark_home()
 
-    def conf_file(self) -> Path:
-        """Write the server's conf (0600, no secret) and return its path."""
-        tmp = private_dir(self.base / "tmp")
-        conf = server_conf(
-            self.port("spark_connect"),
-            s3_url=f"http://{HOST}:{self.port('s3')}",
-            jars=[str(p) for p in connector_jars()],
-            tmp=tmp,
-        )
-        path = self.base / "spark-connect.conf"
-        write_private(path, "".join(f"{k} {v}\n" for k, v in sorted(conf.items())))
-        return path
-
-    def argv(self, conf_file: Path) -> list[str]:
-        """The supervisor's command line: the server's `spark-submit` after `--` (no secret)."""
-        submit = spark_home() / "bin" / "spark-submit"
+    def argv(self) -> list[str]:
+        """The supervisor's command line: the platform's server entry point after `--` (no secret)."""
         return [
             sys.executable, "-m", "steam_devstack.supervisor", "--",
-            str(submit), "--class", SERVER_CLASS, "--properties-file", str(conf_file),
-            "--driver-memory", DEFAULT_DRIVER_MEMORY, "spark-internal",
+            sys.executable, "-m", ENTRY_POINT, "--port", str(self.port("spark_connect")),
+            "--bind", HOST, "--work-dir", str(self.base),
         ]  # fmt: skip
 
     def server_env(self) -> dict[str, str]:
-        """The server's environment: loopback only, Spark's home, and the S3 key pair for S3A."""
+        """Every setting the entry point reads, stated (none inherited from the caller's shell):
+        loopback only, `local[2]`, the stack's jars and S3 server, and its key pair for S3A."""
         return {
             "SPARK_HOME": str(spark_home()),
             "SPARK_LOCAL_IP": HOST,
             "PYSPARK_PYTHON": sys.executable,
+            "SPARK_MASTER": DEFAULT_SPARK_MASTER,
+            "SPARK_DRIVER_MEMORY": DEFAULT_DRIVER_MEMORY,
+            "SPARK_DRIVER_HOST": HOST,
+            "SPARK_DRIVER_BIND_ADDRESS": HOST,
+            SPARK_JARS_ENV: ":".join(str(p) for p in connector_jars()),
+            S3_ENDPOINT_URL_ENV: f"http://{HOST}:{self.port('s3')}",
+            "S3_PATH_STYLE": "true",
+            AWS_REGION_ENV: s3_service.REGION,
             "AWS_ACCESS_KEY_ID": s3_service.ACCESS_KEY_ID,
             "AWS_SECRET_ACCESS_KEY": s3_service.SECRET_ACCESS_KEY,
-            "AWS_REGION": s3_service.REGION,
         }
 
     def start(self) -> None:
@@ -138,7 +110,7 @@ class SparkConnectService(Service):
         private_dir(self.base)
         proc = self.process()
         if not proc.is_running():
-            proc.start(self.argv(self.conf_file()), cwd=self.base, env=self.server_env())
+            proc.start(self.argv(), cwd=self.base, env=self.server_env())
         wait_until(
             self.healthy,
             what="spark connect server",

@@ -187,18 +187,6 @@ def build_pyspark_resource(
     return LakePySparkResource(spark_config=dict(spark_config), s3=s3, remote=remote or None)
 
 
-def driver_address_conf(driver_host: str | None, bind_address: str | None = None) -> dict[str, str]:
-    """Spark settings that make the driver reachable from executors on other hosts.
-
-    Unset, sessions keep the loopback defaults (`local[2]` or the local stack's cluster). Set (a
-    remote standalone, YARN or Kubernetes cluster), the driver advertises `driver_host` and binds
-    to `bind_address` (`SPARK_DRIVER_BIND_ADDRESS`, e.g. `0.0.0.0` in a container), else to the host.
-    """
-    if not driver_host:
-        return {}
-    return {"spark.driver.host": driver_host, "spark.driver.bindAddress": bind_address or driver_host}
-
-
 def build_pipes_client(
     *,
     jars: Sequence[str],

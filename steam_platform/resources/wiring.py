@@ -30,9 +30,9 @@ from steam_platform.resources.elasticsearch import ElasticsearchResource
 from steam_platform.resources.kafka import KafkaResource
 from steam_platform.resources.kibana import KibanaResource
 from steam_platform.resources.s3 import S3Resource
-from steam_platform.resources.spark import build_pipes_client, build_pyspark_resource, driver_address_conf
+from steam_platform.resources.spark import build_pipes_client, build_pyspark_resource
 from steam_platform.resources.steam_api import SteamApiResource
-from streaming.spark_session import expand_jars
+from streaming.spark_session import driver_address_conf, expand_jars
 
 
 def _env_var(group: type[SettingsGroup], field: str) -> dg.EnvVar:

@@ -2,9 +2,10 @@
 
 Without a JVM (the real server runs in `tests/lake/test_lake_pipeline.py`): the supervisor starts a
 killed child again (and not after it is told to stop), its backoff grows and resets; the server's
-conf binds 127.0.0.1, caps the driver and carries no secret on its command line or in its conf;
-the server is on by default, `stack.json` keeps the `--[no-]spark-connect` choice, and the stack's
-env then points runs at the server.
+conf, as the platform's entry point builds it from the stack's environment, binds 127.0.0.1, caps
+the driver and carries no secret on its command line or in its conf; the server is on by default,
+`stack.json` keeps the `--[no-]spark-connect` choice, and the stack's env then points runs at the
+server.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from pathlib import Path
 from steam_devstack.health import poll
 from steam_devstack.services import s3 as s3_service
 from steam_devstack.services.registry import SPARK_CONNECT
-from steam_devstack.services.spark_connect import REMOTE_ENV, SparkConnectService, server_conf
+from steam_devstack.services.spark_connect import REMOTE_ENV, SparkConnectService
 from steam_devstack.stack import LocalStack
 from steam_devstack.supervisor import RestartPolicy, supervise
 from streaming.environment import DEFAULT_DRIVER_MEMORY
@@ -62,22 +63,32 @@ def test_backoff_doubles_while_the_server_dies_young_and_resets_after_a_long_run
 
 
 def test_server_binds_loopback_caps_the_driver_and_holds_no_secret(tmp_path: Path) -> None:
-    conf = server_conf(15999, s3_url="http://127.0.0.1:19999", jars=["/jars/a.jar"], tmp=tmp_path)
-    assert conf["spark.connect.grpc.binding.address"] == "127.0.0.1"
-    assert conf["spark.driver.bindAddress"] == conf["spark.driver.host"] == "127.0.0.1"
-    assert (conf["spark.master"], conf["spark.driver.memory"]) == ("local[2]", DEFAULT_DRIVER_MEMORY)
-    assert "-XX:+ExitOnOutOfMemoryError" in conf["spark.driver.extraJavaOptions"]
-    assert conf["spark.hadoop.fs.s3a.endpoint"] == "http://127.0.0.1:19999"
-    # The jars sit on the driver's classpath: `spark.jars` would copy them (a+x) into the scratch folder.
-    assert conf["spark.driver.extraClassPath"] == "/jars/a.jar" and "spark.jars" not in conf
-    assert conf["spark.sql.session.timeZone"] == "UTC"
-
+    """The conf the platform's entry point builds from the environment the stack gives it."""
     stack = LocalStack(tmp_path / "stack", only=[SPARK_CONNECT], prefer_default_ports=False)
     (service,) = stack.services
     assert isinstance(service, SparkConnectService)
-    argv = " ".join(service.argv(tmp_path / "spark-connect.conf"))
+    argv = service.argv()
+    server = argv[argv.index("--") + 1 :]
+    assert server[:3] == [sys.executable, "-m", "steam_platform.spark_connect_server"]
+    env = {**service.server_env(), "PATH": os.environ["PATH"]}
+    printed = subprocess.run(
+        [*server, "--print-conf"], env=env, capture_output=True, text=True, timeout=60, check=True
+    ).stdout
+    conf = dict(line.split(" ", 1) for line in printed.splitlines())
+    assert conf["spark.connect.grpc.binding.address"] == "127.0.0.1"
+    assert conf["spark.connect.grpc.binding.port"] == str(stack.ctx.ports["spark_connect"])
+    assert conf["spark.driver.bindAddress"] == conf["spark.driver.host"] == "127.0.0.1"
+    assert (conf["spark.master"], conf["spark.driver.memory"]) == ("local[2]", DEFAULT_DRIVER_MEMORY)
+    assert "-XX:+ExitOnOutOfMemoryError" in conf["spark.driver.extraJavaOptions"]
+    assert conf["spark.hadoop.fs.s3a.endpoint"] == f"http://127.0.0.1:{stack.ctx.ports['s3']}"
+    # The jars sit on the driver's classpath: `spark.jars` would copy them (a+x) into the scratch folder.
+    assert conf["spark.driver.extraClassPath"] == service.server_env()["STEAM_SPARK_JARS"]
+    assert "spark.jars" not in conf
+    assert conf["spark.sql.session.timeZone"] == "UTC"
+    assert conf["spark.local.dir"].startswith(str(service.base))
+
     secret = s3_service.SECRET_ACCESS_KEY
-    assert secret not in argv and secret not in json.dumps(conf)
+    assert secret not in " ".join(argv) and secret not in printed
     assert service.server_env()["AWS_SECRET_ACCESS_KEY"] == secret  # S3A reads it from the environment
     assert service.endpoints() == {REMOTE_ENV: f"sc://127.0.0.1:{stack.ctx.ports['spark_connect']}"}
 

@@ -50,7 +50,6 @@ from steam_platform.core.settings import SparkSettings
 from steam_platform.core.sources import DATA_TOPICS, source_of_topic
 from steam_platform.resources.kafka import KafkaResource
 from steam_platform.resources.s3 import S3Resource
-from steam_platform.resources.spark import driver_address_conf
 from streaming.bronze_pipes import EXTRA_ASSET_KEY
 from streaming.environment import (
     AWS_REGION_ENV,
@@ -61,7 +60,7 @@ from streaming.environment import (
     DEFAULT_SPARK_MASTER,
     S3_ENDPOINT_URL_ENV,
 )
-from streaming.spark_session import expand_jars
+from streaming.spark_session import driver_address_conf, expand_jars
 
 BRONZE_SCRIPT = Path(streaming.bronze.__file__).resolve()
 

@@ -1,0 +1,119 @@
+"""`python -m steam_platform.spark_connect_server`: the Spark Connect server runs attach to.
+
+Every Spark step of a run that has `STEAM_SPARK_REMOTE` attaches to this server instead of starting
+a driver of its own (~10 s and a 1 GiB heap per step saved; `benchmarks/RESULTS.md`). One command
+for every deployment: the local stack runs it under its supervisor (`stack up`), the Kubernetes
+chart as the `spark-connect` Deployment in front of its standalone cluster, compose as the
+`spark-connect` service. Its conf is `streaming/connect_server.py`'s, from the platform's settings:
+
+- `SPARK_MASTER` (`local[2]`, or the cluster whose executors run the work), `SPARK_DRIVER_MEMORY`,
+  `SPARK_DRIVER_HOST`/`SPARK_DRIVER_BIND_ADDRESS` (where the cluster's executors reach this driver),
+  `STEAM_SPARK_JARS` (the Kafka and S3A connector jars);
+- the lake's `S3_ENDPOINT_URL`, `AWS_REGION`, `S3_PATH_STYLE`; the key pair stays in the
+  environment (`AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY`), which Spark copies into the Hadoop
+  configuration when the server's context starts: never on a command line or in the conf file.
+
+It writes the conf file (mode 0600) into `--work-dir` and replaces itself with `spark-submit`, so a
+supervisor or Kubernetes watches the server's own process and a signal reaches the JVM.
+`--conf KEY=VALUE` (repeatable) overrides a setting, e.g. dynamic allocation on a shared cluster.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+from steam_platform.core.settings import LakeSettings, SettingsError, SparkSettings
+from streaming.connect_server import DEFAULT_PORT, server_conf, submit_argv, write_conf_file
+from streaming.environment import SPARK_JARS_ENV
+from streaming.spark_session import MissingConnectorJarsError, driver_address_conf, expand_jars, s3a_conf
+
+
+class ConnectServerConfigError(ValueError):
+    """A setting the server cannot start with: a `--conf` that is not `KEY=VALUE`, no connector jars."""
+
+
+def spark_home() -> Path:
+    """The Spark that pyspark ships (`bin/spark-submit`, `jars/` with the Connect server)."""
+    import pyspark
+
+    return Path(pyspark.__file__).resolve().parent
+
+
+def parse_overrides(pairs: Sequence[str]) -> dict[str, str]:
+    """`["k=v", ...]` -> `{k: v}`; a pair without `=` is an error that names it."""
+    overrides = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise ConnectServerConfigError(f"--conf expects KEY=VALUE, got {pair!r}")
+        overrides[key.strip()] = value
+    return overrides
+
+
+def build_conf(port: int, bind_address: str, scratch: Path, overrides: dict[str, str]) -> dict[str, str]:
+    """The server's conf from the process environment's platform settings (no secret in it)."""
+    spark = SparkSettings.from_process_environment()
+    lake = LakeSettings.from_process_environment()
+    jars = expand_jars(spark.jars)
+    if not jars:
+        raise ConnectServerConfigError(
+            f"{SPARK_JARS_ENV} is unset: the server would run without Spark's Kafka source and S3A "
+            "(the platform image has them in /opt/dagster/cache/jars/spark; locally `stack install`)"
+        )
+    missing = [jar for jar in jars if not Path(jar).is_file()]
+    if missing:
+        raise ConnectServerConfigError(
+            f"{SPARK_JARS_ENV} names {len(missing)} missing jar(s), e.g. {missing[0]}"
+        )
+    return server_conf(
+        port=port,
+        bind_address=bind_address,
+        master=spark.master,
+        driver_memory=spark.driver_memory,
+        jars=jars,
+        s3a=s3a_conf(endpoint_url=lake.endpoint_url, region=lake.region, path_style=lake.path_style_access),
+        scratch=scratch,
+        python=sys.executable,
+        driver_address=driver_address_conf(spark.driver_host, spark.driver_bind_address),
+        overrides=overrides,
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        prog="python -m steam_platform.spark_connect_server",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"gRPC port (default {DEFAULT_PORT})")
+    parser.add_argument(
+        "--bind", default="127.0.0.1", help="address gRPC listens on (default 127.0.0.1; 0.0.0.0 in a pod)"
+    )
+    parser.add_argument(
+        "--work-dir", type=Path, help="conf file and the driver's scratch space (default: a new temp folder)"
+    )
+    parser.add_argument("--conf", action="append", default=[], metavar="KEY=VALUE", help="override a setting")
+    parser.add_argument("--print-conf", action="store_true", help="print the conf and exit (no secret in it)")
+    args = parser.parse_args(argv)
+    work = args.work_dir or Path(tempfile.mkdtemp(prefix="spark-connect-"))
+    scratch = work / "tmp"
+    try:
+        conf = build_conf(args.port, args.bind, scratch, parse_overrides(args.conf))
+    except (ConnectServerConfigError, MissingConnectorJarsError, SettingsError) as exc:
+        parser.error(str(exc))
+    scratch.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if args.print_conf:
+        print("".join(f"{key} {value}\n" for key, value in sorted(conf.items())), end="")
+        return
+    command = submit_argv(spark_home(), write_conf_file(work, conf), conf["spark.driver.memory"])
+    env = {**os.environ, "SPARK_HOME": str(spark_home()), "PYSPARK_PYTHON": sys.executable}
+    os.execve(command[0], command, env)
+
+
+if __name__ == "__main__":
+    main()
