@@ -36,6 +36,7 @@ SHARED_GROUPS: dict[str, str] = {
     "tests/devstack/test_stack_cli.py": KAFKA_GROUP,  # default ports
     "tests/devstack/test_cluster_stack.py": KAFKA_GROUP,  # default ports
     "tests/lake/test_cluster_lake.py": SPARK_CLUSTER_GROUP,
+    "tests/lake/test_connect_on_cluster.py": SPARK_CLUSTER_GROUP,
 }
 #: The fixture that starts each group's shared server.
 SERVER_OF_GROUP = {"shared_kafka_cluster": KAFKA_GROUP, "spark_cluster": SPARK_CLUSTER_GROUP}

@@ -34,9 +34,9 @@ from typing import Any
 
 import cluster_dataset as cd
 import dagster as dg
-import psutil
 import pytest
 from cluster_lake_run import build
+from cluster_processes import AWS_KEYS, LOOPBACK, Seen, inspect_processes
 from continuous_run import ContinuousRun, job_processes
 from lake_support import at, bronze_event_ids, event_ids, player_count_message, produce
 from pyspark.sql import DataFrame, SparkSession
@@ -77,21 +77,6 @@ TABLES = (*WAREHOUSE_TABLES, *MART_TABLES)
 TOPICS = (sources.PLAYER_COUNTS.topic, sources.NEWS.topic, sources.APPS.topic, sources.PLAYTIME.topic)
 #: Bronze columns that depend on the landing (when, which micro-batch), not on the input.
 LANDING_COLUMNS = frozenset({"ingested_at", "batch_id"})
-AWS_KEYS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
-LOOPBACK = {"127.0.0.1", "::1"}
-
-
-@dataclass(frozen=True)
-class Seen:
-    """One live process of the cluster application, as the kernel shows it to anyone on the machine."""
-
-    pid: int
-    role: str  # master, worker-1, executor, python (worker of an executor), driver, ...
-    program: str  # argv[0]
-    secret_in_cmdline: bool
-    secret_in_environ: bool
-    aws_vars: tuple[str, ...]
-    listening: tuple[str, ...]  # addresses of its listening TCP sockets
 
 
 @dataclass(frozen=True)
@@ -101,57 +86,6 @@ class ClusterRun:
     s3: S3Resource
     report: dict[str, Any]
     processes: list[Seen]
-
-
-def _role(proc: psutil.Process, default: str) -> str:
-    cmdline = " ".join(proc.cmdline())
-    if "CoarseGrainedExecutorBackend" in cmdline:
-        return "executor"
-    if "pyspark.daemon" in cmdline or "pyspark.worker" in cmdline:
-        return "python"
-    return default
-
-
-def inspect_processes(cluster: SparkClusterService, roots: dict[int, str], secret: str) -> list[Seen]:
-    """The cluster's processes and everything below them (executors, Python workers), plus `roots`."""
-    labels = ["master", *(f"worker-{i}" for i in range(1, len(cluster.processes())))]
-    tops: dict[int | None, str] = {
-        p.pid(): label for p, label in zip(cluster.processes(), labels, strict=True)
-    }
-    seen: list[Seen] = []
-    for root, label in [*tops.items(), *roots.items()]:
-        assert root is not None, f"{label} is not running"
-        for proc in process_tree(root):
-            try:
-                with proc.oneshot():
-                    argv = proc.cmdline()
-                    cmdline = " ".join(argv)
-                    environ = proc.environ()
-                    sockets = proc.net_connections(kind="inet")
-                    listening = tuple(
-                        sorted(
-                            {
-                                c.laddr.ip.removeprefix("::ffff:")
-                                for c in sockets
-                                if c.status == psutil.CONN_LISTEN
-                            }
-                        )
-                    )
-                    role = label if proc.pid == root else _role(proc, f"{label} child")
-            except psutil.NoSuchProcess:
-                continue
-            seen.append(
-                Seen(
-                    pid=proc.pid,
-                    role=role,
-                    program=argv[0] if argv else "",
-                    secret_in_cmdline=secret in cmdline,
-                    secret_in_environ=any(secret in v for v in environ.values()),
-                    aws_vars=tuple(sorted(k for k in environ if k in AWS_KEYS)),
-                    listening=listening,
-                )
-            )
-    return seen
 
 
 @pytest.fixture(scope="module")
