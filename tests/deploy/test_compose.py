@@ -107,7 +107,7 @@ def test_required_services_are_present(compose: dict[str, Any]) -> None:
     required = {
         "kafka-1", "kafka-2", "kafka-3", "minio", "elasticsearch", "kibana", "postgres",
         "prometheus", "grafana", "dagster-webserver", "dagster-daemon", "dagster-code",
-        "simulator", "kafka-jmx-agent", "kafka-exporter",
+        "simulator", "kafka-jmx-agent", "kafka-exporter", "spark-connect",
     }  # fmt: skip
     assert required <= set(compose["services"])
 
@@ -318,3 +318,35 @@ def test_alerts_ship_with_prometheus_alertmanager_and_the_platform_exporter(comp
     assert exporter["command"][:3] == ["python", "-m", "steam_platform.monitoring"]
     assert exporter["command"][exporter["command"].index("--port") + 1] == port
     assert exporter["environment"]["DAGSTER_PG_HOST"] == "postgres"  # the instance the runs write to
+
+
+def test_runs_attach_to_the_internal_spark_connect_service(compose: dict[str, Any], tmp_path: Path) -> None:
+    """The Dagster services point runs at `spark-connect`; its command, run through the platform's
+    entry point with the service's environment, yields a `local[2]` driver on the lake's MinIO."""
+    connect = compose["services"]["spark-connect"]
+    assert "ports" not in connect and connect["restart"] == "unless-stopped"
+    command = connect["command"]
+    assert command[:3] == ["python", "-m", "steam_platform.spark_connect_server"]
+    port = command[command.index("--port") + 1]
+    for name in ("dagster-code", "dagster-daemon", "dagster-webserver"):
+        assert compose["services"][name]["environment"]["STEAM_SPARK_REMOTE"] == f"sc://spark-connect:{port}"
+    assert f"('127.0.0.1', {port})" in " ".join(connect["healthcheck"]["test"])
+
+    jar = tmp_path / "spark-sql-kafka.jar"
+    jar.touch()
+    env = {k: ("placeholder" if "${" in str(v) else str(v)) for k, v in connect["environment"].items()}
+    env.update(STEAM_SPARK_JARS=str(jar), PATH=os.environ["PATH"])
+    printed = subprocess.run(
+        [sys.executable, *command[1:], "--work-dir", str(tmp_path / "work"), "--print-conf"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout
+    conf = dict(line.split(" ", 1) for line in printed.splitlines())
+    assert conf["spark.master"] == "local[2]" and conf["spark.connect.grpc.binding.address"] == "0.0.0.0"
+    assert conf["spark.connect.grpc.binding.port"] == port
+    assert conf["spark.hadoop.fs.s3a.endpoint"] == "http://minio:9000"
+    assert conf["spark.hadoop.fs.s3a.path.style.access"] == "true"
+    assert "placeholder" not in printed  # the MinIO secret stays in the environment

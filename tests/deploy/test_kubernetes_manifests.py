@@ -261,7 +261,37 @@ def test_only_the_platforms_pods_reach_the_data_services(manifests: list[Manifes
         assert all(peer != {} and peer.get("podSelector") != {} for peer in peers), name
     (kafka,) = by_kind(manifests, "Kafka")
     (listener,) = kafka["spec"]["kafka"]["listeners"]
-    assert listener["networkPolicyPeers"] == [{"podSelector": {"matchLabels": client}}]
+    spark = {"app.kubernetes.io/name": yaml.safe_load((CHART / "values.yaml").read_text())["spark"]["name"]}
+    assert listener["networkPolicyPeers"] == [
+        {"podSelector": {"matchLabels": client}},
+        {"podSelector": {"matchLabels": spark}},
+    ]
+
+
+def admitted(labels: dict[str, str], peers: list[dict[str, Any]]) -> bool:
+    """True when a pod with `labels` matches one of `peers`' pod selectors."""
+    return any(
+        all(labels.get(k) == v for k, v in peer.get("podSelector", {}).get("matchLabels", {}).items())
+        for peer in peers
+        if "podSelector" in peer
+    )
+
+
+def test_every_pod_that_reads_kafka_is_admitted_by_its_listener(manifests: list[Manifest]) -> None:
+    """The run pods (the bus, in-process drivers), the Spark workers (executors read the topics) and
+    the Connect server (its driver reads the offsets) all reach the listener; nothing else does."""
+    (kafka,) = by_kind(manifests, "Kafka")
+    (listener,) = kafka["spec"]["kafka"]["listeners"]
+    peers = listener["networkPolicyPeers"]
+    pods = {
+        d["metadata"]["name"]: d["spec"]["template"]["metadata"]["labels"]
+        for d in by_kind(manifests, "Deployment")
+    }
+    assert {"steam-spark-worker", "steam-spark-connect"} <= set(pods)
+    assert all(admitted(labels, peers) for labels in pods.values()), pods
+    client = yaml.safe_load((CHART / "values.yaml").read_text())["clientPodLabels"]
+    assert admitted(client, peers)
+    assert not admitted({"app.kubernetes.io/name": "something-else"}, peers)
 
 
 # ---- the checks fail when they should ------------------------------------------------------------
