@@ -2,7 +2,8 @@
 
 What the Kubernetes chart and compose run (`python -m steam_platform.spark_connect_server`), started
 here the way the chart's pod starts it: `SPARK_MASTER` names the cluster (master + 2 workers), the
-S3 key pair is in the server's environment only, the connector jars come from `STEAM_SPARK_JARS`.
+chart's `--conf` settings (dynamic allocation of one-core executors), the S3 key pair in the
+server's environment only, the connector jars from `STEAM_SPARK_JARS`.
 A run process attaches to it (`connect_bronze_run.py`, no JVM of its own) and materialises the
 platform's bronze asset for a topic of the test's own: every event must land exactly once. The
 server's application must be the cluster's (registered with the master, executors under the
@@ -25,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from cluster_processes import AWS_KEYS, LOOPBACK, Seen, inspect_processes
 from lake_support import at, bronze_event_ids, event_ids, player_count_message, produce
 
@@ -44,6 +46,11 @@ CONNECT_BRONZE_RUN = Path(__file__).with_name("connect_bronze_run.py")
 START_BOUND_S = 180
 RUN_BOUND_S = 420
 EVENTS = 240
+#: The chart's settings of its server (dynamic allocation, one-core executors): proven here on a
+#: real standalone cluster.
+CHART_CONNECT_CONF: dict[str, str] = yaml.safe_load(
+    (Path(__file__).resolve().parents[2] / "deploy/helm/platform-infra/values.yaml").read_text()
+)["spark"]["connect"]["conf"]
 
 
 @dataclass(frozen=True)
@@ -77,9 +84,10 @@ def connect_server(
         AWS_ACCESS_KEY_ID=stack_env["AWS_ACCESS_KEY_ID"],
         AWS_SECRET_ACCESS_KEY=stack_env["AWS_SECRET_ACCESS_KEY"],
     )
+    chart_conf = [arg for key, value in CHART_CONNECT_CONF.items() for arg in ("--conf", f"{key}={value}")]
     argv = [
         sys.executable, "-m", "steam_platform.spark_connect_server",
-        "--port", str(port), "--bind", "127.0.0.1", "--work-dir", str(work),
+        "--port", str(port), "--bind", "127.0.0.1", "--work-dir", str(work), *chart_conf,
     ]  # fmt: skip
     log = work / "server.log"
     with open(log, "wb") as out:
@@ -162,6 +170,8 @@ def test_an_attached_run_lands_bronze_once_on_the_clusters_executors(
     # The server is the cluster's application: executors with the capped heap, under the workers.
     app = connect_app(spark_cluster)
     assert app is not None and app["cores"] > 0 and app["memoryperexecutor"] == 1024, app
+    # The chart's cap: at most maxExecutors one-core executors, the rest of the cores left to others.
+    assert app["cores"] <= int(CHART_CONNECT_CONF["spark.dynamicAllocation.maxExecutors"]), app
     assert cluster_side, "no executor of the server's application was seen while the run worked"
     executors = [s for s in cluster_side if s.role == "executor"]
     assert executors and all(s.aws_vars == () for s in executors), executors
