@@ -44,6 +44,7 @@ import logging
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -54,7 +55,7 @@ if __package__ in (None, ""):  # run as a script by spark-submit: make `streamin
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.streaming import StreamingQuery
 
-from streaming.bronze_batch import land_held_batch
+from streaming.bronze_batch import land_held_batch, query_commit_protocol
 from streaming.bronze_connect import BatchReports, ConnectBatchLander
 from streaming.bronze_pipes import pipes_progress
 from streaming.bronze_stats import BatchStats, BronzeStats, stats_as_dict
@@ -242,6 +243,7 @@ def _run_query(
             still_held=lease.check,
             continuity=continuity,
             jvm_parser=jvm_parser,
+            direct_appends=jvm_parser,  # the parser's jar holds the commit protocol too
         )
         last_landed[:] = [time.monotonic()]
         if on_batch_landed is not None:
@@ -263,8 +265,11 @@ def _run_on_connect(
     started = time.monotonic()
     checkpoint = job.checkpoint_location
     reports = BatchReports(lease_store_for(spark, checkpoint), lease.record.epoch)
+    # The server's sessions have bronze's parser (its jar and extensions: the platform's server
+    # entry point) or not: then from_json, with a warning.
+    jvm_parser = jvm_parser_registered(spark)
     lander = ConnectBatchLander(
-        job.lake_root, job.topic, checkpoint, lease.record, last_planned_hint(spark, checkpoint)
+        job.lake_root, job.topic, checkpoint, lease.record, last_planned_hint(spark, checkpoint), jvm_parser
     )
     batches: dict[int, BatchStats] = {}
     last_landed: list[float] = []
@@ -276,14 +281,18 @@ def _run_on_connect(
             if on_batch_landed is not None:
                 on_batch_landed(report.batch_id, report.stats)
 
+    # The jar's appends in place need the query-wide protocol here: a write in the server's worker
+    # cannot choose its own (`streaming/bronze_batch.py`).
+    protocol = query_commit_protocol(spark) if jvm_parser else nullcontext()
     try:
-        _run_to_end(spark, job, lease, lander, started, last_landed, on_tick=collect)
+        with protocol:
+            _run_to_end(spark, job, lease, lander, started, last_landed, on_tick=collect)
         collect()
     finally:
         last = reports.last()
         reports.remove_all()
     problems, known = (last.continuity_problems, last.continuity_known) if last else ([], True)
-    return _summarise(job, batches, spark, started, problems, known, "from_json")
+    return _summarise(job, batches, spark, started, problems, known, "jvm" if jvm_parser else "from_json")
 
 
 def _run_to_end(

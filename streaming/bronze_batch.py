@@ -7,7 +7,7 @@ Spark Connect one (`streaming/bronze_connect.py`, `foreachBatch` in the server's
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -85,6 +85,7 @@ def land_held_batch(
     still_held: Callable[[], None],
     continuity: Continuity,
     jvm_parser: bool,
+    direct_appends: bool,
 ) -> BatchStats:
     """Land one batch of the checkpoint's lease holder, in the order exactly-once rests on: the
     lease checked (`still_held` raises when it is lost), the batch written, the lease checked
@@ -92,7 +93,9 @@ def land_held_batch(
 
     A batch above `last_planned` (the checkpoint's last planned batch when the query started; None:
     unknown) never ran before and is appended, any other may be a replay and replaces its earlier
-    attempt. `jvm_parser`: the session has bronze's jar, whose commit protocol appends in place.
+    attempt. `jvm_parser`: the session has bronze's parser. `direct_appends`: each append chooses
+    the jar's in-place protocol itself (in-process; on Connect the query's protocol does, see
+    `query_commit_protocol`).
     """
     still_held()  # a writer that lost its lease writes nothing more
     planned = planned_offsets_hint(batch.sparkSession, checkpoint, topic, batch_id)
@@ -105,7 +108,7 @@ def land_held_batch(
         planned,
         ran_before=ran_before,
         jvm_parser=jvm_parser,
-        direct_appends=jvm_parser,  # the parser's jar holds the commit protocol too
+        direct_appends=direct_appends,
     )
     still_held()
     continuity.landed(batch_id, stats)
@@ -116,6 +119,30 @@ def land_held_batch(
 #: jar with the envelope parser): files are written in place, none is copied into place afterwards.
 DIRECT_APPEND_PROTOCOL = "steam_platform.lake.DirectAppendCommitProtocol"
 COMMIT_PROTOCOL_CONF = "spark.sql.sources.commitProtocolClass"
+#: The same for a whole query (deploy/local/spark/BronzeQueryCommitProtocol.java): appends in place,
+#: a dynamic partition overwrite (a replay) through Spark's own protocol.
+QUERY_PROTOCOL = "steam_platform.lake.BronzeQueryCommitProtocol"
+
+
+@contextmanager
+def _commit_protocol_set(spark: SparkSession, protocol: str) -> Iterator[None]:
+    """`spark`'s commit protocol is `protocol` inside, what it was before after."""
+    before = spark.conf.get(COMMIT_PROTOCOL_CONF, None)
+    spark.conf.set(COMMIT_PROTOCOL_CONF, protocol)
+    try:
+        yield
+    finally:
+        if before is None:
+            spark.conf.unset(COMMIT_PROTOCOL_CONF)
+        else:
+            spark.conf.set(COMMIT_PROTOCOL_CONF, before)
+
+
+def query_commit_protocol(spark: SparkSession) -> AbstractContextManager[None]:
+    """Queries started inside write with `QUERY_PROTOCOL` (the query keeps its copy of the session's
+    settings from its start): for a Spark Connect session, whose `foreachBatch` cannot set a write's
+    protocol on the query's session (its settings reach the client's session)."""
+    return _commit_protocol_set(spark, QUERY_PROTOCOL)
 
 
 @contextmanager
@@ -125,15 +152,8 @@ def _commit_protocol(spark: SparkSession, *, direct: bool) -> Iterator[None]:
     if not direct:
         yield
         return
-    before = spark.conf.get(COMMIT_PROTOCOL_CONF, None)
-    spark.conf.set(COMMIT_PROTOCOL_CONF, DIRECT_APPEND_PROTOCOL)
-    try:
+    with _commit_protocol_set(spark, DIRECT_APPEND_PROTOCOL):
         yield
-    finally:
-        if before is None:
-            spark.conf.unset(COMMIT_PROTOCOL_CONF)
-        else:
-            spark.conf.set(COMMIT_PROTOCOL_CONF, before)
 
 
 #: Hadoop's file committer, algorithm 2 (appends in a session without bronze's jar): each task moves

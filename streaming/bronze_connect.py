@@ -7,9 +7,10 @@ with the run. The function is a `ConnectBatchLander`, pickled with what it needs
 - the lease: the run's process takes and renews it as it does in-process; the worker checks it in
   the store before and after each write (`checkpoint_lease.verify_held`), so a batch of a run that
   stalled or died writes nothing once the lease's fencing share of its ttl has passed;
-- the landing itself: `land_batch`, with Spark's `from_json` parser and commit protocol (bronze's
-  jar is not loaded through Connect, and a setting made from the worker reaches the client's
-  session, not the query's copy of it);
+- the landing itself: `land_batch`, with bronze's envelope parser when the server's sessions have
+  it (the platform's server names the jar's extensions) and the jar's query-wide commit protocol
+  (appends in place, replays through Spark's protocol), which the run sets before the query starts:
+  a setting made from the worker reaches the client's session, not the query's copy of it;
 - the continuity record (`streaming/landed_offsets.py`): the worker lives as long as the query, so
   it keeps the record's version from batch to batch as the run's process does in-process;
 - the batch's tallies: `report-<epoch>-<batch>.json` in the checkpoint's lease folder (whatever
@@ -132,6 +133,8 @@ class ConnectBatchLander:
     holder: LeaseRecord
     #: The checkpoint's last planned batch when the query started (None: unknown, all may be replays).
     last_planned: int | None
+    #: The server's sessions have bronze's parser (else `from_json`).
+    jvm_parser: bool = False
     _store: LeaseStore | None = field(default=None, init=False, repr=False)
     _continuity: Continuity | None = field(default=None, init=False, repr=False)
 
@@ -149,7 +152,8 @@ class ConnectBatchLander:
             last_planned=self.last_planned,
             still_held=partial(verify_held, store, self.checkpoint, self.holder),
             continuity=self._continuity,
-            jvm_parser=False,  # bronze's jar is not registered through Connect
+            jvm_parser=self.jvm_parser,
+            direct_appends=False,  # the query's protocol appends in place (`query_commit_protocol`)
         )
         report = BatchReport(batch_id, stats, list(self._continuity.problems), self._continuity.known)
         write_report(store, self.holder.epoch, report)

@@ -18,6 +18,9 @@ production.
 - Connector jars (Kafka source, S3A) by path: on the driver's classpath in local mode (executors
   live in the driver's JVM; `spark.jars` would copy every jar into the scratch folder), as
   `spark.jars` with a cluster master (the driver's file server hands them to every executor).
+- Bronze's jar (the envelope parser, its commit protocols) travels with the connector jars, and
+  its session extensions (`spark.sql.extensions`) put `steam_envelope_parse` into every session,
+  so an attached bronze parses as fast as an in-process driver (`streaming/envelope_parse.py`).
 - No secret in the conf: it is written to a file and any client can read it through `spark.conf`.
   The S3 key pair reaches the server through its environment (`AWS_ACCESS_KEY_ID`/
   `AWS_SECRET_ACCESS_KEY`); Spark copies it into the Hadoop configuration when the context
@@ -30,6 +33,7 @@ import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from streaming.envelope_parse import SESSION_EXTENSIONS
 from streaming.spark_session import PYSPARK_PYTHON_CONF, local_session_conf
 
 SERVER_CLASS = "org.apache.spark.sql.connect.service.SparkConnectServer"
@@ -81,6 +85,8 @@ def server_conf(
             ),
             "spark.local.dir": str(scratch),
             PYSPARK_PYTHON_CONF: python,
+            # Bronze's envelope parser in every session (a client has no JVM to register it in).
+            "spark.sql.extensions": SESSION_EXTENSIONS,
         }
     )
     conf.update(overrides or {})

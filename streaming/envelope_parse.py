@@ -31,6 +31,9 @@ LOG = logging.getLogger(__name__)
 #: The JVM parser's Catalyst expression and the function name it is registered under in a session.
 JVM_PARSER_CLASS = "steam_platform.lake.EnvelopeParseExpression"
 JVM_PARSER_FUNCTION = "steam_envelope_parse"
+#: The jar's session extensions (deploy/local/spark/SteamLakeExtensions.java): a Spark that names
+#: them in `spark.sql.extensions` has `steam_envelope_parse` in every session (the Connect server).
+SESSION_EXTENSIONS = "steam_platform.lake.SteamLakeExtensions"
 #: Its `payload_state` values (EnvelopeParse.OBJECT / MISSING / NOT_AN_OBJECT).
 PAYLOAD_OBJECT, PAYLOAD_MISSING, PAYLOAD_NOT_AN_OBJECT = 0, -1, -2
 
@@ -44,12 +47,20 @@ _MISSING, _OBJECT, _OTHER = "missing", "object", "other"
 
 
 def register_jvm_parser(spark: SparkSession) -> None:
-    """Register `steam_envelope_parse` in `spark` (`JvmParserMissing` when it cannot be)."""
+    """Register `steam_envelope_parse` in `spark` (`JvmParserMissing` when it cannot be).
+
+    A Spark Connect session has no JVM of its own: there the server's sessions have the function
+    from the start (`SESSION_EXTENSIONS`, which the platform's server names), or cannot have it.
+    """
+    if spark.catalog.functionExists(JVM_PARSER_FUNCTION):
+        return  # registered before (each micro-batch's session asks again), or by the extensions
     jvm, session = getattr(spark, "_jvm", None), getattr(spark, "_jsparkSession", None)
     if jvm is None or session is None:
-        raise JvmParserMissing("a Spark Connect session has no JVM of its own to register the parser in")
-    if spark.catalog.functionExists(JVM_PARSER_FUNCTION):
-        return  # registered before (each micro-batch's session asks again)
+        raise JvmParserMissing(
+            f"the Spark Connect server's sessions lack {JVM_PARSER_FUNCTION}: start the server with "
+            f"spark.sql.extensions={SESSION_EXTENSIONS} and bronze's jar on its classpath "
+            "(python -m steam_platform.spark_connect_server does)"
+        )
     expression = jvm
     for name in JVM_PARSER_CLASS.split("."):
         expression = getattr(expression, name)

@@ -24,6 +24,7 @@ from steam_devstack.services.registry import SPARK_CONNECT
 from steam_devstack.services.spark_connect import REMOTE_ENV, SparkConnectService
 from steam_devstack.stack import LocalStack
 from steam_devstack.supervisor import RestartPolicy, supervise
+from streaming.envelope_parse import SESSION_EXTENSIONS
 from streaming.environment import DEFAULT_DRIVER_MEMORY
 
 SLEEPER = [sys.executable, "-c", "import time; time.sleep(120)"]
@@ -85,6 +86,7 @@ def test_server_binds_loopback_caps_the_driver_and_holds_no_secret(tmp_path: Pat
     assert conf["spark.driver.extraClassPath"] == service.server_env()["STEAM_SPARK_JARS"]
     assert "spark.jars" not in conf
     assert conf["spark.sql.session.timeZone"] == "UTC"
+    assert conf["spark.sql.extensions"] == SESSION_EXTENSIONS  # bronze's parser in every session
     assert conf["spark.local.dir"].startswith(str(service.base))
 
     secret = s3_service.SECRET_ACCESS_KEY

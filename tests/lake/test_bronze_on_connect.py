@@ -4,7 +4,9 @@ Runs attached to Spark Connect start no driver of their own, bronze's landing in
 `foreachBatch` runs in the server's Python worker, checks the run's lease in the store and reports
 each batch back through the lease folder (`streaming/bronze_connect.py`). The platform's bronze
 asset, built for a topic of the test's own, lands it twice from a run process attached to the
-stack's Connect server (`connect_bronze_run.py`); the lake is then read here. A `foreachBatch`
+stack's Connect server (`connect_bronze_run.py`), parsing with bronze's own parser (the server's
+session extensions) and appending in place (the query-wide commit protocol the run sets); the lake
+is then read here. A `foreachBatch`
 whose lease was taken over by another writer writes nothing.
 """
 
@@ -79,7 +81,7 @@ def test_bronze_lands_on_spark_connect_once_with_quarantine_checks_and_its_lease
     produce(lake_kafka, good[:200])
     first = _run_attached(spark_connect, s3, topic, env_file, tmp_path / "first.json")["metadata"]
     assert (first["rows_landed"], first["rows_quarantined"]) == (200, 0)
-    assert first["envelope_parser"] == "from_json"  # bronze's parser jar is not loaded through Connect
+    assert first["envelope_parser"] == "jvm"  # the server's sessions have bronze's parser (its extensions)
     assert first["days_landed"] == ["2026-10-01", "2026-10-02"]
 
     produce(lake_kafka, good[200:250] + bad + good[250:])
@@ -101,6 +103,12 @@ def test_bronze_lands_on_spark_connect_once_with_quarantine_checks_and_its_lease
     lease_folder = lease_location(checkpoint_path(s3.lake_root(), topic)).split(f"{s3.bucket}/", 1)[1]
     left = s3.client().list_objects_v2(Bucket=s3.bucket, Prefix=lease_folder).get("Contents", [])
     assert not [o["Key"] for o in left if "/report-" in o["Key"]]
+
+    # Appends wrote in place (the query-wide protocol the run set): nothing staged, no `_SUCCESS`.
+    listed = s3.client().list_objects_v2(Bucket=s3.bucket).get("Contents", [])  # a fresh bucket: < 1,000
+    keys = [o["Key"] for o in listed]
+    bronze_keys = [k for k in keys if "/bronze/" in k or "/quarantine/" in k]
+    assert bronze_keys and not [k for k in bronze_keys if k.endswith("_SUCCESS") or "staging" in k], keys
 
     assert "was taken over by the test's new writer" in second["stale_lease_error"]
     written = s3.filesystem().get_file_info(f"{s3.lake_path()}/bronze/{fenced}")

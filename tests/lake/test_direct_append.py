@@ -17,7 +17,13 @@ from pyspark.errors import PySparkException
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from streaming.bronze_batch import COMMIT_PROTOCOL_CONF, DIRECT_APPEND_PROTOCOL, land_batch
+from streaming.bronze_batch import (
+    COMMIT_PROTOCOL_CONF,
+    DIRECT_APPEND_PROTOCOL,
+    QUERY_PROTOCOL,
+    land_batch,
+    query_commit_protocol,
+)
 from streaming.envelope_schema import BRONZE_SCHEMA
 from streaming.lake_paths import bronze_path
 from streaming.planned_offsets import PlannedOffsets
@@ -98,3 +104,29 @@ def test_the_protocol_refuses_a_dynamic_overwrite(spark_session: SparkSession, t
         frame.write.mode("overwrite").option("partitionOverwriteMode", "dynamic").partitionBy("part").parquet(
             str(tmp_path / "out")
         )
+
+
+def test_the_query_wide_protocol_appends_in_place_and_replays_through_sparks(
+    spark_session: SparkSession, tmp_path: Path
+) -> None:
+    """`BronzeQueryCommitProtocol`, set on a session for a whole query (bronze on Spark Connect): an
+    append writes in place as the direct protocol does, a replay's dynamic overwrite goes through
+    Spark's protocol and replaces the batch's files, with no protocol chosen per write."""
+    spark, root = spark_session.newSession(), f"file://{tmp_path}/lake"
+    table = tmp_path / "lake" / "bronze" / TOPIC
+    with query_commit_protocol(spark):
+        assert spark.conf.get(COMMIT_PROTOCOL_CONF) == QUERY_PROTOCOL
+        stats = land_batch(_batch(spark), 7, root, TOPIC, PLANNED, ran_before=False, direct_appends=False)
+        written = _files(table)
+        assert written and all("/batch_id=7/part-" in name for name in written), written  # no _SUCCESS
+        # The replay (it may have run before): a dynamic overwrite, which the direct protocol
+        # refuses (above), goes through Spark's staging and replaces the batch's files.
+        again = land_batch(_batch(spark), 7, root, TOPIC, PLANNED, ran_before=True, direct_appends=False)
+        assert again == stats
+        replaced = _files(table)
+        assert replaced and not set(replaced) & set(written), (written, replaced)
+        assert not [p for p in table.iterdir() if p.name.startswith(".spark-staging")]
+    assert spark.conf.get(COMMIT_PROTOCOL_CONF, None) != QUERY_PROTOCOL  # restored after the query
+    bronze = spark.read.schema(BRONZE_SCHEMA).parquet(bronze_path(root, TOPIC))
+    assert sorted(r.batch_id for r in bronze.collect()) == [7] * 8
+    assert bronze.select("event_id").distinct().count() == 8

@@ -265,6 +265,12 @@ def test_a_session_without_the_parser_says_so_and_lands_with_from_json(
         register_jvm_parser(without_jar)  # type: ignore[arg-type]
     assert jvm_parser_registered(without_jar) is False  # type: ignore[arg-type]
     assert "bronze parses with from_json" in caplog.text
-    # A Spark Connect client has no JVM of its own.
-    with pytest.raises(JvmParserMissing, match="Spark Connect"):
-        register_jvm_parser(SimpleNamespace())  # type: ignore[arg-type]
+    # A Spark Connect client has no JVM of its own: the server's sessions have the function (its
+    # extensions: tests/lake/test_bronze_on_connect.py) or the client cannot add it.
+    server_without = SimpleNamespace(catalog=SimpleNamespace(functionExists=lambda name: False))
+    with pytest.raises(JvmParserMissing, match=r"server's sessions lack .*spark\.sql\.extensions"):
+        register_jvm_parser(server_without)  # type: ignore[arg-type]
+    server_with = SimpleNamespace(
+        catalog=SimpleNamespace(functionExists=lambda name: name == JVM_PARSER_FUNCTION)
+    )
+    register_jvm_parser(server_with)  # type: ignore[arg-type]  # nothing to register

@@ -37,15 +37,17 @@ public final class EnvelopeParseExpression extends Expression implements Seriali
     this.children = CollectionConverters.asScala(List.of(child)).toList();
   }
 
+  /** The expression for a call with {@code arguments} (the function's builder). */
+  public static Expression build(Seq<Expression> arguments) {
+    if (arguments.size() != 1) {
+      throw new IllegalArgumentException(NAME + " takes one argument: the Kafka value");
+    }
+    return new EnvelopeParseExpression(arguments.head());
+  }
+
   /** Register {@code steam_envelope_parse} in {@code session}'s function registry. */
   public static void register(SparkSession session) {
-    Function1<Seq<Expression>, Expression> builder =
-        arguments -> {
-          if (arguments.size() != 1) {
-            throw new IllegalArgumentException(NAME + " takes one argument: the Kafka value");
-          }
-          return new EnvelopeParseExpression(arguments.head());
-        };
+    Function1<Seq<Expression>, Expression> builder = EnvelopeParseExpression::build;
     session.sessionState().functionRegistry().createOrReplaceTempFunction(NAME, builder, "java_udf");
   }
 
