@@ -30,6 +30,12 @@ this process (the baseline), then as the driver of a client-mode application who
 on the two workers. Prints rows/s of both, the ratio cluster / local[2], the driver's and the
 executors' peak RSS.
 
+`--connect` runs both Spark queries attached to the stack's Spark Connect server (the local
+stack's default, `python -m steam_platform.spark_connect_server`) instead of a driver in this
+process: bare Spark and bronze (its `foreachBatch` in the server's Python worker, the server's
+bronze parser and the query-wide commit protocol) on the same server, CPU and peak RSS of the
+server's JVM.
+
 `--tuned-bare` gives the bare query the one Kafka consumer setting bronze's reader has
 (`fetch.max.wait.ms`, `streaming/bronze.py` says why): Spark's rate with that setting as well as with
 its defaults, since the setting speeds up any Kafka reader.
@@ -37,6 +43,7 @@ its defaults, since the setting speeds up any Kafka reader.
     .venv/bin/python benchmarks/bronze_throughput.py [--events 1000000] [--max-offsets-per-trigger N]
         [--bronze-first] [--repeat 3] [--tuned-bare]
     .venv/bin/python benchmarks/bronze_throughput.py --compare-cluster [--events 1000000]
+    .venv/bin/python benchmarks/bronze_throughput.py --connect [--events 1000000] [--repeat 3]
 """
 
 from __future__ import annotations
@@ -61,9 +68,10 @@ from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
 from steam_devstack.process import peak_rss_mib, process_tree
-from steam_devstack.services.registry import SPARK_CLUSTER
+from steam_devstack.services.registry import SPARK_CLUSTER, SPARK_CONNECT
 from steam_devstack.services.spark import connector_jars
 from steam_devstack.services.spark_cluster import SparkClusterService
+from steam_devstack.services.spark_connect import SparkConnectService
 from steam_devstack.stack import LocalStack
 from steam_platform.resources.kafka import KafkaResource, OutgoingMessage, TopicSpec
 from steam_platform.resources.s3 import S3Resource
@@ -174,39 +182,42 @@ def bare_spark(
     return took
 
 
-def spark_cpu_s() -> float:
-    """CPU seconds (user + system) the Spark driver JVM (this process's Java child) has used so far.
+def driver_jvms(connect: SparkConnectService | None = None) -> list[psutil.Process]:
+    """The Spark driver JVM: this process's Java child, or the Connect server's JVM when attached."""
+    if connect is not None:
+        pid = connect.process().pid()
+        tree = process_tree(pid) if pid else []
+    else:
+        tree = psutil.Process().children()
+    jvms = []
+    for proc in tree:
+        try:
+            if proc.name() == "java":
+                jvms.append(proc)
+        except psutil.Error:
+            continue
+    return jvms
+
+
+def spark_cpu_s(connect: SparkConnectService | None = None) -> float:
+    """CPU seconds (user + system) the Spark driver JVM has used so far.
 
     On two cores shared with the Kafka broker and the S3 server, wall time moves with what those
     do; the JVM's own CPU per landing is the steadier measure of what the landing costs.
     """
-    me = psutil.Process()
     total = 0.0
-    for child in me.children():
+    for jvm in driver_jvms(connect):
         try:
-            if child.name() == "java":
-                times = child.cpu_times()
-                total += times.user + times.system
+            times = jvm.cpu_times()
+            total += times.user + times.system
         except psutil.Error:
             continue
     return total
 
 
-def jvm_peak_rss_mib() -> float:
-    """Peak resident memory (VmHWM) of this process's Java children, i.e. the Spark driver."""
-    peak = 0
-    me = str(os.getpid())
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit():
-            continue
-        try:
-            status = (proc / "status").read_text()
-        except OSError:
-            continue
-        fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
-        if fields.get("PPid", "").strip() == me and "java" in fields.get("Name", ""):
-            peak = max(peak, int(fields.get("VmHWM", "0 kB").split()[0]))
-    return peak / 1024
+def jvm_peak_rss_mib(connect: SparkConnectService | None = None) -> float:
+    """Peak resident memory (VmHWM) of the Spark driver JVM (this process's, or the server's)."""
+    return max((peak_rss_mib(jvm.pid) for jvm in driver_jvms(connect)), default=0.0)
 
 
 def executors_peak_rss_mib(cluster: SparkClusterService) -> list[float]:
@@ -301,7 +312,12 @@ def produce_topic(kafka: KafkaResource, topic: str, events: int) -> int:
 
 
 def measure_spark(
-    s3: S3Resource, kafka: KafkaResource, topic: str, args: argparse.Namespace, base_s: float
+    s3: S3Resource,
+    kafka: KafkaResource,
+    topic: str,
+    args: argparse.Namespace,
+    base_s: float,
+    connect: SparkConnectService | None = None,
 ) -> None:
     """Bare Spark and bronze on `topic` in one session, `--repeat` times each, alternating which goes
     first, each landing into a lake root of its own; prints the table of medians and every time.
@@ -311,7 +327,10 @@ def measure_spark(
     measure the order as much as the landing, so the ratio is taken between the medians.
     """
     resource = build_pyspark_resource(
-        s3, jars=[str(p) for p in connector_jars()], driver_memory=args.driver_memory
+        s3,
+        jars=[str(p) for p in connector_jars()],
+        driver_memory=args.driver_memory,
+        remote=connect.remote if connect else None,
     )
     bare_times: list[float] = []
     bronze_times: list[float] = []
@@ -332,19 +351,19 @@ def measure_spark(
                 max_offsets_per_trigger=args.max_offsets_per_trigger,
                 timeout_s=3600,
             )
-            t0, cpu0 = time.monotonic(), spark_cpu_s()
+            t0, cpu0 = time.monotonic(), spark_cpu_s(connect)
             landed = run_bronze(spark, job)
             bronze_times.append(time.monotonic() - t0)
-            bronze_cpu.append(spark_cpu_s() - cpu0)
+            bronze_cpu.append(spark_cpu_s(connect) - cpu0)
             if landed.rows_landed != args.events:
                 raise RuntimeError(f"bronze landed {landed.rows_landed} of {args.events} rows: {landed}")
             return landed
 
         def bare(attempt: int) -> None:
             root = f"{s3.lake_root()}/bare_spark/{topic}/{attempt}"
-            cpu0 = spark_cpu_s()
+            cpu0 = spark_cpu_s(connect)
             bare_times.append(bare_spark(spark, kafka, topic, root, args, args.events))
-            bare_cpu.append(spark_cpu_s() - cpu0)
+            bare_cpu.append(spark_cpu_s(connect) - cpu0)
 
         for attempt in range(args.repeat):
             bronze_goes_first = args.bronze_first == (attempt % 2 == 0)
@@ -354,7 +373,7 @@ def measure_spark(
             else:
                 bare(attempt)
                 stats = bronze(attempt)
-        peak = jvm_peak_rss_mib()
+        peak = jvm_peak_rss_mib(connect)
         spark.stop()
     bare_s, bronze_s = statistics.median(bare_times), statistics.median(bronze_times)
     base_rate, bare_rate, bronze_rate = (args.events / s for s in (base_s, bare_s, bronze_s))
@@ -386,7 +405,8 @@ def measure_spark(
     )
     print(
         f"bronze / bare Spark = {bronze_rate / bare_rate:.3f}x (medians); bronze files {stats.files.files}, "
-        f"{stats.files.bytes / 2**20:.1f} MiB; Spark driver JVM peak RSS {peak:.0f} MiB "
+        f"{stats.files.bytes / 2**20:.1f} MiB; parser {stats.envelope_parser}; "
+        f"{'Connect server' if connect else 'Spark driver'} JVM peak RSS {peak:.0f} MiB "
         f"(driver heap {args.driver_memory}); load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}"
     )
 
@@ -409,6 +429,11 @@ def main() -> None:
         "with that one setting, not only with its defaults",
     )
     parser.add_argument(
+        "--connect",
+        action="store_true",
+        help="run both Spark queries attached to the stack's Spark Connect server, not in this process",
+    )
+    parser.add_argument(
         "--compare-cluster",
         action="store_true",
         help="land the topic with local[2] and on a two-worker Spark standalone cluster; print the ratio",
@@ -417,9 +442,19 @@ def main() -> None:
     logging.basicConfig(level=logging.WARNING)
 
     with tempfile.TemporaryDirectory(prefix="bench-bronze-") as tmp:
-        only = ["kafka", "s3", *([SPARK_CLUSTER] if args.compare_cluster else [])]
+        only = [
+            "kafka",
+            "s3",
+            *([SPARK_CLUSTER] if args.compare_cluster else []),
+            *([SPARK_CONNECT] if args.connect else []),
+        ]
         stack = LocalStack(
-            Path(tmp), brokers=1, only=only, prefer_default_ports=False, spark_cluster=args.compare_cluster
+            Path(tmp),
+            brokers=1,
+            only=only,
+            prefer_default_ports=False,
+            spark_cluster=args.compare_cluster,
+            spark_connect=args.connect,
         )
         stack.up()
         try:
@@ -444,7 +479,8 @@ def main() -> None:
                 return
 
             base_s = baseline_lander(kafka, s3, topic, args.events)
-            measure_spark(s3, kafka, topic, args, base_s)
+            connect = next((svc for svc in stack.services if isinstance(svc, SparkConnectService)), None)
+            measure_spark(s3, kafka, topic, args, base_s, connect)
         finally:
             stack.down()
 
