@@ -22,12 +22,9 @@ SPARK_RETRY = dg.RetryPolicy(
 )
 
 
-def session(pyspark: Any, *, connect: bool = True) -> SparkSession:
-    """The run's Spark session from the `pyspark` resource; `connect=False` for a step that needs
-    an in-process driver even when runs attach to a Spark Connect server."""
-    if hasattr(pyspark, "session"):  # LakePySparkResource
-        chosen: SparkSession = pyspark.session(connect=connect)
-        return chosen
+def session(pyspark: Any) -> SparkSession:
+    """The run's Spark session from the `pyspark` resource (attached to Spark Connect when the
+    platform's server answers, else an in-process driver: `resources/spark.py`)."""
     spark: SparkSession = pyspark.spark_session
     return spark
 

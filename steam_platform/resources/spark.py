@@ -59,9 +59,8 @@ class LakePySparkResource(PySparkResource):
     and keys are registered for the run's own Python-side file operations (`streaming/s3_access.py`)
     and never sent to the server. When the server does not answer within `remote_timeout_s`, the
     run starts its in-process driver as before and logs a WARNING saying why. The session starts
-    when a step first asks for it (`session(connect=...)`), so a step that needs a classic session
-    could get one even when the others attach (no platform step does since bronze's landing runs
-    on Connect too: `streaming/bronze_connect.py`).
+    when a step first asks for it. Every platform step runs on either kind, bronze's landing
+    included (`streaming/bronze_connect.py`).
     """
 
     s3: S3Resource
@@ -98,18 +97,11 @@ class LakePySparkResource(PySparkResource):
         """The step's session: on the Connect server when `remote` is set and answers."""
         return self.session()
 
-    def session(self, *, connect: bool = True) -> Any:
-        """The step's session, started on first use; `connect=False`: always an in-process driver."""
+    def session(self) -> Any:
+        """The step's session, started on first use: attached when `remote` answers, else in-process."""
         if self._spark_session is None:
-            attached = self._attach() if connect and self.remote else None
+            attached = self._attach() if self.remote else None
             self._spark_session = attached if attached is not None else self._in_process()
-        elif not connect and is_connect(self._spark_session):
-            # One run, one session: the first step decides. A classic-only step after an attached
-            # one cannot get a driver in this process any more (PySpark's mode is process-wide).
-            raise RuntimeError(
-                "this step needs an in-process Spark driver, but an earlier step of the run already "
-                "attached to Spark Connect; run it in a run of its own"
-            )
         return self._spark_session
 
     def _attach(self) -> Any | None:

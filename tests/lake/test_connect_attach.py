@@ -55,16 +55,13 @@ def test_an_unreachable_server_leaves_the_run_on_its_own_driver_with_a_warning(
     assert "in-process driver" in warning and f"sc://127.0.0.1:{port}" in warning
 
 
-def test_without_the_setting_or_for_bronze_nothing_is_probed(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_without_the_setting_nothing_is_probed(monkeypatch: pytest.MonkeyPatch) -> None:
     def no_probe(*_: object, **__: object) -> None:
         raise AssertionError("probed a Connect server")
 
     monkeypatch.setattr("steam_platform.resources.spark.attach", no_probe)
     with resource(None, monkeypatch).yield_for_execution(dg.build_init_resource_context()) as live:
         assert live.spark_session is IN_PROCESS
-    bronze = resource("sc://127.0.0.1:1", monkeypatch)
-    with bronze.yield_for_execution(dg.build_init_resource_context()) as live:
-        assert live.session(connect=False) is IN_PROCESS
 
 
 def test_attach_refuses_a_url_that_is_not_spark_connect() -> None:
@@ -88,8 +85,8 @@ def test_the_remote_setting_reaches_the_pyspark_resource(monkeypatch: pytest.Mon
     assert build_resources(Environment.PRODUCTION)["pyspark"].remote is None
 
 
-def test_a_classic_only_step_after_an_attached_one_fails_clearly(monkeypatch: pytest.MonkeyPatch) -> None:
-    """One run, one session: bronze (classic only) cannot be handed the run's Connect session."""
+def test_an_attached_session_is_the_runs_and_is_released_at_teardown(monkeypatch: pytest.MonkeyPatch) -> None:
+    """One run, one session: every step of the run gets the attached session, released at the end."""
 
     class Attached:
         stopped = False
@@ -103,7 +100,6 @@ def test_a_classic_only_step_after_an_attached_one_fails_clearly(monkeypatch: py
     with resource("sc://127.0.0.1:1", monkeypatch).yield_for_execution(
         dg.build_init_resource_context()
     ) as live:
-        assert live.session() is attached
-        with pytest.raises(RuntimeError, match="needs an in-process Spark driver"):
-            live.session(connect=False)
-    assert attached.stopped  # released at teardown all the same
+        assert live.session() is attached and live.spark_session is attached
+        assert not attached.stopped
+    assert attached.stopped  # released on the server at teardown
