@@ -13,6 +13,12 @@ the automation lands, refreshes and indexes each snapshot; this script only obse
   `fact_player_counts` rows (lake) = `samples` in `mart_game_daily` (Elasticsearch and lake).
 
     .venv/bin/python benchmarks/soak.py --minutes 30 --poll-minutes 2 [--no-spark-connect] [--json out.json]
+    .venv/bin/python benchmarks/soak.py --minutes 12 --poll-minutes 10 --partitions-days 365 [--seed-history]
+
+`--partitions-days 365 --seed-history` starts the platform on an instance that already holds a
+year (every hourly and daily asset materialised for each partition: the daemon's and sensors' cost
+with history);
+the same command without `--seed-history` is its baseline (the same code location).
 """
 
 from __future__ import annotations
@@ -35,6 +41,7 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
+from instance_history import history_days, seed_history, time_partitioned_assets
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from soak_reconcile import reconcile
 from soak_support import ProcessMeter, RunWatcher, SearchWatcher, percentile, platform_clients, stack_roots
@@ -44,6 +51,7 @@ from steam_devstack.main_run import prepare_dagster_home
 from steam_devstack.paths import REPO_ROOT
 from steam_devstack.process import ManagedProcess, process_table, service_pids
 from steam_devstack.stack import LocalStack
+from steam_platform.core.partitions import PARTITIONS_START_ENV
 
 TICK_S = 2.0
 #: Idle this long after the window (no run queued or running) and the pipeline counts as drained
@@ -63,8 +71,18 @@ class Platform:
 
 
 @contextlib.contextmanager
-def running_platform(root: Path, poll_minutes: int, spark_connect: bool = True) -> Iterator[Platform]:
+def running_platform(
+    root: Path,
+    poll_minutes: int,
+    spark_connect: bool = True,
+    partitions_days: int | None = None,
+    seed_history: bool = False,
+) -> Iterator[Platform]:
     """Stack + `dagster dev` under `root`; all of it stopped (by process group) and `root` removed after.
+
+    `partitions_days`: the code location's first partition that many days back
+    (`STEAM_PARTITIONS_START`); `seed_history`: its instance then holds a materialisation of every
+    hourly and daily asset's partitions of those days (`instance_history.py`), as after a year.
 
     Every clean-up step runs even if an earlier one fails; a second Ctrl-C does not cut it short
     (each of its waits is bounded).
@@ -79,6 +97,11 @@ def running_platform(root: Path, poll_minutes: int, spark_connect: bool = True) 
         stack.up()
         env = {**stack.endpoints(), "DAGSTER_HOME": str(prepare_dagster_home(stack))}
         env |= {"STEAM_POLL_INTERVAL_MINUTES": str(poll_minutes), "STEAM_PLATFORM_ENV": "local"}
+        if partitions_days is not None:
+            first = datetime.now(UTC).date() - timedelta(days=partitions_days)
+            env[PARTITIONS_START_ENV] = first.isoformat()
+            if seed_history:
+                _seed_instance(env, partitions_days)
         port = free_port()
         argv = [str(Path(sys.executable).parent / "dagster"), "dev", "-w", "workspace.yaml"]
         # ManagedProcess starts it in its own session (start_new_session=True): `dagster dev` in
@@ -88,6 +111,20 @@ def running_platform(root: Path, poll_minutes: int, spark_connect: bool = True) 
         url = f"http://127.0.0.1:{port}"
         _wait_until(lambda: http_ok(f"{url}/server_info"), dagster, timeout_s=300)
         yield Platform(stack, env, pid, url)
+
+
+def _seed_instance(env: dict[str, str], days: int) -> None:
+    """Give the platform's instance `days` days of materialised daily partitions (before it starts)."""
+    os.environ.update(env)  # the instance's Postgres settings and the partitions' first day
+    from steam_platform.definitions import defs
+
+    assets = time_partitioned_assets(defs)
+    when = history_days(days, datetime.now(UTC).date())
+    started = time.monotonic()
+    with dg.DagsterInstance.from_config(env["DAGSTER_HOME"]) as instance:
+        recorded = seed_history(instance, assets, when)
+    took = time.monotonic() - started
+    print(f"seeded {recorded} materialisations ({len(assets)} assets, {days} days) in {took:.0f}s")
 
 
 def _ignore_interrupts() -> None:
@@ -277,9 +314,22 @@ def main() -> int:
         help="the stack's Spark Connect server, which the runs attach to; --no-spark-connect: every "
         "run step starts its own driver (%(default)s)",
     )
+    parser.add_argument(
+        "--partitions-days",
+        type=int,
+        help="the code location's first daily partition this many days back (STEAM_PARTITIONS_START)",
+    )
+    parser.add_argument(
+        "--seed-history",
+        action="store_true",
+        help="start on an instance holding every daily asset materialised for each of those days "
+        "(the daemon's cost with a year of history: compare with the same --partitions-days unseeded)",
+    )
     args = parser.parse_args()
     if args.poll_minutes < 1 or 60 % args.poll_minutes:
         parser.error("--poll-minutes must divide 60")
+    if args.seed_history and not args.partitions_days:
+        parser.error("--seed-history needs --partitions-days")
     logging.getLogger("elastic_transport").setLevel(logging.ERROR)
     # Ctrl-C and SIGTERM both raise KeyboardInterrupt, so clean-up runs; SIGINT explicitly too,
     # because a shell starting us in the background (`&`) sets it to "ignored".
@@ -288,7 +338,9 @@ def main() -> int:
 
     root = Path(tempfile.mkdtemp(prefix="soak-"))
     root.chmod(0o711)  # the servers run as the service user and must reach their data
-    platform_up = running_platform(root, args.poll_minutes, args.spark_connect)
+    platform_up = running_platform(
+        root, args.poll_minutes, args.spark_connect, args.partitions_days, args.seed_history
+    )
     with platform_up as platform, contextlib.ExitStack() as cleanup:
         os.environ.update(platform.env)  # the instance's Postgres settings, for DagsterInstance.get()
         # The platform's clients, pointed at the stack (the lake's S3, Kafka for the lag, search).
