@@ -84,6 +84,11 @@ def server_conf(
                 f"-Duser.timezone=UTC -XX:+ExitOnOutOfMemoryError -Djava.io.tmpdir={scratch}"
             ),
             "spark.local.dir": str(scratch),
+            # The catalog's default database lives in the scratch folder, not the working directory
+            # (read-only in a pod, the checkout locally), and local folders Spark makes stay the
+            # server's own (Hadoop's default umask would make them 0755).
+            "spark.sql.warehouse.dir": str(scratch / "warehouse"),
+            "spark.hadoop.fs.permissions.umask-mode": "077",
             PYSPARK_PYTHON_CONF: python,
             # Bronze's envelope parser in every session (a client has no JVM to register it in).
             "spark.sql.extensions": SESSION_EXTENSIONS,

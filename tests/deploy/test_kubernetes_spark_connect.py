@@ -148,6 +148,8 @@ def test_the_containers_command_builds_a_driver_of_the_charts_cluster(
     # A cluster's executors fetch the jars from the driver; nothing is put on a local classpath.
     assert conf["spark.jars"] == ",".join(str(j) for j in jars) and "spark.driver.extraClassPath" not in conf
     assert conf["spark.local.dir"] == str(tmp_path / "work" / "tmp")  # the last --work-dir wins
+    # The catalog's folder too: the pod's working directory is the image's, not writable by it.
+    assert conf["spark.sql.warehouse.dir"] == str(tmp_path / "work" / "tmp" / "warehouse")
     for key, value in CONNECT["conf"].items():
         assert conf[key] == value, key
     assert "-XX:+ExitOnOutOfMemoryError" in conf["spark.driver.extraJavaOptions"]

@@ -88,6 +88,9 @@ def test_server_binds_loopback_caps_the_driver_and_holds_no_secret(tmp_path: Pat
     assert conf["spark.sql.session.timeZone"] == "UTC"
     assert conf["spark.sql.extensions"] == SESSION_EXTENSIONS  # bronze's parser in every session
     assert conf["spark.local.dir"].startswith(str(service.base))
+    # The catalog's folder in the private scratch space, not the working directory, and private.
+    assert conf["spark.sql.warehouse.dir"].startswith(conf["spark.local.dir"])
+    assert conf["spark.hadoop.fs.permissions.umask-mode"] == "077"
 
     secret = s3_service.SECRET_ACCESS_KEY
     assert secret not in " ".join(argv) and secret not in printed
