@@ -14,6 +14,8 @@ records are not the automation's input; the lake itself stays empty).
 
 from __future__ import annotations
 
+import argparse
+import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime, timedelta
 
@@ -65,3 +67,23 @@ def seed_history(
                 recorded += 1
         on_day(day)
     return recorded
+
+
+def main() -> None:
+    """Seed the instance of `DAGSTER_HOME` (its process, so the code location's partitions start
+    where this process's `STEAM_PARTITIONS_START` says: the module reads it when first imported)."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--days", type=int, required=True, help="days before today to materialise")
+    args = parser.parse_args()
+    from steam_platform.definitions import defs
+
+    assets = time_partitioned_assets(defs)
+    started = time.monotonic()
+    with dg.DagsterInstance.get() as instance:
+        recorded = seed_history(instance, assets, history_days(args.days, datetime.now(UTC).date()))
+    took = time.monotonic() - started
+    print(f"seeded {recorded} materialisations ({len(assets)} assets, {args.days} days) in {took:.0f}s")
+
+
+if __name__ == "__main__":
+    main()

@@ -30,6 +30,7 @@ import logging
 import os
 import shutil
 import signal
+import subprocess
 import sys
 import tempfile
 import time
@@ -41,7 +42,6 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
-from instance_history import history_days, seed_history, time_partitioned_assets
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from soak_reconcile import reconcile
 from soak_support import ProcessMeter, RunWatcher, SearchWatcher, percentile, platform_clients, stack_roots
@@ -114,17 +114,16 @@ def running_platform(
 
 
 def _seed_instance(env: dict[str, str], days: int) -> None:
-    """Give the platform's instance `days` days of materialised daily partitions (before it starts)."""
-    os.environ.update(env)  # the instance's Postgres settings and the partitions' first day
-    from steam_platform.definitions import defs
-
-    assets = time_partitioned_assets(defs)
-    when = history_days(days, datetime.now(UTC).date())
-    started = time.monotonic()
-    with dg.DagsterInstance.from_config(env["DAGSTER_HOME"]) as instance:
-        recorded = seed_history(instance, assets, when)
-    took = time.monotonic() - started
-    print(f"seeded {recorded} materialisations ({len(assets)} assets, {days} days) in {took:.0f}s")
+    """Give the platform's instance `days` days of materialised partitions (before it starts), in a
+    process of its own: the code location's partitions start where its environment says, and this
+    process imported them already."""
+    script = Path(__file__).with_name("instance_history.py")
+    subprocess.run(
+        [sys.executable, str(script), "--days", str(days)],
+        env={**os.environ, **env},
+        check=True,
+        timeout=1800,
+    )
 
 
 def _ignore_interrupts() -> None:
