@@ -7,7 +7,8 @@ materialised for every day; `benchmarks/soak.py --partitions-days N --seed-histo
 platform on such an instance, with the same code location as a fresh one (`STEAM_PARTITIONS_START`
 N days back for both), so the two soaks' CPU differ only by that history.
 
-The materialisations are runless events (`report_runless_asset_event`): the event log the daemon
+The lake's layers and search are seeded, not the ingest (`NOT_SEEDED_GROUPS` says why). The
+materialisations are runless events (`report_runless_asset_event`): the event log the daemon
 reads holds one materialisation per asset and partition, as runs would have left (their run
 records are not the automation's input; the lake itself stays empty).
 """
@@ -24,10 +25,21 @@ import dagster as dg
 TimePartitions = dg.TimeWindowPartitionsDefinition
 
 
+#: Asset groups a year of history does not seed: the ingest assets' materialisations are what
+#: `lake_refresh_sensor` reacts to after its cursor, which after a real year is past all of them;
+#: seeded now, they would ask for lake runs of data that never reached Kafka.
+NOT_SEEDED_GROUPS = frozenset({"ingest"})
+
+
 def time_partitioned_assets(defs: dg.Definitions) -> dict[dg.AssetKey, TimePartitions]:
-    """The code location's assets partitioned by time (hour or day): what a year of history fills."""
+    """The code location's assets partitioned by time (hour or day) that the automation builds:
+    what a year of history fills (the lake's layers and search; not the ingest, see above)."""
     graph = defs.resolve_asset_graph()
-    found = {key: graph.get(key).partitions_def for key in graph.get_all_asset_keys()}
+    found = {
+        key: graph.get(key).partitions_def
+        for key in graph.get_all_asset_keys()
+        if graph.get(key).group_name not in NOT_SEEDED_GROUPS
+    }
     return {
         key: part
         for key, part in sorted(found.items(), key=lambda item: item[0].to_user_string())

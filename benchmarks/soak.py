@@ -16,7 +16,7 @@ the automation lands, refreshes and indexes each snapshot; this script only obse
     .venv/bin/python benchmarks/soak.py --minutes 12 --poll-minutes 10 --partitions-days 365 [--seed-history]
 
 `--partitions-days 365 --seed-history` starts the platform on an instance that already holds a
-year (every hourly and daily asset materialised for each partition: the daemon's and sensors' cost
+year (every layer the automation builds materialised for each day: the daemon's and sensors' cost
 with history);
 the same command without `--seed-history` is its baseline (the same code location).
 """
@@ -82,7 +82,7 @@ def running_platform(
 
     `partitions_days`: the code location's first partition that many days back
     (`STEAM_PARTITIONS_START`); `seed_history`: its instance then holds a materialisation of every
-    hourly and daily asset's partitions of those days (`instance_history.py`), as after a year.
+    lake layer's and search asset's partitions of those days (`instance_history.py`), as after a year.
 
     Every clean-up step runs even if an earlier one fails; a second Ctrl-C does not cut it short
     (each of its waits is bounded).
