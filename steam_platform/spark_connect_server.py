@@ -29,12 +29,16 @@ from pathlib import Path
 
 from steam_platform.core.settings import LakeSettings, SettingsError, SparkSettings
 from streaming.connect_server import DEFAULT_PORT, server_conf, submit_argv, write_conf_file
-from streaming.environment import SPARK_JARS_ENV
-from streaming.spark_session import MissingConnectorJarsError, driver_address_conf, expand_jars, s3a_conf
+from streaming.spark_session import (
+    MissingConnectorJarsError,
+    connector_jars_from_env,
+    driver_address_conf,
+    s3a_conf,
+)
 
 
 class ConnectServerConfigError(ValueError):
-    """A setting the server cannot start with: a `--conf` that is not `KEY=VALUE`, no connector jars."""
+    """A `--conf` argument that is not `KEY=VALUE`."""
 
 
 def spark_home() -> Path:
@@ -59,17 +63,7 @@ def build_conf(port: int, bind_address: str, scratch: Path, overrides: dict[str,
     """The server's conf from the process environment's platform settings (no secret in it)."""
     spark = SparkSettings.from_process_environment()
     lake = LakeSettings.from_process_environment()
-    jars = expand_jars(spark.jars)
-    if not jars:
-        raise ConnectServerConfigError(
-            f"{SPARK_JARS_ENV} is unset: the server would run without Spark's Kafka source and S3A "
-            "(the platform image has them in /opt/dagster/cache/jars/spark; locally `stack install`)"
-        )
-    missing = [jar for jar in jars if not Path(jar).is_file()]
-    if missing:
-        raise ConnectServerConfigError(
-            f"{SPARK_JARS_ENV} names {len(missing)} missing jar(s), e.g. {missing[0]}"
-        )
+    jars = connector_jars_from_env()  # all there, or a clear error: no server without Kafka and S3A
     return server_conf(
         port=port,
         bind_address=bind_address,

@@ -22,6 +22,7 @@ from typing import Any
 
 import pytest
 import yaml
+from entrypoint_conf import printed_conf
 from jsonschema import Draft202012Validator
 
 from steam_devstack.services.kafka import JMX_RULES
@@ -335,18 +336,9 @@ def test_runs_attach_to_the_internal_spark_connect_service(compose: dict[str, An
     jar = tmp_path / "spark-sql-kafka.jar"
     jar.touch()
     env = {k: ("placeholder" if "${" in str(v) else str(v)) for k, v in connect["environment"].items()}
-    env.update(STEAM_SPARK_JARS=str(jar), PATH=os.environ["PATH"])
-    printed = subprocess.run(
-        [sys.executable, *command[1:], "--work-dir", str(tmp_path / "work"), "--print-conf"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    ).stdout
-    conf = dict(line.split(" ", 1) for line in printed.splitlines())
+    conf = printed_conf(command[3:], {**env, "STEAM_SPARK_JARS": str(jar)}, tmp_path / "work")
     assert conf["spark.master"] == "local[2]" and conf["spark.connect.grpc.binding.address"] == "0.0.0.0"
     assert conf["spark.connect.grpc.binding.port"] == port
     assert conf["spark.hadoop.fs.s3a.endpoint"] == "http://minio:9000"
     assert conf["spark.hadoop.fs.s3a.path.style.access"] == "true"
-    assert "placeholder" not in printed  # the MinIO secret stays in the environment
+    assert "placeholder" not in str(conf)  # the MinIO secret stays in the environment

@@ -10,15 +10,13 @@ runs on a real standalone cluster: tests/lake/test_connect_on_cluster.py.)
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from entrypoint_conf import printed_conf
 from test_kubernetes_manifests import CHART, WITH_SECRETS, Manifest, by_kind, render
 
 VALUES = yaml.safe_load((CHART / "values.yaml").read_text())
@@ -127,19 +125,10 @@ def test_the_containers_command_builds_a_driver_of_the_charts_cluster(
         **{e["name"]: e["value"] for e in container["env"] if "value" in e},
         "SPARK_DRIVER_HOST": POD_IP,
         "STEAM_SPARK_JARS": ":".join(str(j) for j in jars),  # the image's jar folder, here
-        "PATH": os.environ["PATH"],
     }
     command = container["command"]
     assert command[:3] == ["python", "-m", "steam_platform.spark_connect_server"]
-    printed = subprocess.run(
-        [sys.executable, *command[1:], "--work-dir", str(tmp_path / "work"), "--print-conf"],
-        env=pod_env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    ).stdout
-    conf = dict(line.split(" ", 1) for line in printed.splitlines())
+    conf = printed_conf(command[3:], pod_env, tmp_path / "work")
     assert conf["spark.master"] == f"spark://{SPARK_NAME}-master:7077"
     assert conf["spark.connect.grpc.binding.address"] == "0.0.0.0"
     assert conf["spark.connect.grpc.binding.port"] == str(CONNECT["port"])

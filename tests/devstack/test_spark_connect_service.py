@@ -18,6 +18,8 @@ import sys
 import threading
 from pathlib import Path
 
+from entrypoint_conf import printed_conf
+
 from steam_devstack.health import poll
 from steam_devstack.services import s3 as s3_service
 from steam_devstack.services.registry import SPARK_CONNECT
@@ -71,11 +73,9 @@ def test_server_binds_loopback_caps_the_driver_and_holds_no_secret(tmp_path: Pat
     argv = service.argv()
     server = argv[argv.index("--") + 1 :]
     assert server[:3] == [sys.executable, "-m", "steam_platform.spark_connect_server"]
-    env = {**service.server_env(), "PATH": os.environ["PATH"]}
-    printed = subprocess.run(
-        [*server, "--print-conf"], env=env, capture_output=True, text=True, timeout=60, check=True
-    ).stdout
-    conf = dict(line.split(" ", 1) for line in printed.splitlines())
+    work = Path(server[server.index("--work-dir") + 1])
+    conf = printed_conf(server[3 : server.index("--work-dir")], service.server_env(), work)
+    printed = str(conf)
     assert conf["spark.connect.grpc.binding.address"] == "127.0.0.1"
     assert conf["spark.connect.grpc.binding.port"] == str(stack.ctx.ports["spark_connect"])
     assert conf["spark.driver.bindAddress"] == conf["spark.driver.host"] == "127.0.0.1"
