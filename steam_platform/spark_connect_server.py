@@ -28,7 +28,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from steam_platform.core.settings import LakeSettings, SettingsError, SparkSettings
-from streaming.connect_server import DEFAULT_PORT, server_conf, submit_argv, write_conf_file
+from streaming.connect_server import DEFAULT_PORT, properties_text, server_conf, submit_argv, write_conf_file
 from streaming.spark_session import (
     MissingConnectorJarsError,
     connector_jars_from_env,
@@ -102,10 +102,11 @@ def main(argv: Sequence[str] | None = None) -> None:
         parser.error(str(exc))
     scratch.mkdir(mode=0o700, parents=True, exist_ok=True)
     if args.print_conf:
-        print("".join(f"{key} {value}\n" for key, value in sorted(conf.items())), end="")
+        print(properties_text(conf), end="")
         return
-    command = submit_argv(spark_home(), write_conf_file(work, conf), conf["spark.driver.memory"])
-    env = {**os.environ, "SPARK_HOME": str(spark_home()), "PYSPARK_PYTHON": sys.executable}
+    home = spark_home()
+    command = submit_argv(home, write_conf_file(work, conf), conf["spark.driver.memory"])
+    env = {**os.environ, "SPARK_HOME": str(home), "PYSPARK_PYTHON": sys.executable}
     os.execve(command[0], command, env)
 
 

@@ -98,12 +98,17 @@ def server_conf(
     return conf
 
 
+def properties_text(conf: Mapping[str, str]) -> str:
+    """`conf` as the lines of a Spark properties file (`key value`, sorted)."""
+    return "".join(f"{key} {value}\n" for key, value in sorted(conf.items()))
+
+
 def write_conf_file(folder: Path, conf: Mapping[str, str]) -> Path:
     """Write `conf` as a Spark properties file, readable by its owner only; returns its path."""
     path = folder / CONF_FILE_NAME
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as out:
-        out.write("".join(f"{key} {value}\n" for key, value in sorted(conf.items())))
+        out.write(properties_text(conf))
     os.chmod(path, 0o600)  # an existing file keeps its mode through O_CREAT
     return path
 

@@ -13,22 +13,22 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 
-def printed_conf(entry_point_args: Sequence[str], env: Mapping[str, str], work: Path) -> dict[str, str]:
-    """The conf `python -m steam_platform.spark_connect_server <args>` builds in `env` (with this PATH)."""
-    printed = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "steam_platform.spark_connect_server",
-            *entry_point_args,
-            "--work-dir",
-            str(work),
-            "--print-conf",
-        ],
+def run_entry_point(
+    entry_point_args: Sequence[str], env: Mapping[str, str], work: Path
+) -> subprocess.CompletedProcess[str]:
+    """`python -m steam_platform.spark_connect_server <args> --print-conf` in `env` (with this PATH)."""
+    return subprocess.run(
+        [sys.executable, "-m", "steam_platform.spark_connect_server", *entry_point_args,
+         "--work-dir", str(work), "--print-conf"],
         env={**env, "PATH": os.environ["PATH"]},
         capture_output=True,
         text=True,
         timeout=60,
-        check=True,
-    ).stdout
-    return dict(line.split(" ", 1) for line in printed.splitlines())
+    )  # fmt: skip
+
+
+def printed_conf(entry_point_args: Sequence[str], env: Mapping[str, str], work: Path) -> dict[str, str]:
+    """The conf `python -m steam_platform.spark_connect_server <args>` builds in `env`."""
+    done = run_entry_point(entry_point_args, env, work)
+    done.check_returncode()
+    return dict(line.split(" ", 1) for line in done.stdout.splitlines())

@@ -88,11 +88,10 @@ class SparkConnectService(Service):
 
     def server_env(self) -> dict[str, str]:
         """Every setting the entry point reads, stated (none inherited from the caller's shell):
-        loopback only, `local[2]`, the stack's jars and S3 server, and its key pair for S3A."""
+        loopback only, `local[2]`, the stack's jars and S3 server, and its key pair for S3A (the
+        entry point sets Spark's home and the workers' Python itself)."""
         return {
-            "SPARK_HOME": str(spark_home()),
             "SPARK_LOCAL_IP": HOST,
-            "PYSPARK_PYTHON": sys.executable,
             "SPARK_MASTER": DEFAULT_SPARK_MASTER,
             "SPARK_DRIVER_MEMORY": DEFAULT_DRIVER_MEMORY,
             "SPARK_DRIVER_HOST": HOST,

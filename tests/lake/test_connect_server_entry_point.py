@@ -6,24 +6,13 @@ standalone cluster (tests/lake/test_connect_on_cluster.py).
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
-from entrypoint_conf import printed_conf
-
-ENTRY_POINT = [sys.executable, "-m", "steam_platform.spark_connect_server", "--print-conf"]
+from entrypoint_conf import printed_conf, run_entry_point
 
 
 def _refused(args: list[str], env: dict[str, str], tmp_path: Path) -> str:
-    done = subprocess.run(
-        [*ENTRY_POINT, "--work-dir", str(tmp_path / "work"), *args],
-        env={**env, "PATH": os.environ["PATH"]},
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    done = run_entry_point(args, env, tmp_path / "work")
     assert done.returncode == 2 and done.stdout == "", done  # argparse's usage error, no conf printed
     return done.stderr
 

@@ -32,11 +32,6 @@ public final class BronzeQueryCommitProtocol extends FileCommitProtocol implemen
             : new DirectAppendCommitProtocol(jobId, path, false);
   }
 
-  /** The protocol this write uses (for tests). */
-  public String delegateName() {
-    return delegate.getClass().getSimpleName();
-  }
-
   @Override
   public void setupJob(JobContext job) {
     delegate.setupJob(job);
