@@ -70,6 +70,11 @@ def read_days_from(spark: SparkSession, path: str, schema: StructType, first: da
     return _read_stored_days(spark, path, schema, [day for day in stored_days(spark, path) if day >= first])
 
 
+def read_days_before(spark: SparkSession, path: str, schema: StructType, first: date) -> DataFrame:
+    """The `dt` partitions before `first` (select the columns needed: Parquet reads only those)."""
+    return _read_stored_days(spark, path, schema, [day for day in stored_days(spark, path) if day < first])
+
+
 def _read_stored_days(spark: SparkSession, path: str, schema: StructType, days: Sequence[date]) -> DataFrame:
     """The rows of `days`, partitions the dataset at `path` holds."""
     return read_folders(spark, path, schema, [day_folder(path, day) for day in days])

@@ -12,7 +12,7 @@ day alone gives (rows are selected and deduplicated per day, `FACT_DAY`).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, datetime
 
 from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
@@ -153,9 +153,9 @@ def fact_news_of_days(bronze: DataFrame, days: Sequence[date]) -> DataFrame:
     ).where(F.col("gid").isNotNull() & F.col("appid").isNotNull())
 
 
-def _app_observations(bronze: DataFrame) -> DataFrame:
-    """Each app event's attributes; list fields joined as comma-separated text."""
-    rows = _with_payload(dedupe_events(bronze), APP_PAYLOAD)
+def _app_observations(events: DataFrame) -> DataFrame:
+    """Each (deduplicated) app event's attributes; list fields joined as comma-separated text."""
+    rows = _with_payload(events, APP_PAYLOAD)
     return rows.select(
         F.col("p.appid").alias("appid"),
         "observed_at",
@@ -183,7 +183,45 @@ def dim_app(bronze: DataFrame) -> DataFrame:
     latest answer lacks is gone (an app that went free has no price any more). A new version
     starts whenever these attributes change; `valid_to` is the next version's `valid_from`.
     """
-    obs = _app_observations(bronze)
+    return _versions(_app_observations(dedupe_events(bronze)))
+
+
+def dim_app_since(
+    previous: DataFrame, since: datetime, bronze_since: DataFrame, earlier_event_ids: DataFrame
+) -> DataFrame:
+    """The app dimension after the days from `since` on were (re)landed, without reading history.
+
+    `previous` is the dimension built before (DIM_APP rows), `bronze_since` the app bronze days
+    from `since` (a UTC midnight) on, `earlier_event_ids` the `event_id`s of the days before. The
+    rows equal `dim_app` of all bronze, provided the days before `since` have not changed since
+    `previous` was built: versions that start before `since` are kept; each app's last one is the
+    seed of its history from `since` on (its name and store details carried, as `dim_app` carries
+    them; its `valid_to` recomputed); an event first observed before `since` is not observed again
+    (as `dim_app` keeps an event's first observation). Work follows the days rebuilt, not history:
+    the dimension is one row per app version, and history contributes one narrow column of ids.
+    """
+    kept = previous.where(F.col("valid_from") < F.lit(since))
+    last = Window.partitionBy("appid").orderBy(F.col("valid_from").desc())
+    ranked = kept.withColumn("_n", F.row_number().over(last))
+    seeds = ranked.where("_n = 1").select(
+        "appid",
+        F.col("valid_from").alias("observed_at"),
+        F.lit(-1).cast("int").alias("kafka_partition"),
+        F.lit(-1).cast("long").alias("kafka_offset"),
+        # The seed carries the state its version had: all-null details behave as no details.
+        F.lit(True).alias("is_details"),
+        *APP_ATTRIBUTES,
+    )
+    first_seen = dedupe_events(bronze_since).join(earlier_event_ids, "event_id", "left_anti")
+    observations = _app_observations(first_seen)
+    later = _versions(seeds.unionByName(observations.select(*seeds.columns)))
+    earlier = ranked.where("_n > 1").drop("_n")
+    return earlier.unionByName(later.select(*earlier.columns))
+
+
+def _versions(observations: DataFrame) -> DataFrame:
+    """SCD type 2 versions of ordered app observations (`dim_app`'s rules)."""
+    obs = observations
     ordered = Window.partitionBy("appid").orderBy("observed_at", "kafka_partition", "kafka_offset")
     history = ordered.rowsBetween(Window.unboundedPreceding, Window.currentRow)
     snapshot = F.when(F.col("is_details"), F.struct(*DETAILS_ATTRIBUTES))

@@ -143,7 +143,10 @@ def bronze_event_ids(s3: S3Resource, topic: str) -> list[str]:
 
 
 def materialize_checked(
-    assets: Sequence[Any], resources: Mapping[str, Any], days: Sequence[date] = ()
+    assets: Sequence[Any],
+    resources: Mapping[str, Any],
+    days: Sequence[date] = (),
+    run_config: Mapping[str, Any] | None = None,
 ) -> dg.ExecuteInProcessResult:
     """Materialise `assets` unpartitioned, for one day, or for a range of days in ONE run (the tags
     a backfill's single run carries); the run and every ERROR-severity asset check must succeed (a
@@ -155,6 +158,7 @@ def materialize_checked(
         partition_key=first if first == last else None,
         tags={RANGE_START_TAG: first, RANGE_END_TAG: last} if first != last else None,
         raise_on_error=False,
+        run_config=dict(run_config) if run_config is not None else None,
     )
     failed = [
         e

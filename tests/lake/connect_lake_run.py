@@ -2,7 +2,8 @@
 
 A process of its own because PySpark picks its Connect or classic DataFrame API per process (and
 the tests' process holds a classic driver). It materialises `fact_player_counts` and then
-`mart_game_daily` for one day, and `fact_news` (a Python UDF) for `--news-day`, into the lake in
+`mart_game_daily` for one day, and `dim_app` from that day on (its stored rows checkpointed
+on the server), and `fact_news` (a Python UDF) for `--news-day`, into the lake in
 `--bucket` with the `pyspark` resource pointed at `--remote`, every ERROR check required to pass,
 and writes a JSON report: whether a driver JVM ever started in this process (it must not: the
 steps ran on the server) and how long it took.
@@ -26,7 +27,7 @@ if __name__ == "__main__":  # run as the child run process: the tests' helpers s
 from lake_support import materialize_checked, s3_for
 
 from steam_platform.assets.marts.assets import mart_game_daily
-from steam_platform.assets.warehouse.assets import fact_assets
+from steam_platform.assets.warehouse.assets import dim_app, fact_assets
 from steam_platform.resources.spark import build_pyspark_resource
 
 FACT = next(a for a in fact_assets if a.key.to_user_string() == "fact_player_counts")
@@ -46,12 +47,15 @@ def main() -> int:
     materialize_checked([FACT], {"s3": s3, "pyspark": pyspark}, [day])
     materialize_checked([mart_game_daily], {"s3": s3, "pyspark": pyspark}, [day])
     materialize_checked([FACT_NEWS], {"s3": s3, "pyspark": pyspark}, [date.fromisoformat(args.news_day)])
+    dimension = materialize_checked([dim_app], {"s3": s3, "pyspark": pyspark}, [day])
+    rebuilt = dimension.asset_materializations_for_node("dim_app")[0].metadata["rebuilt"].value
     from pyspark import SparkContext
 
     report = {
         # No driver JVM in this process: every Spark step ran on the Connect server.
         "jvm_started": SparkContext._gateway is not None,
         "seconds": round(time.monotonic() - started, 1),
+        "dim_app_rebuilt": rebuilt,
     }
     Path(args.report).write_text(json.dumps(report))
     return 0

@@ -246,6 +246,40 @@ def _delete_day(s3: S3Resource, table: Table, day: date) -> None:
     client.delete_objects(Bucket=s3.bucket, Delete={"Objects": [{"Key": k} for k in keys]})
 
 
+def _rebuilt(result: dg.ExecuteInProcessResult) -> tuple[str, str]:
+    """How a run rebuilt `dim_app`: its scope and why."""
+    meta = result.asset_materializations_for_node("dim_app")[0].metadata
+    return str(meta["rebuilt"].value), str(meta["rebuilt_because"].value)
+
+
+def test_dim_app_rebuilds_from_the_runs_first_day_and_from_all_bronze_when_it_must(lake: Lake) -> None:
+    """A day's run rebuilds the dimension from that day on, seeded by the stored one; with no
+    finished dimension stored (no `_SUCCESS`: a write died half-way), files that are not the
+    contract's, or when asked, it rebuilds from all app bronze. Every way gives the same rows."""
+    before, day = lake.rows(DIM_APP), ds.DAYS[-1]
+    assert len(before) > len(ds.APPS)  # versions, not just one row per app
+    assert _rebuilt(lake.run([dim_app], day))[0] == f"from dt={day}"
+    assert lake.rows(DIM_APP) == before
+
+    path = DIM_APP.path(lake.s3.lake_root())
+    key = f"{path.split(f'{lake.s3.bucket}/', 1)[1]}/_SUCCESS"
+    lake.s3.client().delete_object(Bucket=lake.s3.bucket, Key=key)
+    scope, why = _rebuilt(lake.run([dim_app], day))
+    assert (scope, "did not finish" in why) == ("all bronze", True), why
+    assert lake.rows(DIM_APP) == before
+
+    stored = read_table(lake.spark, path, written_schema(DIM_APP))
+    stored.drop("genres").localCheckpoint().write.mode("overwrite").parquet(path)  # an older contract
+    scope, why = _rebuilt(lake.run([dim_app], day))
+    assert (scope, "do not match the contract" in why, "genres" in why) == ("all bronze", True, True), why
+    assert lake.rows(DIM_APP) == before
+
+    asked = {"ops": {"dim_app": {"config": {"full_rebuild": True}}}}
+    scope, why = _rebuilt(materialize_checked([dim_app], lake.resources, [day], run_config=asked))
+    assert (scope, why) == ("all bronze", "rebuilt from all app bronze: asked for (full_rebuild)")
+    assert lake.rows(DIM_APP) == before
+
+
 def _news_text(lake: Lake, day: date) -> list[tuple[str, str, int]]:
     frame = read_table(lake.spark, FACT_NEWS.path(lake.s3.lake_root()), written_schema(FACT_NEWS))
     rows = frame.where(frame.dt == day).select("gid", "contents_text", "word_count").collect()
@@ -257,12 +291,14 @@ def test_a_run_on_spark_connect_builds_the_same_fact_and_mart_and_the_server_com
 ) -> None:
     """A run attached to the stack's Spark Connect server (no driver in its process) rebuilds a
     day of `fact_player_counts`, `fact_news` (its text UDF included) and `mart_game_daily` with the
-    rows of the in-process build; the server, killed, is started again by its supervisor."""
+    rows of the in-process build, and `dim_app` from that day on (its seed checkpointed on the
+    server) with the same rows; the server, killed, is started again by its supervisor."""
     day, tables = ds.DAYS[1], (FACT_PLAYER_COUNTS, MART_GAME_DAILY)
     news_day = min(r["dt"] for r in lake.rows(FACT_NEWS))
     before: dict[str, list[Any]] = {t.name: [r for r in lake.rows(t) if r["dt"] == day] for t in tables}
     before[FACT_NEWS.name] = [r for r in lake.rows(FACT_NEWS) if r["dt"] == news_day]
     before["news text"] = _news_text(lake, news_day)  # the UDF's column (`rows` leaves it out)
+    before[DIM_APP.name] = lake.rows(DIM_APP)
     assert all(before.values())
     for table in tables:  # gone, so only the Connect run can bring them back
         _delete_day(lake.s3, table, day)
@@ -278,10 +314,12 @@ def test_a_run_on_spark_connect_builds_the_same_fact_and_mart_and_the_server_com
     ]  # fmt: skip
     done = subprocess.run(argv, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
-    assert json.loads(report.read_text())["jvm_started"] is False
+    reported = json.loads(report.read_text())
+    assert (reported["jvm_started"], reported["dim_app_rebuilt"]) == (False, f"from dt={day}")
     after: dict[str, list[Any]] = {t.name: [r for r in lake.rows(t) if r["dt"] == day] for t in tables}
     after[FACT_NEWS.name] = [r for r in lake.rows(FACT_NEWS) if r["dt"] == news_day]
     after["news text"] = _news_text(lake, news_day)
+    after[DIM_APP.name] = lake.rows(DIM_APP)
     assert after == before
 
     supervisor = spark_connect.process().pid()
@@ -318,8 +356,9 @@ def test_rerun_is_idempotent_and_reverse_daily_runs_equal_the_range_run(
 
     other = Lake(fresh_s3(), lake_kafka, pyspark_resource, lake.spark)
     other.run(bronze_assets)
-    for d in reversed(ds.DAYS):
-        other.run(SILVER, d)
+    rebuilt = [_rebuilt(other.run(SILVER, d))[0] for d in reversed(ds.DAYS)]
+    # The first build reads all app bronze, each later day rebuilds the dimension from itself on.
+    assert rebuilt == ["all bronze", *[f"from dt={d}" for d in reversed(ds.DAYS[:-1])]]
     for d in reversed(ds.DAYS):
         other.run([mart_game_daily, mart_news_impact, mart_player_count_gaps], d)
     for d in ds.DAYS:

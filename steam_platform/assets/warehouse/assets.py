@@ -11,8 +11,10 @@ reconcile with bronze.
 
 import dagster as dg
 from dagster_pyspark import PySparkResource
+from pydantic import Field
 
-from steam_platform.assets.warehouse.facts import FACTS, FactSpec, read_bronze
+from steam_platform.assets.warehouse.app_dimension import plan_dim_app
+from steam_platform.assets.warehouse.facts import FACTS, FactSpec
 from steam_platform.assets.warehouse.quality import (
     CHECK_NON_NEGATIVE,
     CHECK_ONE_CURRENT,
@@ -42,7 +44,6 @@ from steam_platform.core.spark_steps import (
 )
 from steam_platform.core.step_priority import step_priority_tags
 from steam_platform.resources.s3 import S3Resource
-from streaming import warehouse
 from streaming.quality import Outcome
 from streaming.tables_io import conform, write_days, write_whole
 
@@ -99,6 +100,16 @@ def _fact_asset(name: str, spec: FactSpec) -> dg.AssetsDefinition:
 fact_assets = [_fact_asset(name, spec) for name, spec in FACTS.items()]
 
 
+class DimAppConfig(dg.Config):
+    """How a `dim_app` run rebuilds the dimension."""
+
+    full_rebuild: bool = Field(
+        default=False,
+        description="Rebuild from all app bronze instead of from the run's first day on (after old "
+        "bronze was repaired outside the platform).",
+    )
+
+
 @dg.asset(
     group_name=GROUP_WAREHOUSE,
     partitions_def=daily_partitions,
@@ -122,22 +133,26 @@ fact_assets = [_fact_asset(name, spec) for name, spec in FACTS.items()]
     ],
 )
 def dim_app(
-    context: dg.AssetExecutionContext, pyspark: PySparkResource, s3: S3Resource
+    context: dg.AssetExecutionContext, config: DimAppConfig, pyspark: PySparkResource, s3: S3Resource
 ) -> dg.MaterializeResult:
-    """App attributes with history (valid_from/valid_to), rebuilt from every app event in bronze.
+    """App attributes with history (valid_from/valid_to): the store's view of every app over time.
 
-    The dimension is one whole table (history is append-only in bronze, so a rebuild never loses a
-    version); a daily partition (or a range of them, in one rebuild) refreshes it once that day's
-    catalogue and details have landed.
+    The dimension is one whole table. A run rebuilds it from its first partition's day on, seeded
+    by the stored dimension for the days before (`app_dimension.py`), so a day's refresh reads
+    that day's app bronze, not a year of it; the first build (or `full_rebuild`) reads it all.
     """
     spark = session(pyspark)
     lake_root = s3.lake_root()
-    bronze = read_bronze(spark, lake_root, sources.APPS.topic)
-    rows = conform(warehouse.dim_app(bronze), spark_schema(DIM_APP))
-    written = write_whole(rows, DIM_APP.path(lake_root))
-    context.log.info(f"dim_app: {written} versions")
-    outcomes = dim_app_outcomes(spark, lake_root)
+    build = plan_dim_app(spark, lake_root, min(partition_days(context)), full_rebuild=config.full_rebuild)
+    written = write_whole(build.rows, DIM_APP.path(lake_root))
+    context.log.info(f"dim_app: {written} versions, rebuilt {build.scope} ({build.reason})")
+    outcomes = dim_app_outcomes(spark, lake_root, build.apps)
     return dg.MaterializeResult(
-        metadata={"dagster/row_count": written, "path": DIM_APP.path(lake_root)},
+        metadata={
+            "dagster/row_count": written,
+            "path": DIM_APP.path(lake_root),
+            "rebuilt": build.scope,
+            "rebuilt_because": build.reason,
+        },
         check_results=[check_result(c, o) for c, o in outcomes.items()],
     )

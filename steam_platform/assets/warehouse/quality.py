@@ -12,11 +12,9 @@ from collections.abc import Sequence
 from datetime import date
 
 from pyspark.sql import DataFrame, SparkSession
-from pyspark.sql import functions as F
 
-from steam_platform.assets.warehouse.facts import FactSpec, read_bronze
+from steam_platform.assets.warehouse.facts import FactSpec
 from steam_platform.assets.warehouse.tables import DIM_APP
-from steam_platform.core import sources
 from steam_platform.core.contracts import Table
 from steam_platform.core.spark_schemas import written_schema
 from streaming.hadoop_fs import exists, parquet_stats
@@ -116,22 +114,24 @@ def fact_outcomes_of_days(
     }
 
 
-def dim_app_outcomes(spark: SparkSession, lake_root: str) -> dict[str, Outcome]:
-    """dim_app: contract schema, one current version per app, every app seen in bronze present."""
+def dim_app_outcomes(spark: SparkSession, lake_root: str, apps: DataFrame) -> dict[str, Outcome]:
+    """dim_app: contract schema; exactly one current version per app, for exactly the apps `apps`
+    names (those of app bronze: all of it, or the stored dimension's and the rebuilt days')."""
     dim = read_table(spark, DIM_APP.path(lake_root), written_schema(DIM_APP))
-    current = dim.where("is_current")
-    apps = read_bronze(spark, lake_root, sources.APPS.topic).select(
-        F.get_json_object("payload", "$.appid").cast("long").alias("appid")
-    )
-    seen = apps.where(F.col("appid").isNotNull()).distinct().count()
+    current = dim.where("is_current").select("appid")
+    expected = apps.select("appid").distinct()
+    seen = expected.count()
     n_current = current.count()
-    meta = {"apps_in_bronze": seen, "current_versions": n_current}
+    missing = expected.join(current, "appid", "left_anti").count()
+    unexpected = current.join(expected, "appid", "left_anti").distinct().count()
+    meta = {"apps_in_bronze": seen, "current_versions": n_current, "apps_without_current": missing}
     covered = Outcome(
-        n_current == seen,
-        f"dim_app: {n_current} current versions for {seen} apps seen in bronze",
+        n_current == seen and missing == 0 and unexpected == 0,
+        f"dim_app: {n_current} current versions for {seen} apps seen in bronze "
+        f"({missing} without one, {unexpected} not seen in bronze)",
         meta,
     )
-    one_current = no_duplicate_keys(current, "dim_app (current versions)", key="appid")
+    one_current = no_duplicate_keys(dim.where("is_current"), "dim_app (current versions)", key="appid")
     passed = covered.passed and one_current.passed
     return {
         CHECK_SCHEMA: schema_outcome(spark, DIM_APP, lake_root),
