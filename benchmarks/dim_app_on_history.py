@@ -51,7 +51,6 @@ from steam_platform.assets.warehouse.tables import DIM_APP
 from steam_platform.core import sources
 from steam_platform.resources.kafka import OutgoingMessage
 from streaming.spark_session import build_spark_session
-from streaming.tables_io import write_whole
 
 _TS = pa.timestamp("us", tz="UTC")
 
@@ -120,7 +119,7 @@ def run_once(spark: SparkSession, root: str, day: date, *, full: bool) -> tuple[
     if full != (build.since is None):
         wanted = "full" if full else "daily"
         raise RuntimeError(f"expected a {wanted} rebuild, got {build.scope}: {build.reason}")
-    written = write_whole(build.rows, DIM_APP.path(root))
+    written = build.write(spark, root)
     outcome = dim_app_outcomes(spark, root, build.apps)[CHECK_ONE_CURRENT]
     if not outcome.passed:
         raise RuntimeError(outcome.message)

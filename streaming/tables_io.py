@@ -70,9 +70,12 @@ def read_days_from(spark: SparkSession, path: str, schema: StructType, first: da
     return _read_stored_days(spark, path, schema, [day for day in stored_days(spark, path) if day >= first])
 
 
-def read_days_before(spark: SparkSession, path: str, schema: StructType, first: date) -> DataFrame:
-    """The `dt` partitions before `first` (select the columns needed: Parquet reads only those)."""
-    return _read_stored_days(spark, path, schema, [day for day in stored_days(spark, path) if day < first])
+def read_days_between(
+    spark: SparkSession, path: str, schema: StructType, first: date, end: date
+) -> DataFrame:
+    """The `dt` partitions from `first` up to, not including, `end` (empty when `first >= end`)."""
+    days = [day for day in stored_days(spark, path) if first <= day < end]
+    return _read_stored_days(spark, path, schema, days)
 
 
 def _read_stored_days(spark: SparkSession, path: str, schema: StructType, days: Sequence[date]) -> DataFrame:

@@ -192,13 +192,13 @@ def dim_app_since(
     """The app dimension after the days from `since` on were (re)landed, without reading history.
 
     `previous` is the dimension built before (DIM_APP rows), `bronze_since` the app bronze days
-    from `since` (a UTC midnight) on, `earlier_event_ids` the `event_id`s of the days before. The
-    rows equal `dim_app` of all bronze, provided the days before `since` have not changed since
+    from `since` (a UTC midnight) on, `earlier_event_ids` the `event_id`s of `bronze_since` first
+    observed before `since` (`earlier_event_ids` below finds them without reading history). The rows
+    equal `dim_app` of all bronze, provided the days before `since` have not changed since
     `previous` was built: versions that start before `since` are kept; each app's last one is the
     seed of its history from `since` on (its name and store details carried, as `dim_app` carries
     them; its `valid_to` recomputed); an event first observed before `since` is not observed again
-    (as `dim_app` keeps an event's first observation). Work follows the days rebuilt, not history:
-    the dimension is one row per app version, and history contributes one narrow column of ids.
+    (as `dim_app` keeps an event's first observation).
     """
     kept = previous.where(F.col("valid_from") < F.lit(since))
     last = Window.partitionBy("appid").orderBy(F.col("valid_from").desc())
@@ -217,6 +217,55 @@ def dim_app_since(
     later = _versions(seeds.unionByName(observations.select(*seeds.columns)))
     earlier = ranked.where("_n > 1").drop("_n")
     return earlier.unionByName(later.select(*earlier.columns))
+
+
+# Which events of the rebuilt days were observed before, without reading every older day. A store
+# details event's id is its app and ingest partition day (a re-run of that day re-observes it), and a
+# partition's run never happens before its day: the days from that partition day on hold any earlier
+# observation. A catalogue event's id is its app and last change: it recurs every day the app is
+# unchanged, so the dimension keeps the first observation of each catalogue id it has seen (one row
+# per app and catalogue change, not per day).
+
+#: The catalogue ids record kept with the dimension: each catalogue event id and its first observation.
+CATALOGUE_IDS_DDL = "event_id string, first_observed_at timestamp"
+
+
+def catalogue_first_observations(bronze: DataFrame) -> DataFrame:
+    """Each catalogue event id in `bronze` with its first observation (CATALOGUE_IDS_DDL)."""
+    catalogue = bronze.where(~F.col("source").contains(STORE_DETAILS_ENDPOINT))
+    return catalogue.groupBy("event_id").agg(F.min("observed_at").alias("first_observed_at"))
+
+
+def catalogue_ids_since(previous_ids: DataFrame, since: datetime, bronze_since: DataFrame) -> DataFrame:
+    """The catalogue ids record after the days from `since` on were (re)built."""
+    kept = previous_ids.where(F.col("first_observed_at") < F.lit(since))
+    fresh = catalogue_first_observations(bronze_since).join(kept, "event_id", "left_anti")
+    return kept.unionByName(fresh)
+
+
+def details_lookback_day(bronze_since: DataFrame, first_day: date) -> date | None:
+    """The oldest bronze day that may hold an earlier observation of a store details event of
+    `bronze_since`: its oldest ingest partition day before `first_day` (a re-run of an older day);
+    None when every details event belongs to `first_day` or later; `date.min` when a partition is
+    not a day (read every older day)."""
+    details = bronze_since.where(F.col("source").contains(STORE_DETAILS_ENDPOINT))
+    day = F.substring("partition_key", 1, 10).try_cast("date")
+    row = details.select(
+        F.min(day).alias("oldest"), F.sum(F.when(day.isNull(), 1).otherwise(0)).alias("undated")
+    ).first()
+    if row is None:
+        return None
+    if row["undated"]:
+        return date.min
+    oldest: date | None = row["oldest"]
+    return oldest if oldest is not None and oldest < first_day else None
+
+
+def earlier_event_ids(previous_ids: DataFrame, since: datetime, details_days_before: DataFrame) -> DataFrame:
+    """`event_id`s observed before `since` that the rebuilt days may observe again: the catalogue
+    ids first seen before it and the ids of the bronze days `details_lookback_day` named."""
+    catalogue = previous_ids.where(F.col("first_observed_at") < F.lit(since)).select("event_id")
+    return catalogue.unionByName(details_days_before.select("event_id"))
 
 
 def _versions(observations: DataFrame) -> DataFrame:

@@ -253,23 +253,30 @@ def _rebuilt(result: dg.ExecuteInProcessResult) -> tuple[str, str]:
 
 
 def test_dim_app_rebuilds_from_the_runs_first_day_and_from_all_bronze_when_it_must(lake: Lake) -> None:
-    """A day's run rebuilds the dimension from that day on, seeded by the stored one; with no
-    finished dimension stored (no `_SUCCESS`: a write died half-way), files that are not the
-    contract's, or when asked, it rebuilds from all app bronze. Every way gives the same rows."""
+    """A day's run rebuilds the dimension from that day on, seeded by the stored one and its
+    catalogue ids record; with no finished dimension or record stored (no `_SUCCESS`: a write died
+    half-way), files that are not the contract's, or when asked, it rebuilds from all app bronze.
+    Every way gives the same rows."""
     before, day = lake.rows(DIM_APP), ds.DAYS[-1]
     assert len(before) > len(ds.APPS)  # versions, not just one row per app
-    assert _rebuilt(lake.run([dim_app], day))[0] == f"from dt={day}"
+    daily = lake.run([dim_app], day)
+    assert _rebuilt(daily)[0] == f"from dt={day}"
+    # No older day was read: the day's store details are the day's own partition.
+    assert daily.asset_materializations_for_node("dim_app")[0].metadata["older_days_read_for_ids"].value == 0
     assert lake.rows(DIM_APP) == before
 
     path = DIM_APP.path(lake.s3.lake_root())
-    key = f"{path.split(f'{lake.s3.bucket}/', 1)[1]}/_SUCCESS"
-    lake.s3.client().delete_object(Bucket=lake.s3.bucket, Key=key)
-    scope, why = _rebuilt(lake.run([dim_app], day))
-    assert (scope, "did not finish" in why) == ("all bronze", True), why
-    assert lake.rows(DIM_APP) == before
+    table_key = path.split(f"{lake.s3.bucket}/", 1)[1]
+    for marker in (f"{table_key}/_SUCCESS", f"{table_key}/_catalogue_ids/_SUCCESS"):
+        lake.s3.client().delete_object(Bucket=lake.s3.bucket, Key=marker)
+        scope, why = _rebuilt(lake.run([dim_app], day))
+        assert (scope, "did not finish" in why) == ("all bronze", True), (marker, why)
+        assert lake.rows(DIM_APP) == before
 
     stored = read_table(lake.spark, path, written_schema(DIM_APP))
+    record = lake.spark.read.parquet(f"{path}/_catalogue_ids").localCheckpoint()
     stored.drop("genres").localCheckpoint().write.mode("overwrite").parquet(path)  # an older contract
+    record.write.mode("overwrite").parquet(f"{path}/_catalogue_ids")
     scope, why = _rebuilt(lake.run([dim_app], day))
     assert (scope, "do not match the contract" in why, "genres" in why) == ("all bronze", True, True), why
     assert lake.rows(DIM_APP) == before

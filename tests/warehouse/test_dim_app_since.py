@@ -1,9 +1,10 @@
 """`dim_app_since`: the app dimension rebuilt from a day on equals the dimension of all bronze.
 
 A daily `dim_app` run rebuilds the dimension from its first day on, from the dimension it wrote
-before, the bronze days since and one column (event ids) of the days before, so its cost follows
-the days rebuilt, not the lake's age. Its promise is exactness: for every day it may start from,
-the rows equal `dim_app` over the whole bronze. The histories here hold what makes that hard: names
+before, its catalogue ids record, the bronze days since and the event ids of the older days a
+re-run ingest partition points at, so its cost follows the days rebuilt, not the lake's age. Its
+promise is exactness: for every day it may start from, the rows (and the record) equal a build
+from the whole bronze. The histories here hold what makes that hard: names
 from the catalogue and the details disagreeing, an unchanged catalogue entry observed again on a
 later day (same event_id: it must not count again), a re-run ingest partition observed days later
 with a newer answer, a producer retry landing a record twice, details losing a field, an app that
@@ -12,7 +13,9 @@ appears only late, and two versions on the boundary's day.
 
 from __future__ import annotations
 
+import json
 import random
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -21,7 +24,7 @@ from lake_frames import bronze_frame, collected
 from lake_support import SRC_CATALOG, SRC_DETAILS, app_message
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
-from test_warehouse_rules import observed_again
+from test_warehouse_rules import event_id, observed_again
 
 from steam_platform.assets.warehouse.tables import DIM_APP
 from steam_platform.core.spark_schemas import spark_schema
@@ -89,41 +92,76 @@ def _rows(frame: DataFrame) -> list[dict[str, Any]]:
     return sorted(collected(_dim(frame)), key=lambda r: (r["appid"], r["valid_from"]))
 
 
+def _rebuilt_since(bronze: DataFrame, day: int) -> tuple[list[dict[str, Any]], list[tuple[str, datetime]]]:
+    """The dimension and catalogue ids record rebuilt from `day` on, as a daily run composes them:
+    the ones built before `day`, that day's bronze on, and only the older days a details re-run
+    points at."""
+    since = _when(day, 0)
+    before = bronze.where(F.col("dt") < F.lit(since.date()))
+    after = bronze.where(F.col("dt") >= F.lit(since.date()))
+    previous_ids = warehouse.catalogue_first_observations(before)
+    lookback = warehouse.details_lookback_day(after, since.date())
+    older = before.where(F.col("dt") >= F.lit(lookback or since.date()))
+    earlier = warehouse.earlier_event_ids(previous_ids, since, older)
+    rows = _rows(warehouse.dim_app_since(_dim(warehouse.dim_app(before)), since, after, earlier))
+    return rows, _ids(warehouse.catalogue_ids_since(previous_ids, since, after))
+
+
+def _ids(frame: DataFrame) -> list[tuple[str, datetime]]:
+    return sorted((r["event_id"], r["first_observed_at"]) for r in collected(frame))
+
+
 @pytest.mark.parametrize("seed", [1, 2])
 def test_rebuilding_from_any_day_equals_the_dimension_of_all_bronze(
     spark_session: SparkSession, seed: int
 ) -> None:
     bronze = bronze_frame(spark_session, _history(seed)).persist()
     whole = _rows(warehouse.dim_app(bronze))
+    whole_ids = _ids(warehouse.catalogue_first_observations(bronze))
     assert len({r["appid"] for r in whole}) == 4 and len(whole) > 8, whole
+    assert len(whole_ids) == 4  # one catalogue id per app (unchanged entries recur with it)
     for day in range(DAYS):
-        since = _when(day, 0)
-        before = bronze.where(F.col("dt") < F.lit(since.date()))
-        previous = _dim(warehouse.dim_app(before))
-        after = bronze.where(F.col("dt") >= F.lit(since.date()))
-        rebuilt = warehouse.dim_app_since(previous, since, after, before.select("event_id"))
-        assert _rows(rebuilt) == whole, f"rebuilt from {since.date()} (seed {seed})"
+        rows, ids = _rebuilt_since(bronze, day)
+        assert (rows, ids) == (whole, whole_ids), f"rebuilt from {_when(day, 0).date()} (seed {seed})"
     bronze.unpersist()
+
+
+def test_only_the_days_a_details_rerun_points_at_are_read_for_earlier_ids(
+    spark_session: SparkSession,
+) -> None:
+    """Store details of partition day D have the id (app, D) and are first observed on D or later:
+    a re-run of D observed on a later day names D as the oldest day to look at; a day's own details
+    name none; details whose partition is not a day name every older day."""
+    first = _details(11, _when(1, 10), "Alpha", 999, [])
+    rerun = observed_again(first, _when(4, 700), name="Alpha Re-run")
+    today = _details(11, _when(4, 10), "Alpha", 999, [])
+    day4 = FIRST_DAY + timedelta(days=4)
+    lookback = warehouse.details_lookback_day
+    assert lookback(bronze_frame(spark_session, [today]), day4) is None
+    assert lookback(bronze_frame(spark_session, [today, rerun]), day4) == FIRST_DAY + timedelta(days=1)
+    undated = json.loads(today.value) | {"partition_key": "all"}
+    odd = replace(today, value=json.dumps(undated).encode())
+    assert lookback(bronze_frame(spark_session, [odd]), day4) == date.min
 
 
 def test_an_event_first_observed_before_the_day_does_not_count_again(spark_session: SparkSession) -> None:
     """The catalogue's unchanged entry, fetched again after the details renamed the app, is the same
-    event: rebuilt from the day of the fetch, the details' name stays current (as in `dim_app`)."""
+    event: rebuilt from the day of the fetch, the details' name stays current (as in `dim_app`),
+    because the catalogue ids record knows it."""
     listed = app_message(TOPIC, 11, _when(0, 5), SRC_CATALOG, name="Old name")
     renamed = _details(11, _when(1, 10), "New name", 999, ["Action"])
     relisted = observed_again(listed, _when(2, 5))
     bronze = bronze_frame(spark_session, [listed, renamed, relisted])
-    since = _when(2, 0)
-    before = bronze.where(F.col("dt") < F.lit(since.date()))
-    after = bronze.where(F.col("dt") >= F.lit(since.date()))
-    rebuilt = _rows(
-        warehouse.dim_app_since(_dim(warehouse.dim_app(before)), since, after, before.select("event_id"))
-    )
-    assert [(r["name"], r["price_cents"], r["is_current"]) for r in rebuilt] == [
+    rows, ids = _rebuilt_since(bronze, 2)
+    assert [(r["name"], r["price_cents"], r["is_current"]) for r in rows] == [
         ("Old name", None, False),
         ("New name", 999, True),
     ]
-    # Without the ids of the days before, the fetch would count as a rename back.
+    assert ids == [(event_id(listed), _when(0, 5))]
+    # Without the record, the fetch would count as a rename back.
+    since = _when(2, 0)
+    before = bronze.where(F.col("dt") < F.lit(since.date()))
+    after = bronze.where(F.col("dt") >= F.lit(since.date()))
     no_history = spark_session.createDataFrame([], "event_id string")
     naive = _rows(warehouse.dim_app_since(_dim(warehouse.dim_app(before)), since, after, no_history))
     assert [r["name"] for r in naive] == ["Old name", "New name", "Old name"]

@@ -1,17 +1,23 @@
 """How a `dim_app` run rebuilds the app dimension: from its first day on, or from all app bronze.
 
 A daily run rebuilds the dimension from the run's first day on (`streaming.warehouse.dim_app_since`):
-it reads the dimension it wrote before, the app bronze days from that day on and the event ids of
-the days before, so a day's refresh costs the same on a year of history as on a week. The result
-equals a rebuild from all bronze as long as the days before the run's first day have not changed
-since the stored dimension was built. The automation keeps that true: a landing that touches an
-older day (a late event, an ingest backfill) materialises that day's bronze partition, and the
-dimension's run for that day then rebuilds from it.
+it reads the dimension it wrote before, the app bronze days from that day on and, to know which of
+their events were observed before, the catalogue ids record kept with the dimension and the event ids
+of the few older days a re-run ingest partition points at (`details_lookback_day`). A day's refresh
+then costs the same on a year of history as on a week. The result equals a rebuild from all bronze
+as long as the days before the run's first day have not changed since the stored dimension was
+built. The automation keeps that true: a landing that touches an older day (a late event, an ingest
+backfill) materialises that day's bronze partition, and the dimension's run for that day then
+rebuilds from it.
 
 A run rebuilds from all app bronze when there is no usable stored dimension (the first build; a
-write that did not finish, which leaves no `_SUCCESS`; files whose schema is not the contract's,
-after a contract change) or when asked to (`DimAppConfig.full_rebuild`, e.g. after a repair of
-old bronze outside the platform).
+write that did not finish, which leaves no `_SUCCESS` in the table or its catalogue ids record;
+files whose schema is not the contract's, after a contract change) or when asked to
+(`DimAppConfig.full_rebuild`, e.g. after a repair of old bronze outside the platform).
+
+The catalogue ids record lives in the table's folder (`_catalogue_ids/`: readers skip folders
+starting with `_`), so that replacing the table removes it and a write that dies between the two
+leaves no record: the next run rebuilds from all bronze.
 """
 
 from __future__ import annotations
@@ -28,31 +34,50 @@ from steam_platform.core import sources
 from steam_platform.core.spark_schemas import spark_schema
 from streaming import warehouse
 from streaming.envelope_schema import BRONZE_SCHEMA
-from streaming.hadoop_fs import exists
+from streaming.hadoop_fs import delete, exists
 from streaming.lake_paths import bronze_path
 from streaming.quality import schema_matches
-from streaming.tables_io import conform, read_days_before, read_days_from
+from streaming.tables_io import conform, read_days_between, read_days_from, write_whole
 
 #: The marker a finished Spark write leaves; an overwrite that died half-way leaves none.
 SUCCESS_MARKER = "_SUCCESS"
+#: The catalogue ids record's folder inside the table's.
+CATALOGUE_IDS = "_catalogue_ids"
 
 
 @dataclass(frozen=True)
 class DimAppBuild:
-    """The dimension's rows to write and the apps it must then hold, one current version each."""
+    """The dimension's rows and catalogue ids record to write, and the apps it must then hold."""
 
     rows: DataFrame
+    catalogue_ids: DataFrame
     #: `appid` of every app the written dimension must have a current version of.
     apps: DataFrame
     #: The first day rebuilt; None when rebuilt from all app bronze.
     since: date | None
     #: Why the run rebuilt the way it did (run metadata).
     reason: str
+    #: Older bronze days read for their event ids (a re-run ingest partition's); 0 usually.
+    lookback_days: int = 0
 
     @property
     def scope(self) -> str:
         """`all bronze` or `from dt=<day>` (run metadata, logs)."""
         return "all bronze" if self.since is None else f"from dt={self.since}"
+
+    def write(self, spark: SparkSession, lake_root: str) -> int:
+        """Replace the table, then its catalogue ids record; returns the table's rows. The old record
+        goes first: a write that dies on the way leaves no record, and the next run rebuilds all."""
+        path = DIM_APP.path(lake_root)
+        delete(spark, catalogue_ids_path(path))
+        written = write_whole(self.rows, path)
+        write_whole(self.catalogue_ids, catalogue_ids_path(path))
+        return written
+
+
+def catalogue_ids_path(table_path: str) -> str:
+    """Where the catalogue ids record of the table at `table_path` is."""
+    return f"{table_path.rstrip('/')}/{CATALOGUE_IDS}"
 
 
 def plan_dim_app(spark: SparkSession, lake_root: str, first_day: date, *, full_rebuild: bool) -> DimAppBuild:
@@ -66,8 +91,9 @@ def plan_dim_app(spark: SparkSession, lake_root: str, first_day: date, *, full_r
 
 def _unusable(spark: SparkSession, path: str) -> str | None:
     """Why the stored dimension cannot seed a rebuild (None when it can)."""
-    if not exists(spark, f"{path.rstrip('/')}/{SUCCESS_MARKER}"):
-        return "no finished dimension is stored (first build, or a write that did not finish)"
+    for folder in (path, catalogue_ids_path(path)):
+        if not exists(spark, f"{folder.rstrip('/')}/{SUCCESS_MARKER}"):
+            return "no finished dimension is stored (first build, or a write that did not finish)"
     stored = spark.read.parquet(path).schema
     matches = schema_matches(stored, spark_schema(DIM_APP), DIM_APP.name)
     return None if matches.passed else f"the stored files do not match the contract ({matches.message})"
@@ -76,21 +102,33 @@ def _unusable(spark: SparkSession, path: str) -> str | None:
 def _from_all_bronze(spark: SparkSession, lake_root: str, reason: str) -> DimAppBuild:
     bronze = read_bronze(spark, lake_root, sources.APPS.topic)
     rows = conform(warehouse.dim_app(bronze), spark_schema(DIM_APP))
-    return DimAppBuild(rows, _app_ids(bronze), None, f"rebuilt from all app bronze: {reason}")
+    ids = warehouse.catalogue_first_observations(bronze)
+    return DimAppBuild(rows, ids, _app_ids(bronze), None, f"rebuilt from all app bronze: {reason}")
 
 
 def _since(spark: SparkSession, lake_root: str, first_day: date) -> DimAppBuild:
     schema = spark_schema(DIM_APP)
+    table = DIM_APP.path(lake_root)
     # Held apart from the stored files, which the write replaces: Spark refuses to overwrite a
     # path its plan reads. (A write that dies half-way leaves no marker: the next run rebuilds all.)
-    previous = spark.read.schema(schema).parquet(DIM_APP.path(lake_root)).localCheckpoint()
+    previous = spark.read.schema(schema).parquet(table).localCheckpoint()
+    previous_ids = (
+        spark.read.schema(warehouse.CATALOGUE_IDS_DDL).parquet(catalogue_ids_path(table)).localCheckpoint()
+    )
     path = bronze_path(lake_root, sources.APPS.topic)
     since_bronze = read_days_from(spark, path, BRONZE_SCHEMA, first_day)
-    earlier_ids = read_days_before(spark, path, BRONZE_SCHEMA, first_day).select("event_id")
+    lookback = warehouse.details_lookback_day(since_bronze, first_day)
+    details_before = read_days_between(spark, path, BRONZE_SCHEMA, lookback or first_day, first_day)
     since = datetime.combine(first_day, time.min, UTC)
-    rows = conform(warehouse.dim_app_since(previous, since, since_bronze, earlier_ids), schema)
+    earlier = warehouse.earlier_event_ids(previous_ids, since, details_before)
+    rows = conform(warehouse.dim_app_since(previous, since, since_bronze, earlier), schema)
+    ids = warehouse.catalogue_ids_since(previous_ids, since, since_bronze)
     apps = previous.select("appid").unionByName(_app_ids(since_bronze)).distinct()
-    return DimAppBuild(rows, apps, first_day, "the stored dimension seeds the days before")
+    looked_back = (first_day - lookback).days if lookback is not None and lookback != date.min else 0
+    reason = "the stored dimension seeds the days before"
+    if lookback == date.min:
+        reason += "; a store details event without a partition day: every older day's ids read"
+    return DimAppBuild(rows, ids, apps, first_day, reason, looked_back)
 
 
 def _app_ids(bronze: DataFrame) -> DataFrame:

@@ -45,7 +45,7 @@ from steam_platform.core.spark_steps import (
 from steam_platform.core.step_priority import step_priority_tags
 from steam_platform.resources.s3 import S3Resource
 from streaming.quality import Outcome
-from streaming.tables_io import conform, write_days, write_whole
+from streaming.tables_io import conform, write_days
 
 FACT_CHECKS = {
     CHECK_UNIQUE: "One row per event_id in the partition",
@@ -144,7 +144,7 @@ def dim_app(
     spark = session(pyspark)
     lake_root = s3.lake_root()
     build = plan_dim_app(spark, lake_root, min(partition_days(context)), full_rebuild=config.full_rebuild)
-    written = write_whole(build.rows, DIM_APP.path(lake_root))
+    written = build.write(spark, lake_root)
     context.log.info(f"dim_app: {written} versions, rebuilt {build.scope} ({build.reason})")
     outcomes = dim_app_outcomes(spark, lake_root, build.apps)
     return dg.MaterializeResult(
@@ -153,6 +153,7 @@ def dim_app(
             "path": DIM_APP.path(lake_root),
             "rebuilt": build.scope,
             "rebuilt_because": build.reason,
+            "older_days_read_for_ids": build.lookback_days,
         },
         check_results=[check_result(c, o) for c, o in outcomes.items()],
     )
