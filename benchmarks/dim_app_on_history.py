@@ -7,8 +7,11 @@ lake holding `--days` days of app details against one holding the last `--short-
 the same process and Spark session, the variants taking turns:
 
 - both lakes hold the store details `steam-platform history` generates (`app_details_day`: one
-  snapshot per listed app and day, prices on sale, genres and publishers changing), written
-  straight into bronze's layout on the local disk (the Spark work is the subject, not S3);
+  snapshot per listed app and day, prices on sale, genres and publishers changing) and the store
+  catalogue's entry of every app every day, as `app_catalog` produces it (its id is the app and
+  its last change, so an unchanged app's entry recurs daily with the same id; each app changes
+  every `CATALOGUE_CHANGE_DAYS` days), written straight into bronze's layout on the local disk (the
+  Spark work is the subject, not S3);
 - per round and lake, a rebuild from all bronze (the old way, every day) and then a run of the
   newest day as the automation asks for it (the new way), each writing the dimension and running
   its blocking check as the asset does; `--repeat` rounds, the lakes taking turns.
@@ -32,6 +35,7 @@ import tempfile
 import time
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime
+from datetime import time as clock
 from pathlib import Path
 from typing import Any
 
@@ -49,10 +53,36 @@ from steam_platform.assets.warehouse.app_dimension import plan_dim_app
 from steam_platform.assets.warehouse.quality import CHECK_ONE_CURRENT, dim_app_outcomes
 from steam_platform.assets.warehouse.tables import DIM_APP
 from steam_platform.core import sources
+from steam_platform.events.envelope import envelope
 from steam_platform.resources.kafka import OutgoingMessage
+from steam_platform.resources.steam import EP_APP_LIST, PATHS
 from streaming.spark_session import build_spark_session
 
 _TS = pa.timestamp("us", tz="UTC")
+#: How often (days) an app's catalogue entry changes (a new `last_modified`, so a new event id).
+CATALOGUE_CHANGE_DAYS = 60
+CATALOGUE_SOURCE = PATHS[EP_APP_LIST].rstrip("/")
+
+
+def catalogue_day(world: HistoryWorld, day: date) -> list[OutgoingMessage]:
+    """Every app's catalogue entry on `day`, as `app_catalog` produces it (same id while unchanged)."""
+    observed = datetime.combine(day, clock(0, 5), UTC)
+    messages = []
+    for app in world.apps:
+        # Each app changes on its own days: the offset spreads the changes over the period.
+        period = (day.toordinal() + app.appid) // CATALOGUE_CHANGE_DAYS
+        changed = datetime.fromordinal(period * CATALOGUE_CHANGE_DAYS - app.appid)
+        last_modified = int(changed.replace(tzinfo=UTC).timestamp())
+        payload = {"appid": app.appid, "name": f"{app.name} ({period})", "last_modified": last_modified}
+        event = envelope(
+            source=CATALOGUE_SOURCE,
+            natural_key=(app.appid, last_modified, None),
+            observed_at=observed,
+            partition_key=day.isoformat(),
+            payload=payload,
+        )
+        messages.append(OutgoingMessage(sources.APPS.topic, str(app.appid), event.to_json_bytes()))
+    return messages
 
 
 @dataclass(frozen=True)
@@ -103,7 +133,7 @@ def write_history(world: HistoryWorld, lakes: dict[str, tuple[Path, list[date]]]
         holders = [name for name, (_, days) in lakes.items() if day in days]
         if not holders:
             continue
-        table = bronze_table(app_details_day(world, day))
+        table = bronze_table(catalogue_day(world, day) + app_details_day(world, day))
         for name in holders:
             lake = str(lakes[name][0])
             fs.create_dir(day_file(lake, sources.APPS.topic, day).rsplit("/", 1)[0], recursive=True)

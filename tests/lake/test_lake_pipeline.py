@@ -60,6 +60,7 @@ from steam_platform.core.spark_schemas import written_schema
 from steam_platform.resources.kafka import KafkaResource
 from steam_platform.resources.s3 import S3Resource
 from steam_platform.resources.spark import LakePySparkResource
+from streaming import warehouse
 from streaming.envelope_schema import BRONZE_SCHEMA
 from streaming.hadoop_fs import parquet_stats
 from streaming.lake_paths import bronze_path
@@ -264,19 +265,25 @@ def test_dim_app_rebuilds_from_the_runs_first_day_and_from_all_bronze_when_it_mu
     # No older day was read: the day's store details are the day's own partition.
     assert daily.asset_materializations_for_node("dim_app")[0].metadata["older_days_read_for_ids"].value == 0
     assert lake.rows(DIM_APP) == before
+    # The catalogue ids record the next run reads: every catalogue id with its first observation.
+    bronze = read_table(lake.spark, bronze_path(lake.s3.lake_root(), sources.APPS.topic), BRONZE_SCHEMA)
+    want = sorted(tuple(r) for r in warehouse.catalogue_first_observations(bronze).collect())
+    record = sorted(
+        tuple(r)
+        for r in lake.spark.read.parquet(f"{DIM_APP.path(lake.s3.lake_root())}_catalogue_ids").collect()
+    )
+    assert record == want and len(want) >= len(ds.APPS), record
 
     path = DIM_APP.path(lake.s3.lake_root())
     table_key = path.split(f"{lake.s3.bucket}/", 1)[1]
-    for marker in (f"{table_key}/_SUCCESS", f"{table_key}/_catalogue_ids/_SUCCESS"):
+    for marker in (f"{table_key}/_SUCCESS", f"{table_key}_catalogue_ids/_SUCCESS"):
         lake.s3.client().delete_object(Bucket=lake.s3.bucket, Key=marker)
         scope, why = _rebuilt(lake.run([dim_app], day))
         assert (scope, "did not finish" in why) == ("all bronze", True), (marker, why)
         assert lake.rows(DIM_APP) == before
 
     stored = read_table(lake.spark, path, written_schema(DIM_APP))
-    record = lake.spark.read.parquet(f"{path}/_catalogue_ids").localCheckpoint()
     stored.drop("genres").localCheckpoint().write.mode("overwrite").parquet(path)  # an older contract
-    record.write.mode("overwrite").parquet(f"{path}/_catalogue_ids")
     scope, why = _rebuilt(lake.run([dim_app], day))
     assert (scope, "do not match the contract" in why, "genres" in why) == ("all bronze", True, True), why
     assert lake.rows(DIM_APP) == before

@@ -19,7 +19,6 @@ from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-import pytest
 from lake_frames import bronze_frame, collected
 from lake_support import SRC_CATALOG, SRC_DETAILS, app_message
 from pyspark.sql import DataFrame, SparkSession
@@ -111,10 +110,8 @@ def _ids(frame: DataFrame) -> list[tuple[str, datetime]]:
     return sorted((r["event_id"], r["first_observed_at"]) for r in collected(frame))
 
 
-@pytest.mark.parametrize("seed", [1, 2])
-def test_rebuilding_from_any_day_equals_the_dimension_of_all_bronze(
-    spark_session: SparkSession, seed: int
-) -> None:
+def test_rebuilding_from_any_day_equals_the_dimension_of_all_bronze(spark_session: SparkSession) -> None:
+    seed = 1  # its history fails a rebuild without the catalogue record or the details lookback
     bronze = bronze_frame(spark_session, _history(seed)).persist()
     whole = _rows(warehouse.dim_app(bronze))
     whole_ids = _ids(warehouse.catalogue_first_observations(bronze))

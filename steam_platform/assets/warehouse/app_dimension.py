@@ -15,9 +15,10 @@ write that did not finish, which leaves no `_SUCCESS` in the table or its catalo
 files whose schema is not the contract's, after a contract change) or when asked to
 (`DimAppConfig.full_rebuild`, e.g. after a repair of old bronze outside the platform).
 
-The catalogue ids record lives in the table's folder (`_catalogue_ids/`: readers skip folders
-starting with `_`), so that replacing the table removes it and a write that dies between the two
-leaves no record: the next run rebuilds from all bronze.
+The catalogue ids record is a table beside the dimension (`dim_app_catalogue_ids`; Spark reads no
+folder whose name starts with `_`, so it cannot live inside the table's). A run deletes the record
+first, then replaces the table, then writes the record: a write that dies on the way leaves no
+finished record, and the next run rebuilds from all bronze.
 """
 
 from __future__ import annotations
@@ -41,8 +42,8 @@ from streaming.tables_io import conform, read_days_between, read_days_from, writ
 
 #: The marker a finished Spark write leaves; an overwrite that died half-way leaves none.
 SUCCESS_MARKER = "_SUCCESS"
-#: The catalogue ids record's folder inside the table's.
-CATALOGUE_IDS = "_catalogue_ids"
+#: The catalogue ids record's folder: the table's, with this suffix.
+CATALOGUE_IDS_SUFFIX = "_catalogue_ids"
 
 
 @dataclass(frozen=True)
@@ -77,7 +78,7 @@ class DimAppBuild:
 
 def catalogue_ids_path(table_path: str) -> str:
     """Where the catalogue ids record of the table at `table_path` is."""
-    return f"{table_path.rstrip('/')}/{CATALOGUE_IDS}"
+    return f"{table_path.rstrip('/')}{CATALOGUE_IDS_SUFFIX}"
 
 
 def plan_dim_app(spark: SparkSession, lake_root: str, first_day: date, *, full_rebuild: bool) -> DimAppBuild:
