@@ -161,12 +161,15 @@ def stored_rows(spark: SparkSession, root: str) -> list[tuple[Any, ...]]:
     return sorted(tuple(r) for r in spark.read.parquet(DIM_APP.path(root)).collect())
 
 
-def measure(spark: SparkSession, roots: dict[str, str], last_day: date, repeat: int) -> dict[str, LakeTiming]:
+def measure(
+    spark: SparkSession, roots: dict[str, str], last_day: date, repeat: int, *, warm_up: bool = True
+) -> dict[str, LakeTiming]:
     """`repeat` rounds of a full rebuild and a daily run of `last_day` per lake, the lakes taking
-    turns (order flipped every round), after one untimed warm-up of each kind."""
-    warm = next(reversed(roots.values()))
-    run_once(spark, warm, last_day, full=True)
-    run_once(spark, warm, last_day, full=False)
+    turns (order flipped every round), after one untimed warm-up of each kind (unless not asked)."""
+    if warm_up:
+        warm = next(reversed(roots.values()))
+        run_once(spark, warm, last_day, full=True)
+        run_once(spark, warm, last_day, full=False)
     full: dict[str, list[float]] = {name: [] for name in roots}
     daily: dict[str, list[float]] = {name: [] for name in roots}
     truth: dict[str, list[tuple[Any, ...]]] = {}

@@ -17,14 +17,16 @@ import json
 import random
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
-from lake_frames import bronze_frame, collected
+from lake_frames import bronze_frame, collected, table_frame
 from lake_support import SRC_CATALOG, SRC_DETAILS, app_message
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from test_warehouse_rules import event_id, observed_again
 
+from steam_platform.assets.warehouse.quality import CHECK_ONE_CURRENT, dim_app_outcomes
 from steam_platform.assets.warehouse.tables import DIM_APP
 from steam_platform.core.spark_schemas import spark_schema
 from steam_platform.resources.kafka import OutgoingMessage
@@ -162,3 +164,32 @@ def test_an_event_first_observed_before_the_day_does_not_count_again(spark_sessi
     no_history = spark_session.createDataFrame([], "event_id string")
     naive = _rows(warehouse.dim_app_since(_dim(warehouse.dim_app(before)), since, after, no_history))
     assert [r["name"] for r in naive] == ["Old name", "New name", "Old name"]
+
+
+def test_the_blocking_check_fails_on_a_missing_an_unexpected_or_a_doubled_current_version(
+    spark_session: SparkSession, tmp_path: Path
+) -> None:
+    """The check compares the apps the run must cover with the current versions written, as sets:
+    each kind of mismatch fails it and is counted in its message."""
+    root = f"file://{tmp_path}"
+    t0, t1 = _when(0, 0), _when(1, 0)
+    version = {"name": "A", "valid_to": None, "is_current": True}
+    cases = {
+        "exact": ([11, 22], [{"appid": 11, "valid_from": t0}, {"appid": 22, "valid_from": t0}], True),
+        "missing": ([11, 22], [{"appid": 11, "valid_from": t0}], False),
+        "unexpected": ([11], [{"appid": 11, "valid_from": t0}, {"appid": 33, "valid_from": t0}], False),
+        "doubled": ([11], [{"appid": 11, "valid_from": t0}, {"appid": 11, "valid_from": t1}], False),
+    }
+    messages = {}
+    for case, (apps, rows, passes) in cases.items():
+        table_frame(spark_session, DIM_APP, [version | r for r in rows]).write.mode("overwrite").parquet(
+            DIM_APP.path(root)
+        )
+        expected = spark_session.createDataFrame([(a,) for a in apps], "appid long")
+        outcome = dim_app_outcomes(spark_session, root, expected)[CHECK_ONE_CURRENT]
+        assert outcome.passed is passes, (case, outcome.message)
+        messages[case] = outcome.message
+    assert "2 current versions for 2 apps seen in bronze (0 without one, 0 not seen" in messages["exact"]
+    assert "(1 without one, 0 not seen in bronze)" in messages["missing"]
+    assert "(0 without one, 1 not seen in bronze)" in messages["unexpected"]
+    assert "2 current versions for 1 apps" in messages["doubled"] and "x2" in messages["doubled"]

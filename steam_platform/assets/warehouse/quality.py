@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from datetime import date
 
 from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
 
 from steam_platform.assets.warehouse.facts import FactSpec
 from steam_platform.assets.warehouse.tables import DIM_APP
@@ -118,12 +119,22 @@ def dim_app_outcomes(spark: SparkSession, lake_root: str, apps: DataFrame) -> di
     """dim_app: contract schema; exactly one current version per app, for exactly the apps `apps`
     names (those of app bronze: all of it, or the stored dimension's and the rebuilt days')."""
     dim = read_table(spark, DIM_APP.path(lake_root), written_schema(DIM_APP))
-    current = dim.where("is_current").select("appid")
-    expected = apps.select("appid").distinct()
-    seen = expected.count()
-    n_current = current.count()
-    missing = expected.join(current, "appid", "left_anti").count()
-    unexpected = current.join(expected, "appid", "left_anti").distinct().count()
+    current = dim.where("is_current").groupBy("appid").agg(F.count("*").alias("versions"))
+    expected = apps.select("appid").distinct().withColumn("expected", F.lit(True))
+    # One Spark job for every count: each app, expected or current, with its current versions.
+    row = (
+        expected.join(current, "appid", "full_outer")
+        .agg(
+            F.count("expected").alias("seen"),
+            F.coalesce(F.sum("versions"), F.lit(0)).alias("current"),
+            F.count(F.when(F.col("expected").isNotNull() & F.col("versions").isNull(), 1)).alias("missing"),
+            F.count(F.when(F.col("expected").isNull(), 1)).alias("unexpected"),
+        )
+        .first()
+    )
+    seen, n_current, missing, unexpected = (
+        int(row[k]) if row else 0 for k in ("seen", "current", "missing", "unexpected")
+    )
     meta = {"apps_in_bronze": seen, "current_versions": n_current, "apps_without_current": missing}
     covered = Outcome(
         n_current == seen and missing == 0 and unexpected == 0,
