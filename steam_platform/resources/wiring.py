@@ -183,6 +183,8 @@ def _steam(env: Environment) -> SteamApiResource:
         store_base_url=steam.store_base_url,
         api_key=_env_var_if_set(process, "api_key"),
         budget_state_dir=str(steam.budget_state_dir) if steam.budget_state_dir else None,
+        max_attempts=steam.retry_max_attempts,
+        backoff_max_s=steam.retry_backoff_max_s,
     )
 
 

@@ -77,9 +77,13 @@ def wait_for(what: str, probe: Callable[[], T | None], timeout_s: float, platfor
 
 @pytest.fixture(scope="module")
 def platform(stack_env: dict[str, str], s3: S3Resource) -> Iterator[Platform]:
-    """`steam-platform dev` on the stack: polls every minute, dead workers looked for every 10 s."""
+    """`steam-platform dev` on the stack: polls every minute, dead workers looked for every 10 s,
+    Steam items retried three times."""
     assert "STEAM_API_BASE_URL" in stack_env, "the stack's Steam simulator must run"
-    with steam_platform_dev(stack_env, s3, "steam-faults") as dev:
+    # Three calls per item, at most 2 s apart without Retry-After: a storm's polls fail within
+    # their minute, so the test waits for slots, not for a six-call backoff of every item.
+    fast_retries = {"STEAM_RETRY_MAX_ATTEMPTS": "3", "STEAM_RETRY_BACKOFF_MAX_S": "2"}
+    with steam_platform_dev(stack_env, s3, "steam-faults", fast_retries) as dev:
         try:
             with open_instance(dev) as inst:
                 yield Platform(inst, dev.env, dev.log, dev.graphql, dev.home)

@@ -28,6 +28,29 @@ def test_a_steam_key_from_the_environment_stays_an_env_var(
     assert steam.api_base_url == "https://api.steampowered.com"
 
 
+@pytest.mark.parametrize("env", [Environment.LOCAL, Environment.PRODUCTION])
+def test_the_steam_retry_budget_comes_from_the_environment(
+    env: Environment, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An operator shortens (or lengthens) how long one item is retried before it is skipped."""
+    monkeypatch.setenv("STEAM_API_BASE_URL", "https://api.steampowered.com")
+    for key in ("KAFKA_BOOTSTRAP_SERVERS", "KAFKA_REPLICATION_FACTOR", "KAFKA_MIN_INSYNC_REPLICAS"):
+        monkeypatch.setenv(key, "1" if key != "KAFKA_BOOTSTRAP_SERVERS" else "127.0.0.1:9092")
+    monkeypatch.setenv("ELASTICSEARCH_URL", "http://127.0.0.1:9200")
+    monkeypatch.setenv("LAKE_BUCKET", "steam-lake")
+    default = build_resources(env)["steam"]
+    assert (default.max_attempts, default.backoff_max_s) == (6, 60.0)
+
+    monkeypatch.setenv("STEAM_RETRY_MAX_ATTEMPTS", "3")
+    monkeypatch.setenv("STEAM_RETRY_BACKOFF_MAX_S", "2.5")
+    steam = build_resources(env)["steam"]
+    assert (steam.max_attempts, steam.backoff_max_s) == (3, 2.5)
+
+    monkeypatch.setenv("STEAM_RETRY_MAX_ATTEMPTS", "0")
+    with pytest.raises(ValueError, match="STEAM_RETRY_MAX_ATTEMPTS"):
+        build_resources(env)
+
+
 def test_local_without_a_key_in_the_environment_takes_the_stack_simulator_key_as_an_env_var(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:

@@ -72,7 +72,7 @@ class DimAppBuild:
         path = DIM_APP.path(lake_root)
         delete(spark, catalogue_ids_path(path))
         written = write_whole(self.rows, path)
-        write_whole(self.catalogue_ids, catalogue_ids_path(path))
+        self.catalogue_ids.write.mode("overwrite").parquet(catalogue_ids_path(path))
         return written
 
 

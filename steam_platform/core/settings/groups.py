@@ -13,6 +13,7 @@ from typing import ClassVar
 
 from pydantic import BaseModel, ConfigDict, SecretStr, field_validator
 
+from steam_platform.core.constants import STEAM_RETRY_BACKOFF_MAX_S, STEAM_RETRY_MAX_ATTEMPTS
 from steam_platform.core.settings.base import (
     Environment,
     PlatformSettings,
@@ -441,6 +442,20 @@ class SteamSettings(SettingsGroup):
     )
     api_base_url: str = setting("STEAM_API_BASE_URL", STEAM_API_BASE_URL, "the Web API's host")
     store_base_url: str = setting("STEAM_STORE_BASE_URL", STEAM_STORE_BASE_URL, "the store's host")
+    retry_max_attempts: int = setting(
+        "STEAM_RETRY_MAX_ATTEMPTS",
+        STEAM_RETRY_MAX_ATTEMPTS,
+        "calls of one item on 429/5xx/connection errors before it is skipped (five skipped in a row "
+        "fail the poll: Steam looks down)",
+        ge=1,
+    )
+    retry_backoff_max_s: float = setting(
+        "STEAM_RETRY_BACKOFF_MAX_S",
+        STEAM_RETRY_BACKOFF_MAX_S,
+        "longest wait between two calls of an item without `Retry-After` (exponential backoff with "
+        "jitter; a `Retry-After` is honoured up to 300 s)",
+        gt=0,
+    )
     budget_state_dir: Path | None = setting(
         "STEAM_BUDGET_STATE_DIR",
         None,

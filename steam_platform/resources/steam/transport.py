@@ -35,6 +35,7 @@ from tenacity import (
 )
 from tenacity.wait import wait_base
 
+from steam_platform.core.constants import STEAM_RETRY_BACKOFF_MAX_S, STEAM_RETRY_MAX_ATTEMPTS
 from steam_platform.core.redaction import redact, redact_loggers
 from steam_platform.resources.steam.budget import CallBudget
 from steam_platform.resources.steam.errors import SteamAuthError, SteamForbidden, SteamUnavailable
@@ -49,9 +50,9 @@ URL_LOGGERS = ("urllib3.connectionpool", "requests")
 class SteamRetrySettings:
     """How hard to try before declaring Steam unavailable."""
 
-    max_attempts: int = 6
+    max_attempts: int = STEAM_RETRY_MAX_ATTEMPTS
     backoff_initial_s: float = 1.0
-    backoff_max_s: float = 60.0
+    backoff_max_s: float = STEAM_RETRY_BACKOFF_MAX_S
     max_retry_after_s: float = 300.0
     total_s: float = 900.0
 
