@@ -10,16 +10,21 @@ from steam_platform.core.settings import Environment
 from steam_platform.resources.wiring import build_resources
 
 
-@pytest.mark.parametrize("env", [Environment.LOCAL, Environment.PRODUCTION])
-def test_a_steam_key_from_the_environment_stays_an_env_var(
-    env: Environment, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("STEAM_API_KEY", "0123456789ABCDEF0123456789ABCDEF")
+def _servers_in_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """What production needs to build every resource: Steam's, Kafka's, Elasticsearch's and the lake's."""
     monkeypatch.setenv("STEAM_API_BASE_URL", "https://api.steampowered.com")
     for key in ("KAFKA_BOOTSTRAP_SERVERS", "KAFKA_REPLICATION_FACTOR", "KAFKA_MIN_INSYNC_REPLICAS"):
         monkeypatch.setenv(key, "1" if key != "KAFKA_BOOTSTRAP_SERVERS" else "127.0.0.1:9092")
     monkeypatch.setenv("ELASTICSEARCH_URL", "http://127.0.0.1:9200")
     monkeypatch.setenv("LAKE_BUCKET", "steam-lake")
+
+
+@pytest.mark.parametrize("env", [Environment.LOCAL, Environment.PRODUCTION])
+def test_a_steam_key_from_the_environment_stays_an_env_var(
+    env: Environment, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("STEAM_API_KEY", "0123456789ABCDEF0123456789ABCDEF")
+    _servers_in_the_environment(monkeypatch)
 
     steam = build_resources(env)["steam"]
 
@@ -33,11 +38,7 @@ def test_the_steam_retry_budget_comes_from_the_environment(
     env: Environment, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """An operator shortens (or lengthens) how long one item is retried before it is skipped."""
-    monkeypatch.setenv("STEAM_API_BASE_URL", "https://api.steampowered.com")
-    for key in ("KAFKA_BOOTSTRAP_SERVERS", "KAFKA_REPLICATION_FACTOR", "KAFKA_MIN_INSYNC_REPLICAS"):
-        monkeypatch.setenv(key, "1" if key != "KAFKA_BOOTSTRAP_SERVERS" else "127.0.0.1:9092")
-    monkeypatch.setenv("ELASTICSEARCH_URL", "http://127.0.0.1:9200")
-    monkeypatch.setenv("LAKE_BUCKET", "steam-lake")
+    _servers_in_the_environment(monkeypatch)
     default = build_resources(env)["steam"]
     assert (default.max_attempts, default.backoff_max_s) == (6, 60.0)
 
