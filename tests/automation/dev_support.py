@@ -157,7 +157,21 @@ def wait_until(
         time.sleep(interval_s)
     tail = log.read_text(errors="replace")[-3000:]
     failed = instance.get_runs(dg.RunsFilter(statuses=[dg.DagsterRunStatus.FAILURE]), limit=5)
+    why = "\n".join(f"{r.run_id} ({r.job_name}): {_failure_messages(instance, r.run_id)}" for r in failed)
     pytest.fail(
-        f"timed out after {timeout_s:.0f}s waiting for {what}; failed runs: "
-        f"{[r.run_id for r in failed]}\n--- daemon log tail ---\n{tail}"
+        f"timed out after {timeout_s:.0f}s waiting for {what}; failed runs:\n{why}\n"
+        f"--- daemon log tail ---\n{tail}"
     )
+
+
+def _failure_messages(instance: dg.DagsterInstance, run_id: str) -> str:
+    """What failed a run: its failed steps' errors and the run failure's message (shortened)."""
+    kinds = [dg.DagsterEventType.STEP_FAILURE, dg.DagsterEventType.RUN_FAILURE]
+    messages = []
+    for kind in kinds:
+        for record in instance.all_logs(run_id, of_type=kind):
+            event = record.dagster_event
+            data = event.step_failure_data if event is not None and event.is_step_failure else None
+            text = (data.error.message if data and data.error else None) or (event.message if event else "")
+            messages.append(f"{event.step_key or 'run'}: {(text or '').strip()[:400]}" if event else "")
+    return " | ".join(m for m in messages if m) or "no failure event"

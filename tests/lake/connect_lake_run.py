@@ -50,12 +50,20 @@ def main() -> int:
     dimension = materialize_checked([dim_app], {"s3": s3, "pyspark": pyspark}, [day])
     rebuilt = dimension.asset_materializations_for_node("dim_app")[0].metadata["rebuilt"].value
     from pyspark import SparkContext
+    from pyspark.sql import SparkSession
+    from pyspark.sql import functions as F
+
+    # Where the server's Python workers import PySpark from (its installed package, not a zip).
+    spark = SparkSession.builder.remote(args.remote).getOrCreate()
+    worker_pyspark = F.udf(lambda _: __import__("pyspark").__file__, "string")  # after the session
+    where = spark.range(1).select(worker_pyspark("id").alias("at")).first()
 
     report = {
         # No driver JVM in this process: every Spark step ran on the Connect server.
         "jvm_started": SparkContext._gateway is not None,
         "seconds": round(time.monotonic() - started, 1),
         "dim_app_rebuilt": rebuilt,
+        "worker_pyspark": where["at"] if where else None,
     }
     Path(args.report).write_text(json.dumps(report))
     return 0

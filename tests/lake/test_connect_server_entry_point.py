@@ -10,6 +10,8 @@ from pathlib import Path
 
 from entrypoint_conf import printed_conf, run_entry_point
 
+from steam_platform.spark_connect_server import launch_spark_home, spark_home
+
 
 def _refused(args: list[str], env: dict[str, str], tmp_path: Path) -> str:
     done = run_entry_point(args, env, tmp_path / "work")
@@ -41,3 +43,16 @@ def test_a_conf_override_wins_over_the_platforms_default(tmp_path: Path) -> None
         return {k: v for k, v in conf.items() if "shuffle" not in k and str(tmp_path) not in v}
 
     assert rest(changed) == rest(default) and len(rest(default)) > 20
+
+
+def test_the_server_launches_from_a_spark_home_without_pysparks_zipped_sources(tmp_path: Path) -> None:
+    """Spark puts `$SPARK_HOME/python/lib/pyspark.zip` first on its Python workers' path; the view
+    the server launches from has Spark's parts and no zip, so workers import the compiled package
+    (that they do is checked on a real server in tests/lake/test_lake_pipeline.py)."""
+    home = spark_home()
+    assert (home / "python" / "lib" / "pyspark.zip").is_file()  # what pyspark ships
+    view = launch_spark_home(home, tmp_path)
+    assert launch_spark_home(home, tmp_path) == view  # a restart reuses it
+    assert (view / "bin" / "spark-submit").resolve() == (home / "bin" / "spark-submit").resolve()
+    assert any((view / "jars").glob("spark-connect_*.jar"))
+    assert not (view / "python").exists()
