@@ -124,7 +124,7 @@ def _since(spark: SparkSession, lake_root: str, first_day: date) -> DimAppBuild:
     earlier = warehouse.earlier_event_ids(previous_ids, since, details_before)
     rows = conform(warehouse.dim_app_since(previous, since, since_bronze, earlier), schema)
     ids = warehouse.catalogue_ids_since(previous_ids, since, since_bronze)
-    apps = previous.select("appid").unionByName(_app_ids(since_bronze)).distinct()
+    apps = previous.select("appid").unionByName(_app_ids(since_bronze))  # the check deduplicates
     looked_back = (first_day - lookback).days if lookback is not None and lookback != date.min else 0
     reason = "the stored dimension seeds the days before"
     if lookback == date.min:
