@@ -146,9 +146,10 @@ def wait_until(
     log: Path,
     instance: dg.DagsterInstance,
     interval_s: float,
+    explain: Callable[[], str] | None = None,
 ) -> T:
     """Call `probe` every `interval_s` until it returns a truthy value; fail with the newest failed
-    runs and the tail of `steam-platform dev`'s `log`."""
+    runs, what `explain` says of the state waited on, and the tail of `steam-platform dev`'s `log`."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         value = probe()
@@ -158,8 +159,9 @@ def wait_until(
     tail = log.read_text(errors="replace")[-3000:]
     failed = instance.get_runs(dg.RunsFilter(statuses=[dg.DagsterRunStatus.FAILURE]), limit=5)
     why = "\n".join(f"{r.run_id} ({r.job_name}): {_failure_messages(instance, r.run_id)}" for r in failed)
+    state = f"state: {explain()}\n" if explain else ""
     pytest.fail(
-        f"timed out after {timeout_s:.0f}s waiting for {what}; failed runs:\n{why}\n"
+        f"timed out after {timeout_s:.0f}s waiting for {what}; {state}failed runs:\n{why}\n"
         f"--- daemon log tail ---\n{tail}"
     )
 

@@ -66,12 +66,19 @@ class Daemon:
     code_server_port: int
 
 
-def wait_for(what: str, probe: Callable[[], T | None], timeout_s: float, daemon: Daemon) -> T:
-    """Poll `probe` every 3 s until it returns a truthy value; fail with the daemon's log tail.
+def wait_for(
+    what: str,
+    probe: Callable[[], T | None],
+    timeout_s: float,
+    daemon: Daemon,
+    explain: Callable[[], str] | None = None,
+) -> T:
+    """Poll `probe` every 3 s until it returns a truthy value; fail with the daemon's log tail (and
+    what `explain` says of the state waited on).
 
     Timeouts are generous: on two busy cores one lake run (cold Spark, every layer) can take
     minutes; on an idle machine the whole module takes about six."""
-    return wait_until(what, probe, timeout_s, daemon.log, daemon.instance, interval_s=3)
+    return wait_until(what, probe, timeout_s, daemon.log, daemon.instance, interval_s=3, explain=explain)
 
 
 @pytest.fixture(scope="module")
@@ -264,13 +271,45 @@ def _ui_state(daemon: Daemon) -> tuple[str, float, float]:
     return entry["locationOrLoadError"]["__typename"], entry["updatedTimestamp"], ticks[0]["timestamp"]
 
 
+def _frozen_lake_run(daemon: Daemon) -> tuple[dg.DagsterRun, RunWorker, list[psutil.Process]] | None:
+    """A lake run still in flight with its worker stopped (SIGSTOP), and the code server's processes
+    (the worker among them) to kill; None when the run ended before its worker was frozen.
+
+    Freezing first closes a race: a run seen STARTED may write its success in the moment before the
+    kill lands, and a finished run is never failed."""
+    found = _in_flight_lake_run(daemon.instance)
+    code = _code_process(daemon)
+    if found is None or code is None:
+        return None
+    run, worker = found
+    victims = [code, *code.children(recursive=True)]  # the run worker and its Spark driver with it
+    (process,) = [p for p in victims if p.pid == worker.pid]
+    with contextlib.suppress(psutil.NoSuchProcess):
+        process.suspend()
+    time.sleep(1)  # a status write sent just before the stop commits
+    if daemon.instance.get_run_by_id(run.run_id).status == dg.DagsterRunStatus.STARTED:  # type: ignore[union-attr]
+        return run, worker, victims
+    with contextlib.suppress(psutil.NoSuchProcess):
+        process.resume()
+    return None
+
+
+def _run_and_worker(instance: dg.DagsterInstance, run_id: str, worker: RunWorker) -> str:
+    """The run's status and what holds its worker's pid now (for a failed wait's message)."""
+    run = instance.get_run_by_id(run_id)
+    try:
+        process = psutil.Process(worker.pid)
+        held = f"{process.status()} {process.name()} {' '.join(process.cmdline())[:200]!r}"
+    except psutil.Error as error:
+        held = type(error).__name__
+    status = run.status if run else None
+    return f"run {run_id} {status}; pid {worker.pid}: {held}; alive={worker_alive(worker)}"
+
+
 def test_the_platform_recovers_when_its_code_server_is_killed(daemon: Daemon) -> None:
     instance = daemon.instance
-    run, worker = wait_for("a lake run in flight", lambda: _in_flight_lake_run(instance), 600, daemon)
-    code = _code_process(daemon)
-    assert code is not None
-    victims = [code, *code.children(recursive=True)]  # the run worker and its Spark driver with it
-    assert worker.pid in {p.pid for p in victims}
+    run, worker, victims = wait_for("a lake run in flight", lambda: _frozen_lake_run(daemon), 600, daemon)
+    code = victims[0]
     killed_at = time.time()
     for proc in victims:
         with contextlib.suppress(psutil.NoSuchProcess):
@@ -295,6 +334,7 @@ def test_the_platform_recovers_when_its_code_server_is_killed(daemon: Daemon) ->
         lambda: instance.get_run_by_id(run.run_id).status == dg.DagsterRunStatus.FAILURE,  # type: ignore[union-attr]
         300,
         daemon,
+        explain=lambda: _run_and_worker(instance, run.run_id, worker),
     )
     failed_s = time.time() - killed_at
     (failure,) = instance.all_logs(run.run_id, of_type=dg.DagsterEventType.RUN_FAILURE)
