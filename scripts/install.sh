@@ -41,8 +41,12 @@ if [ ! -x .venv/bin/python ]; then
 fi
 stamp=.venv/.installed-$(sha256sum pyproject.toml | cut -c1-16)
 if [ ! -f "$stamp" ]; then
-  step "pip install -e .[dev] (first run downloads ~1 GB: pyspark, dagster, ...)"
-  .venv/bin/pip install --progress-bar off -q -e '.[dev]'
+  # uv installs the same pins as pip, in parallel and linked from its cache: measured in a fresh
+  # clone, 25 s (warm cache) or 34 s (cold) against pip's 66 s with a warm pip cache. It trusts the
+  # system's certificate store, as pip does (a proxy's CA installed there).
+  step "uv pip install -e .[dev] (first run downloads ~1 GB: pyspark, dagster, ...)"
+  .venv/bin/pip install --progress-bar off -q "$(grep -o '"uv==[0-9.]*"' pyproject.toml | tr -d '"')"
+  .venv/bin/uv pip install --system-certs --python .venv/bin/python -q -e '.[dev]'
   rm -f .venv/.installed-*; touch "$stamp"
 else
   step "Python packages up to date"

@@ -20,6 +20,8 @@ from steam_devstack.paths import DEPLOY_LOCAL, cache_dir
 
 MAVEN_DIR = DEPLOY_LOCAL / "maven"
 MVN_TIMEOUT_S = 1800
+#: Seconds between progress lines while Maven downloads.
+PROGRESS_EVERY_S = 5.0
 
 
 def jars_dir(component: str) -> Path:
@@ -30,6 +32,15 @@ def jars_dir(component: str) -> Path:
 def classpath(component: str) -> str:
     """A Java classpath with every resolved jar of `component`."""
     return ":".join(str(p) for p in sorted(jars_dir(component).glob("*.jar")))
+
+
+def _ended_within(proc: subprocess.Popen[bytes], seconds: float) -> bool:
+    """Wait up to `seconds` for `proc`; whether it ended."""
+    try:
+        proc.wait(timeout=seconds)
+    except subprocess.TimeoutExpired:
+        return False
+    return True
 
 
 def resolve(component: str) -> Path:
@@ -56,11 +67,10 @@ def resolve(component: str) -> Path:
     start = time.monotonic()
     with open(log, "wb") as out:
         proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT)
-        while proc.poll() is None:
+        while not _ended_within(proc, PROGRESS_EVERY_S):  # returns as soon as Maven ends
             if time.monotonic() - start > MVN_TIMEOUT_S:
                 proc.kill()
                 raise StackError(f"Maven timed out resolving {component}; see {log}")
-            time.sleep(5)
             size = sum(p.stat().st_size for p in dest.glob("*.jar")) / 1e6
             print(f"  {component}: {time.monotonic() - start:.0f}s, {size:.0f} MB copied", file=sys.stderr)
     if proc.returncode != 0:

@@ -14,7 +14,7 @@ project's folder as well (dg resolves the root module's folder in it), so they r
 sdist with the wheel installed, the layout of the Dockerfile Dagster scaffolds (project copied,
 then installed). Each listing is compared with the installed `Definitions` object itself.
 
-Slow (a virtualenv and a full dependency install, from pip's cache after `make install`).
+Slow (a virtualenv and a full dependency install, from uv's cache after `make install`).
 """
 
 from __future__ import annotations
@@ -68,7 +68,8 @@ def _run(argv: list[str], cwd: Path, env: dict[str, str], timeout: float) -> str
 
 def _clean_env(**extra: str) -> dict[str, str]:
     """A process environment with nothing pointing into the checkout or its virtualenv."""
-    keep = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "TMPDIR", "PIP_CACHE_DIR")}
+    kept = ("PATH", "HOME", "LANG", "TMPDIR", "PIP_CACHE_DIR", "UV_CACHE_DIR")
+    keep = {k: v for k, v in os.environ.items() if k in kept}
     keep["PATH"] = os.pathsep.join(p for p in keep.get("PATH", "").split(os.pathsep) if str(REPO) not in p)
     return {**keep, **extra}
 
@@ -100,8 +101,12 @@ def clean_venv(tmp_path_factory: pytest.TempPathFactory, wheel: Path) -> Path:
     """A new virtualenv (outside the checkout) with the wheel and its declared dependencies."""
     venv = tmp_path_factory.mktemp("venv")
     _run([sys.executable, "-m", "venv", str(venv)], venv, _clean_env(), 300)
-    pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "--progress-bar", "off", "-q"]
-    _run([*pip, str(wheel)], venv, _clean_env(), 1500)
+    # uv (a dev tool, as `make install` uses it): the same resolution of the wheel's declared
+    # dependencies as pip, in about half the time.
+    uv = str(Path(sys.executable).parent / "uv")
+    python = str(venv / "bin" / "python")
+    install = [uv, "pip", "install", "-q", "--system-certs", "--python", python]  # the CAs pip trusts
+    _run([*install, str(wheel)], venv, _clean_env(), 1500)
     return venv
 
 
