@@ -105,7 +105,7 @@ def clean_venv(tmp_path_factory: pytest.TempPathFactory, wheel: Path) -> Path:
     # dependencies as pip, in about half the time.
     uv = str(Path(sys.executable).parent / "uv")
     python = str(venv / "bin" / "python")
-    install = [uv, "pip", "install", "-q", "--system-certs", "--python", python]  # the CAs pip trusts
+    install = [uv, "pip", "install", "-q", "--system-certs", "--compile-bytecode", "--python", python]
     _run([*install, str(wheel)], venv, _clean_env(), 1500)
     return venv
 
