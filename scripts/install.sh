@@ -55,6 +55,13 @@ else
   step "Python packages up to date"
 fi
 
+# ---- 5. Kubernetes: helm and the operators' CRDs (scripts/install_kubernetes_tools.sh) ----------
+# Independent of steps 3-4 (Go, Java and its own cache folders), so it runs beside them: a helm
+# build from the Go cache takes ~20 s. Its output is printed, and its exit status checked, at the end.
+k8s_log=$(mktemp)
+./scripts/install_kubernetes_tools.sh >"$k8s_log" 2>&1 &
+k8s_pid=$!
+
 # ---- 3. Local-stack artifacts (Maven Central) ---------------------------------------------------
 step "local stack artifacts (cached in .cache/)"
 .venv/bin/steam-platform stack install
@@ -81,6 +88,8 @@ for v in $ES_SPEC_VERSIONS; do
   mv "$tmp/package/dist/schema.json" "$dest/schema.json"
   rm -rf "$tmp"
 done
-# ---- 5. Kubernetes: helm and the operators' CRDs (scripts/install_kubernetes_tools.sh) ----------
-./scripts/install_kubernetes_tools.sh
+k8s_status=0
+wait "$k8s_pid" || k8s_status=$?
+cat "$k8s_log"; rm -f "$k8s_log"
+[ "$k8s_status" -eq 0 ] || { echo "install_kubernetes_tools.sh failed (exit $k8s_status)" >&2; exit "$k8s_status"; }
 step "install done in $(( $(date +%s) - t0 ))s"
