@@ -28,7 +28,15 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from steam_platform.core.settings import LakeSettings, SettingsError, SparkSettings
-from streaming.connect_server import DEFAULT_PORT, properties_text, server_conf, submit_argv, write_conf_file
+from streaming import worker_forkserver
+from streaming.connect_server import (
+    DEFAULT_PORT,
+    is_local_master,
+    properties_text,
+    server_conf,
+    submit_argv,
+    write_conf_file,
+)
 from streaming.spark_session import (
     MissingConnectorJarsError,
     connector_jars_from_env,
@@ -129,6 +137,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     home = launch_spark_home(spark_home(), work)
     command = submit_argv(home, write_conf_file(work, conf), conf["spark.driver.memory"])
     env = {**os.environ, "SPARK_HOME": str(home), "PYSPARK_PYTHON": sys.executable}
+    if is_local_master(conf["spark.master"]):  # the workers run on this host: fork them ready-made
+        env["PYSPARK_PYTHON"] = str(worker_forkserver.start(work, sys.executable))
     os.execve(command[0], command, env)
 
 

@@ -34,6 +34,9 @@ from streaming.checkpoint_lease import lease_location
 from streaming.envelope_schema import QUARANTINE_SCHEMA
 from streaming.lake_paths import checkpoint_path, quarantine_path
 from streaming.tables_io import read_table
+from streaming.worker_forkserver import LOG_PREFIX as FORKED_LOG
+
+FOREACH_BATCH_WORKER = "pyspark.sql.connect.streaming.worker.foreach_batch_worker"
 
 pytestmark = pytest.mark.integration
 
@@ -55,6 +58,13 @@ def _run_attached(
     return found
 
 
+def _forked_workers(spark_connect: SparkConnectService) -> int:
+    """How many `foreachBatch` workers the server's fork server started so far (its log says)."""
+    (server,) = spark_connect.processes()
+    text = server.log_file.read_text(errors="replace") if server.log_file.exists() else ""
+    return text.count(f"{FORKED_LOG} started {FOREACH_BATCH_WORKER}")
+
+
 def test_bronze_lands_on_spark_connect_once_with_quarantine_checks_and_its_lease(
     spark: SparkSession,
     lake_kafka: KafkaResource,
@@ -63,6 +73,7 @@ def test_bronze_lands_on_spark_connect_once_with_quarantine_checks_and_its_lease
     stack_env: dict[str, str],
     tmp_path: Path,
 ) -> None:
+    forked_before = _forked_workers(spark_connect)
     s3 = fresh_s3()
     topic, fenced = (f"test.connect.{name}.{uuid.uuid4().hex[:8]}" for name in ("bronze", "fenced"))
     lake_kafka.ensure_topics([TopicSpec(topic, partitions=3), TopicSpec(fenced, partitions=1)])
@@ -109,6 +120,11 @@ def test_bronze_lands_on_spark_connect_once_with_quarantine_checks_and_its_lease
     keys = [o["Key"] for o in listed]
     bronze_keys = [k for k in keys if "/bronze/" in k or "/quarantine/" in k]
     assert bronze_keys and not [k for k in bronze_keys if k.endswith("_SUCCESS") or "staging" in k], keys
+
+    # Each query's `foreachBatch` worker was forked ready-made by the server's fork server
+    # (streaming/worker_forkserver.py), not started as a fresh interpreter.
+    forked = _forked_workers(spark_connect) - forked_before
+    assert forked >= 3, forked  # one per query: two landings, the fenced writer's
 
     assert "was taken over by the test's new writer" in second["stale_lease_error"]
     written = s3.filesystem().get_file_info(f"{s3.lake_path()}/bronze/{fenced}")
