@@ -84,3 +84,10 @@ def job_environment(environ: Mapping[str, str] | None = None) -> JobEnvironment:
 def launched_by_spark_submit() -> bool:
     """Whether `spark-submit` started this driver (its JVM is already running with its settings)."""
     return SPARK_GATEWAY_PORT_ENV in os.environ
+
+
+def adopt_environment(env: Mapping[str, str]) -> None:
+    """Make `env` this process's whole environment (a worker forked for another process takes on
+    that process's variables: `streaming/worker_forkserver.py`)."""
+    os.environ.clear()
+    os.environ.update(env)

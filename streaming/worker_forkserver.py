@@ -38,6 +38,7 @@ import traceback
 from pathlib import Path
 from typing import Any
 
+from streaming.environment import adopt_environment
 from streaming.worker_launcher import FORKED_MODULES, HEADER
 
 #: Imported before any fork: PySpark's Connect worker (pandas, pyarrow, gRPC) and the platform
@@ -172,10 +173,10 @@ def _run_worker(request: dict[str, Any], streams: list[int]) -> None:
             os.dup2(fd, target)
             os.close(fd)
         _default_signals()
-        os.environ.clear()
-        os.environ.update(request["env"])
+        env: dict[str, str] = request["env"]
+        adopt_environment(env)
         os.chdir(request["cwd"])
-        extra = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p and p not in sys.path]
+        extra = [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p and p not in sys.path]
         sys.path[:0] = extra
         sys.argv = [request["module"]]
         # Run the module's code afresh as `__main__` (its imports stay loaded): without its preloaded

@@ -60,6 +60,12 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     worker_groups.longest_first(items)
 
 
+@pytest.hookimpl(trylast=True)
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> None:
+    """Stop a group's shared servers once its last test ran (`worker_groups.stop_at_group_end`)."""
+    worker_groups.end_group_after(item, nextitem)
+
+
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     """`--dist loadfile` (what `make test` runs) with the shared-server groups of `worker_groups`."""
     if config.getvalue("dist") == "loadfile":

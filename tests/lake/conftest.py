@@ -17,6 +17,7 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
+import worker_groups
 from lake_support import s3_for
 
 from steam_devstack.services.registry import SPARK_CLUSTER
@@ -55,7 +56,8 @@ def lake_kafka(stack_env: dict[str, str]) -> KafkaResource:
 
 @pytest.fixture(scope="session")
 def spark_cluster(stack_state_dir: Callable[[str], Path]) -> Iterator[SparkClusterService]:
-    """A running standalone cluster (its own state folder and free ports), stopped after the session."""
+    """A running standalone cluster (its own state folder and free ports), stopped after its group's last
+    test (`worker_groups.stop_at_group_end`) or the session."""
     stack = LocalStack(
         stack_state_dir("spark-cluster"), only=[SPARK_CLUSTER], spark_cluster=True, prefer_default_ports=False
     )
@@ -63,6 +65,7 @@ def spark_cluster(stack_state_dir: Callable[[str], Path]) -> Iterator[SparkClust
         stack.up()
         (service,) = stack.services
         assert isinstance(service, SparkClusterService)
+        worker_groups.stop_at_group_end(worker_groups.SPARK_CLUSTER_GROUP, stack.down)
         yield service
     finally:
         stack.down()
