@@ -7,7 +7,8 @@ to an in-process driver with a warning when it does not answer; `steam_platform/
 Why on: every run step, bronze's landing included (`streaming/bronze_connect.py`), then finds a warm
 driver instead of starting one; measured with the unattended platform at 2-minute polls, poll ->
 searchable p50 21 s instead of 34 s and half the CPU (`benchmarks/RESULTS.md`). The price: the
-server holds a 1 GB driver heap (~1.3 GB resident at its peak) all the time. The test suite's
+server holds a 1 GB driver heap (~1.3 GB resident at its peak) all the time, and its fork server
+for `foreachBatch` workers ~140 MB (`streaming/worker_forkserver.py`). The test suite's
 stacks leave it out unless a test attaches (`tests/conftest.py`).
 
 What runs: `python -m steam_devstack.supervisor -- python -m steam_platform.spark_connect_server
