@@ -50,6 +50,8 @@ LAUNCHER_FILE = Path(__file__).with_name("worker_launcher.py")
 SOCKET_NAME = "pyfork.sock"
 #: The longest path a Unix socket may have on Linux (108 bytes with the terminating NUL), with room.
 MAX_SOCKET_PATH = 100
+#: The folder the server started in (first on its `sys.path`, as `python -m` puts it).
+STARTED_IN = os.getcwd()
 #: Starts each line the server writes to its log (the Connect server's).
 LOG_PREFIX = "worker_forkserver:"
 
@@ -176,6 +178,11 @@ def _run_worker(request: dict[str, Any], streams: list[int]) -> None:
         env: dict[str, str] = request["env"]
         adopt_environment(env)
         os.chdir(request["cwd"])
+        if env.get("PYTHONUNBUFFERED"):  # read at start-up by a fresh interpreter: Spark's log gets each line
+            for stream in (sys.stdout, sys.stderr):
+                stream.reconfigure(write_through=True)  # type: ignore[union-attr]
+        if sys.path and sys.path[0] == STARTED_IN:  # `python -m` puts its own folder first
+            sys.path[0] = request["cwd"]
         extra = [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p and p not in sys.path]
         sys.path[:0] = extra
         sys.argv = [request["module"]]

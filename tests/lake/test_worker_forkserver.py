@@ -144,10 +144,11 @@ class FakeSparkDriver:
 
 
 def _launch(launcher: Path, driver: FakeSparkDriver, **env: str) -> subprocess.Popen[bytes]:
+    """The launcher as Spark starts a worker, in the launcher's own folder."""
     return subprocess.Popen(
         [str(launcher), "-m", FOREACH_BATCH_WORKER],
         env=driver.worker_env(**env),
-        cwd=TESTS_LAKE,
+        cwd=launcher.parent,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
@@ -188,7 +189,7 @@ def test_the_worker_is_forked_ready_with_the_launchers_environment_streams_and_s
     assert seen == {
         "pid": worker_pid,
         "parent": monitor.pid,
-        "cwd": str(TESTS_LAKE),
+        "cwd": str(tmp_path),  # the launcher's folder (the module is found through PYTHONPATH only)
         "marker": "from-the-launcher",
         "preloaded": True,  # imported by the fork server, not by this worker
     }
