@@ -96,6 +96,7 @@ def serve(socket_path: Path, parent_pid: int) -> None:
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     listener.bind(str(socket_path))
     socket_path.chmod(0o600)
+    mine = socket_path.stat().st_ino
     listener.listen(16)
     listener.settimeout(PARENT_CHECK_S)
     try:
@@ -113,7 +114,8 @@ def serve(socket_path: Path, parent_pid: int) -> None:
     finally:
         listener.close()
         with contextlib.suppress(OSError):
-            socket_path.unlink()
+            if socket_path.stat().st_ino == mine:  # not the socket of a server started after this one
+                socket_path.unlink()
         if socket_path.parent.name.startswith("steam-pyfork-"):  # the temporary folder `start` made
             with contextlib.suppress(OSError):
                 socket_path.parent.rmdir()

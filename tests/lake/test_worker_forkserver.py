@@ -238,3 +238,31 @@ def test_the_fork_server_refuses_a_module_it_does_not_start(fork_server: ForkSer
             conn.sendall(body)
             assert conn.recv(100) == b"", "a refused request gets no pid: the launcher runs the interpreter"
     assert "not a worker this server starts: 'os'" in fork_server.log.read_text()
+
+
+def test_a_server_stopping_leaves_the_socket_of_the_one_started_after_it(
+    fork_server: ForkServer, tmp_path: Path
+) -> None:
+    """The supervisor restarts a dead Connect server at once: its new fork server binds the same path
+    before the old one noticed and left. The old one must not take the new one's socket with it."""
+    log = tmp_path / "second.log"
+    with log.open("wb") as out:
+        second = subprocess.Popen(
+            [sys.executable, "-m", "streaming.worker_forkserver", str(fork_server.socket_path)],
+            stderr=out,
+            stdout=out,
+        )
+    try:
+        deadline = time.monotonic() + WAIT_S
+        while "serving" not in log.read_text():
+            assert second.poll() is None and time.monotonic() < deadline, log.read_text()
+            time.sleep(0.1)
+        fork_server.process.terminate()  # the first one leaves (SIGTERM: it cleans up)
+        assert fork_server.process.wait(WAIT_S) == 0
+        assert fork_server.socket_path.exists()
+        with socket.socket(socket.AF_UNIX) as conn:
+            conn.settimeout(WAIT_S)
+            conn.connect(str(fork_server.socket_path))  # the second one still answers
+    finally:
+        second.kill()
+        second.wait(10)
