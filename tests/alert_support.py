@@ -43,6 +43,11 @@ def fast_monitoring(
     `exporter_env`, no platform exporter runs (Prometheus scrapes Kafka's metrics only); with
     `stack`, it is that stack's (its ports, brokers, instance and env file, as `stack up --monitoring`)."""
     if stack is not None:
+        # The stack chose these ports when it came up, minutes before, and nothing held them since:
+        # a server started meanwhile (the other worker's, a test's) may have been given one. Prometheus
+        # then exits at once ("address already in use"); fresh ones are taken just before the start.
+        for key in MonitoringService.default_ports:
+            stack.ctx.ports[key] = free_port()
         service = MonitoringService(stack.ctx, timings=FAST, webhook_url=webhook_url)
     else:
         ports = {key: free_port() for key in MonitoringService.default_ports}
