@@ -99,6 +99,7 @@ def serve(socket_path: Path, parent_pid: int) -> None:
     mine = socket_path.stat().st_ino
     listener.listen(16)
     listener.settimeout(PARENT_CHECK_S)
+    print(f"{LOG_PREFIX} serving {socket_path} for pid {parent_pid}", file=sys.stderr, flush=True)
     try:
         while os.getppid() == parent_pid:
             try:
@@ -212,7 +213,6 @@ def main(argv: list[str]) -> None:
     # A stop signal (the server's process group stopped) ends the loop, so the socket is removed.
     signal.signal(signal.SIGTERM, lambda _signum, _frame: sys.exit(0))
     preload()
-    print(f"{LOG_PREFIX} serving {path} for pid {parent}", file=sys.stderr, flush=True)
     serve(Path(path), parent)
 
 

@@ -25,13 +25,10 @@ import struct
 import sys
 import time
 
+#: PySpark's worker for a streaming query's `foreachBatch` function (bronze's landing on Connect).
+FOREACH_BATCH_WORKER = "pyspark.sql.connect.streaming.worker.foreach_batch_worker"
 #: The workers the fork server starts (one per streaming query; Spark starts no daemon for them).
-FORKED_MODULES = frozenset(
-    {
-        "pyspark.sql.connect.streaming.worker.foreach_batch_worker",
-        "pyspark.sql.connect.streaming.worker.listener_worker",
-    }
-)
+FORKED_MODULES = frozenset({FOREACH_BATCH_WORKER, "pyspark.sql.connect.streaming.worker.listener_worker"})
 #: How long to wait for the fork server to answer before starting the interpreter instead.
 CONNECT_TIMEOUT_S = 2.0
 HEADER = struct.Struct("!I")

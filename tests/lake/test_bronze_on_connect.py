@@ -35,8 +35,7 @@ from streaming.envelope_schema import QUARANTINE_SCHEMA
 from streaming.lake_paths import checkpoint_path, quarantine_path
 from streaming.tables_io import read_table
 from streaming.worker_forkserver import LOG_PREFIX as FORKED_LOG
-
-FOREACH_BATCH_WORKER = "pyspark.sql.connect.streaming.worker.foreach_batch_worker"
+from streaming.worker_launcher import FOREACH_BATCH_WORKER
 
 pytestmark = pytest.mark.integration
 

@@ -3,12 +3,14 @@
 The test stands where the Spark Connect server's JVM stands: it runs the launcher (the server's
 `PYSPARK_PYTHON`) with `-m <PySpark's foreachBatch worker>` and the environment Spark gives a
 worker, listens where that environment says, and speaks the worker's protocol (secret, pid, Python
-version, session, pickled function, one batch). What it checks:
+version, session, pickled function; no batch, which needs a Connect server). What it checks:
 - the worker is a fork of the fork server (not the launcher, not a fresh interpreter), with the
-  launcher's environment, folder, `PYTHONPATH` and standard streams, and PySpark already imported;
-- its exit status is the launcher's, and a SIGTERM to the launcher (how Spark stops a query's
-  worker) ends the worker;
-- with no fork server listening, the launcher becomes the interpreter and the worker still starts.
+  launcher's environment, folder, `PYTHONPATH` and standard output, and bronze's modules already
+  imported;
+- a SIGTERM to the launcher (how Spark stops a query's worker) ends the worker, and the launcher
+  exits with the worker's status (143);
+- with no fork server listening, the launcher becomes the interpreter and the worker still starts;
+- the fork server refuses other modules, and one that stops leaves the socket of one started after it.
 """
 
 from __future__ import annotations
@@ -32,9 +34,8 @@ from forked_batch_function import RecordingFunction
 from pyspark.serializers import CloudPickleSerializer
 
 from streaming import worker_forkserver
-from streaming.worker_launcher import FORKED_MODULES
+from streaming.worker_launcher import FOREACH_BATCH_WORKER, FORKED_MODULES
 
-FOREACH_BATCH_WORKER = "pyspark.sql.connect.streaming.worker.foreach_batch_worker"
 SECRET = "not-a-real-secret"
 TESTS_LAKE = Path(__file__).parent
 WAIT_S = 60
@@ -51,26 +52,32 @@ class ForkServer:
 def fork_server(tmp_path: Path) -> Iterator[ForkServer]:
     """`python -m streaming.worker_forkserver` as the Connect server's entry point starts it."""
     socket_path = Path(os.environ.get("TMPDIR", "/tmp")) / f"pyfork-test-{os.getpid()}-{time.monotonic_ns()}"
-    log = tmp_path / "forkserver.log"
+    server = _start_fork_server(socket_path, tmp_path / "forkserver.log")
+    try:
+        yield server
+    finally:
+        server.process.kill()
+        server.process.wait(10)
+        socket_path.unlink(missing_ok=True)
+
+
+def _start_fork_server(socket_path: Path, log: Path) -> ForkServer:
+    """Start a fork server on `socket_path` and wait (bounded) until its log says it serves."""
     with log.open("wb") as out:
         process = subprocess.Popen(
             [sys.executable, "-m", "streaming.worker_forkserver", str(socket_path)], stderr=out, stdout=out
         )
-    try:
-        deadline = time.monotonic() + WAIT_S
-        while not socket_path.exists():
-            assert process.poll() is None, log.read_text()
-            assert time.monotonic() < deadline, "the fork server did not listen"
-            time.sleep(0.1)
-        yield ForkServer(process, socket_path, log)
-    finally:
-        process.kill()
-        process.wait(10)
-        socket_path.unlink(missing_ok=True)
+    deadline = time.monotonic() + WAIT_S
+    while "serving" not in log.read_text():
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            raise AssertionError(f"the fork server did not listen: {log.read_text()}")
+        time.sleep(0.1)
+    return ForkServer(process, socket_path, log)
 
 
 class FakeSparkDriver:
-    """The JVM's side of one `foreachBatch` worker: listen, authenticate, feed it a batch."""
+    """The JVM's side of one `foreachBatch` worker: listen, authenticate, hand it its function."""
 
     def __init__(self) -> None:
         self.listener = socket.create_server(("127.0.0.1", 0))
@@ -245,18 +252,8 @@ def test_a_server_stopping_leaves_the_socket_of_the_one_started_after_it(
 ) -> None:
     """The supervisor restarts a dead Connect server at once: its new fork server binds the same path
     before the old one noticed and left. The old one must not take the new one's socket with it."""
-    log = tmp_path / "second.log"
-    with log.open("wb") as out:
-        second = subprocess.Popen(
-            [sys.executable, "-m", "streaming.worker_forkserver", str(fork_server.socket_path)],
-            stderr=out,
-            stdout=out,
-        )
+    second = _start_fork_server(fork_server.socket_path, tmp_path / "second.log").process
     try:
-        deadline = time.monotonic() + WAIT_S
-        while "serving" not in log.read_text():
-            assert second.poll() is None and time.monotonic() < deadline, log.read_text()
-            time.sleep(0.1)
         fork_server.process.terminate()  # the first one leaves (SIGTERM: it cleans up)
         assert fork_server.process.wait(WAIT_S) == 0
         assert fork_server.socket_path.exists()
