@@ -57,13 +57,9 @@ LOG_PREFIX = "worker_forkserver:"
 
 
 def preload() -> None:
-    """Import what every worker needs (PySpark warns of pandas 3 here once, not per worker)."""
-    import warnings
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", FutureWarning)
-        for module in PRELOAD:
-            importlib.import_module(module)
+    """Import what every worker needs, once, before any fork."""
+    for module in PRELOAD:
+        importlib.import_module(module)
 
 
 def launcher_script(folder: Path, socket_path: Path, python: str) -> Path:
