@@ -22,7 +22,7 @@ ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || need+=(postgresql)
 # Prometheus and Alertmanager themselves run in `stack up --monitoring` and the alert tests
 command -v promtool >/dev/null 2>&1 || need+=(prometheus)
 command -v prometheus-alertmanager >/dev/null 2>&1 || need+=(prometheus-alertmanager)
-# npm fetches the Elasticsearch 8.x/9.x REST API specifications (step 4)
+# npm fetches the Elasticsearch 8.x/9.x REST API specifications (step 5)
 command -v npm >/dev/null 2>&1 || need+=(npm)
 if ((${#need[@]})); then
   step "apt-get install ${need[*]}"
@@ -56,18 +56,18 @@ else
   step "Python packages up to date"
 fi
 
-# ---- 5. Kubernetes: helm and the operators' CRDs (scripts/install_kubernetes_tools.sh) ----------
-# Independent of steps 3-4 (Go, Java and its own cache folders), so it runs beside them: a helm
+# ---- 3. Kubernetes: helm and the operators' CRDs (scripts/install_kubernetes_tools.sh) ----------
+# Independent of steps 4-5 (Go, Java and its own cache folders), so it runs beside them: a helm
 # build from the Go cache takes ~20 s. Its output is printed, and its exit status checked, at the end.
 k8s_log=$(mktemp)
 ./scripts/install_kubernetes_tools.sh >"$k8s_log" 2>&1 &
 k8s_pid=$!
 
-# ---- 3. Local-stack artifacts (Maven Central) ---------------------------------------------------
+# ---- 4. Local-stack artifacts (Maven Central) ---------------------------------------------------
 step "local stack artifacts (cached in .cache/)"
 .venv/bin/steam-platform stack install
 
-# ---- 4. Elasticsearch 8.x / 9.x REST API specifications (npm) -------------------------------------
+# ---- 5. Elasticsearch 8.x / 9.x REST API specifications (npm) -------------------------------------
 # Elastic's elasticsearch-specification (schema.json, Apache-2.0; LICENSE kept next to it) as shipped
 # in @elastic/request-converter. Not run: tests/search/test_es_rest_spec.py checks every request the
 # search layer sends against it (7.10's specification comes from Maven Central with the stack's jars).

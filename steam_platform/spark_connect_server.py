@@ -34,6 +34,7 @@ from streaming.connect_server import (
     is_local_master,
     properties_text,
     server_conf,
+    spark_home,
     submit_argv,
     write_conf_file,
 )
@@ -47,13 +48,6 @@ from streaming.spark_session import (
 
 class ConnectServerConfigError(ValueError):
     """A `--conf` argument that is not `KEY=VALUE`."""
-
-
-def spark_home() -> Path:
-    """The Spark that pyspark ships (`bin/spark-submit`, `jars/` with the Connect server)."""
-    import pyspark
-
-    return Path(pyspark.__file__).resolve().parent
 
 
 #: The parts of pyspark's Spark the server's launch needs (its `python/` is left out, see below).
@@ -124,16 +118,21 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--conf", action="append", default=[], metavar="KEY=VALUE", help="override a setting")
     parser.add_argument("--print-conf", action="store_true", help="print the conf and exit (no secret in it)")
     args = parser.parse_args(argv)
-    work = args.work_dir or Path(tempfile.mkdtemp(prefix="spark-connect-"))
+    if args.work_dir:
+        work = args.work_dir
+    elif args.print_conf:  # prints the conf a server would get; creates no folder
+        work = Path(tempfile.gettempdir()) / "spark-connect-<new folder>"
+    else:
+        work = Path(tempfile.mkdtemp(prefix="spark-connect-"))
     scratch = work / "tmp"
     try:
         conf = build_conf(args.port, args.bind, scratch, parse_overrides(args.conf))
     except (ConnectServerConfigError, MissingConnectorJarsError, SettingsError) as exc:
         parser.error(str(exc))
-    scratch.mkdir(mode=0o700, parents=True, exist_ok=True)
     if args.print_conf:
         print(properties_text(conf), end="")
         return
+    scratch.mkdir(mode=0o700, parents=True, exist_ok=True)
     home = launch_spark_home(spark_home(), work)
     command = submit_argv(home, write_conf_file(work, conf), conf["spark.driver.memory"])
     env = {**os.environ, "SPARK_HOME": str(home), "PYSPARK_PYTHON": sys.executable}

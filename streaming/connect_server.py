@@ -29,6 +29,7 @@ production.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -40,6 +41,15 @@ SERVER_CLASS = "org.apache.spark.sql.connect.service.SparkConnectServer"
 APP_NAME = "steam-platform-connect"
 DEFAULT_PORT = 15002
 CONF_FILE_NAME = "spark-connect.conf"
+
+
+def spark_home() -> Path:
+    """The Spark that pyspark ships (`bin/spark-submit`, `bin/spark-class`, `jars/` with the Connect
+    server), found without importing pyspark."""
+    spec = importlib.util.find_spec("pyspark")
+    if spec is None or not spec.submodule_search_locations:
+        raise ModuleNotFoundError("pyspark is not installed in this Python (run `make install`)")
+    return Path(next(iter(spec.submodule_search_locations))).resolve()
 
 
 def is_local_master(master: str) -> bool:

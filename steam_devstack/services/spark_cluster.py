@@ -32,7 +32,6 @@ the checkout's packages, which that user cannot reach. Nothing is listening beyo
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import urllib.error
 import urllib.request
@@ -42,6 +41,7 @@ from typing import Any, ClassVar
 from steam_devstack.health import StackError, port_open, wait_until
 from steam_devstack.process import ManagedProcess
 from steam_devstack.services.base import Service
+from streaming.connect_server import spark_home
 
 HOST = "127.0.0.1"
 WORKERS = 2
@@ -74,14 +74,6 @@ appender.console.layout.pattern = %d{yy/MM/dd HH:mm:ss} %p %c{1}: %m%n%ex
 logger.deploy.name = org.apache.spark.deploy
 logger.deploy.level = info
 """
-
-
-def spark_home() -> Path:
-    """pyspark's package folder: a complete Spark (`bin/spark-class`, `jars/`), without importing it."""
-    spec = importlib.util.find_spec("pyspark")
-    if spec is None or not spec.submodule_search_locations:
-        raise StackError("spark_cluster: pyspark is not installed in this Python (run `make install`)")
-    return Path(next(iter(spec.submodule_search_locations)))
 
 
 def master_json(ui_url: str, timeout: float = 2.0) -> dict[str, Any] | None:

@@ -41,7 +41,7 @@ from steam_devstack.paths import private_dir
 from steam_devstack.services import s3 as s3_service
 from steam_devstack.services.base import Service
 from steam_devstack.services.spark import connector_jars
-from steam_devstack.services.spark_cluster import spark_home
+from streaming.connect_server import spark_home
 from streaming.connect_session import server_answers
 from streaming.environment import (
     AWS_REGION_ENV,

@@ -10,7 +10,8 @@ from pathlib import Path
 
 from entrypoint_conf import printed_conf, run_entry_point
 
-from steam_platform.spark_connect_server import launch_spark_home, spark_home
+from steam_platform.spark_connect_server import launch_spark_home
+from streaming.connect_server import spark_home
 
 
 def _refused(args: list[str], env: dict[str, str], tmp_path: Path) -> str:
@@ -36,6 +37,7 @@ def test_a_conf_override_wins_over_the_platforms_default(tmp_path: Path) -> None
     env = {"STEAM_SPARK_JARS": str(jar)}
     default = printed_conf([], env, tmp_path / "a")
     assert default["spark.sql.shuffle.partitions"] == "4"
+    assert not (tmp_path / "a").exists()  # printing the conf creates no work or scratch folder
     changed = printed_conf(["--conf", "spark.sql.shuffle.partitions=12"], env, tmp_path / "b")
     assert changed["spark.sql.shuffle.partitions"] == "12"
 
